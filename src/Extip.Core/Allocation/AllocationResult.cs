@@ -1,0 +1,68 @@
+using Extip.Core.Addresses;
+
+namespace Extip.Core.Allocation;
+
+public enum RefusalReason
+{
+    MalformedAddress,
+    NoSuchPool,
+    PoolNotAllowed,
+    AddressNotInPool,
+    AddressInUse,
+    SharingConflict,
+    PoolExhausted,
+    NoPoolAvailable,
+    FamilyUnavailable,
+    InvalidRequest,
+    ExternalIPNotAllowed,
+}
+
+/// <summary>Why an address was not given: the reason, the value concerned, and a message naming both.</summary>
+public sealed record Refusal(RefusalReason Reason, string Value, string Message)
+{
+    public override string ToString() => $"{Reason}: {Message}";
+}
+
+/// <summary>An address a Service holds, the pool it comes from (none for an external IP outside every pool) and the interface mask.</summary>
+public sealed record Assignment(Address Address, string? Pool, int PrefixLength)
+{
+    public override string ToString() => Pool is null ? Address.ToString() : $"{Address} ({Pool})";
+}
+
+public sealed record AllocationResult(
+    IReadOnlyList<Assignment> LoadBalancer,
+    IReadOnlyList<Assignment> ExternalIPs,
+    IReadOnlyList<Refusal> Refusals,
+    bool Changed)
+{
+    public bool Ok => Refusals.Count == 0;
+}
+
+/// <summary>What <c>spec.externalIPs</c> may use (the guard against CVE-2020-8554).</summary>
+public enum ExternalIpPolicy
+{
+    /// <summary>Only addresses inside pools that set <c>allowExternalIPs</c> and serve the Service.</summary>
+    Pools,
+
+    /// <summary>Any address; still never one another Service holds without a compatible sharing key.</summary>
+    Any,
+
+    /// <summary>None.</summary>
+    Deny,
+}
+
+public sealed record AllocatorOptions
+{
+    public ExternalIpPolicy ExternalIPs { get; init; } = ExternalIpPolicy.Pools;
+
+    /// <summary>How long a deleted Service's addresses are kept for a Service recreated under the same namespace/name.</summary>
+    public TimeSpan StickyGrace { get; init; } = TimeSpan.FromMinutes(10);
+}
+
+/// <summary>Use of one pool by family.</summary>
+public sealed record PoolUsage(string Pool, UInt128 CapacityV4, long InUseV4, UInt128 CapacityV6, long InUseV6)
+{
+    public bool ExhaustedV4 => CapacityV4 > 0 && (UInt128)InUseV4 >= CapacityV4;
+
+    public bool ExhaustedV6 => CapacityV6 > 0 && (UInt128)InUseV6 >= CapacityV6;
+}

@@ -1,0 +1,390 @@
+using Extip.Core.Addresses;
+using Extip.Core.Pools;
+
+namespace Extip.Core.Allocation;
+
+public sealed partial class Allocator
+{
+    private List<Pick> DecideExternal(ServiceRequest req, List<Refusal> refusals)
+    {
+        var picks = new List<Pick>();
+        foreach (var text in req.ExternalIPs.Distinct(StringComparer.Ordinal))
+        {
+            if (!Address.TryParse(text, out var a, out var why))
+            {
+                refusals.Add(new(RefusalReason.MalformedAddress, text, $"spec.externalIPs: \"{text}\" is not an IP address: {why}"));
+                continue;
+            }
+
+            if (_options.ExternalIPs == ExternalIpPolicy.Deny)
+            {
+                refusals.Add(new(RefusalReason.ExternalIPNotAllowed, text,
+                    $"spec.externalIPs: {a} refused: this controller denies all external IPs (--external-ips=deny)"));
+                continue;
+            }
+
+            var pool = _pools.Find(a);
+            if (_options.ExternalIPs == ExternalIpPolicy.Pools
+                && (pool is null || !pool.Spec.AllowExternalIPs || !pool.Serves(req.Key.Namespace, req.NamespaceLabels, req.Labels)))
+            {
+                refusals.Add(new(RefusalReason.ExternalIPNotAllowed, text, pool is null
+                    ? $"spec.externalIPs: {a} is not inside any IPPool; only pools with allowExternalIPs may be used (CVE-2020-8554)"
+                    : !pool.Spec.AllowExternalIPs
+                        ? $"spec.externalIPs: {a} is in pool \"{pool.Name}\", which does not set allowExternalIPs (CVE-2020-8554)"
+                        : $"spec.externalIPs: {a} is in pool \"{pool.Name}\", which does not serve Services in namespace \"{req.Key.Namespace}\""));
+                continue;
+            }
+
+            if (Conflict(a, req, allowReserved: true) is { } conflict)
+            {
+                refusals.Add(conflict);
+                continue;
+            }
+
+            picks.Add(new Pick(a, pool is null ? null : _poolStates[pool.Name]));
+        }
+
+        return picks;
+    }
+
+    private List<Pick> DecideLoadBalancer(ServiceRequest req, Holding? holding, List<Refusal> refusals, bool reloadOnly = false)
+    {
+        var families = DesiredFamilies(req);
+        Pool? requestedPool = null;
+        if (req.RequestedPool is { } rp)
+        {
+            if (!_pools.ByName.TryGetValue(rp, out requestedPool))
+            {
+                refusals.Add(new(RefusalReason.NoSuchPool, rp, $"pool \"{rp}\" does not exist or is not usable (see its conditions)"));
+                return KeepValid(req, holding, families, null);
+            }
+
+            if (!requestedPool.Serves(req.Key.Namespace, req.NamespaceLabels, req.Labels))
+            {
+                refusals.Add(new(RefusalReason.PoolNotAllowed, rp, $"pool \"{rp}\" does not serve Service {req.Key} (spec.serviceAllocation)"));
+                return KeepValid(req, holding, families, null);
+            }
+        }
+
+        var chosen = new List<Pick>();
+        if (req.RequestedAddresses.Count > 0 && !reloadOnly)
+        {
+            var refused = new List<Refusal>();
+            chosen = DecideRequested(req, families, requestedPool, refused);
+            if (refused.Count > 0)
+            {
+                refusals.AddRange(refused);
+                return KeepValid(req, holding, families, requestedPool);
+            }
+        }
+
+        // What the Service holds (or, after a restart, shows in its status) stays when still valid.
+        var current = holding is not null
+            ? holding.LoadBalancer.Select(x => x.Address)
+            : ParseQuietly(req.CurrentAddresses);
+        foreach (var c in current)
+        {
+            if (families.Any(f => f.Family == c.Family) && !chosen.Any(p => p.Address.Family == c.Family)
+                && Usable(c, req, requestedPool) is { } ps && Conflict(c, req, allowReserved: true) is null)
+            {
+                chosen.Add(new Pick(c, ps));
+            }
+        }
+
+        if (reloadOnly)
+        {
+            return chosen;
+        }
+
+        var failed = new List<Refusal>();
+        foreach (var (family, required) in families)
+        {
+            if (chosen.Any(p => p.Address.Family == family))
+            {
+                continue;
+            }
+
+            if ((FromSticky(req, family, requestedPool) ?? FromSharing(req, family, requestedPool) ?? FromPools(req, family, requestedPool)) is { } pick)
+            {
+                chosen.Add(pick);
+            }
+            else if (required)
+            {
+                failed.Add(NoAddress(req, family, requestedPool));
+            }
+        }
+
+        if (failed.Count > 0)
+        {
+            refusals.AddRange(failed);
+            return KeepValid(req, holding, families, requestedPool);
+        }
+
+        chosen.Sort((x, y) => FamilyRank(req, x.Address.Family).CompareTo(FamilyRank(req, y.Address.Family)));
+        return chosen;
+    }
+
+    /// <summary>The explicitly requested addresses, each checked; other families are filled by the caller.</summary>
+    private List<Pick> DecideRequested(ServiceRequest req, List<(IpFamily Family, bool Required)> families, Pool? requestedPool, List<Refusal> refusals)
+    {
+        var picks = new List<Pick>();
+        var parsed = new List<Address>();
+        foreach (var text in req.RequestedAddresses)
+        {
+            if (Address.TryParse(text.Trim(), out var a, out var why))
+            {
+                parsed.Add(a);
+            }
+            else
+            {
+                refusals.Add(new(RefusalReason.MalformedAddress, text, $"requested address \"{text}\" is not an IP address: {why}"));
+            }
+        }
+
+        if (refusals.Count > 0)
+        {
+            return picks;
+        }
+
+        var all = string.Join(", ", parsed);
+        if (parsed.Count > 2 || parsed.GroupBy(p => p.Family).Any(g => g.Count() > 1))
+        {
+            refusals.Add(new(RefusalReason.InvalidRequest, all, $"requested addresses {all}: at most one IPv4 and one IPv6 address may be requested"));
+            return picks;
+        }
+
+        foreach (var a in parsed)
+        {
+            if (!families.Any(f => f.Family == a.Family))
+            {
+                refusals.Add(new(RefusalReason.InvalidRequest, a.ToString(),
+                    $"requested address {a} is {a.Family}, but the Service's ipFamilies/ipFamilyPolicy allow only {string.Join(", ", families.Select(f => f.Family))}"));
+                continue;
+            }
+
+            var pool = _pools.Find(a);
+            if (requestedPool is not null && pool != requestedPool)
+            {
+                refusals.Add(new(RefusalReason.AddressNotInPool, a.ToString(), $"requested address {a} is not in the requested pool \"{requestedPool.Name}\""));
+                continue;
+            }
+
+            if (pool is null)
+            {
+                refusals.Add(new(RefusalReason.AddressNotInPool, a.ToString(), $"requested address {a} is not inside any usable IPPool"));
+                continue;
+            }
+
+            if (!pool.Serves(req.Key.Namespace, req.NamespaceLabels, req.Labels))
+            {
+                refusals.Add(new(RefusalReason.PoolNotAllowed, a.ToString(),
+                    $"requested address {a} is in pool \"{pool.Name}\", which does not serve Service {req.Key} (spec.serviceAllocation)"));
+                continue;
+            }
+
+            if (Conflict(a, req, allowReserved: true) is { } conflict)
+            {
+                refusals.Add(conflict);
+                continue;
+            }
+
+            picks.Add(new Pick(a, _poolStates[pool.Name]));
+        }
+
+        return picks;
+    }
+
+    /// <summary>On a refusal the Service keeps what it held, as long as that is still valid.</summary>
+    private List<Pick> KeepValid(ServiceRequest req, Holding? holding, List<(IpFamily Family, bool Required)> families, Pool? requestedPool)
+    {
+        var keep = new List<Pick>();
+        if (holding is null)
+        {
+            return keep;
+        }
+
+        foreach (var a in holding.LoadBalancer)
+        {
+            if (families.Any(f => f.Family == a.Address.Family) && Usable(a.Address, req, requestedPool) is { } ps
+                && Conflict(a.Address, req, allowReserved: true) is null)
+            {
+                keep.Add(new Pick(a.Address, ps));
+            }
+        }
+
+        return keep;
+    }
+
+    private static List<(IpFamily Family, bool Required)> DesiredFamilies(ServiceRequest req)
+    {
+        var primary = req.PrimaryFamily;
+        return req.FamilyPolicy switch
+        {
+            IpFamilyPolicy.SingleStack => [(primary, true)],
+            IpFamilyPolicy.RequireDualStack => [(primary, true), (primary.Other(), true)],
+            _ => [(primary, true), (primary.Other(), false)],
+        };
+    }
+
+    private static int FamilyRank(ServiceRequest req, IpFamily f) => f == req.PrimaryFamily ? 0 : 1;
+
+    /// <summary>The pool state of the address when this Service may hold it, else null.</summary>
+    private PoolState? Usable(Address a, ServiceRequest req, Pool? requestedPool)
+    {
+        var pool = _pools.Find(a);
+        if (pool is null || (requestedPool is not null && pool != requestedPool)
+            || !pool.Serves(req.Key.Namespace, req.NamespaceLabels, req.Labels))
+        {
+            return null;
+        }
+
+        return _poolStates[pool.Name];
+    }
+
+    private Pick? FromSticky(ServiceRequest req, IpFamily family, Pool? requestedPool)
+    {
+        if (!_sticky.TryGetValue(req.Key, out var res))
+        {
+            return null;
+        }
+
+        foreach (var a in res.Addresses)
+        {
+            if (a.Family == family && Usable(a, req, requestedPool) is { } ps)
+            {
+                return new Pick(a, ps);
+            }
+        }
+
+        return null;
+    }
+
+    private Pick? FromSharing(ServiceRequest req, IpFamily family, Pool? requestedPool)
+    {
+        if (req.SharingKey is not { } key || !_bySharingKey.TryGetValue(key, out var shared))
+        {
+            return null;
+        }
+
+        // Only load-balancer addresses are shared this way, never another Service's external IP.
+        foreach (var a in shared.Where(a => a.Family == family).Order())
+        {
+            if (_addresses[a].Holders.Any(h => h.Request.SharingKey == key && h.LoadBalancer.Any(x => x.Address == a))
+                && Usable(a, req, requestedPool) is { } ps && Conflict(a, req, allowReserved: false) is null)
+            {
+                return new Pick(a, ps);
+            }
+        }
+
+        return null;
+    }
+
+    private Pick? FromPools(ServiceRequest req, IpFamily family, Pool? requestedPool)
+    {
+        if (requestedPool is not null)
+        {
+            return Lowest(_poolStates[requestedPool.Name], family);
+        }
+
+        foreach (var pool in _pools.Pools)
+        {
+            if (pool.Spec.AutoAssign && pool.Has(family) && pool.Serves(req.Key.Namespace, req.NamespaceLabels, req.Labels)
+                && Lowest(_poolStates[pool.Name], family) is { } pick)
+            {
+                return pick;
+            }
+        }
+
+        return null;
+    }
+
+    private static Pick? Lowest(PoolState ps, IpFamily family) =>
+        ps.Free(family).TryPeekLowest(ps.AvoidBuggy(family), out var v) ? new Pick(new Address(family, v), ps) : null;
+
+    private Refusal NoAddress(ServiceRequest req, IpFamily family, Pool? requestedPool)
+    {
+        if (requestedPool is not null)
+        {
+            return requestedPool.Has(family)
+                ? new(RefusalReason.PoolExhausted, requestedPool.Name, $"pool \"{requestedPool.Name}\" has no free {family} address")
+                : new(RefusalReason.FamilyUnavailable, requestedPool.Name, $"pool \"{requestedPool.Name}\" has no {family} addresses");
+        }
+
+        var candidates = _pools.Pools
+            .Where(p => p.Spec.AutoAssign && p.Has(family) && p.Serves(req.Key.Namespace, req.NamespaceLabels, req.Labels))
+            .Select(p => $"\"{p.Name}\"")
+            .ToList();
+        return candidates.Count == 0
+            ? new(RefusalReason.NoPoolAvailable, family.ToString(), $"no auto-assigning IPPool with {family} addresses serves Service {req.Key}")
+            : new(RefusalReason.PoolExhausted, family.ToString(), $"no free {family} address in pool{(candidates.Count > 1 ? "s" : "")} {string.Join(", ", candidates)}");
+    }
+
+    /// <summary>
+    /// Why this Service may not hold the address, or null when it may: it is free, or every
+    /// holder shares the Service's sharing key with disjoint ports and a compatible traffic policy.
+    /// </summary>
+    private Refusal? Conflict(Address a, ServiceRequest req, bool allowReserved)
+    {
+        if (!_addresses.TryGetValue(a, out var entry))
+        {
+            return null;
+        }
+
+        if (entry.Holders.Count == 0)
+        {
+            return allowReserved || entry.ReservedFor == req.Key
+                ? null
+                : new(RefusalReason.AddressInUse, a.ToString(), $"{a} is kept for deleted Service {entry.ReservedFor}");
+        }
+
+        foreach (var h in entry.Holders)
+        {
+            if (h.Key == req.Key)
+            {
+                continue;
+            }
+
+            var other = h.Request;
+            if (req.SharingKey is null || other.SharingKey != req.SharingKey)
+            {
+                return new(RefusalReason.AddressInUse, a.ToString(), other.SharingKey is null
+                    ? $"{a} is in use by Service {h.Key}"
+                    : $"{a} is in use by Service {h.Key} with sharing key \"{other.SharingKey}\"{(req.SharingKey is null ? "; this Service has none" : $", not \"{req.SharingKey}\"")}");
+            }
+
+            var clash = req.Ports.FirstOrDefault(p => other.Ports.Contains(p));
+            if (clash != default)
+            {
+                return new(RefusalReason.SharingConflict, a.ToString(), $"{a}: port {clash} is already used by Service {h.Key}");
+            }
+
+            if (req.ExternalTrafficPolicy != other.ExternalTrafficPolicy)
+            {
+                return new(RefusalReason.SharingConflict, a.ToString(),
+                    $"{a}: externalTrafficPolicy {req.ExternalTrafficPolicy} cannot share with Service {h.Key}, which has {other.ExternalTrafficPolicy}");
+            }
+
+            if (req.ExternalTrafficPolicy == TrafficPolicy.Local && !SameSelector(req.Selector, other.Selector))
+            {
+                return new(RefusalReason.SharingConflict, a.ToString(),
+                    $"{a}: Services with externalTrafficPolicy Local share an address only when they select the same pods; Service {h.Key} selects others");
+            }
+        }
+
+        return null;
+    }
+
+    private static bool SameSelector(IReadOnlyDictionary<string, string> x, IReadOnlyDictionary<string, string> y) =>
+        x.Count == y.Count && x.All(kv => y.TryGetValue(kv.Key, out var v) && v == kv.Value);
+
+    private static IEnumerable<Address> ParseQuietly(IReadOnlyList<string> texts)
+    {
+        foreach (var t in texts)
+        {
+            if (Address.TryParse(t, out var a))
+            {
+                yield return a;
+            }
+        }
+    }
+}

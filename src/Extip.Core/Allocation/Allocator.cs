@@ -1,0 +1,174 @@
+using Extip.Core.Addresses;
+using Extip.Core.Pools;
+
+namespace Extip.Core.Allocation;
+
+/// <summary>
+/// Decides which addresses each Service holds. Pure and single-threaded: the controller feeds
+/// it pools and Services and writes the results to the API. State is rebuilt after a restart by
+/// assigning every Service that already shows addresses first (<see cref="AssignAll"/>), which
+/// gives each one the addresses it had.
+/// </summary>
+public sealed partial class Allocator
+{
+    private readonly AllocatorOptions _options;
+    private readonly TimeProvider _time;
+    private readonly Dictionary<string, PoolState> _poolStates = new(StringComparer.Ordinal);
+    private readonly Dictionary<Address, AddressEntry> _addresses = [];
+    private readonly Dictionary<ServiceKey, Holding> _services = [];
+    private readonly Dictionary<string, HashSet<Address>> _bySharingKey = new(StringComparer.Ordinal);
+    private readonly Dictionary<ServiceKey, Reservation> _sticky = [];
+    private readonly PriorityQueue<ServiceKey, DateTimeOffset> _stickyExpiry = new();
+    private PoolSet _pools = PoolSet.Empty;
+
+    public Allocator(AllocatorOptions? options = null, TimeProvider? time = null)
+    {
+        _options = options ?? new AllocatorOptions();
+        _time = time ?? TimeProvider.System;
+    }
+
+    public PoolSet Pools => _pools;
+
+    public int ServiceCount => _services.Count;
+
+    /// <summary>Replaces the pools. Held addresses stay held; those now outside every pool are given up when their Service is next assigned.</summary>
+    public void SetPools(PoolSet pools)
+    {
+        ArgumentNullException.ThrowIfNull(pools);
+        _pools = pools;
+        _poolStates.Clear();
+        foreach (var p in pools.Pools)
+        {
+            _poolStates[p.Name] = new PoolState(p);
+        }
+
+        foreach (var entry in _addresses.Values.ToList())
+        {
+            entry.Pool = null;
+            var pool = pools.Find(entry.Address);
+            if (pool is null)
+            {
+                if (entry.Holders.Count == 0)
+                {
+                    DropReservation(entry);
+                }
+
+                continue;
+            }
+
+            var ps = _poolStates[pool.Name];
+            entry.Pool = ps;
+            ps.Free(entry.Address.Family).TryTake(entry.Address.Value);
+            ps.Count(entry.Address.Family, +1);
+        }
+    }
+
+    public void SetPools(IEnumerable<IpPoolSpec> specs) => SetPools(PoolSet.Build(specs));
+
+    /// <summary>
+    /// Decides the addresses of one Service and records them. Idempotent: the same request gives
+    /// the same answer with <see cref="AllocationResult.Changed"/> false. On a refusal the Service
+    /// keeps what it validly held before.
+    /// </summary>
+    public AllocationResult Assign(ServiceRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ExpireReservations();
+        _services.TryGetValue(request.Key, out var holding);
+        var refusals = new List<Refusal>();
+        var ext = DecideExternal(request, refusals);
+        var lb = request.WantsLoadBalancer ? DecideLoadBalancer(request, holding, refusals) : [];
+        if (lb.Count == 0 && ext.Count == 0)
+        {
+            var had = holding is not null && holding.All.Any();
+            ReleaseInternal(request.Key, sticky: false);
+            return new AllocationResult([], [], refusals, had);
+        }
+
+        var changed = Commit(request, holding, lb, ext, out var committed);
+        return new AllocationResult(committed.LoadBalancer, committed.External, refusals, changed);
+    }
+
+    /// <summary>
+    /// Reload first: every Service first gets back the addresses its status shows (and the
+    /// external IPs it was known to hold), before any Service is given a new one, so a restart
+    /// keeps every address where it was and never hands one out twice. Then each Service is
+    /// assigned normally, in namespace/name order.
+    /// </summary>
+    public IReadOnlyDictionary<ServiceKey, AllocationResult> AssignAll(IEnumerable<ServiceRequest> requests)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        var ordered = requests
+            .OrderBy(r => r.Key.Namespace, StringComparer.Ordinal)
+            .ThenBy(r => r.Key.Name, StringComparer.Ordinal)
+            .ToList();
+        foreach (var r in ordered)
+        {
+            Reload(r);
+        }
+
+        var results = new Dictionary<ServiceKey, AllocationResult>();
+        foreach (var r in ordered)
+        {
+            results[r.Key] = Assign(r);
+        }
+
+        return results;
+    }
+
+    /// <summary>Takes back what a Service shows it held, without allocating anything new. No-op for a Service already known.</summary>
+    public void Reload(ServiceRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (_services.ContainsKey(request.Key))
+        {
+            return;
+        }
+
+        ExpireReservations();
+        var refusals = new List<Refusal>();
+        var held = request with { ExternalIPs = request.ExternalIPs.Intersect(request.CurrentExternalIPs, StringComparer.Ordinal).ToList() };
+        var ext = DecideExternal(held, refusals);
+        var lb = request.WantsLoadBalancer ? DecideLoadBalancer(held, null, refusals, reloadOnly: true) : [];
+        if (lb.Count > 0 || ext.Count > 0)
+        {
+            Commit(held, null, lb, ext, out _);
+        }
+    }
+
+    /// <summary>The Service is gone or wants no address: its addresses are kept for it during the sticky grace period, then freed.</summary>
+    public bool Release(ServiceKey key)
+    {
+        ExpireReservations();
+        return ReleaseInternal(key, sticky: true);
+    }
+
+    public IReadOnlyList<Assignment> LoadBalancerOf(ServiceKey key) =>
+        _services.TryGetValue(key, out var h) ? h.LoadBalancer : [];
+
+    public IReadOnlyList<Assignment> ExternalOf(ServiceKey key) =>
+        _services.TryGetValue(key, out var h) ? h.External : [];
+
+    /// <summary>Services holding the address (more than one when shared).</summary>
+    public IReadOnlyList<ServiceKey> HoldersOf(Address address) =>
+        _addresses.TryGetValue(address, out var e) ? e.Holders.Select(h => h.Key).ToList() : [];
+
+    public bool IsFree(Address address)
+    {
+        ExpireReservations();
+        return !_addresses.ContainsKey(address);
+    }
+
+    public IEnumerable<ServiceKey> Services => _services.Keys;
+
+    /// <summary>Every held address with its holders, for status and tests.</summary>
+    public IReadOnlyDictionary<Address, IReadOnlyList<ServiceKey>> HeldAddresses() =>
+        _addresses.Values.Where(e => e.Holders.Count > 0)
+            .ToDictionary(e => e.Address, e => (IReadOnlyList<ServiceKey>)e.Holders.Select(h => h.Key).ToList());
+
+    public IReadOnlyList<PoolUsage> Usage() =>
+        _poolStates.Values.Select(ps => new PoolUsage(ps.Pool.Name, ps.Pool.CapacityV4, ps.InUseV4, ps.Pool.CapacityV6, ps.InUseV6)).ToList();
+
+    public PoolUsage? UsageOf(string pool) =>
+        _poolStates.TryGetValue(pool, out var ps) ? new PoolUsage(ps.Pool.Name, ps.Pool.CapacityV4, ps.InUseV4, ps.Pool.CapacityV6, ps.InUseV6) : null;
+}
