@@ -47,6 +47,7 @@ public static class ClaimScheduler
             var spread = new Spread(balance);
             spread.KeepValid();
             spread.Fill();
+            spread.Repair();
             if (options.RebalanceOnArrival)
             {
                 spread.Rebalance();

@@ -6,6 +6,7 @@ internal sealed class Spread
     private readonly List<Slotted> _claims;
     private readonly Dictionary<string, int> _load = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SortedSet<int>> _onNode = new(StringComparer.Ordinal);
+    private readonly HashSet<(int Claim, string Node)> _placedNew = [];
 
     public Spread(IEnumerable<ClaimDemand> claims)
     {
@@ -57,14 +58,27 @@ internal sealed class Spread
                 }
 
                 Place(i, best!);
+                _placedNew.Add((i, best!));
             }
         }
     }
 
-    /// <summary>Step 3: move one slot at a time from the most to the least loaded node until no node is two above another.</summary>
+    /// <summary>
+    /// Step 3: even out what Fill could not place evenly by moving only slots Fill placed, along
+    /// chains (a → b → c) where a direct move is blocked because the target already holds that
+    /// address. Kept placements never move here, so a lost node moves only its own addresses.
+    /// </summary>
+    public void Repair()
+    {
+        while (TryChainMove(onlyNew: true))
+        {
+        }
+    }
+
+    /// <summary>Step 4 (when rebalancing is on): move any slot, one chain at a time, until no node is two above another.</summary>
     public void Rebalance()
     {
-        while (TryMoveOne())
+        while (TryChainMove(onlyNew: false))
         {
         }
     }
@@ -72,48 +86,97 @@ internal sealed class Spread
     public IEnumerable<(string Id, IReadOnlyList<string> Nodes)> Result() =>
         _claims.Select(c => (c.Demand.Id, (IReadOnlyList<string>)c.Nodes.Order(StringComparer.Ordinal).ToList()));
 
-    private bool TryMoveOne()
+    /// <summary>
+    /// Breadth-first search from the most loaded nodes to a node at least two below them; each
+    /// edge u→v is a slot on u that may move to v. The path is applied from its end, so each
+    /// node on the way keeps its load and only the first loses one and the last gains one.
+    /// </summary>
+    private bool TryChainMove(bool onlyNew)
     {
         if (_load.Count < 2)
         {
             return false;
         }
 
-        var byLoadDesc = _load.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).ToList();
-        var byLoadAsc = Enumerable.Reverse(byLoadDesc).ToList();
-        foreach (var (from, high) in byLoadDesc)
+        var max = _load.Values.Max();
+        var min = _load.Values.Min();
+        if (max - min < 2)
         {
-            if (high - byLoadAsc[0].Value < 2)
-            {
-                return false;
-            }
+            return false;
+        }
 
-            if (!_onNode.TryGetValue(from, out var onFrom))
+        var parent = new Dictionary<string, (string From, int Claim)>(StringComparer.Ordinal);
+        var queue = new Queue<string>();
+        foreach (var n in _load.Where(kv => kv.Value == max).Select(kv => kv.Key).Order(StringComparer.Ordinal))
+        {
+            parent[n] = (n, -1);
+            queue.Enqueue(n);
+        }
+
+        var targets = _load.Where(kv => kv.Value <= max - 2).OrderBy(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key).ToList();
+        while (queue.Count > 0)
+        {
+            var u = queue.Dequeue();
+            if (!_onNode.TryGetValue(u, out var onU))
             {
                 continue;
             }
 
-            foreach (var (to, low) in byLoadAsc)
+            foreach (var i in onU)
             {
-                if (high - low < 2)
+                if (onlyNew && !_placedNew.Contains((i, u)))
                 {
-                    break;
+                    continue;
                 }
 
-                foreach (var i in onFrom)
+                var c = _claims[i];
+                foreach (var v in targets)
                 {
-                    var c = _claims[i];
-                    if (c.Eligible.Contains(to) && !c.Nodes.Contains(to))
+                    if (c.Eligible.Contains(v) && !c.Nodes.Contains(v))
                     {
-                        Unplace(i, from);
-                        Place(i, to);
-                        return true;
+                        parent[v] = (u, i);
+                        return ApplyPath(parent, v);
+                    }
+                }
+
+                foreach (var v in c.Eligible.Order(StringComparer.Ordinal))
+                {
+                    if (!parent.ContainsKey(v) && !c.Nodes.Contains(v) && _load[v] < max)
+                    {
+                        parent[v] = (u, i);
+                        queue.Enqueue(v);
                     }
                 }
             }
         }
 
         return false;
+    }
+
+    private bool ApplyPath(Dictionary<string, (string From, int Claim)> parent, string end)
+    {
+        var v = end;
+        while (parent[v].Claim >= 0)
+        {
+            var (u, i) = parent[v];
+            if (!_claims[i].Nodes.Contains(u) || _claims[i].Nodes.Contains(v))
+            {
+                // A claim met twice on the path; what was applied is consistent, the caller retries.
+                return true;
+            }
+
+            var wasNew = _placedNew.Remove((i, u));
+            Unplace(i, u);
+            Place(i, v);
+            if (wasNew)
+            {
+                _placedNew.Add((i, v));
+            }
+
+            v = u;
+        }
+
+        return true;
     }
 
     private bool Better(string candidate, string best)
