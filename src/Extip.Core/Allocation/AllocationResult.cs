@@ -24,7 +24,7 @@ public sealed record Refusal(RefusalReason Reason, string Value, string Message)
 }
 
 /// <summary>An address a Service holds, the pool it comes from (none for an external IP outside every pool) and the interface mask.</summary>
-public sealed record Assignment(Address Address, string? Pool, int PrefixLength)
+public readonly record struct Assignment(Address Address, string? Pool, int PrefixLength)
 {
     public override string ToString() => Pool is null ? Address.ToString() : $"{Address} ({Pool})";
 }

@@ -6,8 +6,8 @@ public sealed partial class Allocator
 {
     private bool Commit(ServiceRequest req, Holding? holding, List<Pick> lb, List<Pick> ext, out Holding committed)
     {
-        var newLb = lb.Select(ToAssignment).ToList();
-        var newExt = ext.Select(ToAssignment).ToList();
+        var newLb = ToAssignments(lb);
+        var newExt = ToAssignments(ext);
         if (holding is null)
         {
             holding = new Holding(req.Key, req);
@@ -20,16 +20,33 @@ public sealed partial class Allocator
         }
 
         var changed = !holding.LoadBalancer.SequenceEqual(newLb) || !holding.External.SequenceEqual(newExt);
-        var old = holding.All.ToList();
-        foreach (var a in old)
-        {
-            RemoveHolder(_addresses[a], holding);
-        }
-
+        // Every step below is idempotent, so an address held both as load-balancer address and as
+        // external IP may safely be visited twice.
+        var (oldLb, oldExt) = (holding.LoadBalancer, holding.External);
+        RemoveHolder(oldLb, holding);
+        RemoveHolder(oldExt, holding);
         holding.Request = req;
         holding.LoadBalancer = newLb;
         holding.External = newExt;
-        foreach (var p in lb.Concat(ext).DistinctBy(p => p.Address))
+        AddHolder(lb, holding);
+        AddHolder(ext, holding);
+        Unclaim(oldLb);
+        Unclaim(oldExt);
+        committed = holding;
+        return changed;
+    }
+
+    private void RemoveHolder(List<Assignment> held, Holding holding)
+    {
+        foreach (var x in held)
+        {
+            RemoveHolder(_addresses[x.Address], holding);
+        }
+    }
+
+    private void AddHolder(List<Pick> picks, Holding holding)
+    {
+        foreach (var p in picks)
         {
             var entry = Claim(p.Address, p.Pool);
             if (entry.ReservedFor is { } owner)
@@ -40,17 +57,33 @@ public sealed partial class Allocator
 
             AddHolder(entry, holding);
         }
+    }
 
-        foreach (var a in old)
+    private void Unclaim(List<Assignment> held)
+    {
+        foreach (var x in held)
         {
-            if (_addresses.TryGetValue(a, out var e))
+            if (_addresses.TryGetValue(x.Address, out var e))
             {
                 Unclaim(e);
             }
         }
+    }
 
-        committed = holding;
-        return changed;
+    private static List<Assignment> ToAssignments(List<Pick> picks)
+    {
+        if (picks.Count == 0)
+        {
+            return NoAssignments;
+        }
+
+        var list = new List<Assignment>(picks.Count);
+        foreach (var p in picks)
+        {
+            list.Add(ToAssignment(p));
+        }
+
+        return list;
     }
 
     private static Assignment ToAssignment(Pick p) =>
@@ -64,21 +97,23 @@ public sealed partial class Allocator
         }
 
         var kept = new List<Address>();
-        foreach (var a in holding.All.ToList())
+        RemoveHolder(holding.LoadBalancer, holding);
+        RemoveHolder(holding.External, holding);
+        if (sticky && _options.StickyGrace > TimeSpan.Zero)
         {
-            var entry = _addresses[a];
-            RemoveHolder(entry, holding);
-            var fromPool = holding.LoadBalancer.Any(x => x.Address == a) && entry.Pool is not null;
-            if (sticky && _options.StickyGrace > TimeSpan.Zero && fromPool && entry.Holders.Count == 0)
+            foreach (var x in holding.LoadBalancer)
             {
-                entry.ReservedFor = key;
-                kept.Add(a);
-            }
-            else
-            {
-                Unclaim(entry);
+                var entry = _addresses[x.Address];
+                if (entry.Pool is not null && entry.Holders.Count == 0)
+                {
+                    entry.ReservedFor = key;
+                    kept.Add(x.Address);
+                }
             }
         }
+
+        Unclaim(holding.LoadBalancer);
+        Unclaim(holding.External);
 
         if (kept.Count > 0)
         {
@@ -137,6 +172,11 @@ public sealed partial class Allocator
 
     private void AddHolder(AddressEntry entry, Holding holding)
     {
+        if (entry.Holders.Contains(holding))
+        {
+            return;
+        }
+
         entry.Holders.Add(holding);
         if (holding.Request.SharingKey is { } key)
         {
@@ -188,6 +228,11 @@ public sealed partial class Allocator
 
     private void ExpireReservations()
     {
+        if (_stickyExpiry.Count == 0)
+        {
+            return;
+        }
+
         var now = _time.GetUtcNow();
         while (_stickyExpiry.TryPeek(out var key, out var until) && until <= now)
         {

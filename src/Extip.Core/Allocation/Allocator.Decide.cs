@@ -5,9 +5,16 @@ namespace Extip.Core.Allocation;
 
 public sealed partial class Allocator
 {
+    private static readonly List<Pick> NoPicks = [];
+
     private List<Pick> DecideExternal(ServiceRequest req, List<Refusal> refusals)
     {
-        var picks = new List<Pick>();
+        if (req.ExternalIPs.Count == 0)
+        {
+            return NoPicks;
+        }
+
+        var picks = new List<Pick>(req.ExternalIPs.Count);
         foreach (var text in req.ExternalIPs.Distinct(StringComparer.Ordinal))
         {
             if (!Address.TryParse(text, out var a, out var why))
@@ -66,7 +73,7 @@ public sealed partial class Allocator
             }
         }
 
-        var chosen = new List<Pick>();
+        var chosen = new List<Pick>(2);
         if (req.RequestedAddresses.Count > 0 && !reloadOnly)
         {
             var refused = new List<Refusal>();
@@ -79,15 +86,21 @@ public sealed partial class Allocator
         }
 
         // What the Service holds (or, after a restart, shows in its status) stays when still valid.
-        var current = holding is not null
-            ? holding.LoadBalancer.Select(x => x.Address)
-            : ParseQuietly(req.CurrentAddresses);
-        foreach (var c in current)
+        if (holding is not null)
         {
-            if (families.Any(f => f.Family == c.Family) && !chosen.Any(p => p.Address.Family == c.Family)
-                && Usable(c, req, requestedPool) is { } ps && Conflict(c, req, allowReserved: true) is null)
+            foreach (var c in holding.LoadBalancer)
             {
-                chosen.Add(new Pick(c, ps));
+                KeepCurrent(c.Address, req, families, requestedPool, chosen);
+            }
+        }
+        else
+        {
+            foreach (var text in req.CurrentAddresses)
+            {
+                if (Address.TryParse(text, out var c))
+                {
+                    KeepCurrent(c, req, families, requestedPool, chosen);
+                }
             }
         }
 
@@ -96,10 +109,11 @@ public sealed partial class Allocator
             return chosen;
         }
 
-        var failed = new List<Refusal>();
-        foreach (var (family, required) in families)
+        var failed = false;
+        for (var i = 0; i < families.Count; i++)
         {
-            if (chosen.Any(p => p.Address.Family == family))
+            var (family, required) = families[i];
+            if (HasFamily(chosen, family))
             {
                 continue;
             }
@@ -110,22 +124,48 @@ public sealed partial class Allocator
             }
             else if (required)
             {
-                failed.Add(NoAddress(req, family, requestedPool));
+                refusals.Add(NoAddress(req, family, requestedPool));
+                failed = true;
             }
         }
 
-        if (failed.Count > 0)
+        if (failed)
         {
-            refusals.AddRange(failed);
             return KeepValid(req, holding, families, requestedPool);
         }
 
-        chosen.Sort((x, y) => FamilyRank(req, x.Address.Family).CompareTo(FamilyRank(req, y.Address.Family)));
+        if (chosen.Count == 2 && chosen[0].Address.Family != families.Primary)
+        {
+            (chosen[0], chosen[1]) = (chosen[1], chosen[0]);
+        }
+
         return chosen;
     }
 
+    private void KeepCurrent(Address c, ServiceRequest req, Families families, Pool? requestedPool, List<Pick> chosen)
+    {
+        if (families.Includes(c.Family) && !HasFamily(chosen, c.Family)
+            && Usable(c, req, requestedPool) is { } ps && Conflict(c, req, allowReserved: true) is null)
+        {
+            chosen.Add(new Pick(c, ps));
+        }
+    }
+
+    private static bool HasFamily(List<Pick> picks, IpFamily family)
+    {
+        foreach (var p in picks)
+        {
+            if (p.Address.Family == family)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>The explicitly requested addresses, each checked; other families are filled by the caller.</summary>
-    private List<Pick> DecideRequested(ServiceRequest req, List<(IpFamily Family, bool Required)> families, Pool? requestedPool, List<Refusal> refusals)
+    private List<Pick> DecideRequested(ServiceRequest req, Families families, Pool? requestedPool, List<Refusal> refusals)
     {
         var picks = new List<Pick>();
         var parsed = new List<Address>();
@@ -155,10 +195,10 @@ public sealed partial class Allocator
 
         foreach (var a in parsed)
         {
-            if (!families.Any(f => f.Family == a.Family))
+            if (!families.Includes(a.Family))
             {
                 refusals.Add(new(RefusalReason.InvalidRequest, a.ToString(),
-                    $"requested address {a} is {a.Family}, but the Service's ipFamilies/ipFamilyPolicy allow only {string.Join(", ", families.Select(f => f.Family))}"));
+                    $"requested address {a} is {a.Family}, but the Service's ipFamilies/ipFamilyPolicy allow only {families}"));
                 continue;
             }
 
@@ -195,7 +235,7 @@ public sealed partial class Allocator
     }
 
     /// <summary>On a refusal the Service keeps what it held, as long as that is still valid.</summary>
-    private List<Pick> KeepValid(ServiceRequest req, Holding? holding, List<(IpFamily Family, bool Required)> families, Pool? requestedPool)
+    private List<Pick> KeepValid(ServiceRequest req, Holding? holding, Families families, Pool? requestedPool)
     {
         var keep = new List<Pick>();
         if (holding is null)
@@ -205,7 +245,7 @@ public sealed partial class Allocator
 
         foreach (var a in holding.LoadBalancer)
         {
-            if (families.Any(f => f.Family == a.Address.Family) && Usable(a.Address, req, requestedPool) is { } ps
+            if (families.Includes(a.Address.Family) && Usable(a.Address, req, requestedPool) is { } ps
                 && Conflict(a.Address, req, allowReserved: true) is null)
             {
                 keep.Add(new Pick(a.Address, ps));
@@ -215,18 +255,7 @@ public sealed partial class Allocator
         return keep;
     }
 
-    private static List<(IpFamily Family, bool Required)> DesiredFamilies(ServiceRequest req)
-    {
-        var primary = req.PrimaryFamily;
-        return req.FamilyPolicy switch
-        {
-            IpFamilyPolicy.SingleStack => [(primary, true)],
-            IpFamilyPolicy.RequireDualStack => [(primary, true), (primary.Other(), true)],
-            _ => [(primary, true), (primary.Other(), false)],
-        };
-    }
-
-    private static int FamilyRank(ServiceRequest req, IpFamily f) => f == req.PrimaryFamily ? 0 : 1;
+    private static Families DesiredFamilies(ServiceRequest req) => new(req.PrimaryFamily, req.FamilyPolicy);
 
     /// <summary>The pool state of the address when this Service may hold it, else null.</summary>
     private PoolState? Usable(Address a, ServiceRequest req, Pool? requestedPool)
@@ -286,8 +315,10 @@ public sealed partial class Allocator
             return Lowest(_poolStates[requestedPool.Name], family);
         }
 
-        foreach (var pool in _pools.Pools)
+        var pools = _pools.Pools;
+        for (var i = 0; i < pools.Count; i++)
         {
+            var pool = pools[i];
             if (pool.Spec.AutoAssign && pool.Has(family) && pool.Serves(req.Key.Namespace, req.NamespaceLabels, req.Labels)
                 && Lowest(_poolStates[pool.Name], family) is { } pick)
             {
@@ -376,15 +407,4 @@ public sealed partial class Allocator
 
     private static bool SameSelector(IReadOnlyDictionary<string, string> x, IReadOnlyDictionary<string, string> y) =>
         x.Count == y.Count && x.All(kv => y.TryGetValue(kv.Key, out var v) && v == kv.Value);
-
-    private static IEnumerable<Address> ParseQuietly(IReadOnlyList<string> texts)
-    {
-        foreach (var t in texts)
-        {
-            if (Address.TryParse(t, out var a))
-            {
-                yield return a;
-            }
-        }
-    }
 }

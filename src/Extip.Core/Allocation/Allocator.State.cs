@@ -63,12 +63,15 @@ public sealed partial class Allocator
 
         public ServiceRequest Request { get; set; } = request;
 
-        public List<Assignment> LoadBalancer { get; set; } = [];
+        /// <summary>Replaced whole on every change, never mutated, so results may hand it out.</summary>
+        public List<Assignment> LoadBalancer { get; set; } = NoAssignments;
 
-        public List<Assignment> External { get; set; } = [];
+        public List<Assignment> External { get; set; } = NoAssignments;
 
-        public IEnumerable<Address> All => LoadBalancer.Select(a => a.Address).Union(External.Select(a => a.Address));
+        public bool HoldsAny => LoadBalancer.Count > 0 || External.Count > 0;
     }
+
+    private static readonly List<Assignment> NoAssignments = [];
 
     private sealed record Reservation(List<Address> Addresses, DateTimeOffset Until);
 

@@ -80,7 +80,7 @@ public sealed partial class Allocator
         var lb = request.WantsLoadBalancer ? DecideLoadBalancer(request, holding, refusals) : [];
         if (lb.Count == 0 && ext.Count == 0)
         {
-            var had = holding is not null && holding.All.Any();
+            var had = holding is not null && holding.HoldsAny;
             ReleaseInternal(request.Key, sticky: false);
             return new AllocationResult([], [], refusals, had);
         }

@@ -1,58 +1,40 @@
 namespace Extip.Core.Allocation;
 
 /// <summary>
-/// The free addresses of one pool and family as disjoint intervals in a balanced tree, so that
-/// taking the lowest free address, taking a given one and giving one back are O(log n) in the
-/// number of intervals, never in the size of the pool: a /8 or a /64 costs what a /28 costs.
+/// The free addresses of one pool and family as disjoint intervals in a treap keyed by the
+/// interval start, so that taking the lowest free address, taking a given one and giving one
+/// back are O(log n) in the number of intervals, never in the size of the pool: a /8 or a /64
+/// costs what a /28 costs. Taking or returning an address at an interval's edge only moves that
+/// edge in place, which keeps sequential allocation free of tree work and of garbage.
 /// </summary>
 internal sealed class FreeRanges
 {
-    private readonly SortedSet<Interval> _set = new(IntervalByLo.Instance);
+    private Node? _root;
+    private uint _seed = 2463534242;
 
-    public int IntervalCount => _set.Count;
+    public int IntervalCount { get; private set; }
 
     /// <summary>Adds a whole range at build time; the caller adds disjoint, non-touching ranges.</summary>
-    public void AddRange(UInt128 lo, UInt128 hi) => _set.Add(new Interval(lo, hi));
+    public void AddRange(UInt128 lo, UInt128 hi) => Insert(new Node(lo, hi, NextPriority()));
 
-    public bool Contains(UInt128 value) => TryFindContaining(value, out _);
+    public bool Contains(UInt128 value) => Floor(value) is { } n && n.Hi >= value;
 
     /// <summary>The lowest free address (skipping IPv4 .0 and .255 when asked), without taking it.</summary>
     public bool TryPeekLowest(bool avoidBuggy, out UInt128 value)
     {
-        foreach (var iv in _set)
+        for (var n = Min(); n is not null; n = Ceiling(n.Lo + 1))
         {
-            var c = avoidBuggy ? SkipBuggy(iv.Lo) : iv.Lo;
-            if (c <= iv.Hi && c >= iv.Lo)
+            var c = avoidBuggy ? SkipBuggy(n.Lo) : n.Lo;
+            if (c <= n.Hi && c >= n.Lo)
             {
                 value = c;
                 return true;
             }
-        }
 
-        value = default;
-        return false;
-    }
-
-    /// <summary>Takes the lowest free address. With <paramref name="avoidBuggy"/>, buggy-only fragments met on the way are dropped, so they are never scanned twice.</summary>
-    public bool TryTakeLowest(bool avoidBuggy, out UInt128 value)
-    {
-        while (_set.Count > 0)
-        {
-            var iv = _set.Min;
-            var c = avoidBuggy ? SkipBuggy(iv.Lo) : iv.Lo;
-            _set.Remove(iv);
-            if (c > iv.Hi || c < iv.Lo)
+            if (n.Hi == UInt128.MaxValue)
             {
-                continue;
+                break;
             }
-
-            if (c < iv.Hi)
-            {
-                _set.Add(new Interval(c + 1, iv.Hi));
-            }
-
-            value = c;
-            return true;
         }
 
         value = default;
@@ -62,20 +44,28 @@ internal sealed class FreeRanges
     /// <summary>Takes one given address if it is in the free list.</summary>
     public bool TryTake(UInt128 value)
     {
-        if (!TryFindContaining(value, out var iv))
+        if (Floor(value) is not { } n || n.Hi < value)
         {
             return false;
         }
 
-        _set.Remove(iv);
-        if (value > iv.Lo)
+        if (n.Lo == n.Hi)
         {
-            _set.Add(new Interval(iv.Lo, value - 1));
+            Delete(n.Lo);
         }
-
-        if (value < iv.Hi)
+        else if (value == n.Lo)
         {
-            _set.Add(new Interval(value + 1, iv.Hi));
+            n.Lo++;
+        }
+        else if (value == n.Hi)
+        {
+            n.Hi--;
+        }
+        else
+        {
+            var tail = new Node(value + 1, n.Hi, NextPriority());
+            n.Hi = value - 1;
+            Insert(tail);
         }
 
         return true;
@@ -84,50 +74,176 @@ internal sealed class FreeRanges
     /// <summary>Gives an address back, joining it with the intervals on either side.</summary>
     public void Release(UInt128 value)
     {
-        if (TryFindContaining(value, out _))
+        var before = Floor(value);
+        if (before is not null && before.Hi >= value)
         {
             return;
         }
 
-        var lo = value;
-        var hi = value;
-        if (value > UInt128.Zero && TryFindContaining(value - 1, out var before))
+        var after = value < UInt128.MaxValue ? Ceiling(value + 1) : null;
+        var joinsAfter = after is not null && after.Lo == value + 1;
+        if (before is not null && before.Hi == value - 1 && value > UInt128.Zero)
         {
-            _set.Remove(before);
-            lo = before.Lo;
+            if (joinsAfter)
+            {
+                var hi = after!.Hi;
+                Delete(after.Lo);
+                before.Hi = hi;
+            }
+            else
+            {
+                before.Hi = value;
+            }
         }
-
-        if (value < UInt128.MaxValue && _set.TryGetValue(new Interval(value + 1, value + 1), out var after))
+        else if (joinsAfter)
         {
-            _set.Remove(after);
-            hi = after.Hi;
+            after!.Lo = value;
         }
-
-        _set.Add(new Interval(lo, hi));
+        else
+        {
+            Insert(new Node(value, value, NextPriority()));
+        }
     }
 
-    private bool TryFindContaining(UInt128 value, out Interval interval)
+    private Node? Min()
     {
-        interval = default;
-        if (_set.Count == 0)
+        var n = _root;
+        while (n?.Left is not null)
         {
-            return false;
+            n = n.Left;
         }
 
-        var min = _set.Min;
-        if (value < min.Lo)
+        return n;
+    }
+
+    /// <summary>The interval with the greatest start ≤ v.</summary>
+    private Node? Floor(UInt128 v)
+    {
+        Node? best = null;
+        var n = _root;
+        while (n is not null)
         {
-            return false;
+            if (n.Lo <= v)
+            {
+                best = n;
+                n = n.Right;
+            }
+            else
+            {
+                n = n.Left;
+            }
         }
 
-        var candidate = _set.GetViewBetween(min, new Interval(value, value)).Max;
-        if (candidate.Hi >= value)
+        return best;
+    }
+
+    /// <summary>The interval with the least start ≥ v.</summary>
+    private Node? Ceiling(UInt128 v)
+    {
+        Node? best = null;
+        var n = _root;
+        while (n is not null)
         {
-            interval = candidate;
-            return true;
+            if (n.Lo >= v)
+            {
+                best = n;
+                n = n.Left;
+            }
+            else
+            {
+                n = n.Right;
+            }
         }
 
-        return false;
+        return best;
+    }
+
+    private void Insert(Node node)
+    {
+        var (l, r) = Split(_root, node.Lo);
+        _root = Merge(Merge(l, node), r);
+        IntervalCount++;
+    }
+
+    private void Delete(UInt128 lo)
+    {
+        _root = Delete(_root, lo);
+        IntervalCount--;
+    }
+
+    private static Node? Delete(Node? n, UInt128 lo)
+    {
+        if (n is null)
+        {
+            return null;
+        }
+
+        if (lo < n.Lo)
+        {
+            n.Left = Delete(n.Left, lo);
+            return n;
+        }
+
+        if (lo > n.Lo)
+        {
+            n.Right = Delete(n.Right, lo);
+            return n;
+        }
+
+        return Merge(n.Left, n.Right);
+    }
+
+    /// <summary>Splits into starts &lt; key and starts ≥ key.</summary>
+    private static (Node? Left, Node? Right) Split(Node? n, UInt128 key)
+    {
+        if (n is null)
+        {
+            return (null, null);
+        }
+
+        if (n.Lo < key)
+        {
+            var (l, r) = Split(n.Right, key);
+            n.Right = l;
+            return (n, r);
+        }
+        else
+        {
+            var (l, r) = Split(n.Left, key);
+            n.Left = r;
+            return (l, n);
+        }
+    }
+
+    private static Node? Merge(Node? a, Node? b)
+    {
+        if (a is null)
+        {
+            return b;
+        }
+
+        if (b is null)
+        {
+            return a;
+        }
+
+        if (a.Priority > b.Priority)
+        {
+            a.Right = Merge(a.Right, b);
+            return a;
+        }
+
+        b.Left = Merge(a, b.Left);
+        return b;
+    }
+
+    private uint NextPriority()
+    {
+        // xorshift32: a fixed seed keeps runs reproducible; treap balance only needs spread.
+        _seed ^= _seed << 13;
+        _seed ^= _seed >> 17;
+        _seed ^= _seed << 5;
+        return _seed;
     }
 
     /// <summary>First address at or after <paramref name="v"/> whose last octet is neither 0 nor 255.</summary>
@@ -137,12 +253,16 @@ internal sealed class FreeRanges
         return low == 255 ? v + 2 : low == 0 ? v + 1 : v;
     }
 
-    private readonly record struct Interval(UInt128 Lo, UInt128 Hi);
-
-    private sealed class IntervalByLo : IComparer<Interval>
+    private sealed class Node(UInt128 lo, UInt128 hi, uint priority)
     {
-        public static readonly IntervalByLo Instance = new();
+        public UInt128 Lo { get; set; } = lo;
 
-        public int Compare(Interval x, Interval y) => x.Lo.CompareTo(y.Lo);
+        public UInt128 Hi { get; set; } = hi;
+
+        public uint Priority { get; } = priority;
+
+        public Node? Left { get; set; }
+
+        public Node? Right { get; set; }
     }
 }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages extip's tests and lab need. Safe to run again; needs root.
+# Usage: scripts/install-deps.sh [--quiet]
+set -euo pipefail
+packages=(
+  iproute2    # ip, network namespaces (lab, agent tests)
+  procps      # ps, pkill in test harnesses
+  util-linux  # flock, nsenter
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages ${missing[*]}; run as root to install them" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: installed ${missing[*]}"

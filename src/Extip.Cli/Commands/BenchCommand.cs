@@ -1,0 +1,27 @@
+using System.CommandLine;
+using Extip.Cli.Bench;
+
+namespace Extip.Cli.Commands;
+
+/// <summary><c>extip bench …</c>: each prints one JSON line as its last line.</summary>
+internal static class BenchCommand
+{
+    public static Command Build()
+    {
+        var bench = new Command("bench", "Measures extip; each benchmark prints one JSON object as its last line.");
+
+        var services = new Option<int>("--services") { Description = "Services to allocate.", DefaultValueFactory = _ => 100_000 };
+        var v4Prefix = new Option<int>("--v4-prefix") { Description = "Prefix length of the IPv4 pool (16 = /16, 8 = /8).", DefaultValueFactory = _ => 16 };
+        var v6Prefix = new Option<int>("--v6-prefix") { Description = "Prefix length of the IPv6 pool.", DefaultValueFactory = _ => 112 };
+        var alloc = new Command("alloc", "Allocates N Services (single- and dual-stack) across an IPv4 and an IPv6 pool.") { services, v4Prefix, v6Prefix };
+        alloc.SetAction(r => AllocBench.Run(r.GetValue(services), r.GetValue(v4Prefix), r.GetValue(v6Prefix), Console.Out));
+        bench.Subcommands.Add(alloc);
+
+        foreach (var (name, issue) in new[] { ("apiserver", 3), ("controller", 4), ("netlink", 5), ("bgp", 6) })
+        {
+            bench.Subcommands.Add(NotBuilt.Command(name, $"Benchmark of the {name}.", issue));
+        }
+
+        return bench;
+    }
+}

@@ -1,0 +1,3 @@
+using Extip.Cli.Commands;
+
+return await CommandLine.Build().Parse(args).InvokeAsync();
