@@ -73,7 +73,9 @@ public sealed partial class Allocator
             }
         }
 
-        var chosen = new List<Pick>(2);
+        // A scratch list: Commit copies what it keeps, so nothing holds on to it.
+        var chosen = _chosen;
+        chosen.Clear();
         if (req.RequestedAddresses.Count > 0 && !reloadOnly)
         {
             var refused = new List<Refusal>();

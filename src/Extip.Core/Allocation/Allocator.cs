@@ -19,6 +19,8 @@ public sealed partial class Allocator
     private readonly Dictionary<string, HashSet<Address>> _bySharingKey = new(StringComparer.Ordinal);
     private readonly Dictionary<ServiceKey, Reservation> _sticky = [];
     private readonly PriorityQueue<ServiceKey, DateTimeOffset> _stickyExpiry = new();
+    private readonly List<Refusal> _refusals = [];
+    private readonly List<Pick> _chosen = new(2);
     private PoolSet _pools = PoolSet.Empty;
 
     public Allocator(AllocatorOptions? options = null, TimeProvider? time = null)
@@ -75,18 +77,20 @@ public sealed partial class Allocator
         ArgumentNullException.ThrowIfNull(request);
         ExpireReservations();
         _services.TryGetValue(request.Key, out var holding);
-        var refusals = new List<Refusal>();
+        var refusals = _refusals;
+        refusals.Clear();
         var ext = DecideExternal(request, refusals);
-        var lb = request.WantsLoadBalancer ? DecideLoadBalancer(request, holding, refusals) : [];
+        var lb = request.WantsLoadBalancer ? DecideLoadBalancer(request, holding, refusals) : NoPicks;
+        var refused = refusals.Count == 0 ? [] : refusals.ToArray();
         if (lb.Count == 0 && ext.Count == 0)
         {
             var had = holding is not null && holding.HoldsAny;
             ReleaseInternal(request.Key, sticky: false);
-            return new AllocationResult([], [], refusals, had);
+            return new AllocationResult([], [], refused, had);
         }
 
         var changed = Commit(request, holding, lb, ext, out var committed);
-        return new AllocationResult(committed.LoadBalancer, committed.External, refusals, changed);
+        return new AllocationResult(committed.LoadBalancer, committed.External, refused, changed);
     }
 
     /// <summary>
@@ -129,7 +133,7 @@ public sealed partial class Allocator
         var refusals = new List<Refusal>();
         var held = request with { ExternalIPs = request.ExternalIPs.Intersect(request.CurrentExternalIPs, StringComparer.Ordinal).ToList() };
         var ext = DecideExternal(held, refusals);
-        var lb = request.WantsLoadBalancer ? DecideLoadBalancer(held, null, refusals, reloadOnly: true) : [];
+        var lb = request.WantsLoadBalancer ? DecideLoadBalancer(held, null, refusals, reloadOnly: true) : NoPicks;
         if (lb.Count > 0 || ext.Count > 0)
         {
             Commit(held, null, lb, ext, out _);

@@ -19,10 +19,15 @@ internal sealed class FreeRanges
 
     public bool Contains(UInt128 value) => Floor(value) is { } n && n.Hi >= value;
 
-    /// <summary>The lowest free address (skipping IPv4 .0 and .255 when asked), without taking it.</summary>
+    /// <summary>
+    /// The lowest free address (skipping IPv4 .0 and .255 when asked), without taking it.
+    /// Intervals holding only such addresses are dropped on the way: they are never handed out
+    /// automatically, an explicit request does not need the free list, and giving such an address
+    /// back puts it here again. So they are never walked twice.
+    /// </summary>
     public bool TryPeekLowest(bool avoidBuggy, out UInt128 value)
     {
-        for (var n = Min(); n is not null; n = Ceiling(n.Lo + 1))
+        for (var n = Min(); n is not null; n = Min())
         {
             var c = avoidBuggy ? SkipBuggy(n.Lo) : n.Lo;
             if (c <= n.Hi && c >= n.Lo)
@@ -31,10 +36,7 @@ internal sealed class FreeRanges
                 return true;
             }
 
-            if (n.Hi == UInt128.MaxValue)
-            {
-                break;
-            }
+            Delete(n.Lo);
         }
 
         value = default;
