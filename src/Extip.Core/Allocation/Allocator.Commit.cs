@@ -36,7 +36,7 @@ public sealed partial class Allocator
         return changed;
     }
 
-    private void RemoveHolder(List<Assignment> held, Holding holding)
+    private void RemoveHolder(Assignment[] held, Holding holding)
     {
         foreach (var x in held)
         {
@@ -59,7 +59,7 @@ public sealed partial class Allocator
         }
     }
 
-    private void Unclaim(List<Assignment> held)
+    private void Unclaim(Assignment[] held)
     {
         foreach (var x in held)
         {
@@ -70,17 +70,17 @@ public sealed partial class Allocator
         }
     }
 
-    private static List<Assignment> ToAssignments(List<Pick> picks)
+    private static Assignment[] ToAssignments(List<Pick> picks)
     {
         if (picks.Count == 0)
         {
             return NoAssignments;
         }
 
-        var list = new List<Assignment>(picks.Count);
-        foreach (var p in picks)
+        var list = new Assignment[picks.Count];
+        for (var i = 0; i < list.Length; i++)
         {
-            list.Add(ToAssignment(p));
+            list[i] = ToAssignment(picks[i]);
         }
 
         return list;

@@ -300,7 +300,7 @@ public sealed partial class Allocator
         // Only load-balancer addresses are shared this way, never another Service's external IP.
         foreach (var a in shared.Where(a => a.Family == family).Order())
         {
-            if (_addresses[a].Holders.Any(h => h.Request.SharingKey == key && h.LoadBalancer.Any(x => x.Address == a))
+            if (_addresses[a].Holders.Any(h => h.Request.SharingKey == key && Array.Exists(h.LoadBalancer, x => x.Address == a))
                 && Usable(a, req, requestedPool) is { } ps && Conflict(a, req, allowReserved: false) is null)
             {
                 return new Pick(a, ps);
@@ -370,8 +370,9 @@ public sealed partial class Allocator
                 : new(RefusalReason.AddressInUse, a.ToString(), $"{a} is kept for deleted Service {entry.ReservedFor}");
         }
 
-        foreach (var h in entry.Holders)
+        for (var i = 0; i < entry.Holders.Count; i++)
         {
+            var h = entry.Holders[i];
             if (h.Key == req.Key)
             {
                 continue;

@@ -51,7 +51,8 @@ public sealed partial class Allocator
 
         public PoolState? Pool { get; set; }
 
-        public List<Holding> Holders { get; } = new(1);
+        /// <summary>Usually one; a field, since <see cref="HolderSet"/> is a mutable struct.</summary>
+        public HolderSet Holders;
 
         public ServiceKey? ReservedFor { get; set; }
     }
@@ -64,14 +65,86 @@ public sealed partial class Allocator
         public ServiceRequest Request { get; set; } = request;
 
         /// <summary>Replaced whole on every change, never mutated, so results may hand it out.</summary>
-        public List<Assignment> LoadBalancer { get; set; } = NoAssignments;
+        public Assignment[] LoadBalancer { get; set; } = NoAssignments;
 
-        public List<Assignment> External { get; set; } = NoAssignments;
+        public Assignment[] External { get; set; } = NoAssignments;
 
-        public bool HoldsAny => LoadBalancer.Count > 0 || External.Count > 0;
+        public bool HoldsAny => LoadBalancer.Length > 0 || External.Length > 0;
     }
 
-    private static readonly List<Assignment> NoAssignments = [];
+    private static readonly Assignment[] NoAssignments = [];
+
+    /// <summary>
+    /// The Services holding one address: nearly always one, so it is stored inline and only
+    /// sharing allocates a list. Keeping per-address objects few matters: 100,000 Services
+    /// mean 100,000 long-lived entries for the garbage collector to promote.
+    /// </summary>
+    private struct HolderSet
+    {
+        private Holding? _first;
+        private List<Holding>? _rest;
+
+        public readonly int Count => (_first is null ? 0 : 1) + (_rest?.Count ?? 0);
+
+        public readonly Holding this[int index] => index == 0 ? _first! : _rest![index - 1];
+
+        public readonly bool Contains(Holding h) => ReferenceEquals(_first, h) || (_rest?.Contains(h) ?? false);
+
+        public void Add(Holding h)
+        {
+            if (_first is null)
+            {
+                _first = h;
+            }
+            else
+            {
+                (_rest ??= []).Add(h);
+            }
+        }
+
+        public void Remove(Holding h)
+        {
+            if (!ReferenceEquals(_first, h))
+            {
+                _rest?.Remove(h);
+                return;
+            }
+
+            if (_rest is { Count: > 0 })
+            {
+                _first = _rest[^1];
+                _rest.RemoveAt(_rest.Count - 1);
+            }
+            else
+            {
+                _first = null;
+            }
+        }
+
+        public readonly bool Any(Func<Holding, bool> predicate)
+        {
+            for (var i = 0; i < Count; i++)
+            {
+                if (predicate(this[i]))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        public readonly List<ServiceKey> Keys()
+        {
+            var keys = new List<ServiceKey>(Count);
+            for (var i = 0; i < Count; i++)
+            {
+                keys.Add(this[i].Key);
+            }
+
+            return keys;
+        }
+    }
 
     private sealed record Reservation(List<Address> Addresses, DateTimeOffset Until);
 

@@ -155,7 +155,7 @@ public sealed partial class Allocator
 
     /// <summary>Services holding the address (more than one when shared).</summary>
     public IReadOnlyList<ServiceKey> HoldersOf(Address address) =>
-        _addresses.TryGetValue(address, out var e) ? e.Holders.Select(h => h.Key).ToList() : [];
+        _addresses.TryGetValue(address, out var e) ? e.Holders.Keys() : [];
 
     public bool IsFree(Address address)
     {
@@ -168,7 +168,7 @@ public sealed partial class Allocator
     /// <summary>Every held address with its holders, for status and tests.</summary>
     public IReadOnlyDictionary<Address, IReadOnlyList<ServiceKey>> HeldAddresses() =>
         _addresses.Values.Where(e => e.Holders.Count > 0)
-            .ToDictionary(e => e.Address, e => (IReadOnlyList<ServiceKey>)e.Holders.Select(h => h.Key).ToList());
+            .ToDictionary(e => e.Address, e => (IReadOnlyList<ServiceKey>)e.Holders.Keys());
 
     public IReadOnlyList<PoolUsage> Usage() =>
         _poolStates.Values.Select(ps => new PoolUsage(ps.Pool.Name, ps.Pool.CapacityV4, ps.InUseV4, ps.Pool.CapacityV6, ps.InUseV6)).ToList();
