@@ -12,7 +12,7 @@ internal static class CommandLine
         root.Subcommands.Add(NotBuilt.Command("agent", "Puts the addresses a node holds on its interfaces and announces them.", 5));
         root.Subcommands.Add(NotBuilt.Command("status", "Shows, per node, the addresses it holds, their modes and its peers.", 4));
         root.Subcommands.Add(NotBuilt.Command("lab", "Builds a small bare-metal site in network namespaces and runs extip in it.", 5));
-        root.Subcommands.Add(NotBuilt.Command("apiserver", "Runs the embedded Kubernetes API server used by the lab and the tests.", 3));
+        root.Subcommands.Add(ApiServerCommand.Build());
         root.Subcommands.Add(BenchCommand.Build());
         return root;
     }

@@ -1,0 +1,227 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Extip.ApiServer.Faults;
+using Extip.ApiServer.Json;
+using Extip.ApiServer.Resources;
+using Extip.ApiServer.Storage;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Extip.ApiServer.Http;
+
+/// <summary>
+/// Serves the Kubernetes REST protocol: discovery, resources (CRUD, patch, watch), tables, and
+/// the fault-injection admin endpoints. One handler for every path, parsed as the real server
+/// parses request paths.
+/// </summary>
+public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore store, ResourceRegistry registry, ResourceContext context, FaultInjector faults, ILogger logger)
+{
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    public async Task HandleAsync(HttpContext http)
+    {
+        try
+        {
+            if (faults.Latency > TimeSpan.Zero && !http.Request.Path.StartsWithSegments("/_extip"))
+            {
+                await Task.Delay(faults.Latency, http.RequestAborted);
+            }
+
+            await DispatchAsync(http);
+        }
+        catch (ApiException e)
+        {
+            await WriteStatusAsync(http, e);
+        }
+        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
+        {
+            await WriteStatusAsync(http, Errors.BadRequest(e.Message));
+        }
+#pragma warning disable CA1031 // The server answers every failure as a Status; nothing may escape as an empty 500.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LogUnexpected(logger, e, http.Request.Method, http.Request.Path);
+            await WriteStatusAsync(http, new ApiException(500, "InternalError", $"Internal error occurred: {e.Message}"));
+        }
+    }
+
+    private async Task DispatchAsync(HttpContext http)
+    {
+        var path = http.Request.Path.Value ?? "/";
+        var segs = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        if (segs.Length > 0 && segs[0] == "_extip")
+        {
+            await AdminAsync(http, segs);
+            return;
+        }
+
+        switch (segs)
+        {
+            case []:
+                await WriteJsonAsync(http, 200, new JsonObject { ["paths"] = new JsonArray("/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version") });
+                return;
+            case ["healthz" or "livez" or "readyz", ..]:
+                http.Response.ContentType = "text/plain; charset=utf-8";
+                await http.Response.WriteAsync("ok");
+                return;
+            case ["version"]:
+                await WriteJsonAsync(http, 200, VersionInfo());
+                return;
+            case ["openapi", ..]:
+                await OpenApiAsync(http, segs);
+                return;
+            case ["api"]:
+                await WriteJsonAsync(http, 200, ApiVersions());
+                return;
+            case ["apis"]:
+                await WriteJsonAsync(http, 200, ApiGroupList());
+                return;
+            case ["api", var v]:
+                await ResourceListAsync(http, string.Empty, v);
+                return;
+            case ["apis", var g]:
+                await GroupAsync(http, g);
+                return;
+            case ["apis", var g, var v]:
+                await ResourceListAsync(http, g, v);
+                return;
+            case ["api", var v, .. var rest]:
+                await ResourceAsync(http, string.Empty, v, rest);
+                return;
+            case ["apis", var g, var v, .. var rest]:
+                await ResourceAsync(http, g, v, rest);
+                return;
+            default:
+                throw Errors.ResourceNotFound();
+        }
+    }
+
+    private async Task ResourceAsync(HttpContext http, string group, string version, string[] rest)
+    {
+        var q = http.Request.Query;
+        var watch = q["watch"].ToString() is "true" or "1";
+        var info = RequestInfo.Parse(registry, group, version, rest, http.Request.Method, watch) ?? throw Errors.ResourceNotFound();
+        if (info.Subresource is not null and not "status")
+        {
+            throw Errors.ResourceNotFound();
+        }
+
+        if (info.Subresource == "status" && !info.Type.HasStatus)
+        {
+            throw Errors.ResourceNotFound();
+        }
+
+        if (faults.TryConsume(info.Verb, info.Type.Plural, out var injected))
+        {
+            throw Errors.Injected(injected, info.Verb, info.Type.Plural);
+        }
+
+        switch (info.Verb)
+        {
+            case "get":
+                await GetAsync(http, info);
+                break;
+            case "list":
+                await ListAsync(http, info);
+                break;
+            case "watch":
+                await WatchAsync(http, info);
+                break;
+            case "create":
+                if (info.Name is not null)
+                {
+                    throw Errors.MethodNotAllowed("create");
+                }
+
+                await CreateAsync(http, info);
+                break;
+            case "update":
+                await UpdateAsync(http, info);
+                break;
+            case "patch":
+                await PatchAsync(http, info);
+                break;
+            case "delete":
+                await DeleteAsync(http, info);
+                break;
+            case "deletecollection":
+                await DeleteCollectionAsync(http, info);
+                break;
+            default:
+                throw Errors.MethodNotAllowed(info.Verb);
+        }
+    }
+
+    internal static async Task WriteStatusAsync(HttpContext http, ApiException e)
+    {
+        if (http.Response.HasStarted)
+        {
+            return;
+        }
+
+        await WriteJsonAsync(http, e.Code, e.ToStatus());
+    }
+
+    internal static async Task WriteJsonAsync(HttpContext http, int status, JsonNode node)
+    {
+        http.Response.StatusCode = status;
+        http.Response.ContentType = "application/json";
+        await http.Response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(node, Indented));
+    }
+
+    internal static async Task WriteBytesAsync(HttpContext http, int status, byte[] json)
+    {
+        http.Response.StatusCode = status;
+        http.Response.ContentType = "application/json";
+        http.Response.ContentLength = json.Length;
+        await http.Response.Body.WriteAsync(json);
+    }
+
+    private static async Task<JsonNode?> ReadBodyAsync(HttpContext http, string? expectYamlType = null)
+    {
+        using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
+        var text = await reader.ReadToEndAsync(http.RequestAborted);
+        var contentType = http.Request.ContentType ?? "application/json";
+        if (contentType.Contains("yaml", StringComparison.OrdinalIgnoreCase) || expectYamlType is not null)
+        {
+            var trimmed = text.TrimStart();
+            if (!trimmed.StartsWith('{') && !trimmed.StartsWith('['))
+            {
+                return Yaml.Parse(text);
+            }
+        }
+
+        try
+        {
+            return JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = false });
+        }
+        catch (JsonException e)
+        {
+            var snippet = text.Length > 32 ? text[..32] + " ..." : text;
+            throw Errors.BadRequest($"the object provided is unrecognized: couldn't get version/kind; json parse error: {e.Message} ({snippet})");
+        }
+    }
+
+    private static string FieldManager(HttpContext http)
+    {
+        var m = http.Request.Query["fieldManager"].ToString();
+        if (m.Length > 0)
+        {
+            return m;
+        }
+
+        var ua = http.Request.Headers.UserAgent.ToString();
+        var slash = ua.IndexOf('/', StringComparison.Ordinal);
+        return slash > 0 ? ua[..slash] : ua.Length > 0 ? ua : "unknown";
+    }
+
+    private static bool DryRun(HttpContext http) => http.Request.Query["dryRun"].ToString() == "All";
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Error, Message = "unexpected failure serving {Method} {Path}")]
+    private static partial void LogUnexpected(ILogger logger, Exception e, string method, string? path);
+}

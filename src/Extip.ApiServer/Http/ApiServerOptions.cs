@@ -1,0 +1,24 @@
+namespace Extip.ApiServer.Http;
+
+public sealed record ApiServerOptions
+{
+    /// <summary>host:port to listen on; port 0 picks a free port.</summary>
+    public string Listen { get; init; } = "127.0.0.1:0";
+
+    /// <summary>Events kept per resource for watches that start from an older resourceVersion.</summary>
+    public int WatchHistory { get; init; } = 5000;
+
+    /// <summary>How often a watch with allowWatchBookmarks gets a BOOKMARK (the real server: about a minute).</summary>
+    public TimeSpan BookmarkInterval { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Watch duration when the client does not set timeoutSeconds (the real server: 30-60 min).</summary>
+    public TimeSpan DefaultWatchTimeout { get; init; } = TimeSpan.FromMinutes(30);
+
+    public string ServiceCidr { get; init; } = "10.96.0.0/16";
+
+    /// <summary>Where objects are kept across restarts; null keeps them in memory only.</summary>
+    public string? DataDir { get; init; }
+
+    /// <summary>The version /version reports; features follow this version where it differs from v1.20.</summary>
+    public string GitVersion { get; init; } = "v1.32.0-extip";
+}

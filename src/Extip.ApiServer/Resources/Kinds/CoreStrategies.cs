@@ -1,0 +1,225 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Extip.ApiServer.Http;
+using Extip.ApiServer.Json;
+using Extip.ApiServer.Validation;
+
+namespace Extip.ApiServer.Resources.Kinds;
+
+public sealed class NamespaceStrategy : DefaultStrategy
+{
+    public override void PrepareForCreate(ResourceContext ctx, JsonObject obj)
+    {
+        obj.Obj("spec")["finalizers"] = new JsonArray("kubernetes");
+        obj["status"] = new JsonObject { ["phase"] = "Active" };
+        var labels = obj.Meta().Obj("labels");
+        labels["kubernetes.io/metadata.name"] = obj.Str("metadata", "name");
+    }
+
+    public override void PrepareForUpdate(ResourceContext ctx, JsonObject obj, JsonObject old)
+    {
+        obj["status"] = old["status"]?.DeepClone();
+        obj["spec"] = old["spec"]?.DeepClone();
+        obj.Meta().Obj("labels")["kubernetes.io/metadata.name"] = obj.Str("metadata", "name");
+    }
+
+    public override IEnumerable<FieldError> Validate(ResourceContext ctx, JsonObject obj, JsonObject? old)
+    {
+        if (NameRules.Dns1123Label("metadata.name", obj.Str("metadata", "name") ?? string.Empty) is { } e)
+        {
+            yield return e;
+        }
+    }
+}
+
+public sealed class PodStrategy : DefaultStrategy
+{
+    public override void PrepareForCreate(ResourceContext ctx, JsonObject obj)
+    {
+        var spec = obj.Obj("spec");
+        spec["restartPolicy"] ??= "Always";
+        spec["dnsPolicy"] ??= "ClusterFirst";
+        spec["schedulerName"] ??= "default-scheduler";
+        spec["terminationGracePeriodSeconds"] ??= 30;
+        spec["securityContext"] ??= new JsonObject();
+        spec["enableServiceLinks"] ??= true;
+        spec["priority"] ??= 0;
+        foreach (var c in (spec["containers"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            c["terminationMessagePath"] ??= "/dev/termination-log";
+            c["terminationMessagePolicy"] ??= "File";
+            c["resources"] ??= new JsonObject();
+            var image = c.Str("image") ?? string.Empty;
+            c["imagePullPolicy"] ??= image.EndsWith(":latest", StringComparison.Ordinal) || !image.Contains(':', StringComparison.Ordinal) ? "Always" : "IfNotPresent";
+        }
+
+        var status = obj["status"] as JsonObject ?? new JsonObject();
+        status["phase"] ??= "Pending";
+        status["qosClass"] ??= "BestEffort";
+        obj["status"] = status;
+    }
+
+    public override void PrepareForUpdate(ResourceContext ctx, JsonObject obj, JsonObject old) =>
+        obj["status"] = old["status"]?.DeepClone();
+
+    public override IEnumerable<FieldError> Validate(ResourceContext ctx, JsonObject obj, JsonObject? old)
+    {
+        if (NameRules.Dns1123Subdomain("metadata.name", obj.Str("metadata", "name") ?? string.Empty) is { } e)
+        {
+            yield return e;
+        }
+
+        var containers = obj.At("spec", "containers") as JsonArray;
+        if (containers is null || containers.Count == 0)
+        {
+            yield return FieldError.Required("spec.containers");
+            yield break;
+        }
+
+        for (var i = 0; i < containers.Count; i++)
+        {
+            var c = containers[i] as JsonObject;
+            if (string.IsNullOrEmpty(c?.Str("name")))
+            {
+                yield return FieldError.Required($"spec.containers[{i}].name");
+            }
+
+            if (string.IsNullOrEmpty(c?.Str("image")))
+            {
+                yield return FieldError.Required($"spec.containers[{i}].image");
+            }
+        }
+    }
+}
+
+public sealed class SecretStrategy : DefaultStrategy
+{
+    public override void PrepareForCreate(ResourceContext ctx, JsonObject obj) => Normalize(obj);
+
+    public override void PrepareForUpdate(ResourceContext ctx, JsonObject obj, JsonObject old) => Normalize(obj);
+
+    /// <summary>stringData is write-only: merged into data, base64-encoded.</summary>
+    private static void Normalize(JsonObject obj)
+    {
+        obj["type"] ??= "Opaque";
+        if (obj["stringData"] is JsonObject sd)
+        {
+            var data = obj.Obj("data");
+            foreach (var (k, v) in sd)
+            {
+                data[k] = Convert.ToBase64String(Encoding.UTF8.GetBytes(v?.ToString() ?? string.Empty));
+            }
+
+            obj.Remove("stringData");
+        }
+    }
+
+    public override IEnumerable<FieldError> Validate(ResourceContext ctx, JsonObject obj, JsonObject? old)
+    {
+        if (obj["data"] is JsonObject data)
+        {
+            foreach (var (k, v) in data)
+            {
+                var s = v?.ToString() ?? string.Empty;
+                var buffer = new byte[s.Length];
+                if (!Convert.TryFromBase64String(s, buffer, out _))
+                {
+                    yield return FieldError.Invalid($"data[{k}]", "<secret contents redacted>", "illegal base64 data");
+                }
+            }
+        }
+    }
+}
+
+public sealed class NodeStrategy : DefaultStrategy
+{
+    public override void PrepareForUpdate(ResourceContext ctx, JsonObject obj, JsonObject old) =>
+        obj["status"] = old["status"]?.DeepClone();
+
+    public override IEnumerable<FieldError> Validate(ResourceContext ctx, JsonObject obj, JsonObject? old)
+    {
+        if (NameRules.Dns1123Subdomain("metadata.name", obj.Str("metadata", "name") ?? string.Empty) is { } e)
+        {
+            yield return e;
+        }
+    }
+}
+
+public sealed class EndpointSliceStrategy : DefaultStrategy
+{
+    private static readonly string[] AddressTypes = ["FQDN", "IPv4", "IPv6"];
+
+    public override IEnumerable<FieldError> Validate(ResourceContext ctx, JsonObject obj, JsonObject? old)
+    {
+        var at = obj.Str("addressType");
+        if (at is null)
+        {
+            yield return FieldError.Required("addressType");
+        }
+        else if (!AddressTypes.Contains(at))
+        {
+            yield return FieldError.NotSupported("addressType", at, AddressTypes);
+        }
+
+        var eps = obj["endpoints"] as JsonArray ?? [];
+        for (var i = 0; i < eps.Count; i++)
+        {
+            if ((eps[i]?["addresses"] as JsonArray)?.Count is null or 0)
+            {
+                yield return FieldError.Required($"endpoints[{i}].addresses", "must contain at least 1 address");
+            }
+        }
+    }
+}
+
+/// <summary>Names only, as a DNS subdomain: ConfigMaps, Leases, Events and the like.</summary>
+public sealed class SubdomainNameStrategy : DefaultStrategy
+{
+    public static new readonly SubdomainNameStrategy Instance = new();
+
+    public override IEnumerable<FieldError> Validate(ResourceContext ctx, JsonObject obj, JsonObject? old)
+    {
+        if (NameRules.Dns1123Subdomain("metadata.name", obj.Str("metadata", "name") ?? string.Empty) is { } e)
+        {
+            yield return e;
+        }
+    }
+}
+
+/// <summary>events.k8s.io/v1 Events are stored as core/v1 Events; these are the field renames between them.</summary>
+public sealed class EventsV1Converter : IObjectConverter
+{
+    public static readonly EventsV1Converter Instance = new();
+
+    private static readonly (string V1, string Core)[] Renames =
+    [
+        ("regarding", "involvedObject"),
+        ("note", "message"),
+        ("deprecatedSource", "source"),
+        ("deprecatedFirstTimestamp", "firstTimestamp"),
+        ("deprecatedLastTimestamp", "lastTimestamp"),
+        ("deprecatedCount", "count"),
+        ("reportingController", "reportingComponent"),
+    ];
+
+    public JsonObject ToStorage(JsonObject served) => Rename(served, toCore: true);
+
+    public JsonObject FromStorage(JsonObject stored) => Rename(stored, toCore: false);
+
+    private static JsonObject Rename(JsonObject source, bool toCore)
+    {
+        var o = (JsonObject)source.DeepClone();
+        o["apiVersion"] = toCore ? "v1" : "events.k8s.io/v1";
+        foreach (var (v1, core) in Renames)
+        {
+            var (from, to) = toCore ? (v1, core) : (core, v1);
+            if (o[from] is { } value)
+            {
+                o.Remove(from);
+                o[to] = value;
+            }
+        }
+
+        return o;
+    }
+}

@@ -1,0 +1,49 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Extip.ApiServer.Storage;
+
+/// <summary>
+/// One object as stored: frozen by convention (never mutated once stored; writers work on a
+/// copy), with its serialized form cached so that GET, LIST and every watcher reuse the bytes.
+/// </summary>
+public sealed class StoredObject
+{
+    private static readonly IReadOnlyDictionary<string, string> NoLabels = new Dictionary<string, string>();
+
+    public StoredObject(JsonObject obj, long resourceVersion)
+    {
+        Object = obj;
+        ResourceVersion = resourceVersion;
+        var meta = obj["metadata"] as JsonObject;
+        Name = meta?["name"]?.GetValue<string>() ?? string.Empty;
+        Namespace = meta?["namespace"]?.GetValue<string>() ?? string.Empty;
+        Labels = meta?["labels"] is JsonObject labels
+            ? labels.ToDictionary(kv => kv.Key, kv => kv.Value?.GetValue<string>() ?? string.Empty, StringComparer.Ordinal)
+            : NoLabels;
+        Json = JsonSerializer.SerializeToUtf8Bytes(obj);
+    }
+
+    public string Namespace { get; }
+
+    public string Name { get; }
+
+    public long ResourceVersion { get; }
+
+    public IReadOnlyDictionary<string, string> Labels { get; }
+
+    /// <summary>The object; do not mutate. Use <see cref="Copy"/> to change it.</summary>
+    public JsonObject Object { get; }
+
+    /// <summary>UTF-8 JSON of <see cref="Object"/>.</summary>
+    public byte[] Json { get; }
+
+    public string Key => StoreKey(Namespace, Name);
+
+    public static string StoreKey(string ns, string name) => ns.Length == 0 ? name : $"{ns}/{name}";
+
+    /// <summary>A deep, mutable copy.</summary>
+    public JsonObject Copy() => JsonNode.Parse(Json)!.AsObject();
+
+    public bool IsTerminating => Object["metadata"]?["deletionTimestamp"] is not null;
+}

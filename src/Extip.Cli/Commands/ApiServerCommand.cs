@@ -1,0 +1,54 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Extip.ApiServer;
+using Extip.ApiServer.Http;
+
+namespace Extip.Cli.Commands;
+
+/// <summary><c>extip apiserver</c>: the embedded API server, for the lab and for trying extip with kubectl.</summary>
+internal static class ApiServerCommand
+{
+    public static Command Build()
+    {
+        var listen = new Option<string>("--listen") { Description = "host:port to listen on (port 0 picks a free one).", DefaultValueFactory = _ => "127.0.0.1:0" };
+        var kubeconfig = new Option<string?>("--kubeconfig-out") { Description = "Write a kubeconfig for kubectl and clients to this file." };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Keep objects in this directory across restarts." };
+        var bookmark = new Option<int>("--bookmark-seconds") { Description = "Interval of watch bookmarks.", DefaultValueFactory = _ => 60 };
+        var cmd = new Command("apiserver", "Runs the embedded Kubernetes API server used by the lab and the tests.") { listen, kubeconfig, dataDir, bookmark };
+        cmd.SetAction(async (r, ct) =>
+        {
+            var options = new ApiServerOptions
+            {
+                Listen = r.GetValue(listen)!,
+                DataDir = r.GetValue(dataDir),
+                BookmarkInterval = TimeSpan.FromSeconds(r.GetValue(bookmark)),
+            };
+            await using var server = new EmbeddedApiServer(options);
+            await server.StartAsync(ct);
+            Console.WriteLine($"extip apiserver listening on {server.Url.ToString().TrimEnd('/')}");
+            if (r.GetValue(kubeconfig) is { } path)
+            {
+                server.WriteKubeconfig(Path.GetFullPath(path));
+                Console.WriteLine($"kubeconfig written to {Path.GetFullPath(path)} (export KUBECONFIG={Path.GetFullPath(path)})");
+            }
+
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+            {
+                ctx.Cancel = true;
+                stop.Cancel();
+            });
+            try
+            {
+                await Task.Delay(Timeout.Infinite, stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            Console.WriteLine("extip apiserver stopped");
+            return 0;
+        });
+        return cmd;
+    }
+}
