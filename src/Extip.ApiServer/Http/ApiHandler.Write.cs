@@ -381,6 +381,13 @@ public sealed partial class ApiHandler
             return;
         }
 
+        // Kinds whose registry returns the deleted object (v1.22+ for Services); the rest answer a Status.
+        if (result.Deleted is { } deleted && (type.IsCustom || (type.Group.Length == 0 && type.Plural is "services" or "pods")))
+        {
+            await WriteBytesAsync(http, 200, ServedBytes(type, deleted));
+            return;
+        }
+
         await WriteJsonAsync(http, 200, new JsonObject
         {
             ["kind"] = "Status",
@@ -398,7 +405,7 @@ public sealed partial class ApiHandler
     }
 
     /// <summary>Deletes one object, honouring preconditions and finalizers. Pending is set when finalizers defer the deletion.</summary>
-    private (StoredObject? Pending, string? Uid) DeleteOne(ResourceType type, string ns, string name, JsonObject? opts, bool dry)
+    private (StoredObject? Pending, string? Uid, StoredObject? Deleted) DeleteOne(ResourceType type, string ns, string name, JsonObject? opts, bool dry)
     {
         string? uid = null;
         var (stored, _, eventType) = store.Mutate(type, ns, name, prev =>
@@ -448,7 +455,7 @@ public sealed partial class ApiHandler
         if (eventType == WatchEventType.Deleted && stored is not null)
         {
             type.Strategy.Deleted(context, stored.Object);
-            return (null, uid);
+            return (null, uid, stored);
         }
 
         if (stored is not null && stored.IsTerminating)
@@ -458,10 +465,10 @@ public sealed partial class ApiHandler
                 _ = Task.Run(() => FinishNamespaceAsync(name));
             }
 
-            return (stored, uid);
+            return (stored, uid, null);
         }
 
-        return (null, uid);
+        return (null, uid, null);
     }
 
     /// <summary>What the namespace controller does: delete everything in the namespace, then the namespace.</summary>

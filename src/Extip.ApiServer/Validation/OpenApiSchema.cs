@@ -27,7 +27,12 @@ public sealed class OpenApiSchema(JsonObject root)
 
             if (Properties(Root)?[key] is JsonObject child)
             {
-                obj[key] = Apply(obj[key], child, key, pruned);
+                var value = Apply(obj[key], child, key, pruned);
+                if (!ReferenceEquals(value, obj[key]))
+                {
+                    obj[key] = value;
+                }
+
                 if (obj[key] is null && !Nullable(child))
                 {
                     obj.Remove(key);
@@ -55,7 +60,12 @@ public sealed class OpenApiSchema(JsonObject root)
                     var childSchema = props?[key] as JsonObject ?? additional;
                     if (childSchema is not null)
                     {
-                        o[key] = Apply(o[key], childSchema, $"{path}.{key}", pruned);
+                        var applied = Apply(o[key], childSchema, $"{path}.{key}", pruned);
+                        if (!ReferenceEquals(applied, o[key]))
+                        {
+                            o[key] = applied;
+                        }
+
                         if (o[key] is null && !Nullable(childSchema))
                         {
                             o.Remove(key);
@@ -73,7 +83,11 @@ public sealed class OpenApiSchema(JsonObject root)
             case JsonArray a when schema["items"] is JsonObject items:
                 for (var i = 0; i < a.Count; i++)
                 {
-                    a[i] = Apply(a[i], items, $"{path}[{i}]", pruned);
+                    var item = Apply(a[i], items, $"{path}[{i}]", pruned);
+                    if (!ReferenceEquals(item, a[i]))
+                    {
+                        a[i] = item;
+                    }
                 }
 
                 return a;
