@@ -18,6 +18,7 @@ ROOTS = {
     "io.k8s.api.core.v1.ConfigMap": ("", "v1", "ConfigMap"),
     "io.k8s.api.core.v1.Secret": ("", "v1", "Secret"),
     "io.k8s.api.core.v1.Event": ("", "v1", "Event"),
+    "io.k8s.api.core.v1.ServiceAccount": ("", "v1", "ServiceAccount"),
     "io.k8s.api.events.v1.Event": ("events.k8s.io", "v1", "Event"),
     "io.k8s.api.discovery.v1beta1.EndpointSlice": ("discovery.k8s.io", "v1", "EndpointSlice"),
     "io.k8s.api.coordination.v1.Lease": ("coordination.k8s.io", "v1", "Lease"),

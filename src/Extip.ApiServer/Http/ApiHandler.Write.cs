@@ -474,6 +474,8 @@ public sealed partial class ApiHandler
     /// <summary>What the namespace controller does: delete everything in the namespace, then the namespace.</summary>
     private async Task FinishNamespaceAsync(string ns)
     {
+        // The real namespace controller takes a moment too; meanwhile the namespace shows Terminating.
+        await Task.Delay(TimeSpan.FromSeconds(1));
         for (var attempt = 0; attempt < 600; attempt++)
         {
             var left = 0;

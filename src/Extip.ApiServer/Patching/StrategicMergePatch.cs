@@ -120,8 +120,9 @@ public static class StrategicMergePatch
     {
         if (rule is { Set: true })
         {
-            var set = target?.Select(x => x?.DeepClone()).ToList() ?? [];
-            foreach (var p in patch)
+            // The patch's items first, then the original's others: the order the real server produces.
+            var set = new List<JsonNode?>();
+            foreach (var p in patch.Concat(target ?? []))
             {
                 if (!set.Any(x => JsonNode.DeepEquals(x, p)))
                 {

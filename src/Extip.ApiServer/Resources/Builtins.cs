@@ -30,6 +30,7 @@ public static class Builtins
             }),
         Core("services", "service", "Service", namespaced: true, ["svc"], new ServiceStrategy(), ServiceTable(), hasStatus: true, categories: AllCategory),
         Core("endpoints", "endpoints", "Endpoints", namespaced: true, ["ep"], SubdomainNameStrategy.Instance, EndpointsTable()),
+        Core("serviceaccounts", "serviceaccount", "ServiceAccount", namespaced: true, ["sa"], SubdomainNameStrategy.Instance, ServiceAccountTable()),
         Core("configmaps", "configmap", "ConfigMap", namespaced: true, ["cm"], SubdomainNameStrategy.Instance, ConfigMapTable()),
         Core("secrets", "secret", "Secret", namespaced: true, [], new SecretStrategy(), SecretTable(),
             fields: new() { ["type"] = o => o.Str("type") }),
@@ -172,6 +173,10 @@ public static class Builtins
                 .SelectMany(s => (s["addresses"] as JsonArray ?? []).OfType<JsonObject>().SelectMany(a => (s["ports"] as JsonArray ?? []).OfType<JsonObject>().Select(p => $"{a.Str("ip")}:{p["port"]}"))).ToList();
             return [Name(o), eps.Count == 0 ? "<none>" : string.Join(",", eps.Take(3)) + (eps.Count > 3 ? $" + {eps.Count - 3} more..." : string.Empty), Age(o, now)];
         });
+
+    private static LambdaTable ServiceAccountTable() => new(
+        [TableColumns.Name, Col("Secrets", "Secrets is the list of secrets allowed to be used by pods running using this ServiceAccount.", type: "integer"), TableColumns.AgeColumn],
+        (o, now) => [Name(o), (o["secrets"] as JsonArray)?.Count ?? 0, Age(o, now)]);
 
     private static LambdaTable ConfigMapTable() => new(
         [TableColumns.Name, Col("Data", "Number of data", type: "integer"), TableColumns.AgeColumn],

@@ -42,6 +42,14 @@ public sealed class StoredObject
 
     public static string StoreKey(string ns, string name) => ns.Length == 0 ? name : $"{ns}/{name}";
 
+    /// <summary>The same content stamped with another resourceVersion.</summary>
+    public StoredObject WithResourceVersion(long rv)
+    {
+        var copy = Copy();
+        ((JsonObject)copy["metadata"]!)["resourceVersion"] = rv.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return new StoredObject(copy, rv);
+    }
+
     /// <summary>A deep, mutable copy.</summary>
     public JsonObject Copy() => JsonNode.Parse(Json)!.AsObject();
 

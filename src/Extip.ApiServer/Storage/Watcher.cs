@@ -34,7 +34,9 @@ public sealed class Watcher
         WatchEvent? seen = e.Type switch
         {
             WatchEventType.Modified when nowMatches && !wasMatching => e with { Type = WatchEventType.Added },
-            WatchEventType.Modified when !nowMatches && wasMatching => e with { Type = WatchEventType.Deleted },
+
+            // Leaving the selection: a DELETED with the content that matched, at the event's version (as the real watch cache does).
+            WatchEventType.Modified when !nowMatches && wasMatching => e with { Type = WatchEventType.Deleted, Object = e.Previous!.WithResourceVersion(e.ResourceVersion) },
             _ when nowMatches => e,
             _ => null,
         };

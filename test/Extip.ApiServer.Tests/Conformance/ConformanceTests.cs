@@ -12,7 +12,13 @@ namespace Extip.ApiServer.Tests.Conformance;
 /// kube-apiserver v1.20, and must pass on both. Behaviour that only exists after v1.20 is tested
 /// in <see cref="EmbeddedOnlyTests"/>, each test naming the version that introduced it.
 /// </summary>
-public abstract partial class ConformanceTests<TFixture>(TFixture fixture) : IClassFixture<TFixture>
+public abstract partial class ConformanceTests<TFixture>(TFixture fixture) : ApiTests<TFixture>(fixture)
+    where TFixture : ClusterFixture
+{
+}
+
+/// <summary>What every API test needs: the fixture, a client, raw HTTP, and Status assertions.</summary>
+public abstract partial class ApiTests<TFixture>(TFixture fixture) : IClassFixture<TFixture>
     where TFixture : ClusterFixture
 {
     protected TFixture Fixture { get; } = fixture;

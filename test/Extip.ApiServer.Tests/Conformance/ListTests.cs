@@ -48,6 +48,9 @@ public abstract partial class ConformanceTests<TFixture>
     public async Task List_PodsByNodeName_FieldSelector()
     {
         var ns = await Fixture.NewNamespaceAsync();
+
+        // The real server admits pods only with their service account (no controller makes it here).
+        await Client.CoreV1.CreateNamespacedServiceAccountAsync(new V1ServiceAccount { Metadata = new V1ObjectMeta { Name = "default" } }, ns);
         foreach (var (name, node) in new[] { ("a", "k8s6"), ("b", "k8s9"), ("c", "k8s6") })
         {
             await Client.CoreV1.CreateNamespacedPodAsync(new V1Pod

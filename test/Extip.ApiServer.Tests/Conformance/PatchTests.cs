@@ -50,7 +50,7 @@ public abstract partial class ConformanceTests<TFixture>
         cm.Metadata.Finalizers = ["a.example.com/x"];
         await Client.CoreV1.CreateNamespacedConfigMapAsync(cm, ns);
         var patched = await Client.CoreV1.PatchNamespacedConfigMapAsync(new V1Patch("""{"metadata":{"finalizers":["b.example.com/y"]}}""", V1Patch.PatchType.StrategicMergePatch), "f", ns);
-        Assert.Equal(["a.example.com/x", "b.example.com/y"], patched.Metadata.Finalizers);
+        Assert.Equal(["b.example.com/y", "a.example.com/x"], patched.Metadata.Finalizers);
         var removed = await Client.CoreV1.PatchNamespacedConfigMapAsync(new V1Patch("""{"metadata":{"$deleteFromPrimitiveList/finalizers":["a.example.com/x","b.example.com/y"]}}""", V1Patch.PatchType.StrategicMergePatch), "f", ns);
         Assert.Empty(removed.Metadata.Finalizers ?? []);
     }

@@ -3,7 +3,7 @@ using k8s;
 
 namespace Extip.ApiServer.Tests.Conformance;
 
-public abstract partial class ConformanceTests<TFixture>
+public abstract partial class ApiTests<TFixture>
 {
     private static readonly HttpClient Insecure = new(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true });
 

@@ -34,7 +34,8 @@ public abstract partial class ConformanceTests<TFixture>
         updated.Spec.ClusterIP = "10.96.255.254";
         updated.Spec.ClusterIPs = ["10.96.255.254"];
         var status = await FailsWith(HttpStatusCode.UnprocessableEntity, () => Client.CoreV1.ReplaceNamespacedServiceAsync(updated, "cip", ns));
-        Assert.Contains(status["details"]!["causes"]!.AsArray(), c => c!["field"]!.GetValue<string>() == "spec.clusterIP");
+        Assert.Contains(status["details"]!["causes"]!.AsArray(), c => c!["field"]!.GetValue<string>() == "spec.clusterIPs[0]");
+        Assert.Contains("may not change once set", status["message"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
     public static TheoryData<string, string> BadServices => new()

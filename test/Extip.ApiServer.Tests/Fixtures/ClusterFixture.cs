@@ -19,6 +19,9 @@ public abstract class ClusterFixture : IAsyncLifetime
 
     public abstract Task DisposeAsync();
 
+    /// <summary>Makes every resourceVersion written so far too old to watch from.</summary>
+    public abstract Task ExpireHistoryAsync(string ns);
+
     protected void Connect()
     {
         var config = KubernetesClientConfiguration.BuildConfigFromConfigFile(Kubeconfig);

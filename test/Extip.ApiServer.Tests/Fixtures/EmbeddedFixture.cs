@@ -1,3 +1,4 @@
+using k8s;
 using Extip.ApiServer.Http;
 
 namespace Extip.ApiServer.Tests.Fixtures;
@@ -14,6 +15,13 @@ public sealed class EmbeddedFixture : ClusterFixture
         await Server.StartAsync();
         Kubeconfig = Server.WriteKubeconfig(Path.Combine(Path.GetTempPath(), $"extip-embedded-{Guid.NewGuid():N}.kubeconfig"));
         Connect();
+    }
+
+    /// <summary>One more write, then the fault injector's compaction.</summary>
+    public override async Task ExpireHistoryAsync(string ns)
+    {
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(new k8s.Models.V1ConfigMap { Metadata = new() { Name = "after" } }, ns);
+        Server.Faults.Compact();
     }
 
     public override async Task DisposeAsync()

@@ -1,3 +1,4 @@
+using k8s;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -52,8 +53,17 @@ public sealed class RealFixture : ClusterFixture
 
     /// <summary>
     /// The real server's watch cache keeps events younger than 75 s however many there are; to
-    /// make a resourceVersion too old, wait past that and then fill the cache.
+    /// make a resourceVersion too old, wait past that and then fill the cache so it evicts.
     /// </summary>
+    public override async Task ExpireHistoryAsync(string ns)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(80));
+        for (var i = 0; i < 150; i++)
+        {
+            await Client.CoreV1.CreateNamespacedConfigMapAsync(new k8s.Models.V1ConfigMap { Metadata = new() { Name = $"fill-{i}" } }, ns);
+        }
+    }
+
     public static int FreePort()
     {
         // etcd takes port+10000..10002, so stay below 55000.

@@ -213,9 +213,13 @@ public sealed class ServiceStrategy : DefaultStrategy
             var oldSpec = old.Obj("spec");
             var oldIp = oldSpec.Str("clusterIP");
             var newIp = spec.Str("clusterIP");
-            if (oldIp is not null && newIp is not null && oldIp != newIp && oldSpec.Str("type") != "ExternalName" && type != "ExternalName")
+            var newIps = (spec["clusterIPs"] as JsonArray)?.Select(x => x?.ToString()).ToList() ?? [];
+            if (oldIp is not null && oldSpec.Str("type") != "ExternalName" && type != "ExternalName"
+                && ((newIp is not null && oldIp != newIp) || (newIps.Count > 0 && newIps[0] != oldIp)))
             {
-                errors.Add(FieldError.Invalid("spec.clusterIP", newIp, "field is immutable"));
+                var shown = newIps.Count > 0 ? newIps : [newIp];
+                errors.Add(new FieldError("spec.clusterIPs[0]", "FieldValueInvalid",
+                    $"Invalid value: []string{{{string.Join(", ", shown.Select(s => $"\"{s}\""))}}}: may not change once set"));
             }
 
             if (oldSpec.Str("loadBalancerClass") is { } oldClass && spec.Str("loadBalancerClass") != oldClass && oldSpec.Str("type") == "LoadBalancer" && type == "LoadBalancer")

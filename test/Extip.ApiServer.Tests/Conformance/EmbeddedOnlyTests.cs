@@ -1,0 +1,230 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json.Nodes;
+using Extip.ApiServer.Http;
+using Extip.ApiServer.Tests.Fixtures;
+using k8s;
+using k8s.Models;
+
+namespace Extip.ApiServer.Tests.Conformance;
+
+/// <summary>
+/// Behaviour the v1.20 reference server lacks, because it came later in Kubernetes (each test
+/// names the version) or because another component does it there; and the embedded server's
+/// own features (fault injection, persistence).
+/// </summary>
+public sealed class EmbeddedOnlyTests(EmbeddedFixture fixture) : ApiTests<EmbeddedFixture>(fixture)
+{
+    /// <summary>On a real cluster kube-controller-manager's namespace controller does this.</summary>
+    [Fact]
+    public async Task Namespace_Deletion_RemovesContents_ThenTheNamespace()
+    {
+        var ns = await Fixture.NewNamespaceAsync();
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("in-ns"), ns);
+        await SendRawAsync(HttpMethod.Delete, $"/api/v1/namespaces/{ns}");
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (DateTime.UtcNow < deadline)
+        {
+            var (code, _) = await SendRawAsync(HttpMethod.Get, $"/api/v1/namespaces/{ns}");
+            if (code == HttpStatusCode.NotFound)
+            {
+                Assert.Empty(Fixture.Server.Store.List(Fixture.Server.Registry.Find(string.Empty, "v1", "configmaps")!, new Storage.ListFilter(ns, Core.Selectors.LabelSelector.Everything, []), 0, null).Items);
+                return;
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Fail("the namespace was not removed");
+    }
+
+    /// <summary>The real server sends bookmarks about once a minute; here the interval is 1 s.</summary>
+    [Fact]
+    public async Task Watch_AllowBookmarks_GetsBookmarksCarryingTheCurrentVersion()
+    {
+        var ns = await Fixture.NewNamespaceAsync();
+        var created = await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("b"), ns);
+        var (code, body) = await SendRawAsync(HttpMethod.Get, $"/api/v1/namespaces/{ns}/configmaps?watch=true&allowWatchBookmarks=true&resourceVersion={created.Metadata.ResourceVersion}&timeoutSeconds=3");
+        Assert.Equal(HttpStatusCode.OK, code);
+        var bookmarks = body.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!).Where(e => e["type"]!.GetValue<string>() == "BOOKMARK").ToList();
+        Assert.NotEmpty(bookmarks);
+        Assert.All(bookmarks, b =>
+        {
+            Assert.Equal("ConfigMap", b["object"]!["kind"]!.GetValue<string>());
+            Assert.True(long.Parse(b["object"]!["metadata"]!["resourceVersion"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture) >= long.Parse(created.Metadata.ResourceVersion, System.Globalization.CultureInfo.InvariantCulture));
+        });
+    }
+
+    [Fact]
+    public async Task Fault_DropWatches_EndsOpenWatches_AndNewOnesWork()
+    {
+        var ns = await Fixture.NewNamespaceAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var ended = Task.Run(async () =>
+        {
+            await foreach (var _ in Client.CoreV1.WatchListNamespacedConfigMapAsync(ns, cancellationToken: cts.Token))
+            {
+            }
+        }, cts.Token);
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("x"), ns);
+        await Task.Delay(300);
+        var (code, body) = await SendRawAsync(HttpMethod.Post, "/_extip/faults/drop-watches");
+        Assert.Equal(HttpStatusCode.OK, code);
+        Assert.True(JsonNode.Parse(body)!["dropped"]!.GetValue<int>() >= 1);
+        await ended.WaitAsync(TimeSpan.FromSeconds(10));
+        var again = await Client.CoreV1.ListNamespacedConfigMapAsync(ns);
+        Assert.Contains(again.Items, i => i.Metadata.Name == "x");
+    }
+
+    [Fact]
+    public async Task Fault_FailNext_FailsExactlyThatManyMatchingRequests()
+    {
+        var ns = await Fixture.NewNamespaceAsync();
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("f"), ns);
+        Fixture.Server.Faults.FailNext(2, 503, verb: "get", resource: "configmaps");
+        var list = await Client.CoreV1.ListNamespacedConfigMapAsync(ns);
+        Assert.NotEmpty(list.Items);
+        var s1 = await FailsWith(HttpStatusCode.ServiceUnavailable, () => Client.CoreV1.ReadNamespacedConfigMapAsync("f", ns));
+        Assert.Equal("ServiceUnavailable", s1["reason"]!.GetValue<string>());
+        await FailsWith(HttpStatusCode.ServiceUnavailable, () => Client.CoreV1.ReadNamespacedConfigMapAsync("f", ns));
+        Assert.Equal("f", (await Client.CoreV1.ReadNamespacedConfigMapAsync("f", ns)).Metadata.Name);
+
+        var (code, _) = await SendRawAsync(HttpMethod.Post, "/_extip/faults/fail?count=1&status=409&verb=update&resource=configmaps");
+        Assert.Equal(HttpStatusCode.OK, code);
+        var cm = await Client.CoreV1.ReadNamespacedConfigMapAsync("f", ns);
+        await FailsWith(HttpStatusCode.Conflict, () => Client.CoreV1.ReplaceNamespacedConfigMapAsync(cm, "f", ns));
+        await Client.CoreV1.ReplaceNamespacedConfigMapAsync(cm, "f", ns);
+    }
+
+    [Fact]
+    public async Task Fault_Latency_DelaysEveryRequest()
+    {
+        var ns = await Fixture.NewNamespaceAsync();
+        await SendRawAsync(HttpMethod.Post, "/_extip/faults/latency?ms=300");
+        try
+        {
+            var sw = Stopwatch.StartNew();
+            await Client.CoreV1.ListNamespacedConfigMapAsync(ns);
+            Assert.True(sw.ElapsedMilliseconds >= 290, $"took {sw.ElapsedMilliseconds} ms");
+        }
+        finally
+        {
+            await SendRawAsync(HttpMethod.Delete, "/_extip/faults");
+        }
+
+        var fast = Stopwatch.StartNew();
+        await Client.CoreV1.ListNamespacedConfigMapAsync(ns);
+        Assert.True(fast.ElapsedMilliseconds < 290, $"still slow: {fast.ElapsedMilliseconds} ms");
+    }
+
+    /// <summary>fieldValidation is GA since Kubernetes 1.27 (beta 1.25).</summary>
+    [Fact]
+    public async Task FieldValidation_Strict_RejectsUnknownFields_Warn_DropsThem()
+    {
+        var ns = await Fixture.NewNamespaceAsync();
+        var body = """{"apiVersion":"v1","kind":"Service","metadata":{"name":"s"},"spec":{"ports":[{"port":80,"bogus":1}],"wat":true}}""";
+        var (code, text) = await SendRawAsync(HttpMethod.Post, $"/api/v1/namespaces/{ns}/services?fieldValidation=Strict", body);
+        Assert.Equal(HttpStatusCode.BadRequest, code);
+        Assert.Equal("Service in version \"v1\" cannot be handled as a Service: strict decoding error: unknown field \"spec.ports[0].bogus\", unknown field \"spec.wat\"",
+            ClusterFixture.ParseStatus(text)["message"]!.GetValue<string>());
+        var (okCode, okText) = await SendRawAsync(HttpMethod.Post, $"/api/v1/namespaces/{ns}/services?fieldValidation=Warn", body);
+        Assert.Equal(HttpStatusCode.Created, okCode);
+        Assert.Null(JsonNode.Parse(okText)!["spec"]!["wat"]);
+    }
+
+    /// <summary>discovery.k8s.io/v1 is GA since Kubernetes 1.21.</summary>
+    [Fact]
+    public async Task EndpointSlice_V1_CreateListAndValidate()
+    {
+        var ns = await Fixture.NewNamespaceAsync();
+        var slice = new V1EndpointSlice
+        {
+            Metadata = new V1ObjectMeta { Name = "web-abc", Labels = new Dictionary<string, string> { ["kubernetes.io/service-name"] = "web" } },
+            AddressType = "IPv4",
+            Endpoints = [new V1Endpoint { Addresses = ["10.1.3.6"], NodeName = "k8s6", Conditions = new V1EndpointConditions { Ready = true } }],
+            Ports = [new Discoveryv1EndpointPort { Port = 443, Protocol = "TCP" }],
+        };
+        await Client.DiscoveryV1.CreateNamespacedEndpointSliceAsync(slice, ns);
+        var list = await Client.DiscoveryV1.ListNamespacedEndpointSliceAsync(ns, labelSelector: "kubernetes.io/service-name=web");
+        Assert.Equal("k8s6", Assert.Single(list.Items).Endpoints[0].NodeName);
+        var bad = await FailsWith(HttpStatusCode.UnprocessableEntity, () => Client.DiscoveryV1.CreateNamespacedEndpointSliceAsync(
+            new V1EndpointSlice { Metadata = new V1ObjectMeta { Name = "bad" }, AddressType = "Carrier-Pigeon", Endpoints = [] }, ns));
+        Assert.Contains(bad["details"]!["causes"]!.AsArray(), c => c!["field"]!.GetValue<string>() == "addressType");
+    }
+
+    /// <summary>Dual-stack fields are filled since 1.21 (beta), internalTrafficPolicy since 1.22.</summary>
+    [Fact]
+    public async Task Service_Defaults_IpFamiliesAndPolicies()
+    {
+        var ns = await Fixture.NewNamespaceAsync();
+        var svc = await Client.CoreV1.CreateNamespacedServiceAsync(Service("d", "LoadBalancer"), ns);
+        Assert.Equal(["IPv4"], svc.Spec.IpFamilies);
+        Assert.Equal("SingleStack", svc.Spec.IpFamilyPolicy);
+        Assert.Equal("Cluster", svc.Spec.InternalTrafficPolicy);
+        Assert.True(svc.Spec.AllocateLoadBalancerNodePorts);
+    }
+
+    /// <summary>spec.loadBalancerClass exists since 1.21.</summary>
+    [Fact]
+    public async Task Service_LoadBalancerClass_OnlyOnLoadBalancer_AndImmutable()
+    {
+        var ns = await Fixture.NewNamespaceAsync();
+        var cip = Service("c");
+        cip.Spec.LoadBalancerClass = "extip.io/lb";
+        var status = await FailsWith(HttpStatusCode.UnprocessableEntity, () => Client.CoreV1.CreateNamespacedServiceAsync(cip, ns));
+        Assert.Contains(status["details"]!["causes"]!.AsArray(), c => c!["field"]!.GetValue<string>() == "spec.loadBalancerClass");
+        var lb = Service("l", "LoadBalancer");
+        lb.Spec.LoadBalancerClass = "extip.io/lb";
+        var created = await Client.CoreV1.CreateNamespacedServiceAsync(lb, ns);
+        created.Spec.LoadBalancerClass = "other.example.com/lb";
+        await FailsWith(HttpStatusCode.UnprocessableEntity, () => Client.CoreV1.ReplaceNamespacedServiceAsync(created, "l", ns));
+    }
+
+    [Fact]
+    public async Task OpenApiV3_DeclaresFieldValidation_SoKubectlValidatesOnTheServer()
+    {
+        var (code, root) = await SendRawAsync(HttpMethod.Get, "/openapi/v3");
+        Assert.Equal(HttpStatusCode.OK, code);
+        var url = JsonNode.Parse(root)!["paths"]!["api/v1"]!["serverRelativeURL"]!.GetValue<string>();
+        var (docCode, doc) = await SendRawAsync(HttpMethod.Get, url);
+        Assert.Equal(HttpStatusCode.OK, docCode);
+        var patch = JsonNode.Parse(doc)!["paths"]!["/api/v1/namespaces/{namespace}/services/{name}"]!["patch"]!;
+        Assert.Equal("Service", patch["x-kubernetes-group-version-kind"]!["kind"]!.GetValue<string>());
+        Assert.Contains(patch["parameters"]!.AsArray(), p => p!["name"]!.GetValue<string>() == "fieldValidation");
+    }
+
+    [Fact]
+    public async Task DataDir_KeepsObjectsAcrossARestart()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"extip-data-{Guid.NewGuid():N}");
+        try
+        {
+            string rv;
+            string clusterIp;
+            await using (var first = new EmbeddedApiServer(new ApiServerOptions { DataDir = dir }))
+            {
+                await first.StartAsync();
+                var client = new Kubernetes(new KubernetesClientConfiguration { Host = first.Url.ToString() });
+                var svc = await client.CoreV1.CreateNamespacedServiceAsync(Service("kept", "NodePort"), "default");
+                rv = svc.Metadata.ResourceVersion;
+                clusterIp = svc.Spec.ClusterIP;
+            }
+
+            await using var second = new EmbeddedApiServer(new ApiServerOptions { DataDir = dir });
+            await second.StartAsync();
+            var again = new Kubernetes(new KubernetesClientConfiguration { Host = second.Url.ToString() });
+            var back = await again.CoreV1.ReadNamespacedServiceAsync("kept", "default");
+            Assert.Equal(rv, back.Metadata.ResourceVersion);
+            Assert.Equal(clusterIp, back.Spec.ClusterIP);
+            var next = await again.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("after-restart"), "default");
+            Assert.True(long.Parse(next.Metadata.ResourceVersion, System.Globalization.CultureInfo.InvariantCulture) > long.Parse(rv, System.Globalization.CultureInfo.InvariantCulture));
+            var clash = Service("clash", "NodePort");
+            clash.Spec.Ports[0].NodePort = back.Spec.Ports[0].NodePort;
+            await FailsWith(HttpStatusCode.UnprocessableEntity, () => again.CoreV1.CreateNamespacedServiceAsync(clash, "default"));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
