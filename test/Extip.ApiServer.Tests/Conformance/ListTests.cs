@@ -56,7 +56,7 @@ public abstract partial class ConformanceTests<TFixture>
             await Client.CoreV1.CreateNamespacedPodAsync(new V1Pod
             {
                 Metadata = new V1ObjectMeta { Name = name },
-                Spec = new V1PodSpec { NodeName = node, Containers = [new V1Container { Name = "c", Image = "example.com/claimcontroller:1" }] },
+                Spec = new V1PodSpec { NodeName = node, AutomountServiceAccountToken = false, Containers = [new V1Container { Name = "c", Image = "example.com/claimcontroller:1" }] },
             }, ns);
         }
 

@@ -57,11 +57,37 @@ public sealed class RealFixture : ClusterFixture
     /// </summary>
     public override async Task ExpireHistoryAsync(string ns)
     {
+        var before = (await Client.CoreV1.ListNamespacedConfigMapAsync(ns)).Metadata.ResourceVersion;
+
+        // Events right after `before` must age past 75 s, then be pushed out by newer ones: a
+        // full cache whose oldest event is fresh grows instead of evicting.
+        for (var i = 0; i < 50; i++)
+        {
+            await Client.CoreV1.CreateNamespacedConfigMapAsync(new k8s.Models.V1ConfigMap { Metadata = new() { Name = $"early-{i}" } }, ns);
+        }
+
         await Task.Delay(TimeSpan.FromSeconds(80));
-        for (var i = 0; i < 150; i++)
+        for (var i = 0; i < 5000; i++)
         {
             await Client.CoreV1.CreateNamespacedConfigMapAsync(new k8s.Models.V1ConfigMap { Metadata = new() { Name = $"fill-{i}" } }, ns);
+            if (i % 100 == 99 && await ExpiredAsync(ns, before))
+            {
+                return;
+            }
         }
+
+        throw new InvalidOperationException("the real server's watch cache never let go of the old resourceVersion");
+    }
+
+    private async Task<bool> ExpiredAsync(string ns, string rv)
+    {
+        var config = KubernetesClientConfiguration.BuildConfigFromConfigFile(Kubeconfig);
+        using var http = new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true });
+        using var req = new HttpRequestMessage(HttpMethod.Get, $"{config.Host.TrimEnd('/')}/api/v1/namespaces/{ns}/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=1");
+        req.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", config.AccessToken);
+        using var res = await http.SendAsync(req);
+        var body = await res.Content.ReadAsStringAsync();
+        return body.StartsWith("{\"type\":\"ERROR\"", StringComparison.Ordinal) && body.Contains("\"code\":410", StringComparison.Ordinal);
     }
 
     public static int FreePort()
