@@ -6,7 +6,12 @@ packages=(
   iproute2    # ip, network namespaces (lab, agent tests)
   procps      # ps, pkill in test harnesses
   util-linux  # flock, nsenter
+  curl        # tools/real-apiserver/start.sh waits for /readyz with it
+  openssl     # tools/real-apiserver/start.sh makes its certificates with it
 )
+# kubectl: the conformance tests drive the machine's kubectl; Debian's kubernetes-client
+# provides one where the machine has none.
+command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

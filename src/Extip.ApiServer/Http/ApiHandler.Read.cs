@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -245,20 +246,21 @@ public sealed partial class ApiHandler
         try
         {
             await http.Response.StartAsync(linked.Token);
+            var writer = http.Response.BodyWriter;
             foreach (var e in initial)
             {
-                await WriteEventAsync(http, info.Type, e, shape, ref columnsSent);
+                writer.Write(EventLine(http, info.Type, e, shape, ref columnsSent));
             }
 
-            await http.Response.Body.FlushAsync(linked.Token);
+            await writer.FlushAsync(linked.Token);
             var lastBookmark = DateTimeOffset.UtcNow;
             while (!linked.IsCancellationRequested)
             {
                 var wait = bookmarks ? options.BookmarkInterval - (DateTimeOffset.UtcNow - lastBookmark) : Timeout.InfiniteTimeSpan;
                 if (bookmarks && wait <= TimeSpan.Zero)
                 {
-                    await http.Response.Body.WriteAsync(EventBytes(WatchEventType.Bookmark, Bookmark(info.Type, store.CurrentResourceVersion)), linked.Token);
-                    await http.Response.Body.FlushAsync(linked.Token);
+                    writer.Write(EventBytes(WatchEventType.Bookmark, Bookmark(info.Type, store.CurrentResourceVersion)));
+                    await writer.FlushAsync(linked.Token);
                     lastBookmark = DateTimeOffset.UtcNow;
                     continue;
                 }
@@ -287,10 +289,10 @@ public sealed partial class ApiHandler
                 // Drain what is queued before one flush: under load, many events per write.
                 while (watcher.Events.TryRead(out var e))
                 {
-                    await WriteEventAsync(http, info.Type, e, shape, ref columnsSent);
+                    writer.Write(EventLine(http, info.Type, e, shape, ref columnsSent));
                 }
 
-                await http.Response.Body.FlushAsync(linked.Token);
+                await writer.FlushAsync(linked.Token);
             }
         }
         catch (OperationCanceledException)
@@ -305,8 +307,13 @@ public sealed partial class ApiHandler
         }
     }
 
-    private ValueTask WriteEventAsync(HttpContext http, ResourceType type, WatchEvent e, Shape shape, ref bool columnsSent)
+    private byte[] EventLine(HttpContext http, ResourceType type, WatchEvent e, Shape shape, ref bool columnsSent)
     {
+        if (shape == Shape.Object && type.Converter is null)
+        {
+            return e.Wire(EventBytes);
+        }
+
         byte[] obj;
         if (shape == Shape.Table)
         {
@@ -323,7 +330,7 @@ public sealed partial class ApiHandler
             obj = ServedBytes(type, e.Object);
         }
 
-        return http.Response.Body.WriteAsync(EventBytes(e.Type, obj));
+        return EventBytes(e.Type, obj);
     }
 
     private static byte[] EventBytes(string type, byte[] obj)

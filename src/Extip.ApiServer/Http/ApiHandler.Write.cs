@@ -415,7 +415,7 @@ public sealed partial class ApiHandler
                 throw Errors.NotFound(type, name);
             }
 
-            uid = prev.Object.Str("metadata", "uid");
+            uid = prev.Uid;
             if (opts?.Str("preconditions", "uid") is { } wantUid && wantUid != uid)
             {
                 throw Errors.Conflict(type, name, $"Precondition failed: UID in precondition: {wantUid}, UID in object meta: {uid}");

@@ -16,6 +16,8 @@ public sealed class FieldSet
 
     private FieldSet(HashSet<string> paths) => _paths = paths;
 
+    public static FieldSet From(IEnumerable<string> paths) => new(paths.ToHashSet(StringComparer.Ordinal));
+
     public static FieldSet Empty => new([]);
 
     public IReadOnlyCollection<string> Paths => _paths;

@@ -38,7 +38,9 @@ public static class ManagedFields
         var entries = Read(old ?? obj);
         var newSet = FieldSet.Of(obj, type.Merge, includeStatus, onlyStatus);
         var oldSet = old is null ? FieldSet.Empty : FieldSet.Of(old, type.Merge, includeStatus, onlyStatus);
-        var changed = newSet.Paths.Where(p => !oldSet.Contains(p) || !FieldSet.ValueAt(obj, p, type.Merge).SameAs(FieldSet.ValueAt(old!, p, type.Merge))).ToHashSet();
+        var changed = old is null
+            ? newSet.Paths.ToHashSet()
+            : newSet.Paths.Where(p => !oldSet.Contains(p) || !FieldSet.ValueAt(obj, p, type.Merge).SameAs(FieldSet.ValueAt(old, p, type.Merge))).ToHashSet();
         var removed = oldSet.Except(newSet);
         var taken = FieldSetOf(changed).Union(removed);
         foreach (var e in entries)
@@ -183,26 +185,7 @@ public static class ManagedFields
         }
     }
 
-    private static FieldSet FieldSetOf(IEnumerable<string> paths)
-    {
-        var fields = new JsonObject();
-        foreach (var p in paths)
-        {
-            var node = fields;
-            foreach (var t in p.Split('\n'))
-            {
-                if (node[t] is not JsonObject c)
-                {
-                    c = new JsonObject();
-                    node[t] = c;
-                }
-
-                node = c;
-            }
-        }
-
-        return FieldSet.FromFieldsV1(fields);
-    }
+    private static FieldSet FieldSetOf(IEnumerable<string> paths) => FieldSet.From(paths);
 
     private static List<Entry> Read(JsonObject obj)
     {

@@ -13,7 +13,7 @@ namespace Extip.ApiServer.Storage;
 public sealed partial class ObjectStore
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, Bucket> _buckets = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Bucket> _buckets = new(StringComparer.Ordinal);
     private readonly int _historyCapacity;
     private readonly int _watcherCapacity;
     private long _rv;
@@ -52,7 +52,7 @@ public sealed partial class ObjectStore
     {
         lock (_gate)
         {
-            if (_buckets.Remove(BucketKey(type), out var b))
+            if (_buckets.TryRemove(BucketKey(type), out var b))
             {
                 foreach (var w in b.Watchers)
                 {
@@ -62,13 +62,9 @@ public sealed partial class ObjectStore
         }
     }
 
-    public StoredObject? Get(ResourceType type, string ns, string name)
-    {
-        lock (_gate)
-        {
-            return BucketOf(type).Objects.GetValueOrDefault(StoredObject.StoreKey(ns, name));
-        }
-    }
+    /// <summary>Lock-free: point reads go to a concurrent index kept beside the ordered map.</summary>
+    public StoredObject? Get(ResourceType type, string ns, string name) =>
+        _buckets.TryGetValue(BucketKey(type), out var b) ? b.Index.GetValueOrDefault(StoredObject.StoreKey(ns, name)) : null;
 
     public int Count(ResourceType type)
     {
@@ -145,6 +141,7 @@ public sealed partial class ObjectStore
                     ((JsonObject)obj["metadata"]!)["resourceVersion"] = rv.ToString(System.Globalization.CultureInfo.InvariantCulture);
                     result = new StoredObject(obj, rv);
                     bucket.Objects[key] = result;
+                    bucket.Index[key] = result;
                     eventType = previous is null ? WatchEventType.Added : WatchEventType.Modified;
                     Publish(bucket, new WatchEvent(eventType, rv, result, previous));
                     break;
@@ -159,6 +156,7 @@ public sealed partial class ObjectStore
                     ((JsonObject)gone["metadata"]!)["resourceVersion"] = drv.ToString(System.Globalization.CultureInfo.InvariantCulture);
                     result = new StoredObject(gone, drv);
                     bucket.Objects.Remove(key);
+                    bucket.Index.TryRemove(key, out _);
                     eventType = WatchEventType.Deleted;
                     Publish(bucket, new WatchEvent(eventType, drv, result, previous));
                     break;
@@ -188,6 +186,7 @@ public sealed partial class ObjectStore
             var so = new StoredObject(obj, rv);
             var bucket = BucketOf(type);
             bucket.Objects[so.Key] = so;
+            bucket.Index[so.Key] = so;
             bucket.OldestValidRv = _rv;
         }
     }
@@ -226,6 +225,8 @@ public sealed partial class ObjectStore
     private sealed class Bucket(int capacity)
     {
         public SortedDictionary<string, StoredObject> Objects { get; } = new(StringComparer.Ordinal);
+
+        public System.Collections.Concurrent.ConcurrentDictionary<string, StoredObject> Index { get; } = new(StringComparer.Ordinal);
 
         public EventRing History { get; } = new(capacity);
 

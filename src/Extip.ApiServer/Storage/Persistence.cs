@@ -103,7 +103,7 @@ internal sealed class Persistence(string dir, ObjectStore store, ResourceRegistr
         var buckets = new JsonObject();
         foreach (var g in store.Snapshot().GroupBy(x => x.Bucket))
         {
-            buckets[g.Key] = new JsonArray(g.Select(x => (JsonNode)x.Object.Object.DeepClone()).ToArray());
+            buckets[g.Key] = new JsonArray(g.Select(x => (JsonNode)x.Object.Object).ToArray());
         }
 
         var tmp = _file + ".tmp";

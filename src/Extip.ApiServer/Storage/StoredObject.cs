@@ -4,8 +4,9 @@ using System.Text.Json.Nodes;
 namespace Extip.ApiServer.Storage;
 
 /// <summary>
-/// One object as stored: frozen by convention (never mutated once stored; writers work on a
-/// copy), with its serialized form cached so that GET, LIST and every watcher reuse the bytes.
+/// One object as stored: its serialized form (which GET, LIST and every watcher reuse as is)
+/// and the few fields lookups need. The JSON tree is not kept: a Service as nodes costs several
+/// times its bytes, and most stored objects are only ever sent, never changed.
 /// </summary>
 public sealed class StoredObject
 {
@@ -13,7 +14,6 @@ public sealed class StoredObject
 
     public StoredObject(JsonObject obj, long resourceVersion)
     {
-        Object = obj;
         ResourceVersion = resourceVersion;
         var meta = obj["metadata"] as JsonObject;
         Name = meta?["name"]?.GetValue<string>() ?? string.Empty;
@@ -21,8 +21,12 @@ public sealed class StoredObject
         Labels = meta?["labels"] is JsonObject labels
             ? labels.ToDictionary(kv => kv.Key, kv => kv.Value?.GetValue<string>() ?? string.Empty, StringComparer.Ordinal)
             : NoLabels;
+        Uid = meta?["uid"]?.GetValue<string>();
+        IsTerminating = meta?["deletionTimestamp"] is not null;
         Json = JsonSerializer.SerializeToUtf8Bytes(obj);
     }
+
+    public string? Uid { get; }
 
     public string Namespace { get; }
 
@@ -32,8 +36,8 @@ public sealed class StoredObject
 
     public IReadOnlyDictionary<string, string> Labels { get; }
 
-    /// <summary>The object; do not mutate. Use <see cref="Copy"/> to change it.</summary>
-    public JsonObject Object { get; }
+    /// <summary>The object, parsed afresh on every call: callers that need it twice keep it.</summary>
+    public JsonObject Object => Copy();
 
     /// <summary>UTF-8 JSON of <see cref="Object"/>.</summary>
     public byte[] Json { get; }
@@ -53,5 +57,5 @@ public sealed class StoredObject
     /// <summary>A deep, mutable copy.</summary>
     public JsonObject Copy() => JsonNode.Parse(Json)!.AsObject();
 
-    public bool IsTerminating => Object["metadata"]?["deletionTimestamp"] is not null;
+    public bool IsTerminating { get; }
 }

@@ -17,7 +17,14 @@ internal static class BenchCommand
         alloc.SetAction(r => AllocBench.Run(r.GetValue(services), r.GetValue(v4Prefix), r.GetValue(v6Prefix), Console.Out));
         bench.Subcommands.Add(alloc);
 
-        foreach (var (name, issue) in new[] { ("apiserver", 3), ("controller", 4), ("netlink", 5), ("bgp", 6) })
+        var objects = new Option<int>("--objects") { Description = "Services to create.", DefaultValueFactory = _ => 20_000 };
+        var watchers = new Option<int>("--watchers") { Description = "Watch streams following the namespace.", DefaultValueFactory = _ => 100 };
+        var inFlight = new Option<int>("--in-flight") { Description = "Create requests in flight at once.", DefaultValueFactory = _ => 8 };
+        var api = new Command("apiserver", "Creates N Services through KubernetesClient while W watchers follow; reports creates/s, watch delivery p99 and the server's peak RSS.") { objects, watchers, inFlight };
+        api.SetAction((r, ct) => ApiServerBench.RunAsync(r.GetValue(objects), r.GetValue(watchers), r.GetValue(inFlight), Console.Out, ct));
+        bench.Subcommands.Add(api);
+
+        foreach (var (name, issue) in new[] { ("controller", 4), ("netlink", 5), ("bgp", 6) })
         {
             bench.Subcommands.Add(NotBuilt.Command(name, $"Benchmark of the {name}.", issue));
         }

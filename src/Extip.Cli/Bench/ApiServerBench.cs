@@ -1,0 +1,200 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using k8s;
+using k8s.Models;
+
+namespace Extip.Cli.Bench;
+
+/// <summary>
+/// <c>extip bench apiserver</c>: starts <c>extip apiserver</c> as its own process, opens W raw
+/// watch streams on a namespace, then creates N Services through KubernetesClient with a few
+/// requests in flight. Each Service carries its send time; a watcher's delivery latency is the
+/// time from that send until its line arrives. The server's peak RSS is read from /proc.
+/// </summary>
+internal static class ApiServerBench
+{
+    private const string Ns = "bench";
+
+    public static async Task<int> RunAsync(int objects, int watchers, int concurrency, TextWriter output, CancellationToken ct)
+    {
+        var dll = typeof(ApiServerBench).Assembly.Location;
+        var kubeconfig = Path.Combine(Path.GetTempPath(), $"extip-bench-{Environment.ProcessId}.kubeconfig");
+        using var server = Process.Start(new ProcessStartInfo("dotnet", [dll, "apiserver", "--listen", "127.0.0.1:0", "--kubeconfig-out", kubeconfig])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        try
+        {
+            var url = await ReadUrlAsync(server, ct);
+            var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig));
+            await client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = Ns } }, cancellationToken: ct);
+            var rv = (await client.CoreV1.ListNamespacedServiceAsync(Ns, cancellationToken: ct)).Metadata.ResourceVersion;
+
+            using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = watchers + concurrency + 8, PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
+            using var http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+            var latencies = new double[watchers][];
+            var received = new int[watchers];
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var watchTasks = Enumerable.Range(0, watchers).Select(w => WatchAsync(http, url, rv, objects, latencies[w] = new double[objects], r => received[w] = r, stop.Token)).ToList();
+            await Task.Delay(500, ct);
+
+            var next = -1;
+            var sw = Stopwatch.StartNew();
+            var creators = Enumerable.Range(0, concurrency).Select(async _ =>
+            {
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < objects)
+                {
+                    var svc = new V1Service
+                    {
+                        Metadata = new V1ObjectMeta
+                        {
+                            Name = string.Create(CultureInfo.InvariantCulture, $"svc-{i}"),
+                            Annotations = new Dictionary<string, string> { ["bench.extip.io/sent"] = Stopwatch.GetTimestamp().ToString(CultureInfo.InvariantCulture) },
+                        },
+                        Spec = new V1ServiceSpec { Selector = new Dictionary<string, string> { ["app"] = "bench" }, Ports = [new V1ServicePort { Port = 443, Protocol = "TCP" }] },
+                    };
+                    await client.CoreV1.CreateNamespacedServiceAsync(svc, Ns, cancellationToken: ct);
+                }
+            }).ToList();
+            await Task.WhenAll(creators);
+            var createSeconds = sw.Elapsed.TotalSeconds;
+            var all = Task.WhenAll(watchTasks);
+            if (await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(60), ct)) != all)
+            {
+                stop.Cancel();
+            }
+
+            var samples = latencies.SelectMany((l, w) => l.Take(received[w])).Order().ToArray();
+            var p99 = samples.Length == 0 ? double.NaN : samples[(int)Math.Min(samples.Length - 1, Math.Ceiling(samples.Length * 0.99) - 1)];
+            var p50 = samples.Length == 0 ? double.NaN : samples[samples.Length / 2];
+            var rss = ServerPeakRssMb(server.Id);
+            var serverCpu = CpuSeconds($"/proc/{server.Id}/stat");
+            var benchCpu = CpuSeconds("/proc/self/stat");
+            var complete = received.All(r => r == objects);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"created {objects} Services in {createSeconds:F2} s ({concurrency} in flight); {watchers} watchers received {samples.Length} of {(long)objects * watchers} events; delivery p50 {p50:F1} ms, p99 {p99:F1} ms; server peak RSS {rss} MB; CPU: server {serverCpu:F1} s, this process (client and watchers) {benchCpu:F1} s"));
+            BenchResult.Print(output, new()
+            {
+                ["bench"] = "apiserver",
+                ["objects"] = objects,
+                ["watchers"] = watchers,
+                ["createsPerSec"] = Math.Round(objects / createSeconds),
+                ["watchP99Ms"] = Math.Round(p99, 2),
+                ["watchP50Ms"] = Math.Round(p50, 2),
+                ["peakRssMb"] = rss,
+                ["complete"] = complete,
+            });
+            return complete ? 0 : 1;
+        }
+        finally
+        {
+            if (!server.HasExited)
+            {
+                server.Kill(entireProcessTree: true);
+                await server.WaitForExitAsync(CancellationToken.None);
+            }
+
+            File.Delete(kubeconfig);
+        }
+    }
+
+    private static async Task<Uri> ReadUrlAsync(Process server, CancellationToken ct)
+    {
+        while (await server.StandardOutput.ReadLineAsync(ct) is { } line)
+        {
+            var at = line.IndexOf("http://", StringComparison.Ordinal);
+            if (at >= 0)
+            {
+                _ = server.StandardOutput.ReadToEndAsync(ct);
+                _ = server.StandardError.ReadToEndAsync(ct);
+                return new Uri(line[at..].Trim());
+            }
+        }
+
+        throw new InvalidOperationException("extip apiserver did not start: " + await server.StandardError.ReadToEndAsync(ct));
+    }
+
+    /// <summary>A raw watch stream: finds each event's send time without deserializing the object.</summary>
+    private static async Task WatchAsync(HttpClient http, Uri url, string rv, int expect, double[] latencies, Action<int> progress, CancellationToken ct)
+    {
+        var marker = "\"bench.extip.io/sent\":\""u8.ToArray();
+        using var res = await http.GetAsync(new Uri(url, $"/api/v1/namespaces/{Ns}/services?watch=true&resourceVersion={rv}"), HttpCompletionOption.ResponseHeadersRead, ct);
+        res.EnsureSuccessStatusCode();
+        await using var stream = await res.Content.ReadAsStreamAsync(ct);
+        var buffer = new byte[1 << 16];
+        var pending = new MemoryStream();
+        var n = 0;
+        try
+        {
+            while (n < expect)
+            {
+                var read = await stream.ReadAsync(buffer, ct);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                var now = Stopwatch.GetTimestamp();
+                pending.Write(buffer, 0, read);
+                var data = pending.GetBuffer().AsSpan(0, (int)pending.Length);
+                var consumed = 0;
+                int nl;
+                while ((nl = data[consumed..].IndexOf((byte)'\n')) >= 0)
+                {
+                    var line = data.Slice(consumed, nl);
+                    var at = line.IndexOf(marker);
+                    if (at >= 0 && n < expect)
+                    {
+                        var rest = line[(at + marker.Length)..];
+                        var end = rest.IndexOf((byte)'"');
+                        var sent = long.Parse(Encoding.ASCII.GetString(rest[..end]), CultureInfo.InvariantCulture);
+                        latencies[n++] = Stopwatch.GetElapsedTime(sent, now).TotalMilliseconds;
+                    }
+
+                    consumed += nl + 1;
+                }
+
+                var left = data[consumed..].ToArray();
+                pending.SetLength(0);
+                pending.Write(left);
+                progress(n);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.ResponseEnded)
+        {
+        }
+        catch (IOException)
+        {
+        }
+
+        progress(n);
+    }
+
+    /// <summary>utime + stime of a process, in seconds (clock ticks of 1/100 s).</summary>
+    private static double CpuSeconds(string statPath)
+    {
+        var stat = File.ReadAllText(statPath);
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+    }
+
+    private static double ServerPeakRssMb(int pid)
+    {
+        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+        {
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            {
+                return Math.Round(long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) / 1024.0, 1);
+            }
+        }
+
+        return double.NaN;
+    }
+}
