@@ -29,7 +29,7 @@ internal static class ApiServerBench
         try
         {
             var url = await ReadUrlAsync(server, ct);
-            var client = new Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig));
+            var client = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig));
             await client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = Ns } }, cancellationToken: ct);
             var rv = (await client.CoreV1.ListNamespacedServiceAsync(Ns, cancellationToken: ct)).Metadata.ResourceVersion;
 

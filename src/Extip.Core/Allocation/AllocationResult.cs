@@ -66,3 +66,6 @@ public sealed record PoolUsage(string Pool, UInt128 CapacityV4, long InUseV4, UI
 
     public bool ExhaustedV6 => CapacityV6 > 0 && (UInt128)InUseV6 >= CapacityV6;
 }
+
+/// <summary>One held address: its pool (none for an external IP outside every pool), mask and holders.</summary>
+public sealed record HeldAddress(Address Address, string? Pool, int PrefixLength, IReadOnlyList<ServiceKey> Holders);

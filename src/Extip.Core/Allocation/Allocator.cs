@@ -170,6 +170,31 @@ public sealed partial class Allocator
         _addresses.Values.Where(e => e.Holders.Count > 0)
             .ToDictionary(e => e.Address, e => (IReadOnlyList<ServiceKey>)e.Holders.Keys());
 
+    /// <summary>Every held address with its pool, interface mask and holders, in address order.</summary>
+    public IReadOnlyList<HeldAddress> Held()
+    {
+        var list = new List<HeldAddress>();
+        foreach (var e in _addresses.Values)
+        {
+            if (e.Holders.Count == 0)
+            {
+                continue;
+            }
+
+            var first = e.Holders[0];
+            var assignment = Array.Find(first.LoadBalancer, x => x.Address == e.Address);
+            if (assignment.Address != e.Address)
+            {
+                assignment = Array.Find(first.External, x => x.Address == e.Address);
+            }
+
+            list.Add(new HeldAddress(e.Address, e.Pool?.Pool.Name, assignment.PrefixLength, e.Holders.Keys()));
+        }
+
+        list.Sort((x, y) => x.Address.CompareTo(y.Address));
+        return list;
+    }
+
     public IReadOnlyList<PoolUsage> Usage() =>
         _poolStates.Values.Select(ps => new PoolUsage(ps.Pool.Name, ps.Pool.CapacityV4, ps.InUseV4, ps.Pool.CapacityV6, ps.InUseV6)).ToList();
 

@@ -1,0 +1,75 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Extip.Controller;
+using Extip.Core.Allocation;
+using Extip.Core.Pools;
+
+namespace Extip.Cli.Commands;
+
+/// <summary><c>extip controller</c>: allocation and claims, leader-elected.</summary>
+internal static class ControllerCommand
+{
+    public static Command Build()
+    {
+        var kubeconfig = new Option<string?>("--kubeconfig") { Description = "kubeconfig file; in-cluster config when omitted inside a Pod." };
+        var mask = new Option<int>("--mask") { Description = "Mask put on the interface with IPv4 addresses when the pool sets none (the seed's extip_mask).", DefaultValueFactory = _ => 32 };
+        var iface = new Option<string>("--iface") { Description = "Interface the addresses go on when the pool sets none (the seed's extip_iface).", DefaultValueFactory = _ => "lo" };
+        var distribution = new Option<string>("--distribution") { Description = "all: every eligible node holds each address (ECMP); balance: spread them (the seed's extip_distribution).", DefaultValueFactory = _ => "all" };
+        distribution.AcceptOnlyFromAmong("all", "balance", "All", "Balance");
+        var mode = new Option<string>("--mode") { Description = "Announcement when the pool sets none: Local, L2 or BGP.", DefaultValueFactory = _ => "Local" };
+        mode.AcceptOnlyFromAmong("Local", "L2", "BGP");
+        var externalIps = new Option<string>("--external-ips") { Description = "Who may use spec.externalIPs: pools (only pools that allow them), any, deny.", DefaultValueFactory = _ => "pools" };
+        externalIps.AcceptOnlyFromAmong("pools", "any", "deny");
+        var lbClass = new Option<string>("--lb-class") { Description = "loadBalancerClass handled besides Services without one.", DefaultValueFactory = _ => Kubernetes.Models.ExtipApi.DefaultLoadBalancerClass };
+        var ns = new Option<string>("--namespace") { Description = "Namespace of the leader-election and agent Leases.", DefaultValueFactory = _ => "extip-system" };
+        var metrics = new Option<string?>("--metrics") { Description = "host:port for /metrics, /healthz and /readyz." };
+        var id = new Option<string?>("--id") { Description = "Identity in the leader election (default: host-pid)." };
+        var noElect = new Option<bool>("--no-leader-elect") { Description = "Lead without an election (a single controller)." };
+        var installCrds = new Option<bool>("--install-crds") { Description = "Create or update the extip CRDs at start." };
+        var cmd = new Command("controller", "Allocates addresses to Services and assigns them to nodes (IPClaims).")
+        {
+            kubeconfig, mask, iface, distribution, mode, externalIps, lbClass, ns, metrics, id, noElect, installCrds,
+        };
+        cmd.SetAction(async (r, ct) =>
+        {
+            using var logs = ClusterConnection.Logs("controller");
+            var options = new ControllerOptions
+            {
+                Mask = r.GetValue(mask),
+                Interface = r.GetValue(iface)!,
+                Distribution = Enum.Parse<Distribution>(r.GetValue(distribution)!, ignoreCase: true),
+                Mode = Enum.Parse<AnnounceMode>(r.GetValue(mode)!),
+                ExternalIPs = Enum.Parse<ExternalIpPolicy>(r.GetValue(externalIps)!, ignoreCase: true),
+                LoadBalancerClass = r.GetValue(lbClass)!,
+                Namespace = r.GetValue(ns)!,
+                Metrics = r.GetValue(metrics),
+                LeaderElection = !r.GetValue(noElect),
+                Identity = r.GetValue(id) ?? $"{Environment.MachineName}-{Environment.ProcessId}",
+                InstallCrds = r.GetValue(installCrds),
+            };
+            await using var controller = new ExtipController(ClusterConnection.Connect(r.GetValue(kubeconfig)), options, logs);
+            await controller.StartAsync(ct);
+            if (controller.MetricsUrl is { } url)
+            {
+                Console.WriteLine($"extip controller: metrics and health on {url}");
+            }
+
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+            {
+                c.Cancel = true;
+                stop.Cancel();
+            });
+            try
+            {
+                await Task.Delay(Timeout.Infinite, stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+}

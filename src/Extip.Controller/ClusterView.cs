@@ -1,0 +1,52 @@
+using Extip.Kubernetes.Client;
+using Extip.Kubernetes.Informers;
+using Extip.Kubernetes.Models;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+
+namespace Extip.Controller;
+
+/// <summary>The informers the controller reads the cluster through.</summary>
+internal sealed class ClusterView
+{
+    public ClusterView(IKubernetes client, ControllerOptions options, ILoggerFactory logs)
+    {
+        Services = new Informer<V1Service>(Resources.Services(client), logs.CreateLogger("informer.services"));
+        Namespaces = new Informer<V1Namespace>(Resources.Namespaces(client), logs.CreateLogger("informer.namespaces"));
+        Nodes = new Informer<V1Node>(Resources.Nodes(client), logs.CreateLogger("informer.nodes"));
+        EndpointSlices = new Informer<V1EndpointSlice>(Resources.EndpointSlices(client), logs.CreateLogger("informer.endpointslices"));
+        Leases = new Informer<V1Lease>(Resources.Leases(client, options.Namespace), logs.CreateLogger("informer.leases"));
+        Pools = new Informer<IpPool>(Resources.Custom<IpPool>(client, IpPool.Plural), logs.CreateLogger("informer.ippools"));
+        Claims = new Informer<IpClaim>(Resources.Custom<IpClaim>(client, IpClaim.Plural), logs.CreateLogger("informer.ipclaims"));
+    }
+
+    public Informer<V1Service> Services { get; }
+
+    public Informer<V1Namespace> Namespaces { get; }
+
+    public Informer<V1Node> Nodes { get; }
+
+    public Informer<V1EndpointSlice> EndpointSlices { get; }
+
+    public Informer<V1Lease> Leases { get; }
+
+    public Informer<IpPool> Pools { get; }
+
+    public Informer<IpClaim> Claims { get; }
+
+    public IEnumerable<Task> Run(CancellationToken ct) =>
+    [
+        Services.RunAsync(ct), Namespaces.RunAsync(ct), Nodes.RunAsync(ct), EndpointSlices.RunAsync(ct),
+        Leases.RunAsync(ct), Pools.RunAsync(ct), Claims.RunAsync(ct),
+    ];
+
+    public Task ReadyAsync(CancellationToken ct) => Task.WhenAll(
+        Services.ReadyAsync(ct), Namespaces.ReadyAsync(ct), Nodes.ReadyAsync(ct), EndpointSlices.ReadyAsync(ct),
+        Leases.ReadyAsync(ct), Pools.ReadyAsync(ct), Claims.ReadyAsync(ct));
+
+    public bool IsReady => Services.IsReady && Namespaces.IsReady && Nodes.IsReady && EndpointSlices.IsReady && Leases.IsReady && Pools.IsReady && Claims.IsReady;
+
+    public IReadOnlyDictionary<string, string> NamespaceLabels(string ns) =>
+        Namespaces.Get(ns)?.Metadata.Labels is { } l ? new Dictionary<string, string>(l) : new Dictionary<string, string>();
+}

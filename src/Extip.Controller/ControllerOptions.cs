@@ -1,0 +1,54 @@
+using Extip.Core.Allocation;
+using Extip.Core.Pools;
+
+namespace Extip.Controller;
+
+/// <summary>The controller's settings; the first ones mirror the seed's Ansible variables.</summary>
+public sealed record ControllerOptions
+{
+    /// <summary>The seed's <c>extip_mask</c>: mask for IPv4 addresses when a pool does not set one.</summary>
+    public int Mask { get; init; } = 32;
+
+    public int MaskV6 { get; init; } = 128;
+
+    /// <summary>The seed's <c>extip_iface</c>.</summary>
+    public string Interface { get; init; } = "lo";
+
+    /// <summary>The seed's <c>extip_distribution</c>.</summary>
+    public Distribution Distribution { get; init; } = Distribution.All;
+
+    public AnnounceMode Mode { get; init; } = AnnounceMode.Local;
+
+    public int NodesPerAddress { get; init; } = 1;
+
+    public ExternalIpPolicy ExternalIPs { get; init; } = ExternalIpPolicy.Pools;
+
+    /// <summary>LoadBalancer Services with this class (or none) are ours.</summary>
+    public string LoadBalancerClass { get; init; } = Kubernetes.Models.ExtipApi.DefaultLoadBalancerClass;
+
+    /// <summary>Where the leader-election Lease and the agents' Leases live.</summary>
+    public string Namespace { get; init; } = "extip-system";
+
+    /// <summary>host:port for /metrics, /healthz and /readyz; null for none.</summary>
+    public string? Metrics { get; init; }
+
+    public bool LeaderElection { get; init; } = true;
+
+    public string Identity { get; init; } = $"{Environment.MachineName}-{Environment.ProcessId}";
+
+    public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromSeconds(15);
+
+    public TimeSpan RenewDeadline { get; init; } = TimeSpan.FromSeconds(10);
+
+    public TimeSpan RetryPeriod { get; init; } = TimeSpan.FromSeconds(2);
+
+    public TimeSpan StickyGrace { get; init; } = TimeSpan.FromMinutes(10);
+
+    public bool RebalanceOnArrival { get; init; } = true;
+
+    /// <summary>Parallel API writes (Service status, IPClaims).</summary>
+    public int Workers { get; init; } = 8;
+
+    /// <summary>Create or update the CRDs at start (the lab does; a cluster usually applies deploy/crds).</summary>
+    public bool InstallCrds { get; init; }
+}

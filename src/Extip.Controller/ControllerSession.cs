@@ -1,0 +1,387 @@
+using System.Threading.Channels;
+using Extip.Controller.Mapping;
+using Extip.Controller.Metrics;
+using Extip.Controller.Reconcilers;
+using Extip.Core.Addresses;
+using Extip.Core.Allocation;
+using Extip.Core.Pools;
+using Extip.Kubernetes.Events;
+using Extip.Kubernetes.Queues;
+using k8s;
+using Microsoft.Extensions.Logging;
+
+namespace Extip.Controller;
+
+/// <summary>
+/// What the leader does, from winning the election until losing it: rebuild the allocator from
+/// what the API shows (reload first), then reconcile Services through a de-duplicating work
+/// queue and keep IPClaims and pool status in step. A new session starts from scratch, so a
+/// restart or a hand-over never depends on memory.
+/// </summary>
+internal sealed partial class ControllerSession
+{
+    private readonly Lock _gate = new();
+    private readonly Allocator _allocator;
+    private readonly Dictionary<ServiceKey, ServiceRequest> _requests = [];
+    private readonly HashSet<Address> _assigned = [];
+    private readonly Channel<bool> _claimSignal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Channel<bool> _poolSignal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly ILogger _logger;
+    private PoolSet _pools = PoolSet.Empty;
+
+    public ControllerSession(IKubernetes client, ClusterView view, ControllerOptions options, ControllerMetrics metrics, EventRecorder events, ILogger logger)
+    {
+        Client = client;
+        View = view;
+        Options = options;
+        Metrics = metrics;
+        Events = events;
+        _logger = logger;
+        _allocator = new Allocator(new AllocatorOptions { ExternalIPs = options.ExternalIPs, StickyGrace = options.StickyGrace });
+        Services = new ServiceReconciler(this);
+        Claims = new ClaimReconciler(this);
+        PoolStatus = new PoolStatusReconciler(this);
+    }
+
+    public IKubernetes Client { get; }
+
+    public ClusterView View { get; }
+
+    public ControllerOptions Options { get; }
+
+    public ControllerMetrics Metrics { get; }
+
+    public EventRecorder Events { get; }
+
+    public WorkQueue<string> Queue { get; } = new();
+
+    public ServiceReconciler Services { get; }
+
+    public ClaimReconciler Claims { get; }
+
+    public PoolStatusReconciler PoolStatus { get; }
+
+    /// <summary>Set once the allocator holds what the API showed at start.</summary>
+    public bool Reloaded { get; private set; }
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        await View.ReadyAsync(ct);
+        LoadPools();
+        Reload();
+        Reloaded = true;
+        View.Services.Changed += OnService;
+        View.Pools.Changed += OnPool;
+        View.Namespaces.Changed += OnNamespace;
+        View.Leases.Changed += OnLeaseOrNode;
+        View.Nodes.Changed += OnLeaseOrNode;
+        View.EndpointSlices.Changed += OnEndpoints;
+        View.Claims.Changed += OnClaim;
+        try
+        {
+            foreach (var s in View.Services.Items)
+            {
+                Queue.Add(Kubernetes.Client.Resources.KeyOf(s));
+            }
+
+            RequestClaimSync();
+            RequestPoolStatus();
+            var workers = Enumerable.Range(0, Options.Workers).Select(_ => WorkAsync(ct)).ToList();
+            await Task.WhenAll([.. workers, ClaimLoopAsync(ct), PoolLoopAsync(ct)]);
+        }
+        finally
+        {
+            View.Services.Changed -= OnService;
+            View.Pools.Changed -= OnPool;
+            View.Namespaces.Changed -= OnNamespace;
+            View.Leases.Changed -= OnLeaseOrNode;
+            View.Nodes.Changed -= OnLeaseOrNode;
+            View.EndpointSlices.Changed -= OnEndpoints;
+            View.Claims.Changed -= OnClaim;
+        }
+    }
+
+    /// <summary>Reload first: every Service gets back what its status (and the claims) show, before anything new is handed out.</summary>
+    private void Reload()
+    {
+        var requests = View.Services.Items
+            .Where(s => ServiceMapping.IsOurs(s, Options))
+            .Select(s => ServiceMapping.ToRequest(s, View.NamespaceLabels(s.Metadata.NamespaceProperty), AcceptedExternalIps(new ServiceKey(s.Metadata.NamespaceProperty, s.Metadata.Name)), Options))
+            .ToList();
+        lock (_gate)
+        {
+            _allocator.AssignAll(requests);
+            foreach (var r in requests)
+            {
+                _requests[r.Key] = r;
+            }
+
+            foreach (var h in _allocator.Held())
+            {
+                _assigned.Add(h.Address);
+            }
+        }
+
+        LogReloaded(_logger, requests.Count, _allocator.Held().Count);
+    }
+
+    public void LoadPools()
+    {
+        var set = PoolSet.Build(View.Pools.Items.Select(PoolMapping.ToSpec));
+        lock (_gate)
+        {
+            _pools = set;
+            _allocator.SetPools(set);
+        }
+    }
+
+    public AllocationResult Assign(ServiceRequest request)
+    {
+        AllocationResult r;
+        lock (_gate)
+        {
+            r = _allocator.Assign(request);
+            _requests[request.Key] = request;
+            foreach (var a in r.LoadBalancer.Concat(r.ExternalIPs))
+            {
+                _assigned.Add(a.Address);
+            }
+        }
+
+        if (r.Changed)
+        {
+            RequestClaimSync();
+            RequestPoolStatus();
+        }
+
+        return r;
+    }
+
+    public void Release(ServiceKey key)
+    {
+        bool released;
+        lock (_gate)
+        {
+            released = _allocator.Release(key);
+            _requests.Remove(key);
+        }
+
+        if (released)
+        {
+            RequestClaimSync();
+            RequestPoolStatus();
+        }
+    }
+
+    public bool Holds(ServiceKey key)
+    {
+        lock (_gate)
+        {
+            return _allocator.LoadBalancerOf(key).Count > 0 || _allocator.ExternalOf(key).Count > 0;
+        }
+    }
+
+    /// <summary>An address this controller handed out at some point (so it may clear it from a Service).</summary>
+    public bool WasOurs(string ip)
+    {
+        lock (_gate)
+        {
+            return Address.TryParse(ip, out var a) && _assigned.Contains(a);
+        }
+    }
+
+    /// <summary>External IPs of the Service that its IPClaims show accepted: the reload keeps them first.</summary>
+    public IReadOnlyCollection<string> AcceptedExternalIps(ServiceKey key)
+    {
+        var owner = key.ToString();
+        return View.Claims.Items.Where(c => c.Spec.Owners.Contains(owner)).Select(c => c.Spec.Address).ToHashSet(StringComparer.Ordinal);
+    }
+
+    public (List<ClaimSource> Held, PoolSet Pools) Snapshot()
+    {
+        lock (_gate)
+        {
+            var held = _allocator.Held().Select(h => new ClaimSource(h.Address, h.Pool, h.PrefixLength,
+                h.Holders.Select(k => new Owner(k, _requests.TryGetValue(k, out var r) ? r.ExternalTrafficPolicy : TrafficPolicy.Cluster)).ToList())).ToList();
+            return (held, _pools);
+        }
+    }
+
+    public (IReadOnlyList<PoolUsage> Usage, PoolSet Pools) PoolState()
+    {
+        lock (_gate)
+        {
+            return (_allocator.Usage(), _pools);
+        }
+    }
+
+    public IReadOnlyDictionary<ServiceKey, IReadOnlyList<Assignment>> Assignments()
+    {
+        lock (_gate)
+        {
+            return _allocator.Services.ToDictionary(k => k, k => (IReadOnlyList<Assignment>)[.. _allocator.LoadBalancerOf(k), .. _allocator.ExternalOf(k)]);
+        }
+    }
+
+    public void RequestClaimSync() => _claimSignal.Writer.TryWrite(true);
+
+    public void RequestPoolStatus() => _poolSignal.Writer.TryWrite(true);
+
+    private async Task WorkAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            string key;
+            try
+            {
+                key = await Queue.TakeAsync(ct);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            try
+            {
+                await Services.ReconcileAsync(key, ct);
+                Queue.Forget(key);
+                Metrics.Reconciles.WithLabels("service", "ok").Inc();
+            }
+            catch (Exception e) when (e is k8s.Autorest.HttpOperationException or HttpRequestException or IOException or k8s.KubernetesException or TaskCanceledException && !ct.IsCancellationRequested)
+            {
+                Metrics.Reconciles.WithLabels("service", "retry").Inc();
+                LogRetry(_logger, "Service", key, e.Message);
+                Queue.AddRateLimited(key);
+            }
+            finally
+            {
+                Queue.Done(key);
+            }
+        }
+    }
+
+    private async Task ClaimLoopAsync(CancellationToken ct)
+    {
+        var backoff = new Kubernetes.Informers.Backoff(TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(10));
+        DateTimeOffset? nextExpiry = null;
+        while (!ct.IsCancellationRequested)
+        {
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            if (nextExpiry is { } at)
+            {
+                // Wake right after the earliest agent Lease runs out: that is when its claims move.
+                wait.CancelAfter(Max(TimeSpan.Zero, at - DateTimeOffset.UtcNow + TimeSpan.FromMilliseconds(5)));
+            }
+
+            try
+            {
+                await _claimSignal.Reader.ReadAsync(wait.Token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            try
+            {
+                nextExpiry = await Claims.SyncAsync(ct);
+                backoff.Reset();
+                Metrics.Reconciles.WithLabels("claims", "ok").Inc();
+            }
+            catch (Exception e) when (e is AggregateException or k8s.Autorest.HttpOperationException or HttpRequestException or IOException && !ct.IsCancellationRequested)
+            {
+                Metrics.Reconciles.WithLabels("claims", "retry").Inc();
+                LogRetry(_logger, "IPClaims", "*", e.Message);
+                await DelayQuietly(backoff.Next(), ct);
+                RequestClaimSync();
+            }
+        }
+    }
+
+    private async Task PoolLoopAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await _poolSignal.Reader.ReadAsync(ct);
+                await Task.Delay(100, ct);
+                await PoolStatus.SyncAsync(ct);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (Exception e) when (e is k8s.Autorest.HttpOperationException or HttpRequestException or IOException)
+            {
+                LogRetry(_logger, "IPPool status", "*", e.Message);
+                await DelayQuietly(TimeSpan.FromSeconds(1), ct);
+                RequestPoolStatus();
+            }
+        }
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    private static async Task DelayQuietly(TimeSpan t, CancellationToken ct)
+    {
+        try
+        {
+            await Task.Delay(t, ct);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void OnService(k8s.WatchEventType type, k8s.Models.V1Service svc, k8s.Models.V1Service? old) => Queue.Add(Kubernetes.Client.Resources.KeyOf(svc));
+
+    private void OnPool(k8s.WatchEventType type, Kubernetes.Models.IpPool pool, Kubernetes.Models.IpPool? old)
+    {
+        if (old is not null && type != k8s.WatchEventType.Deleted && old.Metadata.Generation == pool.Metadata.Generation && old.Metadata.Generation is not null)
+        {
+            return;
+        }
+
+        LoadPools();
+        foreach (var s in View.Services.Items)
+        {
+            Queue.Add(Kubernetes.Client.Resources.KeyOf(s));
+        }
+
+        RequestClaimSync();
+        RequestPoolStatus();
+    }
+
+    private void OnNamespace(k8s.WatchEventType type, k8s.Models.V1Namespace ns, k8s.Models.V1Namespace? old)
+    {
+        if (old is not null && LabelsEqual(old.Metadata.Labels, ns.Metadata.Labels))
+        {
+            return;
+        }
+
+        foreach (var s in View.Services.Items.Where(s => s.Metadata.NamespaceProperty == ns.Metadata.Name))
+        {
+            Queue.Add(Kubernetes.Client.Resources.KeyOf(s));
+        }
+    }
+
+    private void OnLeaseOrNode<T>(k8s.WatchEventType type, T obj, T? old) => RequestClaimSync();
+
+    private void OnEndpoints(k8s.WatchEventType type, k8s.Models.V1EndpointSlice slice, k8s.Models.V1EndpointSlice? old) => RequestClaimSync();
+
+    /// <summary>Someone else changed or deleted a claim: put it back as it should be.</summary>
+    private void OnClaim(k8s.WatchEventType type, Kubernetes.Models.IpClaim claim, Kubernetes.Models.IpClaim? old) => RequestClaimSync();
+
+    private static bool LabelsEqual(IDictionary<string, string>? a, IDictionary<string, string>? b) =>
+        (a?.Count ?? 0) == (b?.Count ?? 0) && (a ?? new Dictionary<string, string>()).All(kv => b!.TryGetValue(kv.Key, out var v) && v == kv.Value);
+
+    [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "reloaded {Services} Services holding {Addresses} addresses")]
+    private static partial void LogReloaded(ILogger logger, int services, int addresses);
+
+    [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "{Kind} {Key}: will retry: {Error}")]
+    private static partial void LogRetry(ILogger logger, string kind, string key, string error);
+}

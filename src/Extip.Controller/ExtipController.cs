@@ -1,0 +1,228 @@
+using System.Net;
+using Extip.Controller.Metrics;
+using Extip.Core.Allocation;
+using Extip.Kubernetes.Crds;
+using Extip.Kubernetes.Events;
+using k8s;
+using k8s.LeaderElection;
+using k8s.LeaderElection.ResourceLock;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Prometheus;
+
+namespace Extip.Controller;
+
+/// <summary>
+/// The controller process: informers always running, a leader election on a Lease, and a
+/// <see cref="ControllerSession"/> while leading. Standbys keep their caches warm and take over
+/// within the lease duration. Serves /metrics, /healthz and /readyz when asked to.
+/// </summary>
+public sealed partial class ExtipController : IAsyncDisposable
+{
+    private readonly IKubernetes _client;
+    private readonly ControllerOptions _options;
+    private readonly ILoggerFactory _logs;
+    private readonly ILogger _logger;
+    private readonly ClusterView _view;
+    private readonly EventRecorder _events;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _running = [];
+    private WebApplication? _http;
+    private ControllerSession? _session;
+    private CancellationTokenSource? _sessionStop;
+    private Task? _sessionTask;
+
+    public ExtipController(IKubernetes client, ControllerOptions options, ILoggerFactory? logs = null)
+    {
+        _client = client;
+        _options = options;
+        _logs = logs ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
+        _logger = _logs.CreateLogger("extip.controller");
+        _view = new ClusterView(client, options, _logs);
+        _events = new EventRecorder(client, "extip-controller", _logs.CreateLogger("extip.events"));
+    }
+
+    public ControllerMetrics Metrics { get; } = new();
+
+    public bool IsLeader => _session is not null;
+
+    public bool IsReady => _view.IsReady && (_session is null || _session.Reloaded);
+
+    /// <summary>The address of the metrics/health endpoint once started (port 0 resolved).</summary>
+    public Uri? MetricsUrl { get; private set; }
+
+    /// <summary>What the leader's allocator holds, per Service (empty when not leading).</summary>
+    public IReadOnlyDictionary<ServiceKey, IReadOnlyList<Assignment>> Assignments() =>
+        _session?.Assignments() ?? new Dictionary<ServiceKey, IReadOnlyList<Assignment>>();
+
+    public async Task StartAsync(CancellationToken ct = default)
+    {
+        if (_options.InstallCrds)
+        {
+            await CrdInstaller.InstallAsync(_client, ct);
+        }
+
+        await EnsureNamespaceAsync(ct);
+        _running.AddRange(_view.Run(_stop.Token));
+        _running.Add(_events.RunAsync(_stop.Token));
+        if (_options.Metrics is { } listen)
+        {
+            await StartHttpAsync(listen, ct);
+        }
+
+        if (_options.LeaderElection)
+        {
+            _running.Add(Task.Run(() => ElectAsync(_stop.Token), CancellationToken.None));
+        }
+        else
+        {
+            StartSession();
+        }
+    }
+
+    private async Task ElectAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            var lease = new LeaseLock(_client, _options.Namespace, "extip-controller", _options.Identity);
+            using var elector = new LeaderElector(new LeaderElectionConfig(lease)
+            {
+                LeaseDuration = _options.LeaseDuration,
+                RenewDeadline = _options.RenewDeadline,
+                RetryPeriod = _options.RetryPeriod,
+            });
+            elector.OnStartedLeading += StartSession;
+            elector.OnStoppedLeading += StopSession;
+            elector.OnNewLeader += leader => LogLeader(_logger, leader, _options.Identity);
+            try
+            {
+                await elector.RunUntilLeadershipLostAsync(ct);
+            }
+            catch (Exception e) when (e is k8s.Autorest.HttpOperationException or HttpRequestException or IOException or OperationCanceledException)
+            {
+                if (ct.IsCancellationRequested)
+                {
+                    break;
+                }
+
+                LogElection(_logger, e.Message);
+            }
+
+            StopSession();
+            try
+            {
+                await Task.Delay(_options.RetryPeriod, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    private void StartSession()
+    {
+        if (_session is not null)
+        {
+            return;
+        }
+
+        _sessionStop = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        _session = new ControllerSession(_client, _view, _options, Metrics, _events, _logs.CreateLogger("extip.session"));
+        Metrics.Leader.Set(1);
+        LogLeading(_logger, _options.Identity);
+        var session = _session;
+        var token = _sessionStop.Token;
+        _sessionTask = Task.Run(async () =>
+        {
+            try
+            {
+                await session.RunAsync(token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }, CancellationToken.None);
+    }
+
+    private void StopSession()
+    {
+        if (_session is null)
+        {
+            return;
+        }
+
+        _sessionStop?.Cancel();
+        _session = null;
+        Metrics.Leader.Set(0);
+        LogStopped(_logger, _options.Identity);
+    }
+
+    private async Task EnsureNamespaceAsync(CancellationToken ct)
+    {
+        try
+        {
+            await _client.CoreV1.CreateNamespaceAsync(new k8s.Models.V1Namespace { Metadata = new() { Name = _options.Namespace } }, cancellationToken: ct);
+        }
+        catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode is HttpStatusCode.Conflict or HttpStatusCode.Forbidden)
+        {
+        }
+    }
+
+    private async Task StartHttpAsync(string listen, CancellationToken ct)
+    {
+        var colon = listen.LastIndexOf(':');
+        var host = IPAddress.Parse(colon > 0 ? listen[..colon].Trim('[', ']') : "127.0.0.1");
+        var port = int.Parse(listen[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(host, port));
+        _http = builder.Build();
+        _http.MapGet("/healthz", () => Results.Text("ok"));
+        _http.MapGet("/readyz", () => IsReady ? Results.Text("ok") : Results.Text("informers not synced", statusCode: 503));
+        _http.MapGet("/metrics", async (HttpContext ctx) =>
+        {
+            ctx.Response.ContentType = "text/plain; version=0.0.4";
+            await Metrics.Registry.CollectAndExportAsTextAsync(ctx.Response.Body, ctx.RequestAborted);
+        });
+        await _http.StartAsync(ct);
+        var address = _http.Urls.First();
+        MetricsUrl = new Uri(address);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        StopSession();
+        await _stop.CancelAsync();
+        try
+        {
+            await Task.WhenAll([.. _running, _sessionTask ?? Task.CompletedTask]).WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        catch (Exception e) when (e is OperationCanceledException or TimeoutException)
+        {
+        }
+
+        if (_http is not null)
+        {
+            await _http.StopAsync();
+            await _http.DisposeAsync();
+        }
+
+        _stop.Dispose();
+        _sessionStop?.Dispose();
+    }
+
+    [LoggerMessage(EventId = 400, Level = LogLevel.Information, Message = "{Identity} is the leader")]
+    private static partial void LogLeading(ILogger logger, string identity);
+
+    [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "{Identity} stopped leading")]
+    private static partial void LogStopped(ILogger logger, string identity);
+
+    [LoggerMessage(EventId = 402, Level = LogLevel.Information, Message = "leader is {Leader} (this is {Identity})")]
+    private static partial void LogLeader(ILogger logger, string leader, string identity);
+
+    [LoggerMessage(EventId = 403, Level = LogLevel.Warning, Message = "leader election: {Error}")]
+    private static partial void LogElection(ILogger logger, string error);
+}

@@ -1,0 +1,49 @@
+using Prometheus;
+
+namespace Extip.Controller.Metrics;
+
+/// <summary>The controller's Prometheus metrics, in a registry of its own (several controllers may share a process in tests).</summary>
+public sealed class ControllerMetrics
+{
+    public ControllerMetrics()
+    {
+        Registry = Prometheus.Metrics.NewCustomRegistry();
+        var f = Prometheus.Metrics.WithCustomRegistry(Registry);
+        PoolCapacity = f.CreateGauge("extip_pool_capacity", "Addresses in the pool.", "pool", "family");
+        PoolInUse = f.CreateGauge("extip_pool_in_use", "Addresses of the pool held by Services.", "pool", "family");
+        Allocations = f.CreateCounter("extip_allocations_total", "Addresses given to Services.", "pool");
+        Refusals = f.CreateCounter("extip_refusals_total", "Addresses refused, by reason.", "reason");
+        Reconciles = f.CreateCounter("extip_reconcile_total", "Reconciles, by kind and result.", "kind", "result");
+        ReconcileSeconds = f.CreateHistogram("extip_reconcile_duration_seconds", "Reconcile durations.", new HistogramConfiguration
+        {
+            LabelNames = ["kind"],
+            Buckets = Histogram.ExponentialBuckets(0.0005, 2, 16),
+        });
+        Leader = f.CreateGauge("extip_leader", "1 while this controller is the leader.");
+        Claims = f.CreateGauge("extip_claims", "IPClaims the controller keeps.");
+        LiveAgents = f.CreateGauge("extip_live_agents", "Agents whose Lease is live.");
+        ClaimWrites = f.CreateCounter("extip_claim_writes_total", "IPClaim creates, updates and deletes.", "op");
+    }
+
+    public CollectorRegistry Registry { get; }
+
+    public Gauge PoolCapacity { get; }
+
+    public Gauge PoolInUse { get; }
+
+    public Counter Allocations { get; }
+
+    public Counter Refusals { get; }
+
+    public Counter Reconciles { get; }
+
+    public Histogram ReconcileSeconds { get; }
+
+    public Gauge Leader { get; }
+
+    public Gauge Claims { get; }
+
+    public Gauge LiveAgents { get; }
+
+    public Counter ClaimWrites { get; }
+}

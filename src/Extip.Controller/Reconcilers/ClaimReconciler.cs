@@ -1,0 +1,208 @@
+using Extip.Kubernetes.Client;
+using System.Diagnostics;
+using System.Net;
+using Extip.Controller.Mapping;
+using Extip.Core.Addresses;
+using Extip.Core.Allocation;
+using Extip.Core.Pools;
+using Extip.Core.Scheduling;
+using Extip.Kubernetes.Models;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+
+namespace Extip.Controller.Reconcilers;
+
+/// <summary>
+/// Keeps one IPClaim per held address equal to what the scheduler computes from live agents,
+/// node labels, pool node selectors, the exclusion label and ready endpoints (for
+/// externalTrafficPolicy Local), and deletes claims no Service wants. Returns when it next
+/// needs to run (the next agent Lease expiry).
+/// </summary>
+internal sealed class ClaimReconciler(ControllerSession session)
+{
+    public async Task<DateTimeOffset?> SyncAsync(CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        var now = DateTimeOffset.UtcNow;
+        var view = session.View;
+        DateTimeOffset? nextExpiry = null;
+        var live = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var lease in view.Leases.Items)
+        {
+            if (AgentLiveness.LiveUntil(lease, now) is { } until)
+            {
+                live.Add(AgentLiveness.NodeOf(lease));
+                nextExpiry = nextExpiry is null || until < nextExpiry ? until : nextExpiry;
+            }
+        }
+
+        session.Metrics.LiveAgents.Set(live.Count);
+        var nodes = live.Select(n => new NodeInfo(n, view.Nodes.Get(n)?.Metadata.Labels is { } l ? new Dictionary<string, string>(l) : new Dictionary<string, string>(), true)).ToList();
+        var endpoints = ReadyEndpointNodes();
+        var (held, pools) = session.Snapshot();
+        var demands = new List<ClaimDemand>(held.Count);
+        var specs = new Dictionary<string, IpClaimSpecModel>(held.Count, StringComparer.Ordinal);
+        foreach (var h in held)
+        {
+            var pool = h.Pool is null ? null : pools.ByName.GetValueOrDefault(h.Pool);
+            var a = Announcement.Of(pool, session.Options);
+            var local = h.Owners.Any(o => o.Policy == TrafficPolicy.Local);
+            IReadOnlySet<string>? withEndpoints = null;
+            if (local && !view.EndpointSlices.NotServed)
+            {
+                withEndpoints = h.Owners.Where(o => o.Policy == TrafficPolicy.Local)
+                    .SelectMany(o => endpoints.GetValueOrDefault(o.Key) ?? []).ToHashSet(StringComparer.Ordinal);
+            }
+
+            var eligible = Eligibility.EligibleNodes(nodes, a.NodeSelector, withEndpoints);
+            var name = h.Address.ToName();
+            var current = view.Claims.Get(name)?.Spec.Nodes ?? [];
+            demands.Add(new ClaimDemand(name, a.Distribution, a.NodesPerAddress, eligible, current));
+            specs[name] = new IpClaimSpecModel
+            {
+                Address = h.Address.ToString(),
+                PrefixLength = h.PrefixLength,
+                Interface = a.Interface,
+                Mode = a.Mode.ToString(),
+                Pool = h.Pool,
+                Owners = h.Owners.Select(o => o.Key.ToString()).Order(StringComparer.Ordinal).ToList(),
+                Communities = a.Communities.Count > 0 ? [.. a.Communities] : null,
+                LocalPreference = a.LocalPreference,
+            };
+        }
+
+        var placed = ClaimScheduler.Schedule(demands, new SchedulerOptions { RebalanceOnArrival = session.Options.RebalanceOnArrival });
+        var writes = new List<Func<Task>>();
+        foreach (var (name, spec) in specs)
+        {
+            spec.Nodes = [.. placed[name]];
+            var existing = view.Claims.Get(name);
+            if (existing is null)
+            {
+                writes.Add(() => CreateAsync(name, spec, ct));
+            }
+            else if (!Same(existing.Spec, spec))
+            {
+                writes.Add(() => ReplaceAsync(existing, spec, ct));
+            }
+        }
+
+        foreach (var stale in view.Claims.Items.Where(c => !specs.ContainsKey(c.Metadata.Name)).ToList())
+        {
+            writes.Add(() => DeleteAsync(stale.Metadata.Name, ct));
+        }
+
+        await RunBoundedAsync(writes, session.Options.Workers, ct);
+        session.Metrics.Claims.Set(specs.Count);
+        session.Metrics.ReconcileSeconds.WithLabels("claims").Observe(sw.Elapsed.TotalSeconds);
+        return nextExpiry;
+    }
+
+    private Dictionary<ServiceKey, HashSet<string>> ReadyEndpointNodes()
+    {
+        var byService = new Dictionary<ServiceKey, HashSet<string>>();
+        foreach (var slice in session.View.EndpointSlices.Items)
+        {
+            if (slice.Metadata.Labels.Value("kubernetes.io/service-name") is not { } svc)
+            {
+                continue;
+            }
+
+            var key = new ServiceKey(slice.Metadata.NamespaceProperty, svc);
+            foreach (var ep in slice.Endpoints ?? [])
+            {
+                if (ep.NodeName is { } node && ep.Conditions?.Ready != false)
+                {
+                    if (!byService.TryGetValue(key, out var set))
+                    {
+                        byService[key] = set = new HashSet<string>(StringComparer.Ordinal);
+                    }
+
+                    set.Add(node);
+                }
+            }
+        }
+
+        return byService;
+    }
+
+    private static bool Same(IpClaimSpecModel a, IpClaimSpecModel b) =>
+        a.Address == b.Address && a.PrefixLength == b.PrefixLength && a.Interface == b.Interface && a.Mode == b.Mode && a.Pool == b.Pool
+        && a.Owners.SequenceEqual(b.Owners) && a.Nodes.SequenceEqual(b.Nodes)
+        && (a.Communities ?? []).SequenceEqual(b.Communities ?? []) && a.LocalPreference == b.LocalPreference;
+
+    private async Task CreateAsync(string name, IpClaimSpecModel spec, CancellationToken ct)
+    {
+        var claim = new IpClaim { Metadata = new V1ObjectMeta { Name = name, Labels = spec.Pool is null ? null : new Dictionary<string, string> { ["extip.io/pool"] = spec.Pool } }, Spec = spec };
+        try
+        {
+            await session.Client.CustomObjects.CreateClusterCustomObjectAsync(claim, ExtipApi.Group, ExtipApi.Version, IpClaim.Plural, cancellationToken: ct);
+            session.Metrics.ClaimWrites.WithLabels("create").Inc();
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
+        {
+            // The informer is behind; the next sync sees the claim and updates it.
+            session.RequestClaimSync();
+        }
+    }
+
+    private async Task ReplaceAsync(IpClaim existing, IpClaimSpecModel spec, CancellationToken ct)
+    {
+        // A JSON patch replacing the whole spec: fields the new spec drops go away too.
+        var patch = $$"""[{"op":"replace","path":"/spec","value":{{KubernetesJson.Serialize(spec)}}}]""";
+        await session.Client.CustomObjects.PatchClusterCustomObjectAsync(new V1Patch(patch, V1Patch.PatchType.JsonPatch), ExtipApi.Group, ExtipApi.Version, IpClaim.Plural, existing.Metadata.Name, cancellationToken: ct);
+        session.Metrics.ClaimWrites.WithLabels("update").Inc();
+    }
+
+    private async Task DeleteAsync(string name, CancellationToken ct)
+    {
+        try
+        {
+            await session.Client.CustomObjects.DeleteClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, IpClaim.Plural, name, cancellationToken: ct);
+            session.Metrics.ClaimWrites.WithLabels("delete").Inc();
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+        }
+    }
+
+    private static async Task RunBoundedAsync(List<Func<Task>> writes, int parallel, CancellationToken ct)
+    {
+        if (writes.Count == 0)
+        {
+            return;
+        }
+
+        var next = -1;
+        var failures = new List<Exception>();
+        await Task.WhenAll(Enumerable.Range(0, Math.Min(parallel, writes.Count)).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < writes.Count)
+            {
+                try
+                {
+                    await writes[i]();
+                }
+                catch (Exception e) when (e is HttpOperationException or HttpRequestException or IOException)
+                {
+                    lock (failures)
+                    {
+                        failures.Add(e);
+                    }
+                }
+            }
+        }));
+        ct.ThrowIfCancellationRequested();
+        if (failures.Count > 0)
+        {
+            throw new AggregateException($"{failures.Count} of {writes.Count} IPClaim writes failed", failures);
+        }
+    }
+}
+
+/// <summary>A held address as the claim reconciler sees it, with its owners' traffic policies.</summary>
+internal sealed record ClaimSource(Address Address, string? Pool, int PrefixLength, IReadOnlyList<Owner> Owners);
+
+internal sealed record Owner(ServiceKey Key, TrafficPolicy Policy);

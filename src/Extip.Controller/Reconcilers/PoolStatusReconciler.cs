@@ -1,0 +1,104 @@
+using System.Globalization;
+using Extip.Core.Pools;
+using Extip.Kubernetes.Events;
+using Extip.Kubernetes.Models;
+using k8s;
+using k8s.Models;
+
+namespace Extip.Controller.Reconcilers;
+
+/// <summary>
+/// Pool status: capacity and use per family, and conditions Ready, Invalid, Overlap and
+/// Exhausted with messages naming the problem. Written only when it changes; an invalid or
+/// overlapping pool also gets a Warning Event.
+/// </summary>
+internal sealed class PoolStatusReconciler(ControllerSession session)
+{
+    private readonly Dictionary<string, string> _warned = new(StringComparer.Ordinal);
+
+    public async Task SyncAsync(CancellationToken ct)
+    {
+        var (usage, pools) = session.PoolState();
+        foreach (var pool in session.View.Pools.Items.ToList())
+        {
+            var name = pool.Metadata.Name;
+            var u = usage.FirstOrDefault(x => x.Pool == name);
+            var problems = pools.Problems.Where(p => p.Pool == name).ToList();
+            var status = new IpPoolStatusModel
+            {
+                CapacityIPv4 = (u?.CapacityV4 ?? 0).ToString(CultureInfo.InvariantCulture),
+                InUseIPv4 = u?.InUseV4 ?? 0,
+                CapacityIPv6 = (u?.CapacityV6 ?? 0).ToString(CultureInfo.InvariantCulture),
+                InUseIPv6 = u?.InUseV6 ?? 0,
+            };
+            if (u is not null)
+            {
+                session.Metrics.PoolCapacity.WithLabels(name, "IPv4").Set((double)u.CapacityV4);
+                session.Metrics.PoolCapacity.WithLabels(name, "IPv6").Set((double)u.CapacityV6);
+                session.Metrics.PoolInUse.WithLabels(name, "IPv4").Set(u.InUseV4);
+                session.Metrics.PoolInUse.WithLabels(name, "IPv6").Set(u.InUseV6);
+            }
+
+            var invalid = problems.FirstOrDefault(p => p.Condition == PoolCondition.Invalid);
+            var overlap = problems.FirstOrDefault(p => p.Condition == PoolCondition.Overlap);
+            var exhausted = u is not null && (u.ExhaustedV4 || u.ExhaustedV6);
+            var usable = pools.ByName.ContainsKey(name);
+            status.Conditions =
+            [
+                Condition("Ready", usable, usable ? "Usable" : invalid is not null ? "Invalid" : "Overlap", usable ? "addresses are being handed out" : (invalid ?? overlap)?.Message ?? "not usable", pool),
+                Condition("Invalid", invalid is not null, invalid is not null ? "InvalidSpec" : "Valid", invalid?.Message ?? string.Empty, pool),
+                Condition("Overlap", overlap is not null, overlap is not null ? "Overlap" : "NoOverlap", overlap?.Message ?? string.Empty, pool),
+                Condition("Exhausted", exhausted, exhausted ? "NoFreeAddress" : "FreeAddresses",
+                    exhausted ? $"no free {(u!.ExhaustedV4 ? "IPv4" : "IPv6")} address ({(u.ExhaustedV4 ? u.InUseV4 : u.InUseV6)} in use)" : string.Empty, pool),
+            ];
+            Keep(status, pool.Status);
+            if (!Same(status, pool.Status))
+            {
+                var patch = KubernetesJson.Serialize(new { status });
+                await session.Client.CustomObjects.PatchClusterCustomObjectStatusAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), ExtipApi.Group, ExtipApi.Version, IpPool.Plural, name, cancellationToken: ct);
+            }
+
+            var problemText = string.Join("\n", problems.Select(p => p.Message));
+            if (problemText.Length > 0 && _warned.GetValueOrDefault(name) != problemText)
+            {
+                var target = EventRecorder.RefTo(pool);
+                target.NamespaceProperty = session.Options.Namespace;
+                foreach (var p in problems)
+                {
+                    session.Events.Warning(target, p.Condition.ToString(), $"IPPool {name}: {p.Message}");
+                }
+            }
+
+            _warned[name] = problemText;
+        }
+    }
+
+    private static Condition Condition(string type, bool on, string reason, string message, IpPool pool) => new()
+    {
+        Type = type,
+        Status = on ? "True" : "False",
+        Reason = reason,
+        Message = message,
+        LastTransitionTime = DateTime.UtcNow,
+        ObservedGeneration = pool.Metadata.Generation,
+    };
+
+    /// <summary>A condition whose status did not change keeps its transition time.</summary>
+    private static void Keep(IpPoolStatusModel next, IpPoolStatusModel? previous)
+    {
+        foreach (var c in next.Conditions)
+        {
+            var before = previous?.Conditions.FirstOrDefault(p => p.Type == c.Type);
+            if (before is not null && before.Status == c.Status)
+            {
+                c.LastTransitionTime = before.LastTransitionTime;
+            }
+        }
+    }
+
+    private static bool Same(IpPoolStatusModel a, IpPoolStatusModel? b) =>
+        b is not null && a.CapacityIPv4 == b.CapacityIPv4 && a.CapacityIPv6 == b.CapacityIPv6 && a.InUseIPv4 == b.InUseIPv4 && a.InUseIPv6 == b.InUseIPv6
+        && a.Conditions.Count == b.Conditions.Count
+        && a.Conditions.Zip(b.Conditions).All(p => p.First.Type == p.Second.Type && p.First.Status == p.Second.Status && p.First.Reason == p.Second.Reason
+            && p.First.Message == p.Second.Message && p.First.ObservedGeneration == p.Second.ObservedGeneration);
+}

@@ -1,0 +1,170 @@
+using Extip.Kubernetes.Client;
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Extip.Controller.Mapping;
+using Extip.Core.Allocation;
+using Extip.Kubernetes.Events;
+using Extip.Kubernetes.Models;
+using k8s;
+using k8s.Models;
+
+namespace Extip.Controller.Reconcilers;
+
+/// <summary>
+/// One Service: decide its addresses (under the allocator lock), then make the API say so —
+/// status.loadBalancer.ingress for LoadBalancer Services, spec.externalIPs for opted-in ones,
+/// the pool annotation — and tell the user through Events. Idempotent; a failed write is retried.
+/// </summary>
+internal sealed class ServiceReconciler(ControllerSession session)
+{
+    private readonly Dictionary<ServiceKey, string> _lastRefusals = [];
+    private readonly Lock _refusalsGate = new();
+
+    public async Task ReconcileAsync(string key, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        var view = session.View;
+        var svc = view.Services.Get(key);
+        var slash = key.IndexOf('/', StringComparison.Ordinal);
+        var skey = new ServiceKey(key[..slash], key[(slash + 1)..]);
+        if (svc is null)
+        {
+            session.Release(skey);
+            lock (_refusalsGate)
+            {
+                _lastRefusals.Remove(skey);
+            }
+
+            return;
+        }
+
+        var ours = ServiceMapping.IsOurs(svc, session.Options);
+        AllocationResult result;
+        if (!ours)
+        {
+            if (!session.Holds(skey))
+            {
+                return;
+            }
+
+            result = session.Assign(ServiceMapping.ToRequest(svc, view.NamespaceLabels(skey.Namespace), [], session.Options) with { WantsLoadBalancer = false, ExternalIPs = [] });
+        }
+        else
+        {
+            var request = ServiceMapping.ToRequest(svc, view.NamespaceLabels(skey.Namespace), session.AcceptedExternalIps(skey), session.Options);
+            result = session.Assign(request);
+        }
+
+        await WriteAsync(svc, result, ct);
+        Report(svc, skey, result);
+        session.Metrics.ReconcileSeconds.WithLabels("service").Observe(sw.Elapsed.TotalSeconds);
+    }
+
+    private async Task WriteAsync(V1Service svc, AllocationResult result, CancellationToken ct)
+    {
+        var client = session.Client;
+        var ns = svc.Metadata.NamespaceProperty;
+        var name = svc.Metadata.Name;
+        var lb = result.LoadBalancer.Select(a => a.Address.ToString()).ToList();
+        var pools = string.Join(",", result.LoadBalancer.Concat(result.ExternalIPs).Select(a => a.Pool).OfType<string>().Distinct());
+        var annotations = svc.Metadata.Annotations ?? new Dictionary<string, string>();
+        var optIn = ServiceMapping.IsOptIn(svc);
+
+        if (svc.Spec?.Type == "LoadBalancer" || (svc.Status?.LoadBalancer?.Ingress?.Count ?? 0) > 0)
+        {
+            var want = svc.Spec?.Type == "LoadBalancer" && ServiceMapping.WantsPoolAddress(svc, session.Options) ? lb : [];
+            var have = (svc.Status?.LoadBalancer?.Ingress ?? []).Select(i => i.Ip).ToList();
+            if (!have.SequenceEqual(want) && (want.Count > 0 || ServiceMapping.WantsPoolAddress(svc, session.Options) || have.All(h => session.WasOurs(h))))
+            {
+                var body = new JsonObject
+                {
+                    ["status"] = new JsonObject
+                    {
+                        ["loadBalancer"] = new JsonObject { ["ingress"] = new JsonArray(want.Select(ip => (JsonNode)new JsonObject { ["ip"] = ip }).ToArray()) },
+                    },
+                };
+                await client.CoreV1.PatchNamespacedServiceStatusAsync(new V1Patch(body.ToJsonString(), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct);
+            }
+        }
+
+        var patch = new Dictionary<string, object?>();
+        var annPatch = new Dictionary<string, string?>();
+        var currentPool = annotations.Value(ExtipApi.AssignedPoolAnnotation);
+        if ((pools.Length > 0 ? pools : null) != currentPool)
+        {
+            annPatch[ExtipApi.AssignedPoolAnnotation] = pools.Length > 0 ? pools : null;
+        }
+
+        if (optIn || annotations.ContainsKey(ExtipApi.AllocatedAnnotation))
+        {
+            var previouslyAllocated = ServiceMapping.Allocated(svc);
+            var userExternal = (svc.Spec?.ExternalIPs ?? []).Where(ip => !previouslyAllocated.Contains(ip)).ToList();
+            var nowAllocated = optIn ? lb : [];
+            var externalIps = userExternal.Concat(nowAllocated).Distinct().ToList();
+            if (!externalIps.SequenceEqual(svc.Spec?.ExternalIPs ?? []))
+            {
+                patch["spec"] = new Dictionary<string, object?> { ["externalIPs"] = externalIps.Count > 0 ? externalIps : null };
+            }
+
+            var allocatedText = string.Join(",", nowAllocated);
+            if (allocatedText != string.Join(",", previouslyAllocated))
+            {
+                annPatch[ExtipApi.AllocatedAnnotation] = allocatedText.Length > 0 ? allocatedText : null;
+            }
+        }
+
+        if (annPatch.Count > 0)
+        {
+            patch["metadata"] = new Dictionary<string, object?> { ["annotations"] = annPatch };
+        }
+
+        if (patch.Count > 0)
+        {
+            await client.CoreV1.PatchNamespacedServiceAsync(new V1Patch(KubernetesJson.Serialize(patch), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct);
+        }
+    }
+
+    private void Report(V1Service svc, ServiceKey key, AllocationResult result)
+    {
+        var target = EventRecorder.RefTo(svc);
+        target.Kind = "Service";
+        target.ApiVersion = "v1";
+        if (result.Changed && (result.LoadBalancer.Count > 0 || result.ExternalIPs.Count > 0))
+        {
+            var what = string.Join(", ", result.LoadBalancer.Concat(result.ExternalIPs).Select(a => a.Pool is null ? a.Address.ToString() : $"{a.Address} (pool {a.Pool})"));
+            session.Events.Normal(target, "AddressAssigned", $"Assigned {what}");
+            foreach (var a in result.LoadBalancer.Concat(result.ExternalIPs))
+            {
+                session.Metrics.Allocations.WithLabels(a.Pool ?? "").Inc();
+            }
+        }
+        else if (result.Changed)
+        {
+            session.Events.Normal(target, "AddressReleased", "Released its external addresses");
+        }
+
+        var refusals = string.Join("\n", result.Refusals.Select(r => r.Message));
+        bool fresh;
+        lock (_refusalsGate)
+        {
+            fresh = refusals.Length > 0 && _lastRefusals.GetValueOrDefault(key) != refusals;
+            if (refusals.Length > 0)
+            {
+                _lastRefusals[key] = refusals;
+            }
+            else
+            {
+                _lastRefusals.Remove(key);
+            }
+        }
+
+        if (fresh)
+        {
+            foreach (var r in result.Refusals)
+            {
+                session.Events.Warning(target, r.Reason.ToString(), r.Message);
+                session.Metrics.Refusals.WithLabels(r.Reason.ToString()).Inc();
+            }
+        }
+    }
+}

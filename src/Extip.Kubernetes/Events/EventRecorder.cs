@@ -1,0 +1,100 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Threading.Channels;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+
+namespace Extip.Kubernetes.Events;
+
+/// <summary>
+/// Writes core/v1 Events where users look (<c>kubectl describe</c>, <c>kubectl get events</c>).
+/// The same reason and message on the same object within ten minutes bumps the count of the
+/// existing Event instead of adding one, as client-go's recorder does. Writing is in the
+/// background and never blocks a reconcile; a failed write is logged and dropped.
+/// </summary>
+public sealed partial class EventRecorder(IKubernetes client, string component, ILogger logger)
+{
+    private static readonly TimeSpan Window = TimeSpan.FromMinutes(10);
+    private readonly Channel<(V1ObjectReference Target, string Type, string Reason, string Message)> _pending = Channel.CreateUnbounded<(V1ObjectReference, string, string, string)>();
+    private readonly ConcurrentDictionary<string, (string Name, int Count, DateTime First, DateTime Last)> _recent = new(StringComparer.Ordinal);
+
+    public long Written { get; private set; }
+
+    public void Normal(V1ObjectReference target, string reason, string message) => _pending.Writer.TryWrite((target, "Normal", reason, message));
+
+    public void Warning(V1ObjectReference target, string reason, string message) => _pending.Writer.TryWrite((target, "Warning", reason, message));
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        try
+        {
+            await foreach (var (target, type, reason, message) in _pending.Reader.ReadAllAsync(ct))
+            {
+                try
+                {
+                    await WriteAsync(target, type, reason, message, ct);
+                    Written++;
+                }
+                catch (Exception e) when (e is k8s.Autorest.HttpOperationException or HttpRequestException or IOException)
+                {
+                    LogDropped(logger, reason, target.Name, e.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task WriteAsync(V1ObjectReference target, string type, string reason, string message, CancellationToken ct)
+    {
+        var ns = string.IsNullOrEmpty(target.NamespaceProperty) ? "default" : target.NamespaceProperty;
+        var key = $"{target.Uid}/{reason}/{message}";
+        var now = DateTime.UtcNow;
+        if (_recent.TryGetValue(key, out var seen) && now - seen.Last < Window)
+        {
+            var count = seen.Count + 1;
+            _recent[key] = (seen.Name, count, seen.First, now);
+            var patch = $$"""{"count":{{count}},"lastTimestamp":"{{now.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)}}"}""";
+            try
+            {
+                await client.CoreV1.PatchNamespacedEventAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), seen.Name, ns, cancellationToken: ct);
+                return;
+            }
+            catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
+            {
+                _recent.TryRemove(key, out _);
+            }
+        }
+
+        var name = $"{target.Name}.{now.Ticks:x}";
+        await client.CoreV1.CreateNamespacedEventAsync(new Corev1Event
+        {
+            Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns },
+            InvolvedObject = target,
+            Type = type,
+            Reason = reason,
+            Message = message,
+            Source = new V1EventSource { Component = component },
+            FirstTimestamp = now,
+            LastTimestamp = now,
+            Count = 1,
+            ReportingComponent = component,
+        }, ns, cancellationToken: ct);
+        _recent[key] = (name, 1, now, now);
+    }
+
+    public static V1ObjectReference RefTo(IKubernetesObject<V1ObjectMeta> o) => new()
+    {
+        ApiVersion = o.ApiVersion,
+        Kind = o.Kind,
+        Name = o.Metadata.Name,
+        NamespaceProperty = o.Metadata.NamespaceProperty,
+        Uid = o.Metadata.Uid,
+        ResourceVersion = o.Metadata.ResourceVersion,
+    };
+
+    [LoggerMessage(EventId = 200, Level = LogLevel.Warning, Message = "event {Reason} on {Name} not written: {Error}")]
+    private static partial void LogDropped(ILogger logger, string reason, string name, string error);
+}

@@ -1,0 +1,179 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Extip.Kubernetes.Client;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+
+namespace Extip.Kubernetes.Informers;
+
+/// <summary>
+/// Keeps a local copy of one resource: list, then watch from the list's resourceVersion; a
+/// watch that ends is resumed from the last version seen; 410 Expired (or any error) means a
+/// relist, after a rate-limited backoff. <see cref="ReadyAsync"/> completes after the first full
+/// list. Every change is reported with the previous state, so handlers see what moved.
+/// </summary>
+public sealed partial class Informer<T>(ResourceOps<T> ops, ILogger logger)
+    where T : IKubernetesObject<V1ObjectMeta>
+{
+    private readonly ConcurrentDictionary<string, T> _cache = new(StringComparer.Ordinal);
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Backoff _backoff = new();
+
+    /// <summary>Type, new object, previous object (null when added).</summary>
+    public event Action<WatchEventType, T, T?>? Changed;
+
+    public string Name => ops.Name;
+
+    public IEnumerable<T> Items => _cache.Values;
+
+    public int Count => _cache.Count;
+
+    public bool IsReady => _ready.Task.IsCompleted;
+
+    /// <summary>Set when the server does not serve the resource at all (404 on list).</summary>
+    public bool NotServed { get; private set; }
+
+    public long Relists { get; private set; }
+
+    public T? Get(string key) => _cache.GetValueOrDefault(key);
+
+    public Task ReadyAsync(CancellationToken ct) => _ready.Task.WaitAsync(ct);
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        string? rv = null;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                if (rv is null)
+                {
+                    rv = await RelistAsync(ct);
+                    _ready.TrySetResult();
+                }
+
+                await foreach (var (type, obj) in ops.Watch(rv, ct))
+                {
+                    if (type == WatchEventType.Error)
+                    {
+                        throw new WatchExpiredException();
+                    }
+
+                    rv = obj.Metadata?.ResourceVersion ?? rv;
+                    if (type != WatchEventType.Bookmark)
+                    {
+                        Apply(type, obj);
+                    }
+
+                    _backoff.Reset();
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound && rv is null)
+            {
+                if (!NotServed)
+                {
+                    NotServed = true;
+                    LogNotServed(logger, ops.Name);
+                }
+
+                _ready.TrySetResult();
+                await DelayAsync(TimeSpan.FromSeconds(30), ct);
+            }
+            catch (Exception e) when (e is HttpOperationException or HttpRequestException or IOException or KubernetesException or WatchExpiredException
+                or System.Text.Json.JsonException or OperationCanceledException or InvalidOperationException)
+            {
+                // 410 or a broken stream: relist. The cache is replaced with what the list says.
+                LogWatchFailed(logger, ops.Name, e.GetType().Name, e.Message);
+                rv = null;
+                await DelayAsync(_backoff.Next(), ct);
+            }
+        }
+    }
+
+    private async Task<string> RelistAsync(CancellationToken ct)
+    {
+        var (items, rv) = await ops.ListAllAsync(ct);
+        Relists++;
+        NotServed = false;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var item in items)
+        {
+            seen.Add(Resources.KeyOf(item));
+            var old = _cache.GetValueOrDefault(Resources.KeyOf(item));
+            if (old is null || old.Metadata.ResourceVersion != item.Metadata.ResourceVersion)
+            {
+                Apply(old is null ? WatchEventType.Added : WatchEventType.Modified, item);
+            }
+        }
+
+        foreach (var gone in _cache.Keys.Where(k => !seen.Contains(k)).ToList())
+        {
+            Apply(WatchEventType.Deleted, _cache[gone]);
+        }
+
+        return rv;
+    }
+
+    private void Apply(WatchEventType type, T obj)
+    {
+        var key = Resources.KeyOf(obj);
+        T? old;
+        if (type == WatchEventType.Deleted)
+        {
+            _cache.TryRemove(key, out old);
+        }
+        else
+        {
+            old = _cache.GetValueOrDefault(key);
+            _cache[key] = obj;
+            if (old is null)
+            {
+                type = WatchEventType.Added;
+            }
+        }
+
+        Changed?.Invoke(type, obj, old);
+    }
+
+    private static async Task DelayAsync(TimeSpan delay, CancellationToken ct)
+    {
+        try
+        {
+            await Task.Delay(delay, ct);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Warning, Message = "{Resource}: the API server does not serve this resource; going on without it")]
+    private static partial void LogNotServed(ILogger logger, string resource);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "{Resource}: watch ended ({Error}: {Message}); relisting")]
+    private static partial void LogWatchFailed(ILogger logger, string resource, string error, string message);
+}
+
+/// <summary>The server said the watch's resourceVersion is too old (or sent another ERROR event).</summary>
+public sealed class WatchExpiredException : Exception
+{
+    public WatchExpiredException()
+        : base("watch expired (410) or failed")
+    {
+    }
+
+    public WatchExpiredException(string message)
+        : base(message)
+    {
+    }
+
+    public WatchExpiredException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}

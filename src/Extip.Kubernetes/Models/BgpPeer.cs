@@ -1,0 +1,87 @@
+using System.Text.Json.Serialization;
+
+namespace Extip.Kubernetes.Models;
+
+/// <summary>BGPPeer: a router the agents of the selected nodes keep a BGP session with.</summary>
+public sealed class BgpPeer : CustomResource<BgpPeerSpecModel, object>
+{
+    public const string Plural = "bgppeers";
+
+    public BgpPeer() => Kind = "BGPPeer";
+}
+
+public sealed class BgpPeerSpecModel
+{
+    [JsonPropertyName("peerAddress")]
+    public string PeerAddress { get; set; } = string.Empty;
+
+    [JsonPropertyName("peerPort")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? PeerPort { get; set; }
+
+    [JsonPropertyName("peerASN")]
+    public long PeerAsn { get; set; }
+
+    [JsonPropertyName("localASN")]
+    public long LocalAsn { get; set; }
+
+    [JsonPropertyName("holdTime")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? HoldTime { get; set; }
+
+    [JsonPropertyName("keepaliveTime")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? KeepaliveTime { get; set; }
+
+    [JsonPropertyName("connectTime")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ConnectTime { get; set; }
+
+    [JsonPropertyName("passwordSecret")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public SecretKeyRef? PasswordSecret { get; set; }
+
+    [JsonPropertyName("bfd")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public BfdModel? Bfd { get; set; }
+
+    [JsonPropertyName("ebgpMultiHop")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? EbgpMultiHop { get; set; }
+
+    [JsonPropertyName("sourceAddress")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? SourceAddress { get; set; }
+
+    [JsonPropertyName("gracefulRestart")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? GracefulRestart { get; set; }
+
+    [JsonPropertyName("nodeSelector")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public LabelSelectorModel? NodeSelector { get; set; }
+}
+
+public sealed class SecretKeyRef
+{
+    [JsonPropertyName("namespace")]
+    public string Namespace { get; set; } = string.Empty;
+
+    [JsonPropertyName("name")]
+    public string Name { get; set; } = string.Empty;
+
+    [JsonPropertyName("key")]
+    public string Key { get; set; } = "password";
+}
+
+public sealed class BfdModel
+{
+    [JsonPropertyName("minRxMs")]
+    public int MinRxMs { get; set; } = 300;
+
+    [JsonPropertyName("minTxMs")]
+    public int MinTxMs { get; set; } = 300;
+
+    [JsonPropertyName("multiplier")]
+    public int Multiplier { get; set; } = 3;
+}

@@ -1,0 +1,35 @@
+namespace Extip.Kubernetes.Models;
+
+/// <summary>The extip API group, its version, and the annotations and labels extip reads and writes.</summary>
+public static class ExtipApi
+{
+    public const string Group = "extip.io";
+    public const string Version = "v1alpha1";
+    public const string ApiVersion = Group + "/" + Version;
+
+    /// <summary>Addresses a Service asks for, comma-separated (one per family at most).</summary>
+    public const string AddressesAnnotation = "extip.io/addresses";
+
+    /// <summary>The pool a Service asks for.</summary>
+    public const string PoolAnnotation = "extip.io/pool";
+
+    /// <summary>Services with the same key may share an address.</summary>
+    public const string SharingKeyAnnotation = "extip.io/sharing-key";
+
+    /// <summary>The seed's opt-in (<c>external-ip: auto</c>) for Services that are not of type LoadBalancer.</summary>
+    public const string ExternalIpAnnotation = "extip.io/external-ip";
+
+    /// <summary>Written by the controller: the pool(s) the Service's addresses come from.</summary>
+    public const string AssignedPoolAnnotation = "extip.io/assigned-pool";
+
+    /// <summary>Written by the controller: addresses it put into spec.externalIPs of an opted-in Service.</summary>
+    public const string AllocatedAnnotation = "extip.io/allocated";
+
+    /// <summary>The label on agent Leases.</summary>
+    public const string ComponentLabel = "extip.io/component";
+
+    /// <summary>Agent Leases are named this prefix plus the node name.</summary>
+    public const string AgentLeasePrefix = "extip-agent-";
+
+    public const string DefaultLoadBalancerClass = "extip.io/lb";
+}

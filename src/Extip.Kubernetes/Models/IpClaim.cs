@@ -1,0 +1,55 @@
+using System.Text.Json.Serialization;
+
+namespace Extip.Kubernetes.Models;
+
+/// <summary>
+/// IPClaim: one per address in use, named after it. The controller alone writes it; agents read
+/// it. It is the single record of which nodes hold the address.
+/// </summary>
+public sealed class IpClaim : CustomResource<IpClaimSpecModel, IpClaimStatusModel>
+{
+    public const string Plural = "ipclaims";
+
+    public IpClaim() => Kind = "IPClaim";
+}
+
+public sealed class IpClaimSpecModel
+{
+    [JsonPropertyName("address")]
+    public string Address { get; set; } = string.Empty;
+
+    [JsonPropertyName("prefixLength")]
+    public int PrefixLength { get; set; }
+
+    [JsonPropertyName("interface")]
+    public string Interface { get; set; } = "lo";
+
+    [JsonPropertyName("mode")]
+    public string Mode { get; set; } = "Local";
+
+    [JsonPropertyName("pool")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Pool { get; set; }
+
+    /// <summary>The Services holding the address, as namespace/name.</summary>
+    [JsonPropertyName("owners")]
+    public List<string> Owners { get; set; } = [];
+
+    /// <summary>The nodes that hold it: the agents of these nodes put it on their interface and announce it.</summary>
+    [JsonPropertyName("nodes")]
+    public List<string> Nodes { get; set; } = [];
+
+    [JsonPropertyName("communities")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public List<string>? Communities { get; set; }
+
+    [JsonPropertyName("localPreference")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public uint? LocalPreference { get; set; }
+}
+
+public sealed class IpClaimStatusModel
+{
+    [JsonPropertyName("conditions")]
+    public List<Condition> Conditions { get; set; } = [];
+}
