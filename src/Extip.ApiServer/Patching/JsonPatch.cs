@@ -103,7 +103,7 @@ public static class JsonPatch
             return value ?? throw new PatchException("cannot replace the whole document with null");
         }
 
-        var parent = Get(doc, "/" + string.Join('/', tokens[..^1].Select(Escape)));
+        var parent = Get(doc, Pointer(tokens[..^1]));
         var last = tokens[^1];
         switch (parent)
         {
@@ -140,7 +140,7 @@ public static class JsonPatch
             throw new PatchException("cannot remove the whole document");
         }
 
-        var parent = Get(doc, "/" + string.Join('/', tokens[..^1].Select(Escape)));
+        var parent = Get(doc, Pointer(tokens[..^1]));
         var last = tokens[^1];
         removed = null;
         switch (parent)
@@ -159,6 +159,9 @@ public static class JsonPatch
 
         return doc;
     }
+
+    /// <summary>The pointer of a token path; the empty path is the whole document ("").</summary>
+    private static string Pointer(string[] tokens) => tokens.Length == 0 ? string.Empty : "/" + string.Join('/', tokens.Select(Escape));
 
     private static string Escape(string t) => t.Replace("~", "~0", StringComparison.Ordinal).Replace("/", "~1", StringComparison.Ordinal);
 }

@@ -1,3 +1,4 @@
+using Extip.Testing.Fixtures;
 using k8s;
 using System.Net;
 
@@ -11,7 +12,7 @@ public abstract partial class ConformanceTests<TFixture>
         var ns = await Fixture.NewNamespaceAsync();
         var (code, body) = await SendRawAsync(HttpMethod.Post, $"/api/v1/namespaces/{ns}/configmaps", """{"metadata":{"name":"x"},"data":""");
         Assert.Equal(HttpStatusCode.BadRequest, code);
-        Assert.Equal("BadRequest", Fixtures.ClusterFixture.ParseStatus(body)["reason"]!.GetValue<string>());
+        Assert.Equal("BadRequest", ClusterFixture.ParseStatus(body)["reason"]!.GetValue<string>());
     }
 
     [Fact]
@@ -20,7 +21,7 @@ public abstract partial class ConformanceTests<TFixture>
         var ns = await Fixture.NewNamespaceAsync();
         var (code, body) = await SendRawAsync(HttpMethod.Post, $"/api/v1/namespaces/{ns}/services", """{"kind":"Pod","apiVersion":"v1","metadata":{"name":"x"}}""");
         Assert.Equal(HttpStatusCode.BadRequest, code);
-        var message = Fixtures.ClusterFixture.ParseStatus(body)["message"]!.GetValue<string>();
+        var message = ClusterFixture.ParseStatus(body)["message"]!.GetValue<string>();
         Assert.StartsWith("Pod in version \"v1\" cannot be handled as a Service", message, StringComparison.Ordinal);
     }
 
@@ -29,7 +30,7 @@ public abstract partial class ConformanceTests<TFixture>
     {
         var (code, body) = await SendRawAsync(HttpMethod.Get, "/api/v1/namespaces/default/nosuchthings");
         Assert.Equal(HttpStatusCode.NotFound, code);
-        Assert.Equal("NotFound", Fixtures.ClusterFixture.ParseStatus(body)["reason"]!.GetValue<string>());
+        Assert.Equal("NotFound", ClusterFixture.ParseStatus(body)["reason"]!.GetValue<string>());
         var (groupCode, _) = await SendRawAsync(HttpMethod.Get, "/apis/nosuch.example.com/v1/things");
         Assert.Equal(HttpStatusCode.NotFound, groupCode);
     }

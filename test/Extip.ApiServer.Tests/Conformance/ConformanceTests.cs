@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Extip.ApiServer.Tests.Fixtures;
+using Extip.Testing.Fixtures;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;

@@ -1,3 +1,4 @@
+using Extip.Testing.Fixtures;
 using System.Text.Json;
 using System.Net;
 using System.Text.Json.Nodes;
@@ -110,7 +111,7 @@ public abstract partial class ConformanceTests<TFixture>
         var ns = await Fixture.NewNamespaceAsync();
         var (code, body) = await SendRawAsync(HttpMethod.Post, $"/apis/{group}/v1/namespaces/{ns}/{plural}", Widget(group, "bad", spec).ToJsonString());
         Assert.True(code == HttpStatusCode.UnprocessableEntity, body);
-        var status = Fixtures.ClusterFixture.ParseStatus(body);
+        var status = ClusterFixture.ParseStatus(body);
         Assert.Equal("Invalid", status["reason"]!.GetValue<string>());
         Assert.StartsWith($"Widget.{group} \"bad\" is invalid", status["message"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Contains(status["details"]!["causes"]!.AsArray(), c => c!["field"]!.GetValue<string>() == field);
@@ -152,7 +153,7 @@ public abstract partial class ConformanceTests<TFixture>
              "versions":[{"name":"v1","served":true,"storage":true,"schema":{"openAPIV3Schema":{"type":"object"}}}]}}
             """);
         Assert.Equal(HttpStatusCode.UnprocessableEntity, code);
-        var status = Fixtures.ClusterFixture.ParseStatus(body);
+        var status = ClusterFixture.ParseStatus(body);
         Assert.Contains(status["details"]!["causes"]!.AsArray(), c => c!["field"]!.GetValue<string>() == "metadata.name");
     }
 

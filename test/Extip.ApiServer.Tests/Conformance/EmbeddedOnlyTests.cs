@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
 using Extip.ApiServer.Http;
-using Extip.ApiServer.Tests.Fixtures;
+using Extip.Testing.Fixtures;
 using k8s;
 using k8s.Models;
 

@@ -1,3 +1,4 @@
+using Extip.Testing.Fixtures;
 using System.Net;
 using k8s;
 using k8s.Models;
@@ -97,7 +98,7 @@ public abstract partial class ConformanceTests<TFixture>
         await Client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("t"), ns);
         var (code, body) = await SendRawAsync(HttpMethod.Patch, $"/api/v1/namespaces/{ns}/configmaps/t", "{}", "text/plain");
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, code);
-        var status = Fixtures.ClusterFixture.ParseStatus(body);
+        var status = ClusterFixture.ParseStatus(body);
         Assert.Equal("UnsupportedMediaType", status["reason"]!.GetValue<string>());
     }
 

@@ -1,3 +1,4 @@
+using Extip.Testing.Fixtures;
 using System.Net;
 using Extip.Core.Addresses;
 using k8s;
@@ -60,7 +61,7 @@ public abstract partial class ConformanceTests<TFixture>
         var ns = await Fixture.NewNamespaceAsync();
         var (code, text) = await SendRawAsync(HttpMethod.Post, $"/api/v1/namespaces/{ns}/services", body);
         Assert.Equal(HttpStatusCode.UnprocessableEntity, code);
-        var status = Fixtures.ClusterFixture.ParseStatus(text);
+        var status = ClusterFixture.ParseStatus(text);
         Assert.Equal("Invalid", status["reason"]!.GetValue<string>());
         Assert.Equal("Service", status["details"]!["kind"]!.GetValue<string>());
         Assert.Contains(status["details"]!["causes"]!.AsArray(), c => c!["field"]!.GetValue<string>() == field);

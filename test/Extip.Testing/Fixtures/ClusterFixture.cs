@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using k8s;
 
-namespace Extip.ApiServer.Tests.Fixtures;
+namespace Extip.Testing.Fixtures;
 
 /// <summary>A running API server (embedded or real) with a kubeconfig, a KubernetesClient and the machine's kubectl.</summary>
 public abstract class ClusterFixture : IAsyncLifetime

@@ -1,7 +1,8 @@
 using k8s;
+using Extip.ApiServer;
 using Extip.ApiServer.Http;
 
-namespace Extip.ApiServer.Tests.Fixtures;
+namespace Extip.Testing.Fixtures;
 
 public sealed class EmbeddedFixture : ClusterFixture
 {

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Extip.ApiServer.Tests.Fixtures;
+namespace Extip.Testing.Fixtures;
 
 /// <summary>
 /// A real kube-apiserver v1.20 with etcd, built from Debian's source package by

@@ -1,0 +1,180 @@
+using Extip.Core.Allocation;
+using Extip.Core.Pools;
+using Extip.Kubernetes.Models;
+using Extip.Testing.Fixtures;
+using k8s;
+using k8s.Models;
+using static Extip.Controller.Tests.TestEnv;
+
+namespace Extip.Controller.Tests;
+
+/// <summary>
+/// The controller's main scenarios, run against the embedded server and against a real
+/// kube-apiserver v1.20: the controller talks to both only through KubernetesClient.
+/// </summary>
+public abstract class ControllerScenarios
+{
+    protected abstract Task<TestEnv> NewEnvAsync();
+
+    [Fact]
+    public async Task PoolAndLoadBalancerService_GetAddressAndClaim_OnEveryLiveAgent()
+    {
+        await using var env = await NewEnvAsync();
+        await env.Agents.StartAsync("k8s6", "k8s9");
+        await env.StartControllerAsync();
+        await env.PoolAsync("default", ["203.0.113.0/28"]);
+        var ns = await env.NamespaceAsync("shop");
+        await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer("frontend", 443), ns);
+        var ingress = await EventuallyAsync(() => env.IngressAsync(ns, "frontend"), i => i.Count == 1, what: "ingress");
+        Assert.Equal("203.0.113.0", ingress[0]);
+        var claim = (await EventuallyAsync(env.ClaimsAsync, c => c.Count == 1 && c[0].Spec.Nodes.Count == 2, what: "claim on both agents"))[0];
+        Assert.Equal("203-0-113-0", claim.Metadata.Name);
+        Assert.Equal(("203.0.113.0", 32, "lo", "Local"), (claim.Spec.Address, claim.Spec.PrefixLength, claim.Spec.Interface, claim.Spec.Mode));
+        Assert.Equal(["k8s6", "k8s9"], claim.Spec.Nodes);
+        Assert.Equal(["shop/frontend"], claim.Spec.Owners);
+        var svc = await env.Client.CoreV1.ReadNamespacedServiceAsync("frontend", ns);
+        Assert.Equal("default", svc.Metadata.Annotations[ExtipApi.AssignedPoolAnnotation]);
+        var events = await EventuallyAsync(() => env.EventsAsync(ns, "frontend"), e => e.Any(x => x.Reason == "AddressAssigned"), what: "event");
+        Assert.Contains(events, e => e.Message == "Assigned 203.0.113.0 (pool default)");
+
+        await env.Client.CoreV1.DeleteNamespacedServiceWithHttpMessagesAsync("frontend", ns);
+        await EventuallyAsync(env.ClaimsAsync, c => c.Count == 0, what: "claim deleted with the Service");
+    }
+
+    [Fact]
+    public async Task ExternalIPs_InsideAllowingPool_AreClaimed_OthersRefusedWithAnEvent()
+    {
+        await using var env = await NewEnvAsync();
+        await env.Agents.StartAsync("k8s1");
+        await env.StartControllerAsync();
+        await env.PoolAsync("ext", ["198.51.100.0/29"], s => { s.AllowExternalIPs = true; s.AutoAssign = false; });
+        var ns = await env.NamespaceAsync("seed");
+        var ok = new V1Service
+        {
+            Metadata = new V1ObjectMeta { Name = "frontend" },
+            Spec = new V1ServiceSpec { Type = "NodePort", Selector = new Dictionary<string, string> { ["app"] = "frontend" }, Ports = [new V1ServicePort { Port = 443, Protocol = "TCP" }], ExternalIPs = ["198.51.100.1"] },
+        };
+        await env.Client.CoreV1.CreateNamespacedServiceAsync(ok, ns);
+        var hijack = new V1Service
+        {
+            Metadata = new V1ObjectMeta { Name = "hijack" },
+            Spec = new V1ServiceSpec { Type = "ClusterIP", Selector = new Dictionary<string, string> { ["app"] = "x" }, Ports = [new V1ServicePort { Port = 80, Protocol = "TCP" }], ExternalIPs = ["203.0.113.77"] },
+        };
+        await env.Client.CoreV1.CreateNamespacedServiceAsync(hijack, ns);
+        var claims = await EventuallyAsync(env.ClaimsAsync, c => c.Count == 1 && c[0].Spec.Nodes.Count == 1, what: "external IP claim");
+        Assert.Equal("198.51.100.1", claims[0].Spec.Address);
+        var events = await EventuallyAsync(() => env.EventsAsync(ns, "hijack"), e => e.Any(x => x.Reason == nameof(RefusalReason.ExternalIPNotAllowed)), what: "refusal event");
+        var refusal = events.First(x => x.Reason == nameof(RefusalReason.ExternalIPNotAllowed));
+        Assert.Equal("Warning", refusal.Type);
+        Assert.Contains("203.0.113.77", refusal.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Sharing_TwoServicesWithOneKey_ShareAnAddressAndOneClaim()
+    {
+        await using var env = await NewEnvAsync();
+        await env.Agents.StartAsync("k8s1");
+        await env.StartControllerAsync();
+        await env.PoolAsync("default", ["203.0.113.0/29"]);
+        var ns = await env.NamespaceAsync("dns");
+        foreach (var (name, port) in new[] { ("tcp", 53), ("web", 80) })
+        {
+            var svc = LoadBalancer(name, port);
+            svc.Metadata.Annotations[ExtipApi.SharingKeyAnnotation] = "shared";
+            await env.Client.CoreV1.CreateNamespacedServiceAsync(svc, ns);
+        }
+
+        var a = await EventuallyAsync(() => env.IngressAsync(ns, "tcp"), i => i.Count == 1, what: "tcp ingress");
+        var b = await EventuallyAsync(() => env.IngressAsync(ns, "web"), i => i.Count == 1, what: "web ingress");
+        Assert.Equal(a, b);
+        var claims = await EventuallyAsync(env.ClaimsAsync, c => c.Count == 1 && c[0].Spec.Owners.Count == 2, what: "one shared claim");
+        Assert.Equal(["dns/tcp", "dns/web"], claims[0].Spec.Owners);
+    }
+
+    [Fact]
+    public async Task Failover_AgentLeaseExpires_ItsClaimsMove_OthersStay()
+    {
+        await using var env = await NewEnvAsync();
+        await env.Agents.StartAsync("k8s1", "k8s2", "k8s3");
+        await env.StartControllerAsync(env.Options() with { Distribution = Distribution.Balance });
+        await env.PoolAsync("default", ["203.0.113.0/27"]);
+        var ns = await env.NamespaceAsync("apps");
+        for (var i = 0; i < 9; i++)
+        {
+            await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer($"s{i}"), ns);
+        }
+
+        var before = await EventuallyAsync(env.ClaimsAsync, c => c.Count == 9 && c.All(x => x.Spec.Nodes.Count == 1), what: "9 balanced claims");
+        Assert.All(new[] { "k8s1", "k8s2", "k8s3" }, n => Assert.Equal(3, before.Count(c => c.Spec.Nodes[0] == n)));
+        var expiry = env.Agents.Kill("k8s2");
+        var after = await EventuallyAsync(env.ClaimsAsync, c => c.Count == 9 && c.All(x => x.Spec.Nodes.Count == 1 && x.Spec.Nodes[0] != "k8s2"),
+            TimeSpan.FromSeconds(15), "claims off the dead node");
+        var moved = DateTime.UtcNow - expiry;
+        Assert.True(moved < TimeSpan.FromSeconds(5), $"claims moved {moved.TotalMilliseconds:F0} ms after the lease expired");
+        foreach (var c in before.Where(c => c.Spec.Nodes[0] != "k8s2"))
+        {
+            Assert.Equal(c.Spec.Nodes, after.Single(x => x.Metadata.Name == c.Metadata.Name).Spec.Nodes);
+        }
+    }
+
+    [Fact]
+    public async Task LeaderHandOver_KilledLeader_StandbyTakesOver_WithoutChangingAddresses()
+    {
+        await using var env = await NewEnvAsync();
+        await env.Agents.StartAsync("k8s1");
+        var first = await env.StartControllerAsync(env.Options("first"));
+        await EventuallyAsync(() => Task.FromResult(first.IsLeader), l => l, what: "first leads");
+        var second = await env.StartControllerAsync(env.Options("second"));
+        await env.PoolAsync("default", ["203.0.113.0/28"]);
+        var ns = await env.NamespaceAsync("ho");
+        for (var i = 0; i < 5; i++)
+        {
+            await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer($"s{i}"), ns);
+        }
+
+        var before = new Dictionary<string, string>();
+        for (var i = 0; i < 5; i++)
+        {
+            before[$"s{i}"] = (await EventuallyAsync(() => env.IngressAsync(ns, $"s{i}"), x => x.Count == 1, what: $"s{i}"))[0];
+        }
+
+        Assert.False(second.IsLeader);
+        var killedAt = DateTime.UtcNow;
+        await env.KillAsync(first);
+        await EventuallyAsync(() => Task.FromResult(second.IsLeader), l => l, TimeSpan.FromSeconds(10), "second leads");
+        Assert.True(DateTime.UtcNow - killedAt < TimeSpan.FromSeconds(8), "hand-over took longer than the lease duration allows");
+        await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer("late"), ns);
+        var late = await EventuallyAsync(() => env.IngressAsync(ns, "late"), x => x.Count == 1, what: "new Service after hand-over");
+        Assert.DoesNotContain(late[0], before.Values);
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(before[$"s{i}"], (await env.IngressAsync(ns, $"s{i}"))[0]);
+        }
+    }
+}
+
+public sealed class EmbeddedControllerScenarios : ControllerScenarios
+{
+    protected override Task<TestEnv> NewEnvAsync() => TestEnv.EmbeddedAsync();
+}
+
+/// <summary>Against kube-apiserver v1.20, which lacks discovery.k8s.io/v1 and spec.loadBalancerClass.</summary>
+public sealed class RealControllerScenarios(RealFixture fixture) : ControllerScenarios, IClassFixture<RealFixture>
+{
+    protected override Task<TestEnv> NewEnvAsync() => TestEnv.RealAsync(fixture);
+
+    [Fact]
+    public async Task WithoutEndpointSliceV1_ControllerSaysSo_AndKeepsWorking()
+    {
+        await using var env = await NewEnvAsync();
+        await env.Agents.StartAsync("k8s1");
+        await env.StartControllerAsync();
+        await env.PoolAsync("default", ["203.0.113.0/28"]);
+        var ns = await env.NamespaceAsync($"local-{Guid.NewGuid().ToString("N")[..4]}");
+        var svc = LoadBalancer("local");
+        svc.Spec.ExternalTrafficPolicy = "Local";
+        await env.Client.CoreV1.CreateNamespacedServiceAsync(svc, ns);
+        var claims = await EventuallyAsync(env.ClaimsAsync, c => c.Count == 1 && c[0].Spec.Nodes.Count == 1, what: "claim for a Local Service");
+        Assert.Equal(["k8s1"], claims[0].Spec.Nodes);
+    }
+}

@@ -1,0 +1,186 @@
+using System.Net;
+using System.Text.Json;
+using Extip.ApiServer;
+using Extip.ApiServer.Http;
+using Extip.Kubernetes.Crds;
+using Extip.Kubernetes.Models;
+using Extip.Testing.Fixtures;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+
+namespace Extip.Controller.Tests;
+
+/// <summary>
+/// One test's world: an API server (a fresh embedded one, or the shared real one emptied of
+/// extip objects), the CRDs, simulated agents and controllers, torn down at the end.
+/// </summary>
+public sealed class TestEnv : IAsyncDisposable
+{
+    private readonly List<ExtipController> _controllers = [];
+
+    private TestEnv(IKubernetes client, EmbeddedApiServer? server, string ns)
+    {
+        Client = client;
+        Server = server;
+        Namespace = ns;
+        Agents = new FakeAgents(client, ns);
+    }
+
+    public IKubernetes Client { get; }
+
+    /// <summary>The embedded server, or null against the real one.</summary>
+    public EmbeddedApiServer? Server { get; }
+
+    /// <summary>The controller namespace (Leases) of this test.</summary>
+    public string Namespace { get; }
+
+    public FakeAgents Agents { get; }
+
+    public static async Task<TestEnv> EmbeddedAsync()
+    {
+        var server = new EmbeddedApiServer(new ApiServerOptions());
+        await server.StartAsync();
+        var client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = server.Url.ToString() });
+        var env = new TestEnv(client, server, "extip-system");
+        await env.PrepareAsync();
+        return env;
+    }
+
+    /// <summary>The shared real server: CRDs installed, leftovers of earlier tests removed.</summary>
+    public static async Task<TestEnv> RealAsync(ClusterFixture fixture)
+    {
+        var env = new TestEnv(fixture.Client, null, $"extip-{Guid.NewGuid().ToString("N")[..6]}");
+        await env.PrepareAsync();
+        foreach (var plural in new[] { IpClaim.Plural, IpPool.Plural })
+        {
+            await env.Client.CustomObjects.DeleteCollectionClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, plural);
+        }
+
+        return env;
+    }
+
+    private async Task PrepareAsync()
+    {
+        await CrdInstaller.InstallAsync(Client, CancellationToken.None);
+        try
+        {
+            await Client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = Namespace } });
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
+        {
+        }
+    }
+
+    public ControllerOptions Options(string id = "c1") => new()
+    {
+        Namespace = Namespace,
+        Identity = id,
+        LeaseDuration = TimeSpan.FromSeconds(3),
+        RenewDeadline = TimeSpan.FromSeconds(2),
+        RetryPeriod = TimeSpan.FromMilliseconds(500),
+        Workers = 4,
+    };
+
+    public async Task<ExtipController> StartControllerAsync(ControllerOptions? options = null)
+    {
+        var c = new ExtipController(Client, options ?? Options());
+        await c.StartAsync();
+        _controllers.Add(c);
+        return c;
+    }
+
+    /// <summary>Stops a controller abruptly, as a killed process (its Lease is not released).</summary>
+    public async Task KillAsync(ExtipController c)
+    {
+        _controllers.Remove(c);
+        await c.DisposeAsync();
+    }
+
+    public async Task<string> NamespaceAsync(string name, Dictionary<string, string>? labels = null)
+    {
+        await Client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = name, Labels = labels } });
+        return name;
+    }
+
+    public Task PoolAsync(string name, string[] addresses, Action<IpPoolSpecModel>? configure = null)
+    {
+        var pool = new IpPool { Metadata = new V1ObjectMeta { Name = name }, Spec = new IpPoolSpecModel { Addresses = [.. addresses] } };
+        configure?.Invoke(pool.Spec);
+        return Client.CustomObjects.CreateClusterCustomObjectAsync(pool, ExtipApi.Group, ExtipApi.Version, IpPool.Plural);
+    }
+
+    public static V1Service LoadBalancer(string name, params int[] ports) => new()
+    {
+        Metadata = new V1ObjectMeta { Name = name, Annotations = new Dictionary<string, string>() },
+        Spec = new V1ServiceSpec
+        {
+            Type = "LoadBalancer",
+            Selector = new Dictionary<string, string> { ["app"] = name },
+            Ports = (ports.Length == 0 ? [80] : ports).Select(p => new V1ServicePort { Name = $"p{p}", Port = p, Protocol = "TCP" }).ToList(),
+        },
+    };
+
+    public async Task<List<IpClaim>> ClaimsAsync()
+    {
+        var o = await Client.CustomObjects.ListClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, IpClaim.Plural);
+        return KubernetesJson.Deserialize<ResourceList<IpClaim>>(((JsonElement)o).GetRawText()).Items.ToList();
+    }
+
+    public async Task<IpPool> PoolStatusAsync(string name)
+    {
+        var o = await Client.CustomObjects.GetClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, IpPool.Plural, name);
+        return KubernetesJson.Deserialize<IpPool>(((JsonElement)o).GetRawText());
+    }
+
+    public async Task<List<string>> IngressAsync(string ns, string name) =>
+        ((await Client.CoreV1.ReadNamespacedServiceAsync(name, ns)).Status?.LoadBalancer?.Ingress ?? []).Select(i => i.Ip).ToList();
+
+    public async Task<List<Corev1Event>> EventsAsync(string ns, string name) =>
+        (await Client.CoreV1.ListNamespacedEventAsync(ns, fieldSelector: $"involvedObject.name={name}")).Items.ToList();
+
+    /// <summary>Polls until the condition holds (returns its value) or fails the test with what it last saw.</summary>
+    public static async Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> done, TimeSpan? timeout = null, string what = "condition")
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
+        T last;
+        Exception? error = null;
+        while (true)
+        {
+            try
+            {
+                last = await probe();
+                if (done(last))
+                {
+                    return last;
+                }
+            }
+            catch (HttpOperationException e)
+            {
+                last = default!;
+                error = e;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{what} did not hold in time; last seen: {JsonSerializer.Serialize(last)}", error);
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Agents.DisposeAsync();
+        foreach (var c in _controllers)
+        {
+            await c.DisposeAsync();
+        }
+
+        if (Server is not null)
+        {
+            await Server.DisposeAsync();
+        }
+    }
+}
