@@ -37,7 +37,7 @@ public abstract class ControllerScenarios
         var events = await EventuallyAsync(() => env.EventsAsync(ns, "frontend"), e => e.Any(x => x.Reason == "AddressAssigned"), what: "event");
         Assert.Contains(events, e => e.Message == "Assigned 203.0.113.0 (pool default)");
 
-        await env.Client.CoreV1.DeleteNamespacedServiceWithHttpMessagesAsync("frontend", ns);
+        await env.DeleteServiceAsync(ns, "frontend");
         await EventuallyAsync(env.ClaimsAsync, c => c.Count == 0, what: "claim deleted with the Service");
     }
 

@@ -57,6 +57,13 @@ public sealed class TestEnv : IAsyncDisposable
             await env.Client.CustomObjects.DeleteCollectionClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, plural);
         }
 
+        // Earlier tests' Services would take addresses from this test's pools: remove them (a
+        // namespace deletion would not, without kube-controller-manager).
+        foreach (var svc in (await env.Client.CoreV1.ListServiceForAllNamespacesAsync()).Items.Where(s => s.Metadata.Name != "kubernetes"))
+        {
+            await env.DeleteServiceAsync(svc.Metadata.NamespaceProperty, svc.Metadata.Name);
+        }
+
         return env;
     }
 
@@ -99,7 +106,14 @@ public sealed class TestEnv : IAsyncDisposable
 
     public async Task<string> NamespaceAsync(string name, Dictionary<string, string>? labels = null)
     {
-        await Client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = name, Labels = labels } });
+        try
+        {
+            await Client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = name, Labels = labels } });
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
+        {
+        }
+
         return name;
     }
 
@@ -120,6 +134,18 @@ public sealed class TestEnv : IAsyncDisposable
             Ports = (ports.Length == 0 ? [80] : ports).Select(p => new V1ServicePort { Name = $"p{p}", Port = p, Protocol = "TCP" }).ToList(),
         },
     };
+
+    /// <summary>v1.20 answers a Service deletion with a Status where the client expects a Service; the deletion happened.</summary>
+    public async Task DeleteServiceAsync(string ns, string name)
+    {
+        try
+        {
+            await Client.CoreV1.DeleteNamespacedServiceAsync(name, ns);
+        }
+        catch (JsonException)
+        {
+        }
+    }
 
     public async Task<List<IpClaim>> ClaimsAsync()
     {
