@@ -67,9 +67,9 @@ internal sealed partial class ControllerSession
     public async Task RunAsync(CancellationToken ct)
     {
         await View.ReadyAsync(ct);
-        LoadPools();
-        Reload();
-        Reloaded = true;
+
+        // Subscribe before reloading: a Service deleted between the reload and the first
+        // reconcile must still be seen, or its address would stay held.
         View.Services.Changed += OnService;
         View.Pools.Changed += OnPool;
         View.Namespaces.Changed += OnNamespace;
@@ -79,9 +79,17 @@ internal sealed partial class ControllerSession
         View.Claims.Changed += OnClaim;
         try
         {
+            LoadPools();
+            Reload();
+            Reloaded = true;
             foreach (var s in View.Services.Items)
             {
                 Queue.Add(Kubernetes.Client.Resources.KeyOf(s));
+            }
+
+            foreach (var key in Assignments().Keys)
+            {
+                Queue.Add(key.ToString());
             }
 
             RequestClaimSync();

@@ -202,6 +202,23 @@ public readonly record struct Address(IpFamily Family, UInt128 Value) : ICompara
         return ToIPAddress().ToString();
     }
 
-    /// <summary>A DNS-label-safe name for objects named after the address: 203-0-113-1, 2001-db8--1.</summary>
-    public string ToName() => ToString().Replace('.', '-').Replace(':', '-');
+    /// <summary>
+    /// A name for objects named after the address, valid as a DNS subdomain: 203-0-113-1, and
+    /// IPv6 uncompressed (2001-db8-0-0-0-0-0-1) so that it never starts or ends with a dash.
+    /// </summary>
+    public string ToName()
+    {
+        if (Family == IpFamily.IPv4)
+        {
+            return ToString().Replace('.', '-');
+        }
+
+        var groups = new string[8];
+        for (var i = 0; i < 8; i++)
+        {
+            groups[i] = ((ushort)(Value >> (112 - (16 * i)))).ToString("x", CultureInfo.InvariantCulture);
+        }
+
+        return string.Join('-', groups);
+    }
 }

@@ -26,7 +26,7 @@ public static class Resources
             var l = await c.CoreV1.ListServiceForAllNamespacesAsync(continueParameter: cont, limit: PageSize, cancellationToken: ct);
             return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
         },
-        (rv, ct) => c.CoreV1.WatchListServiceForAllNamespacesAsync(resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, cancellationToken: ct));
+        (rv, ct) => Guard<V1Service>(onError => c.CoreV1.WatchListServiceForAllNamespacesAsync(resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct), ct));
 
     public static ResourceOps<V1Node> Nodes(IKubernetes c) => new("nodes",
         async (cont, ct) =>
@@ -34,7 +34,7 @@ public static class Resources
             var l = await c.CoreV1.ListNodeAsync(continueParameter: cont, limit: PageSize, cancellationToken: ct);
             return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
         },
-        (rv, ct) => c.CoreV1.WatchListNodeAsync(resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, cancellationToken: ct));
+        (rv, ct) => Guard<V1Node>(onError => c.CoreV1.WatchListNodeAsync(resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct), ct));
 
     public static ResourceOps<V1Namespace> Namespaces(IKubernetes c) => new("namespaces",
         async (cont, ct) =>
@@ -42,7 +42,7 @@ public static class Resources
             var l = await c.CoreV1.ListNamespaceAsync(continueParameter: cont, limit: PageSize, cancellationToken: ct);
             return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
         },
-        (rv, ct) => c.CoreV1.WatchListNamespaceAsync(resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, cancellationToken: ct));
+        (rv, ct) => Guard<V1Namespace>(onError => c.CoreV1.WatchListNamespaceAsync(resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct), ct));
 
     public static ResourceOps<V1EndpointSlice> EndpointSlices(IKubernetes c) => new("endpointslices",
         async (cont, ct) =>
@@ -50,7 +50,7 @@ public static class Resources
             var l = await c.DiscoveryV1.ListEndpointSliceForAllNamespacesAsync(continueParameter: cont, limit: PageSize, cancellationToken: ct);
             return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
         },
-        (rv, ct) => c.DiscoveryV1.WatchListEndpointSliceForAllNamespacesAsync(resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, cancellationToken: ct));
+        (rv, ct) => Guard<V1EndpointSlice>(onError => c.DiscoveryV1.WatchListEndpointSliceForAllNamespacesAsync(resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct), ct));
 
     public static ResourceOps<V1Lease> Leases(IKubernetes c, string ns) => new("leases",
         async (cont, ct) =>
@@ -58,7 +58,7 @@ public static class Resources
             var l = await c.CoordinationV1.ListNamespacedLeaseAsync(ns, continueParameter: cont, limit: PageSize, cancellationToken: ct);
             return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
         },
-        (rv, ct) => c.CoordinationV1.WatchListNamespacedLeaseAsync(ns, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, cancellationToken: ct));
+        (rv, ct) => Guard<V1Lease>(onError => c.CoordinationV1.WatchListNamespacedLeaseAsync(ns, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct), ct));
 
     /// <summary>A cluster-scoped extip resource, through the CustomObjects API.</summary>
     public static ResourceOps<T> Custom<T>(IKubernetes c, string plural)
@@ -69,11 +69,30 @@ public static class Resources
             var l = KubernetesJson.Deserialize<ResourceList<T>>(((System.Text.Json.JsonElement)o).GetRawText());
             return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
         },
-        (rv, ct) => WatchCustom<T>(c, plural, rv, ct));
+        (rv, ct) => Guard<T>(onError => WatchCustom<T>(c, plural, rv, onError, ct), ct));
 
-    private static async IAsyncEnumerable<(WatchEventType, T)> WatchCustom<T>(IKubernetes c, string plural, string rv, [EnumeratorCancellation] CancellationToken ct)
+    /// <summary>
+    /// The client reports a watch's ERROR event (410 Expired among them) through onError and then
+    /// just ends the stream; this turns it into an exception, so the informer relists instead of
+    /// watching again from a version the server has forgotten.
+    /// </summary>
+    public static async IAsyncEnumerable<(WatchEventType, T)> Guard<T>(Func<Action<Exception>, IAsyncEnumerable<(WatchEventType, T)>> watch, [EnumeratorCancellation] CancellationToken ct)
     {
-        await foreach (var (type, o) in c.CustomObjects.WatchListClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, plural, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, cancellationToken: ct))
+        Exception? failure = null;
+        await foreach (var e in watch(ex => failure ??= ex).WithCancellation(ct))
+        {
+            yield return e;
+        }
+
+        if (failure is not null)
+        {
+            throw new Informers.WatchExpiredException($"watch failed: {failure.Message}", failure);
+        }
+    }
+
+    private static async IAsyncEnumerable<(WatchEventType, T)> WatchCustom<T>(IKubernetes c, string plural, string rv, Action<Exception> onError, [EnumeratorCancellation] CancellationToken ct)
+    {
+        await foreach (var (type, o) in c.CustomObjects.WatchListClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, plural, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct))
         {
             yield return (type, KubernetesJson.Deserialize<T>(((System.Text.Json.JsonElement)o).GetRawText()));
         }

@@ -49,7 +49,9 @@ public class AddressTests
 
     [Theory]
     [InlineData("203.0.113.1", "203-0-113-1")]
-    [InlineData("2001:db8::1", "2001-db8--1")]
+    [InlineData("2001:db8::1", "2001-db8-0-0-0-0-0-1")]
+    [InlineData("2001:db8::", "2001-db8-0-0-0-0-0-0")]
+    [InlineData("::1", "0-0-0-0-0-0-0-1")]
     public void ToName_IsDnsLabelSafe(string text, string name) => Assert.Equal(name, Address.Parse(text).ToName());
 
     [Theory]

@@ -1,0 +1,165 @@
+using System.Collections.Concurrent;
+using Extip.Kubernetes.Models;
+using k8s;
+using k8s.Models;
+using static Extip.Controller.Tests.TestEnv;
+
+namespace Extip.Controller.Tests;
+
+/// <summary>Restart safety and convergence under the API server's injected faults.</summary>
+public sealed class RestartAndFaultTests
+{
+    private static V1Service Svc(string name, bool v6) => LoadBalancerWith(name, v6);
+
+    private static V1Service LoadBalancerWith(string name, bool v6)
+    {
+        var s = LoadBalancer(name);
+        s.Spec.IpFamilies = [v6 ? "IPv6" : "IPv4"];
+        return s;
+    }
+
+    /// <summary>Every ingress ever seen per Service, from a watch: an address may appear, never change.</summary>
+    private sealed class IngressRecorder
+    {
+        public ConcurrentDictionary<string, string> First { get; } = new();
+
+        public ConcurrentBag<string> Violations { get; } = [];
+
+        public async Task RunAsync(IKubernetes client, string ns, CancellationToken ct)
+        {
+            string? rv = null;
+            while (!ct.IsCancellationRequested)
+            {
+                try
+                {
+                    await foreach (var (type, svc) in client.CoreV1.WatchListNamespacedServiceAsync(ns, resourceVersion: rv, cancellationToken: ct))
+                    {
+                        rv = svc.Metadata.ResourceVersion;
+                        var name = svc.Metadata.Name;
+                        if (type == WatchEventType.Deleted)
+                        {
+                            First.TryRemove(name, out _);
+                            continue;
+                        }
+
+                        var ip = svc.Status?.LoadBalancer?.Ingress?.FirstOrDefault()?.Ip;
+                        if (ip is null)
+                        {
+                            continue;
+                        }
+
+                        var first = First.GetOrAdd(name, ip);
+                        if (first != ip)
+                        {
+                            Violations.Add($"{name}: {first} became {ip}");
+                        }
+                    }
+                }
+                catch (Exception e) when (e is OperationCanceledException or HttpRequestException or IOException or KubernetesException or k8s.Autorest.HttpOperationException)
+                {
+                    rv = null;
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public async Task ControllerKilledAndRestartedDuringChurn_NeverChangesOrRepeatsAnAddress()
+    {
+        await using var env = await EmbeddedAsync();
+        await env.Agents.StartAsync("k8s1", "k8s2", "k8s3");
+        var options = env.Options() with { LeaderElection = false, Distribution = Core.Pools.Distribution.Balance };
+        var controller = await env.StartControllerAsync(options);
+        await env.PoolAsync("v4", ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"]);
+        await env.PoolAsync("v6", ["2001:db8::/112"]);
+        var ns = await env.NamespaceAsync("churn");
+        using var stop = new CancellationTokenSource();
+        var recorder = new IngressRecorder();
+        var watching = recorder.RunAsync(env.Client, ns, stop.Token);
+
+        var deleted = new HashSet<string>();
+        for (var i = 0; i < 1000; i++)
+        {
+            await env.Client.CoreV1.CreateNamespacedServiceAsync(Svc($"s{i}", i % 2 == 1), ns);
+            if (i % 10 == 9)
+            {
+                await env.DeleteServiceAsync(ns, $"s{i - 5}");
+                deleted.Add($"s{i - 5}");
+            }
+
+            if (i is 250 or 600)
+            {
+                await env.KillAsync(controller);
+                controller = await env.StartControllerAsync(options);
+            }
+        }
+
+        var live = Enumerable.Range(0, 1000).Select(i => $"s{i}").Where(n => !deleted.Contains(n)).ToList();
+        var services = await EventuallyAsync(
+            async () => (await env.Client.CoreV1.ListNamespacedServiceAsync(ns)).Items,
+            items => items.Count == live.Count && items.All(s => s.Status?.LoadBalancer?.Ingress?.Count == 1),
+            TimeSpan.FromSeconds(60), "every Service has an address");
+        var addresses = services.Select(s => s.Status.LoadBalancer.Ingress[0].Ip).ToList();
+        Assert.Equal(addresses.Count, addresses.Distinct().Count());
+        var want = addresses.Order(StringComparer.Ordinal).ToList();
+        await EventuallyAsync(env.ClaimsAsync, c => c.All(x => x.Spec.Nodes.Count == 1) && c.Select(x => x.Spec.Address).Order(StringComparer.Ordinal).SequenceEqual(want),
+            TimeSpan.FromSeconds(60), "a claim per held address, and no other");
+        await stop.CancelAsync();
+        await watching;
+        Assert.Empty(recorder.Violations);
+        foreach (var s in services)
+        {
+            Assert.Equal(recorder.First[s.Metadata.Name], s.Status.LoadBalancer.Ingress[0].Ip);
+        }
+    }
+
+    public static TheoryData<string> Faults => ["drop-watches", "compact", "conflicts", "server-errors", "latency"];
+
+    [Theory]
+    [MemberData(nameof(Faults))]
+    public async Task Controller_ConvergesUnderFault(string fault)
+    {
+        await using var env = await EmbeddedAsync();
+        var faults = env.Server!.Faults;
+        await env.Agents.StartAsync("k8s1", "k8s2");
+        await env.StartControllerAsync();
+        await env.PoolAsync("default", ["192.0.2.0/26"]);
+        var ns = await env.NamespaceAsync("faulty");
+        switch (fault)
+        {
+            case "conflicts":
+                faults.FailNext(15, 409, verb: "patch", resource: "services");
+                break;
+            case "server-errors":
+                faults.FailNext(10, 500, verb: "patch");
+                faults.FailNext(5, 503, verb: "create", resource: "ipclaims");
+                break;
+            case "latency":
+                faults.Latency = TimeSpan.FromMilliseconds(150);
+                break;
+        }
+
+        for (var i = 0; i < 30; i++)
+        {
+            await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer($"s{i}"), ns);
+            if (fault == "drop-watches" && i % 5 == 0)
+            {
+                faults.DropWatches();
+            }
+
+            if (fault == "compact" && i % 5 == 0)
+            {
+                faults.DropWatches();
+                faults.Compact();
+            }
+        }
+
+        var services = await EventuallyAsync(
+            async () => (await env.Client.CoreV1.ListNamespacedServiceAsync(ns)).Items,
+            items => items.Count == 30 && items.All(s => s.Status?.LoadBalancer?.Ingress?.Count == 1),
+            TimeSpan.FromSeconds(60), $"every Service has an address under {fault}");
+        Assert.Equal(30, services.Select(s => s.Status.LoadBalancer.Ingress[0].Ip).Distinct().Count());
+        await EventuallyAsync(env.ClaimsAsync, c => c.Count == 30 && c.All(x => x.Spec.Nodes.Count == 2), TimeSpan.FromSeconds(60), $"claims under {fault}");
+        faults.Clear();
+    }
+}

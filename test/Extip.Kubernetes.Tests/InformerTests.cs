@@ -1,0 +1,118 @@
+using Extip.ApiServer;
+using Extip.Kubernetes.Client;
+using Extip.Kubernetes.Informers;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Extip.Kubernetes.Tests;
+
+public sealed class InformerTests : IAsyncLifetime
+{
+    private EmbeddedApiServer _server = null!;
+    private IKubernetes _client = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = new EmbeddedApiServer();
+        await _server.StartAsync();
+        _client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = _server.Url.ToString() });
+    }
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    private static async Task Until(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
+            await Task.Delay(20);
+        }
+    }
+
+    private Task Create(string name) => _client.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = name } }, "default");
+
+    private Informer<V1ConfigMap> NewInformer() => new(new ResourceOps<V1ConfigMap>("configmaps",
+        async (cont, ct) =>
+        {
+            var l = await _client.CoreV1.ListNamespacedConfigMapAsync("default", continueParameter: cont, limit: 2, cancellationToken: ct);
+            return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
+        },
+        (rv, ct) => Resources.Guard<V1ConfigMap>(onError => _client.CoreV1.WatchListNamespacedConfigMapAsync("default", resourceVersion: rv, allowWatchBookmarks: true, onError: onError, cancellationToken: ct), ct)), NullLogger.Instance);
+
+    [Fact]
+    public async Task ListsAllPages_ThenIsReady_ThenFollowsTheWatch()
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            await Create($"pre-{i}");
+        }
+
+        var informer = NewInformer();
+        var changes = new List<(WatchEventType, string)>();
+        informer.Changed += (t, o, _) =>
+        {
+            lock (changes)
+            {
+                changes.Add((t, o.Metadata.Name));
+            }
+        };
+        using var cts = new CancellationTokenSource();
+        var run = informer.RunAsync(cts.Token);
+        await informer.ReadyAsync(CancellationToken.None);
+        Assert.Equal(5, informer.Count);
+        await Create("live");
+        await _client.CoreV1.DeleteNamespacedConfigMapAsync("pre-0", "default");
+        await Until(() => informer.Get("default/live") is not null && informer.Get("default/pre-0") is null, "watch events");
+        lock (changes)
+        {
+            Assert.Contains((WatchEventType.Added, "live"), changes);
+            Assert.Contains((WatchEventType.Deleted, "pre-0"), changes);
+        }
+
+        await cts.CancelAsync();
+        await run;
+    }
+
+    [Fact]
+    public async Task DroppedWatch_IsResumedWithoutRelisting()
+    {
+        var informer = NewInformer();
+        using var cts = new CancellationTokenSource();
+        var run = informer.RunAsync(cts.Token);
+        await informer.ReadyAsync(CancellationToken.None);
+        _server.Faults.DropWatches();
+        await Task.Delay(200);
+        await Create("after-drop");
+        await Until(() => informer.Get("default/after-drop") is not null, "event after the drop");
+        Assert.Equal(1, informer.Relists);
+        await cts.CancelAsync();
+        await run;
+    }
+
+    [Fact]
+    public async Task ExpiredWatch_Relists_AndMissesNothing()
+    {
+        // Requests take 300 ms: between the list and the watch taking effect, a change happens
+        // and the history is compacted, so the watch from the list's version gets 410 Expired.
+        _server.Faults.Latency = TimeSpan.FromMilliseconds(300);
+        var informer = NewInformer();
+        using var cts = new CancellationTokenSource();
+        var run = informer.RunAsync(cts.Token);
+        await informer.ReadyAsync(CancellationToken.None);
+        var type = _server.Registry.Find(string.Empty, "v1", "configmaps")!;
+        _server.Store.Mutate(type, "default", "during", _ => ApiServer.Storage.Mutation.Put(new System.Text.Json.Nodes.JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "ConfigMap",
+            ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["name"] = "during", ["namespace"] = "default", ["uid"] = Guid.NewGuid().ToString() },
+        }));
+        _server.Faults.Compact();
+        _server.Faults.Latency = TimeSpan.Zero;
+        await Until(() => informer.Get("default/during") is not null, "the change made while compacted");
+        Assert.True(informer.Relists >= 2, $"relists: {informer.Relists}");
+        await cts.CancelAsync();
+        await run;
+    }
+}
