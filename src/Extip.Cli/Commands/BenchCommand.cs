@@ -24,7 +24,14 @@ internal static class BenchCommand
         api.SetAction((r, ct) => ApiServerBench.RunAsync(r.GetValue(objects), r.GetValue(watchers), r.GetValue(inFlight), Console.Out, ct));
         bench.Subcommands.Add(api);
 
-        foreach (var (name, issue) in new[] { ("controller", 4), ("netlink", 5), ("bgp", 6) })
+        var ctlServices = new Option<int>("--services") { Description = "LoadBalancer Services to create.", DefaultValueFactory = _ => 10_000 };
+        var agents = new Option<int>("--agents") { Description = "Simulated live agents (nodes).", DefaultValueFactory = _ => 10 };
+        var ctlInFlight = new Option<int>("--in-flight") { Description = "Create requests in flight at once.", DefaultValueFactory = _ => 8 };
+        var ctl = new Command("controller", "Embedded API server and controller as processes, simulated agents; time until N Services are all assigned, and failover after a Lease expires.") { ctlServices, agents, ctlInFlight };
+        ctl.SetAction((r, ct) => ControllerBench.RunAsync(r.GetValue(ctlServices), r.GetValue(agents), r.GetValue(ctlInFlight), Console.Out, ct));
+        bench.Subcommands.Add(ctl);
+
+        foreach (var (name, issue) in new[] { ("netlink", 5), ("bgp", 6) })
         {
             bench.Subcommands.Add(NotBuilt.Command(name, $"Benchmark of the {name}.", issue));
         }

@@ -43,19 +43,33 @@ internal sealed class ClaimReconciler(ControllerSession session)
         var (held, pools) = session.Snapshot();
         var demands = new List<ClaimDemand>(held.Count);
         var specs = new Dictionary<string, IpClaimSpecModel>(held.Count, StringComparer.Ordinal);
+
+        // Most addresses share their pool's announcement and eligible nodes: work those out once
+        // per pool, and hand the scheduler one shared set instead of one per address.
+        var perPool = new Dictionary<string, (Announcement Announce, IReadOnlySet<string> Eligible)>(StringComparer.Ordinal);
         foreach (var h in held)
         {
             var pool = h.Pool is null ? null : pools.ByName.GetValueOrDefault(h.Pool);
-            var a = Announcement.Of(pool, session.Options);
-            var local = h.Owners.Any(o => o.Policy == TrafficPolicy.Local);
-            IReadOnlySet<string>? withEndpoints = null;
-            if (local && !view.EndpointSlices.NotServed)
+            var local = h.Owners.Any(o => o.Policy == TrafficPolicy.Local) && !view.EndpointSlices.NotServed;
+            Announcement a;
+            IReadOnlySet<string> eligible;
+            if (!local && perPool.TryGetValue(h.Pool ?? string.Empty, out var cached))
             {
-                withEndpoints = h.Owners.Where(o => o.Policy == TrafficPolicy.Local)
-                    .SelectMany(o => endpoints.GetValueOrDefault(o.Key) ?? []).ToHashSet(StringComparer.Ordinal);
+                (a, eligible) = cached;
+            }
+            else
+            {
+                a = Announcement.Of(pool, session.Options);
+                IReadOnlySet<string>? withEndpoints = local
+                    ? h.Owners.Where(o => o.Policy == TrafficPolicy.Local).SelectMany(o => endpoints.GetValueOrDefault(o.Key) ?? []).ToHashSet(StringComparer.Ordinal)
+                    : null;
+                eligible = Eligibility.EligibleNodes(nodes, a.NodeSelector, withEndpoints).ToHashSet(StringComparer.Ordinal);
+                if (!local)
+                {
+                    perPool[h.Pool ?? string.Empty] = (a, eligible);
+                }
             }
 
-            var eligible = Eligibility.EligibleNodes(nodes, a.NodeSelector, withEndpoints);
             var name = h.Address.ToName();
             var current = view.Claims.Get(name)?.Spec.Nodes ?? [];
             demands.Add(new ClaimDemand(name, a.Distribution, a.NodesPerAddress, eligible, current));

@@ -84,7 +84,7 @@ internal sealed class Spread
     }
 
     public IEnumerable<(string Id, IReadOnlyList<string> Nodes)> Result() =>
-        _claims.Select(c => (c.Demand.Id, (IReadOnlyList<string>)c.Nodes.Order(StringComparer.Ordinal).ToList()));
+        _claims.Select(c => (c.Demand.Id, c.Nodes.Count < 2 ? (IReadOnlyList<string>)c.Nodes : c.Nodes.Order(StringComparer.Ordinal).ToList()));
 
     /// <summary>
     /// Breadth-first search from the most loaded nodes to a node at least two below them; each
@@ -206,6 +206,7 @@ internal sealed class Spread
 
     private sealed record Slotted(ClaimDemand Demand, IReadOnlySet<string> Eligible)
     {
-        public HashSet<string> Nodes { get; } = new(StringComparer.Ordinal);
+        /// <summary>One or two nodes as a rule: a list is cheaper than a set.</summary>
+        public List<string> Nodes { get; } = new(2);
     }
 }

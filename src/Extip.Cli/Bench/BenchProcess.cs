@@ -1,0 +1,74 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Extip.Cli.Bench;
+
+/// <summary>An extip child process of a benchmark: started, its peak RSS and CPU read from /proc, stopped.</summary>
+internal sealed class BenchProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private BenchProcess(Process p) => _process = p;
+
+    public int Id => _process.Id;
+
+    public static BenchProcess Start(params string[] args)
+    {
+        var dll = typeof(BenchProcess).Assembly.Location;
+        var p = Process.Start(new ProcessStartInfo("dotnet", [dll, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        return new BenchProcess(p);
+    }
+
+    /// <summary>Reads stdout until a line contains <paramref name="marker"/>; the rest is drained in the background.</summary>
+    public async Task<string> WaitForAsync(string marker, CancellationToken ct)
+    {
+        while (await _process.StandardOutput.ReadLineAsync(ct) is { } line)
+        {
+            if (line.Contains(marker, StringComparison.Ordinal))
+            {
+                _ = _process.StandardOutput.ReadToEndAsync(ct);
+                _ = _process.StandardError.ReadToEndAsync(ct);
+                return line;
+            }
+        }
+
+        throw new InvalidOperationException("the process ended before saying: " + marker + "\n" + await _process.StandardError.ReadToEndAsync(ct));
+    }
+
+    public void DrainOutput()
+    {
+        _ = _process.StandardOutput.ReadToEndAsync();
+        _ = _process.StandardError.ReadToEndAsync();
+    }
+
+    public double PeakRssMb()
+    {
+        foreach (var line in File.ReadLines($"/proc/{Id}/status"))
+        {
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            {
+                return Math.Round(long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) / 1024.0, 1);
+            }
+        }
+
+        return double.NaN;
+    }
+
+    public double CpuSeconds()
+    {
+        var stat = File.ReadAllText($"/proc/{Id}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+}
