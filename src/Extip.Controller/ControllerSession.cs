@@ -260,10 +260,16 @@ internal sealed partial class ControllerSession
                 Queue.Forget(key);
                 Metrics.Reconciles.WithLabels("service", "ok").Inc();
             }
-            catch (Exception e) when (e is k8s.Autorest.HttpOperationException or HttpRequestException or IOException or k8s.KubernetesException or TaskCanceledException && !ct.IsCancellationRequested)
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // A worker must survive any failure of one key: the key is retried with backoff.
+            catch (Exception e)
+#pragma warning restore CA1031
             {
                 Metrics.Reconciles.WithLabels("service", "retry").Inc();
-                LogRetry(_logger, "Service", key, e.Message);
+                LogRetry(_logger, "Service", key, $"{e.GetType().Name}: {e.Message}");
                 Queue.AddRateLimited(key);
             }
             finally
@@ -317,7 +323,13 @@ internal sealed partial class ControllerSession
                 backoff.Reset();
                 Metrics.Reconciles.WithLabels("claims", "ok").Inc();
             }
-            catch (Exception e) when (e is AggregateException or k8s.Autorest.HttpOperationException or HttpRequestException or IOException && !ct.IsCancellationRequested)
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // The claim loop must outlive any failure; it retries with backoff.
+            catch (Exception e)
+#pragma warning restore CA1031
             {
                 Metrics.Reconciles.WithLabels("claims", "retry").Inc();
                 LogRetry(_logger, "IPClaims", "*", e.Message);
@@ -337,11 +349,13 @@ internal sealed partial class ControllerSession
                 await Task.Delay(100, ct);
                 await PoolStatus.SyncAsync(ct);
             }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
                 return;
             }
-            catch (Exception e) when (e is k8s.Autorest.HttpOperationException or HttpRequestException or IOException)
+#pragma warning disable CA1031 // Pool status is retried after any failure.
+            catch (Exception e)
+#pragma warning restore CA1031
             {
                 LogRetry(_logger, "IPPool status", "*", e.Message);
                 await DelayQuietly(TimeSpan.FromSeconds(1), ct);

@@ -100,14 +100,16 @@ public sealed partial class ExtipController : IAsyncDisposable
             {
                 await elector.RunUntilLeadershipLostAsync(ct);
             }
-            catch (Exception e) when (e is k8s.Autorest.HttpOperationException or HttpRequestException or IOException or OperationCanceledException)
+#pragma warning disable CA1031 // The election loop must outlive any failure, or the controller never leads again.
+            catch (Exception e)
+#pragma warning restore CA1031
             {
                 if (ct.IsCancellationRequested)
                 {
                     break;
                 }
 
-                LogElection(_logger, e.Message);
+                LogElection(_logger, $"{e.GetType().Name}: {e.Message}");
             }
 
             StopSession();

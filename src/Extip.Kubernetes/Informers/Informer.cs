@@ -85,8 +85,9 @@ public sealed partial class Informer<T>(ResourceOps<T> ops, ILogger logger)
                 _ready.TrySetResult();
                 await DelayAsync(TimeSpan.FromSeconds(30), ct);
             }
-            catch (Exception e) when (e is HttpOperationException or HttpRequestException or IOException or KubernetesException or WatchExpiredException
-                or System.Text.Json.JsonException or OperationCanceledException or InvalidOperationException)
+#pragma warning disable CA1031 // An informer must outlive any failure: it relists after a backoff.
+            catch (Exception e)
+#pragma warning restore CA1031
             {
                 // 410 or a broken stream: relist. The cache is replaced with what the list says.
                 LogWatchFailed(logger, ops.Name, e.GetType().Name, e.Message);
