@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Net;
 using System.Text.Json;
 using Extip.ApiServer;
@@ -17,7 +18,10 @@ namespace Extip.Controller.Tests;
 /// </summary>
 public sealed class TestEnv : IAsyncDisposable
 {
+    private static readonly AsyncLocal<TestEnv?> CurrentEnv = new();
     private readonly List<ExtipController> _controllers = [];
+    private readonly RecordingLogger _log = new();
+    private readonly Microsoft.Extensions.Logging.ILoggerFactory _logs;
 
     private TestEnv(IKubernetes client, EmbeddedApiServer? server, string ns)
     {
@@ -25,6 +29,8 @@ public sealed class TestEnv : IAsyncDisposable
         Server = server;
         Namespace = ns;
         Agents = new FakeAgents(client, ns);
+        _logs = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(_log).SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Debug));
+        CurrentEnv.Value = this;
     }
 
     public IKubernetes Client { get; }
@@ -91,7 +97,7 @@ public sealed class TestEnv : IAsyncDisposable
 
     public async Task<ExtipController> StartControllerAsync(ControllerOptions? options = null)
     {
-        var c = new ExtipController(Client, options ?? Options());
+        var c = new ExtipController(Client, options ?? Options(), _logs);
         await c.StartAsync();
         _controllers.Add(c);
         return c;
@@ -189,7 +195,7 @@ public sealed class TestEnv : IAsyncDisposable
 
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"{what} did not hold in time; last seen: {JsonSerializer.Serialize(last)}", error);
+                throw new TimeoutException($"{what} did not hold in time; last seen: {JsonSerializer.Serialize(last)}\ncontroller log:\n{CurrentEnv.Value?._log.Dump()}", error);
             }
 
             await Task.Delay(100);
@@ -198,6 +204,7 @@ public sealed class TestEnv : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _logs.Dispose();
         await Agents.DisposeAsync();
         foreach (var c in _controllers)
         {
