@@ -24,6 +24,10 @@ internal sealed partial class ControllerSession
     private readonly Allocator _allocator;
     private readonly Dictionary<ServiceKey, ServiceRequest> _requests = [];
     private readonly HashSet<Address> _assigned = [];
+
+    // Services the reload gave an address they did not show yet: their first reconcile reports
+    // it (event, metric) as new, as it would have been without the restart.
+    private readonly HashSet<ServiceKey> _unreported = [];
     private readonly Channel<bool> _claimSignal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly Channel<bool> _poolSignal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly ILogger _logger;
@@ -118,10 +122,14 @@ internal sealed partial class ControllerSession
             .ToList();
         lock (_gate)
         {
-            _allocator.AssignAll(requests);
+            var results = _allocator.AssignAll(requests);
             foreach (var r in requests)
             {
                 _requests[r.Key] = r;
+                if (results.TryGetValue(r.Key, out var result) && IsNew(r, result))
+                {
+                    _unreported.Add(r.Key);
+                }
             }
 
             foreach (var h in _allocator.Held())
@@ -150,6 +158,10 @@ internal sealed partial class ControllerSession
         {
             r = _allocator.Assign(request);
             _requests[request.Key] = request;
+            if (_unreported.Remove(request.Key) && !r.Changed && IsNew(request, r))
+            {
+                r = r with { Changed = true };
+            }
             foreach (var a in r.LoadBalancer.Concat(r.ExternalIPs))
             {
                 _assigned.Add(a.Address);
@@ -165,11 +177,18 @@ internal sealed partial class ControllerSession
         return r;
     }
 
+    private static bool IsNew(ServiceRequest request, AllocationResult result)
+    {
+        var shown = request.CurrentAddresses.Concat(request.CurrentExternalIPs).ToHashSet(StringComparer.Ordinal);
+        return result.LoadBalancer.Concat(result.ExternalIPs).Any(a => !shown.Contains(a.Address.ToString()));
+    }
+
     public void Release(ServiceKey key)
     {
         bool released;
         lock (_gate)
         {
+            _unreported.Remove(key);
             released = _allocator.Release(key);
             _requests.Remove(key);
         }

@@ -141,6 +141,7 @@ public sealed class ControllerRuleTests
         await using var _ = env;
         await env.PoolAsync("tiny", ["192.0.2.7"]);
         await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer("first"), ns);
+        Assert.Equal(["192.0.2.7"], await EventuallyAsync(() => env.IngressAsync(ns, "first"), i => i.Count == 1, what: "first holds the only address"));
         await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer("second"), ns);
         await WarningAsync(env, ns, "second", nameof(RefusalReason.PoolExhausted));
         var pool = await EventuallyAsync(() => env.PoolStatusAsync("tiny"), p => p.Status?.Conditions.Any(c => c.Type == "Exhausted" && c.Status == "True") == true, what: "exhausted");

@@ -113,6 +113,28 @@ public sealed class RestartAndFaultTests
         }
     }
 
+    [Fact]
+    public async Task ServiceCreatedWhileNoControllerRuns_IsReportedAsAssignedAfterStart()
+    {
+        await using var env = await EmbeddedAsync();
+        await env.Agents.StartAsync("k8s1");
+        await env.PoolAsync("default", ["192.0.2.0/28"]);
+        var ns = await env.NamespaceAsync("early");
+        await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer("before"), ns);
+        var controller = await env.StartControllerAsync();
+        Assert.Equal(["192.0.2.0"], await EventuallyAsync(() => env.IngressAsync(ns, "before"), i => i.Count == 1, what: "ingress"));
+        var events = await EventuallyAsync(() => env.EventsAsync(ns, "before"), e => e.Any(x => x.Reason == "AddressAssigned"), what: "AddressAssigned event");
+        Assert.Contains(events, e => e.Message == "Assigned 192.0.2.0 (pool default)");
+        Assert.Contains("extip_allocations_total{pool=\"default\"} 1", await controller.Metrics.RenderAsync(), StringComparison.Ordinal);
+
+        // A restart does not report it again: the Service already shows the address.
+        await env.KillAsync(controller);
+        controller = await env.StartControllerAsync();
+        await EventuallyAsync(controller.Metrics.RenderAsync, m => m.Contains("extip_reconcile_total{kind=\"service\",result=\"ok\"}", StringComparison.Ordinal), what: "reconciled after restart");
+        Assert.DoesNotContain("extip_allocations_total{pool=", await controller.Metrics.RenderAsync(), StringComparison.Ordinal);
+        Assert.Equal(1, Assert.Single(await env.EventsAsync(ns, "before"), e => e.Reason == "AddressAssigned").Count);
+    }
+
     public static TheoryData<string> Faults => ["drop-watches", "compact", "conflicts", "server-errors", "latency"];
 
     [Theory]

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using System.Net;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Extip.ApiServer;
 using Extip.ApiServer.Http;
@@ -18,7 +19,10 @@ namespace Extip.Controller.Tests;
 /// </summary>
 public sealed class TestEnv : IAsyncDisposable
 {
-    private static readonly AsyncLocal<TestEnv?> CurrentEnv = new();
+    // The test's env, for the log dump in timeouts. A holder set synchronously flows to the
+    // test's own async context; a value set inside an awaited factory would not.
+    private static readonly AsyncLocal<StrongBox<TestEnv?>> CurrentEnv = new();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<TestEnv, string> Live = new();
     private readonly List<ExtipController> _controllers = [];
     private readonly RecordingLogger _log = new();
     private readonly Microsoft.Extensions.Logging.ILoggerFactory _logs;
@@ -29,8 +33,8 @@ public sealed class TestEnv : IAsyncDisposable
         Server = server;
         Namespace = ns;
         Agents = new FakeAgents(client, ns);
+        Live[this] = ns;
         _logs = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(_log).SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Debug));
-        CurrentEnv.Value = this;
     }
 
     public IKubernetes Client { get; }
@@ -43,7 +47,9 @@ public sealed class TestEnv : IAsyncDisposable
 
     public FakeAgents Agents { get; }
 
-    public static async Task<TestEnv> EmbeddedAsync()
+    public static Task<TestEnv> EmbeddedAsync() => Track(EmbeddedCoreAsync());
+
+    private static async Task<TestEnv> EmbeddedCoreAsync()
     {
         var server = new EmbeddedApiServer(new ApiServerOptions());
         await server.StartAsync();
@@ -54,7 +60,18 @@ public sealed class TestEnv : IAsyncDisposable
     }
 
     /// <summary>The shared real server: CRDs installed, leftovers of earlier tests removed.</summary>
-    public static async Task<TestEnv> RealAsync(ClusterFixture fixture)
+    public static Task<TestEnv> RealAsync(ClusterFixture fixture) => Track(RealCoreAsync(fixture));
+
+    private static Task<TestEnv> Track(Task<TestEnv> creating)
+    {
+        var box = new StrongBox<TestEnv?>();
+        CurrentEnv.Value = box;
+        return Set();
+
+        async Task<TestEnv> Set() => box.Value = await creating;
+    }
+
+    private static async Task<TestEnv> RealCoreAsync(ClusterFixture fixture)
     {
         var env = new TestEnv(fixture.Client, null, $"extip-{Guid.NewGuid().ToString("N")[..6]}");
         await env.PrepareAsync();
@@ -195,15 +212,22 @@ public sealed class TestEnv : IAsyncDisposable
 
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"{what} did not hold in time; last seen: {JsonSerializer.Serialize(last)}\ncontroller log:\n{CurrentEnv.Value?._log.Dump()}", error);
+                throw new TimeoutException($"{what} did not hold in time; last seen: {JsonSerializer.Serialize(last)}\ncontroller log:\n{LogDump()}", error);
             }
 
             await Task.Delay(100);
         }
     }
 
+    /// <summary>The test's own controller log when known; else every live test's, each under its name.</summary>
+    private static string LogDump() =>
+        CurrentEnv.Value?.Value is { } env
+            ? env._log.Dump()
+            : string.Join("\n", Live.Keys.Select(e => $"--- env {e.GetHashCode():x8}\n{e._log.Dump()}"));
+
     public async ValueTask DisposeAsync()
     {
+        Live.TryRemove(this, out _);
         _logs.Dispose();
         await Agents.DisposeAsync();
         foreach (var c in _controllers)

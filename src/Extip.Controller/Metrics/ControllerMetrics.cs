@@ -46,4 +46,12 @@ public sealed class ControllerMetrics
     public Gauge LiveAgents { get; }
 
     public Counter ClaimWrites { get; }
+
+    /// <summary>The registry in the Prometheus text format, as /metrics serves it.</summary>
+    public async Task<string> RenderAsync()
+    {
+        using var buffer = new MemoryStream();
+        await Registry.CollectAndExportAsTextAsync(buffer);
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
 }
