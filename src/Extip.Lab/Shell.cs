@@ -1,0 +1,51 @@
+using System.Diagnostics;
+
+namespace Extip.Lab;
+
+/// <summary>Runs a command to completion and fails with its output when it fails.</summary>
+public static class Shell
+{
+    public static string Run(string file, params string[] args) => Run(file, (IEnumerable<string>)args);
+
+    public static string Run(string file, IEnumerable<string> args, bool check = true)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        p.WaitForExit();
+        var output = stdout.GetAwaiter().GetResult();
+        var errors = stderr.GetAwaiter().GetResult();
+        if (check && p.ExitCode != 0)
+        {
+            throw new LabException($"{file} {string.Join(' ', psi.ArgumentList)} failed with exit code {p.ExitCode}: {errors.Trim()}{output.Trim()}");
+        }
+
+        return output;
+    }
+
+    public static bool Exists(string file) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':').Append("/usr/sbin").Append("/sbin").Any(d => File.Exists(Path.Combine(d, file)));
+}
+
+public sealed class LabException : Exception
+{
+    public LabException()
+    {
+    }
+
+    public LabException(string message)
+        : base(message)
+    {
+    }
+
+    public LabException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}

@@ -1,0 +1,234 @@
+using System.Diagnostics;
+using System.Globalization;
+using Extip.Netlink;
+
+namespace Extip.Lab;
+
+/// <summary>
+/// Network namespaces of one run, all named <c>xl{pid}-{run}-…</c>, wired with veth pairs and
+/// bridges that live inside them. Nothing is created in the root namespace. Disposing removes
+/// everything; <see cref="Sweep"/> removes what crashed runs (dead pids) left behind.
+/// </summary>
+public sealed class Site : IDisposable
+{
+    public const string Family = "xl";
+    private static int _runs;
+    private readonly List<string> _namespaces = [];
+    private readonly List<Process> _processes = [];
+    private readonly Lock _gate = new();
+
+    private Site(string prefix) => Prefix = prefix;
+
+    /// <summary>The name prefix of every namespace of this run.</summary>
+    public string Prefix { get; }
+
+    public IReadOnlyList<string> Namespaces
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _namespaces];
+            }
+        }
+    }
+
+    /// <summary>A new site; first sweeps what dead runs left.</summary>
+    public static Site Create()
+    {
+        Sweep();
+        var run = Interlocked.Increment(ref _runs);
+        return new Site($"{Family}{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}-{run.ToString(CultureInfo.InvariantCulture)}-");
+    }
+
+    /// <summary>Deletes the namespaces of runs whose process is gone (and kills what still runs in them).</summary>
+    public static IReadOnlyList<string> Sweep()
+    {
+        var removed = new List<string>();
+        foreach (var ns in NetNs.List())
+        {
+            if (OwnerPid(ns) is { } pid && !Directory.Exists($"/proc/{pid}"))
+            {
+                Delete(ns);
+                removed.Add(ns);
+            }
+        }
+
+        return removed;
+    }
+
+    /// <summary>The pid in a lab namespace's name, or null when the name is not a lab's.</summary>
+    public static int? OwnerPid(string ns)
+    {
+        if (!ns.StartsWith(Family, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var dash = ns.IndexOf('-', StringComparison.Ordinal);
+        return dash > Family.Length && int.TryParse(ns.AsSpan(Family.Length, dash - Family.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : null;
+    }
+
+    /// <summary>A new namespace with <c>lo</c> up; returns its full name.</summary>
+    public string AddNamespace(string name)
+    {
+        var full = Prefix + name;
+        Shell.Run("ip", "netns", "add", full);
+        lock (_gate)
+        {
+            _namespaces.Add(full);
+        }
+
+        Shell.Run("ip", "-n", full, "link", "set", "lo", "up");
+        return full;
+    }
+
+    /// <summary>A veth pair between two of the site's namespaces, both ends up.</summary>
+    public void Veth(string nsA, string ifA, string nsB, string ifB, string? macA = null)
+    {
+        var args = new List<string> { "-n", nsA, "link", "add", ifA };
+        if (macA is not null)
+        {
+            args.AddRange(["address", macA]);
+        }
+
+        args.AddRange(["type", "veth", "peer", "name", ifB, "netns", nsB]);
+        Shell.Run("ip", args);
+        Up(nsA, ifA);
+        Up(nsB, ifB);
+    }
+
+    /// <summary>A bridge in <paramref name="ns"/> enslaving the given interfaces of that namespace.</summary>
+    public void Bridge(string ns, string name, params string[] ports)
+    {
+        Shell.Run("ip", "-n", ns, "link", "add", name, "type", "bridge");
+        Shell.Run("ip", "-n", ns, "link", "set", name, "type", "bridge", "stp_state", "0", "forward_delay", "0");
+        foreach (var p in ports)
+        {
+            Shell.Run("ip", "-n", ns, "link", "set", p, "master", name);
+        }
+
+        Up(ns, name);
+    }
+
+    public void Up(string ns, string iface) => Shell.Run("ip", "-n", ns, "link", "set", iface, "up");
+
+    public void Address(string ns, string iface, string cidr) =>
+        Shell.Run("ip", cidr.Contains(':', StringComparison.Ordinal) ? ["-n", ns, "addr", "add", cidr, "dev", iface, "nodad"] : ["-n", ns, "addr", "add", cidr, "dev", iface]);
+
+    public void Route(string ns, string prefix, string via) => Shell.Run("ip", "-n", ns, "route", "add", prefix, "via", via);
+
+    public void Sysctl(string ns, string key, string value) => Shell.Run("ip", "netns", "exec", ns, "sysctl", "-q", "-w", $"{key}={value}");
+
+    /// <summary>Runs a command inside a namespace and returns its output.</summary>
+    public static string Exec(string ns, params string[] command) => Shell.Run("ip", new[] { "netns", "exec", ns }.Concat(command));
+
+    /// <summary>Starts a process inside <paramref name="ns"/> (or in the root namespace when null); the site kills it on dispose.</summary>
+    public Process Start(string? ns, string file, IEnumerable<string> args, IDictionary<string, string>? env = null, Action<string>? output = null)
+    {
+        var psi = ns is null ? new ProcessStartInfo(file) : new ProcessStartInfo("ip");
+        if (ns is not null)
+        {
+            foreach (var a in new[] { "netns", "exec", ns, file })
+            {
+                psi.ArgumentList.Add(a);
+            }
+        }
+
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.UseShellExecute = false;
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        foreach (var (k, v) in env ?? new Dictionary<string, string>())
+        {
+            psi.Environment[k] = v;
+        }
+
+        var p = Process.Start(psi) ?? throw new LabException($"could not start {file}");
+        p.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                output?.Invoke(e.Data);
+            }
+        };
+        p.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                output?.Invoke(e.Data);
+            }
+        };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        lock (_gate)
+        {
+            _processes.Add(p);
+        }
+
+        return p;
+    }
+
+    public void Dispose()
+    {
+        List<Process> processes;
+        List<string> namespaces;
+        lock (_gate)
+        {
+            processes = [.. _processes];
+            namespaces = [.. _namespaces];
+            _processes.Clear();
+            _namespaces.Clear();
+        }
+
+        foreach (var p in processes)
+        {
+            try
+            {
+                if (!p.HasExited)
+                {
+                    p.Kill(entireProcessTree: true);
+                    p.WaitForExit(5000);
+                }
+            }
+            catch (InvalidOperationException)
+            {
+            }
+
+            p.Dispose();
+        }
+
+        foreach (var ns in namespaces)
+        {
+            Delete(ns);
+        }
+    }
+
+    private static void Delete(string ns)
+    {
+        // Whatever still runs inside would keep the namespace alive.
+        foreach (var pid in Shell.Run("ip", ["netns", "pids", ns], check: false).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (int.TryParse(pid, CultureInfo.InvariantCulture, out var p))
+            {
+                try
+                {
+                    using var proc = Process.GetProcessById(p);
+                    proc.Kill(entireProcessTree: true);
+                }
+                catch (ArgumentException)
+                {
+                }
+                catch (InvalidOperationException)
+                {
+                }
+            }
+        }
+
+        Shell.Run("ip", ["netns", "del", ns], check: false);
+    }
+}
