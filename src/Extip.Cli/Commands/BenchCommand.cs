@@ -31,10 +31,12 @@ internal static class BenchCommand
         ctl.SetAction((r, ct) => ControllerBench.RunAsync(r.GetValue(ctlServices), r.GetValue(agents), r.GetValue(ctlInFlight), Console.Out, ct));
         bench.Subcommands.Add(ctl);
 
-        foreach (var (name, issue) in new[] { ("netlink", 5), ("bgp", 6) })
-        {
-            bench.Subcommands.Add(NotBuilt.Command(name, $"Benchmark of the {name}.", issue));
-        }
+        var nlAddresses = new Option<int>("--addresses") { Description = "Addresses to add and then remove.", DefaultValueFactory = _ => 10_000 };
+        var nl = new Command("netlink", "Adds then removes N addresses in a fresh namespace with extip's netlink client and with `ip -batch`; needs root.") { nlAddresses };
+        nl.SetAction(r => NetlinkBench.Run(r.GetValue(nlAddresses), Console.Out));
+        bench.Subcommands.Add(nl);
+
+        bench.Subcommands.Add(NotBuilt.Command("bgp", "Benchmark of the BGP speaker.", 6));
 
         return bench;
     }
