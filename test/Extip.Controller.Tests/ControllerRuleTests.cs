@@ -135,6 +135,18 @@ public sealed class ControllerRuleTests
     }
 
     [Fact]
+    public async Task L2Addresses_LiveOnOneNode_EvenWhenThePoolSaysAll()
+    {
+        var (env, ns) = await StartAsync(null, "k8s1", "k8s2", "k8s3");
+        await using var _ = env;
+        await env.PoolAsync("segment", ["192.0.2.0/28"], s => s.Announce = new AnnounceModel { Mode = "L2", Interface = "eth0", Distribution = "All" });
+        await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer("web"), ns);
+        var claim = (await EventuallyAsync(env.ClaimsAsync, c => c.Count == 1 && c[0].Spec.Nodes.Count > 0, what: "claim"))[0];
+        Assert.Equal(("L2", "eth0"), (claim.Spec.Mode, claim.Spec.Interface));
+        Assert.Single(claim.Spec.Nodes);
+    }
+
+    [Fact]
     public async Task PoolExhausted_IsAConditionAndAWarning()
     {
         var (env, ns) = await StartAsync();

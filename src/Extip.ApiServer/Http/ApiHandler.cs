@@ -187,6 +187,12 @@ public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore sto
         using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
         var text = await reader.ReadToEndAsync(http.RequestAborted);
         var contentType = http.Request.ContentType ?? "application/json";
+        if (contentType.Contains("protobuf", StringComparison.OrdinalIgnoreCase))
+        {
+            // Clients that offer protobuf fall back to JSON on 415, as against a server without it.
+            throw new ApiException(415, "UnsupportedMediaType", $"the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (not {contentType.Split(';')[0].Trim()})");
+        }
+
         if (contentType.Contains("yaml", StringComparison.OrdinalIgnoreCase) || expectYamlType is not null)
         {
             var trimmed = text.TrimStart();

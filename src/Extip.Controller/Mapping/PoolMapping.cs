@@ -58,11 +58,16 @@ internal sealed record Announcement(AnnounceMode Mode, string Interface, Distrib
     public static Announcement Of(Pool? pool, ControllerOptions o)
     {
         var a = pool?.Spec.Announce ?? new AnnounceSpec();
+        var mode = a.Mode ?? o.Mode;
+
+        // On a shared segment one node answers for an address: two would make neighbours flap
+        // between their MACs. So an L2 address lives on exactly one node, whatever the distribution.
+        var l2 = mode == AnnounceMode.L2;
         return new Announcement(
-            a.Mode ?? o.Mode,
+            mode,
             a.Interface ?? o.Interface,
-            a.Distribution ?? o.Distribution,
-            a.NodesPerAddress ?? o.NodesPerAddress,
+            l2 ? Distribution.Balance : a.Distribution ?? o.Distribution,
+            l2 ? 1 : a.NodesPerAddress ?? o.NodesPerAddress,
             a.NodeSelector,
             a.Communities,
             a.LocalPreference);

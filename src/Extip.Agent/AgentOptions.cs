@@ -1,0 +1,28 @@
+namespace Extip.Agent;
+
+/// <summary>How one agent runs.</summary>
+public sealed record AgentOptions
+{
+    /// <summary>The node this agent speaks for (IPClaim spec.nodes, Lease and IPNode names).</summary>
+    public required string Node { get; init; }
+
+    /// <summary>Namespace of the agent Leases (the controller's).</summary>
+    public string Namespace { get; init; } = "extip-system";
+
+    /// <summary>Network namespace whose interfaces this agent drives (null: its own).</summary>
+    public string? Netns { get; init; }
+
+    /// <summary>The Lease's duration: the controller moves claims away this long after the last renewal, and the agent drops its addresses after as long without one (fencing).</summary>
+    public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromSeconds(4);
+
+    public TimeSpan RenewInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Full re-check of the interfaces even when nothing was announced.</summary>
+    public TimeSpan Resync { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>IFA_PROTO value that marks extip's addresses, so a restart can sweep what it left.</summary>
+    public byte Mark { get; init; } = 0x65;
+
+    /// <summary>Gratuitous ARP / unsolicited NA when taking an address on an Ethernet interface.</summary>
+    public bool Announce { get; init; } = true;
+}

@@ -1,0 +1,225 @@
+using System.Net;
+using Extip.Netlink;
+using Extip.Netlink.L2;
+using Extip.Netlink.Wire;
+
+namespace Extip.Agent;
+
+/// <summary>An address a claim wants on this node.</summary>
+public sealed record DesiredAddress(IPAddress Address, int PrefixLength, string Interface, string Mode, string Claim)
+{
+    public override string ToString() => $"{Address}/{PrefixLength} on {Interface}";
+}
+
+/// <summary>Where a desired address stands on the node.</summary>
+public sealed record AddressState(DesiredAddress Want, string State, string? Message, DateTime Since)
+{
+    public const string Held = "Held";
+    public const string Pending = "Pending";
+    public const string Failed = "Failed";
+}
+
+/// <summary>
+/// The node side: makes the marked addresses of one network namespace match the desired set,
+/// through netlink, and announces the ones it adds on Ethernet interfaces. Addresses without
+/// the mark are never removed.
+/// </summary>
+public sealed class Dataplane : IDisposable
+{
+    private readonly RtNetlink _nl;
+    private readonly PacketSocket _packets;
+    private readonly Announcer _announcer;
+    private readonly byte _mark;
+    private readonly bool _announce;
+    private readonly Dictionary<(string Interface, IPAddress Address, int Prefix), DateTime> _since = [];
+    private readonly Dictionary<(int Index, IPAddress Address), CancellationTokenSource> _announcing = [];
+
+    public Dataplane(string? netns, byte mark, bool announce = true)
+    {
+        _nl = RtNetlink.Open(netns);
+        try
+        {
+            Monitor = NetlinkMonitor.Open(netns);
+            _packets = PacketSocket.Open(netns);
+        }
+        catch
+        {
+            _nl.Dispose();
+            Monitor?.Dispose();
+            throw;
+        }
+
+        _announcer = new Announcer(_packets);
+        _mark = mark;
+        _announce = announce;
+    }
+
+    /// <summary>Kernel changes in the namespace: a reason to look again.</summary>
+    public NetlinkMonitor Monitor { get; }
+
+    public long AnnouncementsSent => _announcer.FramesSent;
+
+    /// <summary>The marked addresses on the node now.</summary>
+    public IReadOnlyList<AddressEntry> Marked() => _nl.Addresses().Where(a => a.Protocol == _mark).ToList();
+
+    /// <summary>Adds what is missing, removes what is marked and not wanted; returns the state of each wanted address.</summary>
+    public IReadOnlyList<AddressState> Apply(IReadOnlyCollection<DesiredAddress> desired)
+    {
+        var now = DateTime.UtcNow;
+        var links = _nl.Links().ToDictionary(l => l.Name, StringComparer.Ordinal);
+        var present = _nl.Addresses();
+        var states = new List<AddressState>();
+        var adds = new List<(DesiredAddress Want, Link Link)>();
+        var keep = new HashSet<(int, IPAddress, int)>();
+        foreach (var want in desired)
+        {
+            if (!links.TryGetValue(want.Interface, out var link))
+            {
+                states.Add(new AddressState(want, AddressState.Pending, $"interface {want.Interface} does not exist on this node; waiting for it", now));
+                continue;
+            }
+
+            var there = present.FirstOrDefault(a => a.InterfaceIndex == link.Index && a.Address.Equals(want.Address));
+            if (there is null)
+            {
+                adds.Add((want, link));
+            }
+            else if (there.Protocol == _mark && there.PrefixLength != want.PrefixLength)
+            {
+                // Ours with another mask (the pool changed it): replace it.
+                _nl.DeleteAddresses([Spec(link, there.Address, there.PrefixLength)]);
+                adds.Add((want, link));
+            }
+            else if (there.Protocol != _mark && there.PrefixLength != want.PrefixLength)
+            {
+                states.Add(new AddressState(want, AddressState.Failed, $"{want.Address}/{there.PrefixLength} is already on {want.Interface}, not put there by extip; left as is", now));
+            }
+            else
+            {
+                keep.Add((link.Index, want.Address, want.PrefixLength));
+                states.Add(new AddressState(want, AddressState.Held, there.Protocol == _mark ? null : "was already on the interface (not put there by extip); extip will not remove it", Since(want, now)));
+            }
+        }
+
+        if (adds.Count > 0)
+        {
+            var results = _nl.AddAddresses(adds.Select(a => Spec(a.Link, a.Want.Address, a.Want.PrefixLength)).ToList());
+            for (var i = 0; i < adds.Count; i++)
+            {
+                var (want, link) = adds[i];
+                if (results[i] is { } error)
+                {
+                    states.Add(new AddressState(want, AddressState.Failed, error.Message, now));
+                    continue;
+                }
+
+                keep.Add((link.Index, want.Address, want.PrefixLength));
+                _since[(want.Interface, want.Address, want.PrefixLength)] = now;
+                states.Add(new AddressState(want, AddressState.Held, null, now));
+                StartAnnouncing(link, want.Address);
+            }
+        }
+
+        var stale = present.Where(a => a.Protocol == _mark && !keep.Contains((a.InterfaceIndex, a.Address, a.PrefixLength))).ToList();
+        Remove(stale);
+        foreach (var key in _since.Keys.Where(k => !desired.Any(d => (d.Interface, d.Address, d.PrefixLength) == k)).ToList())
+        {
+            _since.Remove(key);
+        }
+
+        return states;
+    }
+
+    /// <summary>Removes every marked address (stop, fencing).</summary>
+    public int RemoveAll()
+    {
+        var marked = Marked();
+        Remove(marked);
+        _since.Clear();
+        return marked.Count;
+    }
+
+    public void Dispose()
+    {
+        foreach (var cts in _announcing.Values)
+        {
+            cts.Cancel();
+            cts.Dispose();
+        }
+
+        _announcing.Clear();
+        Monitor.Dispose();
+        _packets.Dispose();
+        _nl.Dispose();
+    }
+
+    private void Remove(IReadOnlyList<AddressEntry> entries)
+    {
+        if (entries.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var e in entries)
+        {
+            if (_announcing.Remove((e.InterfaceIndex, e.Address), out var cts))
+            {
+                cts.Cancel();
+                cts.Dispose();
+            }
+        }
+
+        var results = _nl.DeleteAddresses(entries.Select(e => new RtNetlink.AddressSpec(e.InterfaceIndex, e.Address, e.PrefixLength, _mark)).ToList());
+        if (results.FirstOrDefault(r => r is not null && r.Error != NetlinkError.NotFound && r.Error != NetlinkError.NoSuchDevice) is { } error)
+        {
+            throw error;
+        }
+    }
+
+    private void StartAnnouncing(Link link, IPAddress address)
+    {
+        if (!_announce || !link.HasNeighbours)
+        {
+            return;
+        }
+
+        var cts = new CancellationTokenSource();
+        if (_announcing.Remove((link.Index, address), out var old))
+        {
+            old.Cancel();
+            old.Dispose();
+        }
+
+        _announcing[(link.Index, address)] = cts;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await _announcer.AnnounceAsync(link, address, cts.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            catch (NetlinkException)
+            {
+                // The interface went away mid-announcement: the next Apply sees it.
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        });
+    }
+
+    private DateTime Since(DesiredAddress want, DateTime now)
+    {
+        var key = (want.Interface, want.Address, want.PrefixLength);
+        if (!_since.TryGetValue(key, out var since))
+        {
+            _since[key] = since = now;
+        }
+
+        return since;
+    }
+
+    private RtNetlink.AddressSpec Spec(Link link, IPAddress address, int prefix) => new(link.Index, address, prefix, _mark);
+}

@@ -1,0 +1,368 @@
+using System.Net;
+using System.Text.Json;
+using System.Threading.Channels;
+using Extip.Kubernetes.Client;
+using Extip.Kubernetes.Informers;
+using Extip.Kubernetes.Models;
+using Extip.Netlink;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+
+namespace Extip.Agent;
+
+/// <summary>
+/// The node agent: keeps its Lease, follows the IPClaims naming its node, makes the node's
+/// marked addresses match them (sweeping the rest, also at start), reports in its IPNode status,
+/// and drops everything when it can no longer renew its Lease in time (fencing). Stopping
+/// removes its addresses and releases the Lease so that the controller moves the claims at once.
+/// </summary>
+public sealed partial class ExtipAgent : IAsyncDisposable
+{
+    private readonly IKubernetes _client;
+    private readonly AgentOptions _options;
+    private readonly ILogger _logger;
+    private readonly Informer<IpClaim> _claims;
+    private readonly LeaseKeeper _lease;
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _loops = [];
+    private Dataplane? _dataplane;
+    private string? _lastStatus;
+    private bool _fenced;
+    private bool _stopped;
+
+    public ExtipAgent(IKubernetes client, AgentOptions options, ILoggerFactory logs)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(logs);
+        _client = client;
+        _options = options;
+        _logger = logs.CreateLogger("extip.agent");
+        _claims = new Informer<IpClaim>(Resources.Custom<IpClaim>(client, IpClaim.Plural), logs.CreateLogger("informer.ipclaims"));
+        _lease = new LeaseKeeper(client, options);
+        _claims.Changed += (_, claim, old) =>
+        {
+            if (Mine(claim) || (old is not null && Mine(old)))
+            {
+                Wake();
+            }
+        };
+    }
+
+    public AgentOptions Options => _options;
+
+    /// <summary>The state of each address after the last pass.</summary>
+    public IReadOnlyList<AddressState> States { get; private set; } = [];
+
+    public long AnnouncementsSent => _dataplane?.AnnouncementsSent ?? 0;
+
+    /// <summary>Opens the dataplane (fails at once on a missing namespace or missing privileges) and starts the loops.</summary>
+    public Task StartAsync(CancellationToken ct = default)
+    {
+        _dataplane = new Dataplane(_options.Netns, _options.Mark, _options.Announce);
+        LogStarting(_logger, _options.Node, _options.Netns ?? "(own)", _dataplane.Marked().Count);
+        var stop = _stop.Token;
+        _loops.Add(Task.Run(() => _claims.RunAsync(stop), CancellationToken.None));
+        _loops.Add(Task.Run(() => LeaseLoopAsync(stop), CancellationToken.None));
+        _loops.Add(Task.Run(() => KernelLoopAsync(stop), CancellationToken.None));
+        _loops.Add(Task.Run(() => ReconcileLoopAsync(stop), CancellationToken.None));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Graceful stop (SIGTERM): addresses removed, Lease released, status says so.</summary>
+    public async Task StopAsync(CancellationToken ct = default)
+    {
+        if (_stopped)
+        {
+            return;
+        }
+
+        _stopped = true;
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_loops).ConfigureAwait(false);
+        var removed = _dataplane?.RemoveAll() ?? 0;
+        LogStopped(_logger, removed);
+        try
+        {
+            await _lease.ReleaseAsync(ct).ConfigureAwait(false);
+            await WriteStatusAsync([], fenced: false, stopping: true, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpOperationException or HttpRequestException or OperationCanceledException)
+        {
+            LogReleaseFailed(_logger, e.Message);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_stopped)
+        {
+            _stopped = true;
+            await _stop.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(_loops).ConfigureAwait(false);
+        }
+
+        _dataplane?.Dispose();
+        _stop.Dispose();
+    }
+
+    private bool Mine(IpClaim claim) => claim.Spec.Nodes.Contains(_options.Node, StringComparer.Ordinal);
+
+    private void Wake() => _wake.Writer.TryWrite(true);
+
+    private async Task LeaseLoopAsync(CancellationToken ct)
+    {
+        var failingLogged = false;
+        while (!ct.IsCancellationRequested)
+        {
+            var wasValid = _lease.ValidUntil > DateTime.UtcNow;
+            if (await _lease.RenewAsync(ct).ConfigureAwait(false))
+            {
+                if (failingLogged)
+                {
+                    LogRenewBack(_logger);
+                    failingLogged = false;
+                }
+
+                if (!wasValid || _fenced)
+                {
+                    Wake();
+                }
+            }
+            else if (!failingLogged)
+            {
+                LogRenewFailing(_logger, _lease.LastError?.Message ?? "unknown", _lease.ValidUntil);
+                failingLogged = true;
+            }
+
+            try
+            {
+                await Task.Delay(_options.RenewInterval, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task KernelLoopAsync(CancellationToken ct)
+    {
+        try
+        {
+            await foreach (var change in _dataplane!.Monitor.Changes.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                // A link that appears or changes, or one of our addresses removed by someone else.
+                if (change is NetlinkChange.LinkChange or NetlinkChange.Overflow
+                    || (change is NetlinkChange.AddressChange { Removed: true } a && a.Address.Protocol == _options.Mark))
+                {
+                    Wake();
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task ReconcileLoopAsync(CancellationToken ct)
+    {
+        Wake();
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await PassAsync(ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                LogPassFailed(_logger, e.Message);
+            }
+
+            // Sleep until something changes, the resync is due, or the Lease would run out.
+            var untilFence = _lease.ValidUntil - DateTime.UtcNow;
+            var wait = _fenced || untilFence <= TimeSpan.Zero ? _options.Resync : TimeSpan.FromTicks(Math.Min(_options.Resync.Ticks, untilFence.Ticks + TimeSpan.TicksPerMillisecond));
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(wait);
+            try
+            {
+                await _wake.Reader.ReadAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task PassAsync(CancellationToken ct)
+    {
+        var fenced = _lease.ValidUntil <= DateTime.UtcNow;
+        if (fenced != _fenced)
+        {
+            if (fenced)
+            {
+                LogFenced(_logger, _lease.ValidUntil);
+            }
+            else
+            {
+                LogUnfenced(_logger);
+            }
+
+            _fenced = fenced;
+        }
+
+        IReadOnlyList<AddressState> states;
+        if (fenced)
+        {
+            var removed = _dataplane!.RemoveAll();
+            if (removed > 0)
+            {
+                LogDropped(_logger, removed);
+            }
+
+            states = [];
+        }
+        else if (!_claims.IsReady)
+        {
+            // Keep what is there until the claims are known (or the Lease runs out).
+            return;
+        }
+        else
+        {
+            var desired = new List<DesiredAddress>();
+            foreach (var claim in _claims.Items.Where(Mine))
+            {
+                if (IPAddress.TryParse(claim.Spec.Address, out var ip))
+                {
+                    desired.Add(new DesiredAddress(ip, claim.Spec.PrefixLength, claim.Spec.Interface, claim.Spec.Mode, claim.Metadata.Name));
+                }
+            }
+
+            states = _dataplane!.Apply(desired);
+            foreach (var s in states.Where(s => s.State != AddressState.Held))
+            {
+                LogNotHeld(_logger, s.Want.ToString(), s.State, s.Message ?? string.Empty);
+            }
+        }
+
+        States = states;
+        await WriteStatusAsync(states, fenced, stopping: false, ct).ConfigureAwait(false);
+    }
+
+    private async Task WriteStatusAsync(IReadOnlyList<AddressState> states, bool fenced, bool stopping, CancellationToken ct)
+    {
+        var held = states.Where(s => s.State == AddressState.Held).ToList();
+        var missing = states.Where(s => s.State != AddressState.Held).ToList();
+        var conditions = new List<Condition>
+        {
+            new()
+            {
+                Type = "Ready",
+                Status = !stopping && !fenced && missing.Count == 0 ? "True" : "False",
+                Reason = stopping ? "Stopped" : fenced ? "LeaseExpired" : missing.Count == 0 ? "AllHeld" : missing.Any(m => m.State == AddressState.Pending) ? "InterfaceMissing" : "AddFailed",
+                Message = stopping ? "the agent stopped and removed its addresses"
+                    : fenced ? "the agent could not renew its Lease in time and removed its addresses"
+                    : missing.Count == 0 ? $"{held.Count} addresses held" : string.Join("; ", missing.Select(m => $"{m.Want}: {m.Message}")),
+            },
+        };
+        var status = new IpNodeStatusModel
+        {
+            Addresses = states.Select(s => new HeldAddress
+            {
+                Address = s.Want.Address.ToString(),
+                PrefixLength = s.Want.PrefixLength,
+                Interface = s.Want.Interface,
+                Mode = s.Want.Mode,
+                State = s.State,
+                Message = s.Message,
+                Since = s.Since,
+            }).OrderBy(a => a.Address, StringComparer.Ordinal).ToList(),
+            Conditions = conditions,
+        };
+        var text = JsonSerializer.Serialize(status);
+        if (text == _lastStatus)
+        {
+            return;
+        }
+
+        var now = DateTime.UtcNow;
+        foreach (var c in conditions)
+        {
+            c.LastTransitionTime = now;
+        }
+
+        status.LastUpdate = now;
+        try
+        {
+            await EnsureNodeAsync(ct).ConfigureAwait(false);
+            var patch = JsonSerializer.Serialize(new { status });
+            await _client.CustomObjects.PatchClusterCustomObjectStatusAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), ExtipApi.Group, ExtipApi.Version, IpNode.Plural, _options.Node, cancellationToken: ct).ConfigureAwait(false);
+            _lastStatus = text;
+        }
+        catch (Exception e) when (e is HttpOperationException or HttpRequestException)
+        {
+            LogStatusFailed(_logger, e.Message);
+        }
+    }
+
+    private async Task EnsureNodeAsync(CancellationToken ct)
+    {
+        if (_lastStatus is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            await _client.CustomObjects.CreateClusterCustomObjectAsync(
+                new IpNode { Metadata = new V1ObjectMeta { Name = _options.Node }, ApiVersion = $"{ExtipApi.Group}/{ExtipApi.Version}" },
+                ExtipApi.Group, ExtipApi.Version, IpNode.Plural, cancellationToken: ct).ConfigureAwait(false);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
+        {
+        }
+    }
+
+    [LoggerMessage(EventId = 500, Level = LogLevel.Information, Message = "agent for node {Node} in network namespace {Netns}: {Marked} marked addresses there at start")]
+    private static partial void LogStarting(ILogger logger, string node, string netns, int marked);
+
+    [LoggerMessage(EventId = 501, Level = LogLevel.Information, Message = "stopped: removed {Removed} addresses, releasing the Lease")]
+    private static partial void LogStopped(ILogger logger, int removed);
+
+    [LoggerMessage(EventId = 502, Level = LogLevel.Warning, Message = "could not release the Lease: {Error}")]
+    private static partial void LogReleaseFailed(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 503, Level = LogLevel.Warning, Message = "Lease renewal failing ({Error}); addresses stay until {Until:O}")]
+    private static partial void LogRenewFailing(ILogger logger, string error, DateTime until);
+
+    [LoggerMessage(EventId = 504, Level = LogLevel.Information, Message = "Lease renewed again")]
+    private static partial void LogRenewBack(ILogger logger);
+
+    [LoggerMessage(EventId = 505, Level = LogLevel.Warning, Message = "pass failed, will retry: {Error}")]
+    private static partial void LogPassFailed(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 506, Level = LogLevel.Warning, Message = "fenced: the Lease ran out at {Until:O}; removing addresses")]
+    private static partial void LogFenced(ILogger logger, DateTime until);
+
+    [LoggerMessage(EventId = 507, Level = LogLevel.Information, Message = "Lease valid again; taking claims back")]
+    private static partial void LogUnfenced(ILogger logger);
+
+    [LoggerMessage(EventId = 508, Level = LogLevel.Information, Message = "removed {Removed} addresses while fenced")]
+    private static partial void LogDropped(ILogger logger, int removed);
+
+    [LoggerMessage(EventId = 509, Level = LogLevel.Warning, Message = "{Address}: {State}: {Message}")]
+    private static partial void LogNotHeld(ILogger logger, string address, string state, string message);
+
+    [LoggerMessage(EventId = 510, Level = LogLevel.Warning, Message = "could not write the IPNode status: {Error}")]
+    private static partial void LogStatusFailed(ILogger logger, string error);
+}

@@ -1,0 +1,95 @@
+using System.Net;
+using Extip.Kubernetes.Models;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+
+namespace Extip.Agent;
+
+/// <summary>
+/// The agent's Lease (extip-agent-NODE): renewed every <see cref="AgentOptions.RenewInterval"/>.
+/// <see cref="ValidUntil"/> is the renewTime last written plus the duration: the controller
+/// considers the node dead from then on, so the agent must not hold addresses past it.
+/// </summary>
+public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
+{
+    private long _validUntilTicks = DateTime.UtcNow.Add(options.LeaseDuration).Ticks;
+
+    public string Name => ExtipApi.AgentLeasePrefix + options.Node;
+
+    /// <summary>Until when this agent may hold addresses; at start, one lease duration (an earlier life's Lease cannot outlast that).</summary>
+    public DateTime ValidUntil => new(Interlocked.Read(ref _validUntilTicks), DateTimeKind.Utc);
+
+    public DateTime? LastRenewed { get; private set; }
+
+    public Exception? LastError { get; private set; }
+
+    public int Failures { get; private set; }
+
+    /// <summary>Renews once; true when the API took it.</summary>
+    public async Task<bool> RenewAsync(CancellationToken ct)
+    {
+        var now = DateTime.UtcNow;
+        var seconds = Math.Max(1, (int)Math.Ceiling(options.LeaseDuration.TotalSeconds));
+        try
+        {
+            try
+            {
+                var lease = await client.CoordinationV1.ReadNamespacedLeaseAsync(Name, options.Namespace, cancellationToken: ct).ConfigureAwait(false);
+                if (lease.Spec.HolderIdentity != options.Node)
+                {
+                    lease.Spec.AcquireTime = now;
+                    lease.Spec.LeaseTransitions = (lease.Spec.LeaseTransitions ?? 0) + 1;
+                }
+
+                lease.Spec.HolderIdentity = options.Node;
+                lease.Spec.RenewTime = now;
+                lease.Spec.LeaseDurationSeconds = seconds;
+                await client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, Name, options.Namespace, cancellationToken: ct).ConfigureAwait(false);
+            }
+            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+            {
+                await client.CoordinationV1.CreateNamespacedLeaseAsync(new V1Lease
+                {
+                    Metadata = new V1ObjectMeta { Name = Name, Labels = new Dictionary<string, string> { [ExtipApi.ComponentLabel] = "agent" } },
+                    Spec = new V1LeaseSpec { HolderIdentity = options.Node, RenewTime = now, AcquireTime = now, LeaseDurationSeconds = seconds },
+                }, options.Namespace, cancellationToken: ct).ConfigureAwait(false);
+            }
+
+            LastRenewed = now;
+            var until = now.AddSeconds(seconds);
+            if (until.Ticks > Interlocked.Read(ref _validUntilTicks))
+            {
+                Interlocked.Exchange(ref _validUntilTicks, until.Ticks);
+            }
+
+            LastError = null;
+            Failures = 0;
+            return true;
+        }
+        catch (Exception e) when (e is HttpOperationException or HttpRequestException or TimeoutException or IOException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            LastError = e;
+            Failures++;
+            return false;
+        }
+    }
+
+    /// <summary>Clears the holder so that the controller moves this node's claims at once.</summary>
+    public async Task ReleaseAsync(CancellationToken ct)
+    {
+        Interlocked.Exchange(ref _validUntilTicks, DateTime.UtcNow.Ticks);
+        try
+        {
+            var lease = await client.CoordinationV1.ReadNamespacedLeaseAsync(Name, options.Namespace, cancellationToken: ct).ConfigureAwait(false);
+            if (lease.Spec.HolderIdentity == options.Node)
+            {
+                lease.Spec.HolderIdentity = null;
+                await client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, Name, options.Namespace, cancellationToken: ct).ConfigureAwait(false);
+            }
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+        }
+    }
+}
