@@ -30,6 +30,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private readonly List<Task> _loops = [];
     private Dataplane? _dataplane;
     private string? _lastStatus;
+    private string? _lastStatusError;
     private bool _fenced;
     private bool _stopped;
 
@@ -57,6 +58,9 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     public IReadOnlyList<AddressState> States { get; private set; } = [];
 
     public long AnnouncementsSent => _dataplane?.AnnouncementsSent ?? 0;
+
+    /// <summary>Until when the agent may hold addresses (its last renewal plus the Lease duration).</summary>
+    public DateTime LeaseValidUntil => _lease.ValidUntil;
 
     /// <summary>Opens the dataplane (fails at once on a missing namespace or missing privileges) and starts the loops.</summary>
     public Task StartAsync(CancellationToken ct = default)
@@ -207,6 +211,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private async Task PassAsync(CancellationToken ct)
     {
         var fenced = _lease.ValidUntil <= DateTime.UtcNow;
+        LogPass(_logger, fenced, _lease.ValidUntil);
         if (fenced != _fenced)
         {
             if (fenced)
@@ -308,10 +313,15 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             var patch = JsonSerializer.Serialize(new { status });
             await _client.CustomObjects.PatchClusterCustomObjectStatusAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), ExtipApi.Group, ExtipApi.Version, IpNode.Plural, _options.Node, cancellationToken: ct).ConfigureAwait(false);
             _lastStatus = text;
+            _lastStatusError = null;
         }
         catch (Exception e) when (e is HttpOperationException or HttpRequestException)
         {
-            LogStatusFailed(_logger, e.Message);
+            if (e.Message != _lastStatusError)
+            {
+                LogStatusFailed(_logger, e.Message);
+                _lastStatusError = e.Message;
+            }
         }
     }
 
@@ -362,6 +372,9 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
     [LoggerMessage(EventId = 509, Level = LogLevel.Warning, Message = "{Address}: {State}: {Message}")]
     private static partial void LogNotHeld(ILogger logger, string address, string state, string message);
+
+    [LoggerMessage(EventId = 511, Level = LogLevel.Debug, Message = "pass: fenced {Fenced}, lease valid until {Until:O}")]
+    private static partial void LogPass(ILogger logger, bool fenced, DateTime until);
 
     [LoggerMessage(EventId = 510, Level = LogLevel.Warning, Message = "could not write the IPNode status: {Error}")]
     private static partial void LogStatusFailed(ILogger logger, string error);

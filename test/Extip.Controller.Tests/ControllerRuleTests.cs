@@ -3,7 +3,8 @@ using Extip.Core.Pools;
 using Extip.Kubernetes.Models;
 using k8s;
 using k8s.Models;
-using static Extip.Controller.Tests.TestEnv;
+using Extip.Testing.Cluster;
+using static Extip.Testing.Cluster.TestEnv;
 
 namespace Extip.Controller.Tests;
 

@@ -4,7 +4,8 @@ using Extip.Kubernetes.Models;
 using Extip.Testing.Fixtures;
 using k8s;
 using k8s.Models;
-using static Extip.Controller.Tests.TestEnv;
+using Extip.Testing.Cluster;
+using static Extip.Testing.Cluster.TestEnv;
 
 namespace Extip.Controller.Tests;
 

@@ -4,7 +4,7 @@ using k8s;
 using k8s.Autorest;
 using k8s.Models;
 
-namespace Extip.Controller.Tests;
+namespace Extip.Testing.Cluster;
 
 /// <summary>
 /// Agents as the controller sees them: a Lease per node, renewed every <see cref="Period"/>.

@@ -6,12 +6,13 @@ using Extip.ApiServer;
 using Extip.ApiServer.Http;
 using Extip.Kubernetes.Crds;
 using Extip.Kubernetes.Models;
+using Extip.Controller;
 using Extip.Testing.Fixtures;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
 
-namespace Extip.Controller.Tests;
+namespace Extip.Testing.Cluster;
 
 /// <summary>
 /// One test's world: an API server (a fresh embedded one, or the shared real one emptied of
@@ -38,6 +39,15 @@ public sealed class TestEnv : IAsyncDisposable
     }
 
     public IKubernetes Client { get; }
+
+    /// <summary>Logs of this test's components (controllers, in-process agents), shown when a wait times out.</summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory Logs => _logs;
+
+    /// <summary>This test's recorded log lines.</summary>
+    public string DumpLog() => _log.Dump();
+
+    /// <summary>Adds a line to the log shown on timeouts (output of processes the test started).</summary>
+    public void Log(string line) => _log.Add(line);
 
     /// <summary>The embedded server, or null against the real one.</summary>
     public EmbeddedApiServer? Server { get; }

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace Extip.Controller.Tests;
+namespace Extip.Testing.Cluster;
 
 /// <summary>Keeps the last log lines of a test's controllers, to show them when the test fails.</summary>
 public sealed class RecordingLogger : ILoggerProvider
@@ -16,10 +16,10 @@ public sealed class RecordingLogger : ILoggerProvider
     {
     }
 
-    private void Add(string line)
+    public void Add(string line)
     {
         _lines.Enqueue(line);
-        while (_lines.Count > 300)
+        while (_lines.Count > 500)
         {
             _lines.TryDequeue(out _);
         }

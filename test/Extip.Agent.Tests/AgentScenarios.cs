@@ -1,0 +1,228 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Extip.Controller;
+using Extip.Core.Pools;
+using Extip.Kubernetes.Models;
+using Extip.Testing.Cluster;
+using k8s;
+using k8s.Models;
+using Xunit.Abstractions;
+using static Extip.Testing.Cluster.TestEnv;
+
+namespace Extip.Agent.Tests;
+
+/// <summary>
+/// Embedded API server, controller and real agents driving real network namespaces: what the
+/// kernel of each node holds, read back through netlink.
+/// </summary>
+public sealed class AgentScenarios(ITestOutputHelper output)
+{
+    private static ControllerOptions Controller(TestEnv env, Distribution distribution) =>
+        env.Options() with { LeaderElection = false, Distribution = distribution };
+
+    private static async Task<IpNode> NodeStatusAsync(TestEnv env, string node)
+    {
+        var o = await env.Client.CustomObjects.GetClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, IpNode.Plural, node);
+        return KubernetesJson.Deserialize<IpNode>(((JsonElement)o).GetRawText());
+    }
+
+    /// <summary>Polls every 10 ms; returns how long the condition took.</summary>
+    private static async Task<TimeSpan> UntilAsync(Func<bool> done, TimeSpan timeout, string what)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!done())
+        {
+            if (sw.Elapsed > timeout)
+            {
+                throw new TimeoutException($"{what} did not happen within {timeout.TotalSeconds} s");
+            }
+
+            await Task.Delay(10);
+        }
+
+        return sw.Elapsed;
+    }
+
+    [Fact]
+    public async Task Seed_LocalMode_AllNodes_AddressOnLoOfExactlyTheAgentsNodes_GoneWithTheService()
+    {
+        await using var env = await EmbeddedAsync();
+        await using var lab = new NodeLab(env);
+        lab.AddNode("n1");
+        lab.AddNode("n2");
+        lab.AddNode("n3"); // a node without an agent: nothing may land there
+        await env.StartControllerAsync(Controller(env, Distribution.All) with { Mask = 32, Interface = "lo", Mode = AnnounceMode.Local });
+        await lab.StartAgentAsync("n1");
+        await lab.StartAgentAsync("n2");
+        await env.PoolAsync("v4", ["192.0.2.0/28"]);
+        await env.PoolAsync("v6", ["2001:db8::/120"]);
+        var ns = await env.NamespaceAsync("seed");
+        var svc = LoadBalancer("frontend", 443);
+        svc.Spec.IpFamilyPolicy = "RequireDualStack";
+        svc.Spec.IpFamilies = ["IPv4", "IPv6"];
+        await env.Client.CoreV1.CreateNamespacedServiceAsync(svc, ns);
+
+        var want = new HashSet<string>(["192.0.2.0/32", "2001:db8::/128"], StringComparer.Ordinal);
+        await EventuallyAsync(() => Task.FromResult(lab.MarkedText("n1").SetEquals(want) && lab.MarkedText("n2").SetEquals(want)), ok => ok, what: "the addresses on lo of n1 and n2");
+        Assert.Empty(lab.Marked("n3"));
+        Assert.All(lab.Marked("n1"), a => Assert.Equal("lo", RtLinkName(lab, "n1", a.InterfaceIndex)));
+
+        var status = await EventuallyAsync(() => NodeStatusAsync(env, "n1"), n => n.Status?.Addresses.Count == 2 && n.Status.Addresses.All(a => a.State == "Held"), what: "IPNode n1 status");
+        Assert.Equal(["192.0.2.0", "2001:db8::"], status.Status!.Addresses.Select(a => a.Address));
+        Assert.All(status.Status.Addresses, a => Assert.Equal(("lo", "Local"), (a.Interface, a.Mode)));
+        Assert.Contains(status.Status.Conditions, c => c.Type == "Ready" && c.Status == "True");
+
+        await env.DeleteServiceAsync(ns, "frontend");
+        await EventuallyAsync(() => Task.FromResult(lab.Marked("n1").Count + lab.Marked("n2").Count), n => n == 0, what: "addresses removed with the Service");
+    }
+
+    private static string RtLinkName(NodeLab lab, string node, int index)
+    {
+        using var nl = Netlink.RtNetlink.Open(lab.Nodes[node]);
+        return nl.Link(index)!.Name;
+    }
+
+    [Fact]
+    public async Task Balance_AgentKilled_ItsAddressesMove_AndARestartSweepsWhatItLeft()
+    {
+        await using var env = await EmbeddedAsync();
+        await using var lab = new NodeLab(env);
+        string[] nodes = ["n1", "n2", "n3"];
+        foreach (var n in nodes)
+        {
+            lab.AddNode(n);
+        }
+
+        await env.StartControllerAsync(Controller(env, Distribution.Balance));
+        var processes = nodes.ToDictionary(n => n, lab.StartAgentProcess);
+        await env.PoolAsync("v4", ["192.0.2.0/28"]);
+        var ns = await env.NamespaceAsync("balance");
+        for (var i = 0; i < 6; i++)
+        {
+            await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer($"s{i}"), ns);
+        }
+
+        await EventuallyAsync(() => Task.FromResult(nodes.Select(n => lab.Marked(n).Count).ToList()), c => c.All(x => x == 2), TimeSpan.FromSeconds(30), "two addresses on each node");
+        var n1Had = lab.MarkedText("n1");
+
+        // SIGKILL: nobody removes n1's addresses; its Lease runs out and the claims move.
+        var killedAt = Stopwatch.StartNew();
+        processes["n1"].Kill();
+        var moved = await UntilAsync(() => n1Had.All(a => lab.MarkedText("n2").Contains(a) || lab.MarkedText("n3").Contains(a)), TimeSpan.FromSeconds(20), "n1's addresses on n2 or n3");
+        var movedAt = DateTime.UtcNow;
+        var lease = await env.Client.CoordinationV1.ReadNamespacedLeaseAsync(ExtipApi.AgentLeasePrefix + "n1", env.Namespace);
+        var expiry = lease.Spec.RenewTime!.Value.ToUniversalTime().AddSeconds(lease.Spec.LeaseDurationSeconds!.Value);
+        output.WriteLine($"failover after SIGKILL: {moved.TotalMilliseconds:F0} ms from the kill to all of n1's addresses on the other nodes' interfaces, {(movedAt - expiry).TotalMilliseconds:F0} ms after n1's Lease expired (lease {lab.LeaseDuration.TotalSeconds} s, renewed every {lab.RenewInterval.TotalMilliseconds} ms)");
+        Assert.True(moved >= lab.LeaseDuration - lab.RenewInterval - TimeSpan.FromMilliseconds(200), $"moved after {moved.TotalMilliseconds} ms, before the Lease could have expired");
+        Assert.Equal(n1Had, lab.MarkedText("n1")); // a dead agent removes nothing
+        Assert.Equal(6, lab.MarkedText("n2").Count + lab.MarkedText("n3").Count);
+
+        // Restarted, it sweeps what no claim gives it any more; whatever the controller gives back, it holds.
+        processes["n1"] = lab.StartAgentProcess("n1");
+        await EventuallyAsync(async () =>
+        {
+            var claims = await env.ClaimsAsync();
+            return nodes.All(n => lab.MarkedText(n).SetEquals(claims.Where(c => c.Spec.Nodes.Contains(n)).Select(c => $"{c.Spec.Address}/32")))
+                && claims.Count == 6 && claims.All(c => c.Spec.Nodes.Count == 1);
+        }, ok => ok, TimeSpan.FromSeconds(30), "each node holds exactly its claims");
+        var all = nodes.SelectMany(lab.MarkedText).ToList();
+        Assert.Equal(6, all.Count);
+        Assert.Equal(6, all.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task Sigterm_RemovesTheAddressesAndReleasesTheLease_SoClaimsMoveAtOnce()
+    {
+        await using var env = await EmbeddedAsync();
+        await using var lab = new NodeLab(env) { LeaseDuration = TimeSpan.FromSeconds(10), RenewInterval = TimeSpan.FromSeconds(1) };
+        lab.AddNode("n1");
+        lab.AddNode("n2");
+        await env.StartControllerAsync(Controller(env, Distribution.Balance));
+        var p1 = lab.StartAgentProcess("n1");
+        var p2 = lab.StartAgentProcess("n2");
+        await env.PoolAsync("v4", ["192.0.2.0/28"]);
+        var ns = await env.NamespaceAsync("term");
+        for (var i = 0; i < 4; i++)
+        {
+            await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer($"s{i}"), ns);
+        }
+
+        await EventuallyAsync(() => Task.FromResult(lab.Marked("n1").Count == 2 && lab.Marked("n2").Count == 2), ok => ok, TimeSpan.FromSeconds(30), "two addresses on each node");
+        var sw = Stopwatch.StartNew();
+        Lab.Shell.Run("kill", "-TERM", p1.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var moved = await UntilAsync(() => lab.Marked("n2").Count == 4 && lab.Marked("n1").Count == 0, TimeSpan.FromSeconds(8), "all addresses on n2 and none left on n1");
+        output.WriteLine($"SIGTERM to all addresses on n2: {moved.TotalMilliseconds:F0} ms (lease {lab.LeaseDuration.TotalSeconds} s)");
+        Assert.True(p1.WaitForExit(5000));
+        Assert.Equal(0, p1.ExitCode);
+        var lease = await env.Client.CoordinationV1.ReadNamespacedLeaseAsync(ExtipApi.AgentLeasePrefix + "n1", env.Namespace);
+        Assert.Null(lease.Spec.HolderIdentity);
+        GC.KeepAlive(p2);
+    }
+
+    [Fact]
+    public async Task MissingInterface_IsAConditionAndIsRetriedWhenItAppears()
+    {
+        await using var env = await EmbeddedAsync();
+        await using var lab = new NodeLab(env);
+        lab.AddNode("n1");
+        var peer = lab.Site.AddNamespace("peer");
+        await env.StartControllerAsync(Controller(env, Distribution.All));
+        await lab.StartAgentAsync("n1");
+        await env.PoolAsync("late", ["198.51.100.0/28"], s => s.Announce = new AnnounceModel { Interface = "eth7" });
+        var ns = await env.NamespaceAsync("late");
+        await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer("web"), ns);
+
+        var pending = await EventuallyAsync(() => NodeStatusAsync(env, "n1"), n => n.Status?.Addresses.Any(a => a.State == "Pending") == true, what: "Pending address");
+        var ready = Assert.Single(pending.Status!.Conditions, c => c.Type == "Ready");
+        Assert.Equal(("False", "InterfaceMissing"), (ready.Status, ready.Reason));
+        Assert.Contains("eth7", ready.Message, StringComparison.Ordinal);
+        Assert.Empty(lab.Marked("n1"));
+
+        lab.Site.Veth(lab.Nodes["n1"], "eth7", peer, "eth7");
+        await EventuallyAsync(() => Task.FromResult(lab.MarkedText("n1")), m => m.Contains("198.51.100.0/32"), what: "address on eth7 once it exists");
+        await EventuallyAsync(() => NodeStatusAsync(env, "n1"), n => n.Status?.Conditions.Any(c => c.Type == "Ready" && c.Status == "True") == true, what: "Ready again");
+    }
+
+    [Fact]
+    public async Task StaleMarkedAddresses_AreSweptAtStart_OthersAreLeftAlone()
+    {
+        await using var env = await EmbeddedAsync();
+        await using var lab = new NodeLab(env);
+        var n1 = lab.AddNode("n1");
+        using (var nl = Netlink.RtNetlink.Open(n1))
+        {
+            var lo = nl.Link("lo")!;
+            nl.AddAddress(new Netlink.RtNetlink.AddressSpec(lo.Index, NodeLab.Ip("203.0.113.50"), 32, NodeLab.Mark));
+        }
+
+        Lab.Site.Exec(n1, "ip", "addr", "add", "203.0.113.51/32", "dev", "lo");
+        await env.StartControllerAsync(Controller(env, Distribution.All));
+        await lab.StartAgentAsync("n1");
+        await EventuallyAsync(() => Task.FromResult(lab.Marked("n1").Count), c => c == 0, what: "stale marked address swept");
+        Assert.Contains("203.0.113.51/32", Lab.Site.Exec(n1, "ip", "addr", "show", "dev", "lo"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task LostApiServer_KeepsAddressesUntilTheLeaseWouldExpire_ThenDropsThem()
+    {
+        var env = await EmbeddedAsync();
+        await using var lab = new NodeLab(env) { LeaseDuration = TimeSpan.FromSeconds(3), RenewInterval = TimeSpan.FromMilliseconds(500) };
+        lab.AddNode("n1");
+        var controller = await env.StartControllerAsync(Controller(env, Distribution.All));
+        var agent = await lab.StartAgentAsync("n1");
+        await env.PoolAsync("v4", ["192.0.2.0/28"]);
+        var ns = await env.NamespaceAsync("fence");
+        await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer("web"), ns);
+        await EventuallyAsync(() => Task.FromResult(lab.Marked("n1").Count), c => c == 1, what: "address held");
+
+        await env.KillAsync(controller);
+        await env.Server!.DisposeAsync();
+        await UntilAsync(() => lab.Marked("n1").Count == 0, TimeSpan.FromSeconds(10), "addresses dropped without the API");
+        var goneAt = DateTime.UtcNow;
+        var validUntil = agent.LeaseValidUntil;
+        output.WriteLine($"addresses dropped {(goneAt - validUntil).TotalMilliseconds:F0} ms after the agent's Lease ran out (lease {lab.LeaseDuration.TotalSeconds} s)");
+        Assert.True(goneAt >= validUntil, $"dropped at {goneAt:O}, before the Lease ran out at {validUntil:O}");
+        Assert.True(goneAt - validUntil < TimeSpan.FromMilliseconds(500), $"dropped at {goneAt:O}, long after the Lease ran out at {validUntil:O}");
+        GC.KeepAlive(agent);
+    }
+}

@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Net;
+using Extip.Agent;
+using Extip.Lab;
+using Extip.Netlink;
+using Extip.Netlink.Wire;
+using Extip.Testing.Cluster;
+
+namespace Extip.Agent.Tests;
+
+/// <summary>
+/// A test's nodes: network namespaces of a lab site, agents for them (in this process, or as
+/// `extip agent` processes that can be killed), and read-back of what the kernel holds.
+/// </summary>
+internal sealed class NodeLab : IAsyncDisposable
+{
+    public const byte Mark = 0x65;
+    private readonly TestEnv _env;
+    private readonly List<ExtipAgent> _agents = [];
+    private readonly string _kubeconfig;
+
+    public NodeLab(TestEnv env)
+    {
+        if (Environment.UserName != "root")
+        {
+            Assert.Fail("this test needs root (network namespaces, CAP_NET_ADMIN); run the tests as root, as CI does");
+        }
+
+        _env = env;
+        Site = Site.Create();
+        _kubeconfig = Path.Combine(Path.GetTempPath(), $"extip-agent-test-{Guid.NewGuid():N}.kubeconfig");
+        env.Server!.WriteKubeconfig(_kubeconfig);
+    }
+
+    public Site Site { get; }
+
+    public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromSeconds(2);
+
+    public TimeSpan RenewInterval { get; init; } = TimeSpan.FromMilliseconds(400);
+
+    /// <summary>Node namespaces by node name.</summary>
+    public Dictionary<string, string> Nodes { get; } = new(StringComparer.Ordinal);
+
+    public string AddNode(string node)
+    {
+        var ns = Site.AddNamespace(node);
+        Nodes[node] = ns;
+        return ns;
+    }
+
+    public AgentOptions Options(string node) => new()
+    {
+        Node = node,
+        Namespace = _env.Namespace,
+        Netns = Nodes[node],
+        LeaseDuration = LeaseDuration,
+        RenewInterval = RenewInterval,
+        Resync = TimeSpan.FromSeconds(2),
+    };
+
+    public async Task<ExtipAgent> StartAgentAsync(string node)
+    {
+        var agent = new ExtipAgent(_env.Client, Options(node), _env.Logs);
+        await agent.StartAsync();
+        _agents.Add(agent);
+        return agent;
+    }
+
+    /// <summary>An `extip agent` process for the node (in the root namespace, driving the node's namespace through --netns).</summary>
+    public Process StartAgentProcess(string node) =>
+        Site.Start(null, "dotnet",
+        [
+            Path.Combine(AppContext.BaseDirectory, "extip.dll"), "agent", "--node", node, "--kubeconfig", _kubeconfig, "--netns", Nodes[node],
+            "--namespace", _env.Namespace, "--lease-duration", LeaseDuration.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--renew-interval", RenewInterval.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ], output: line => _env.Log($"[agent {node}] {line}"));
+
+    /// <summary>The marked addresses in the node's namespace, as the kernel reports them.</summary>
+    public IReadOnlyList<AddressEntry> Marked(string node)
+    {
+        using var nl = RtNetlink.Open(Nodes[node]);
+        return nl.Addresses().Where(a => a.Protocol == Mark).ToList();
+    }
+
+    public HashSet<string> MarkedText(string node) => Marked(node).Select(a => $"{a.Address}/{a.PrefixLength}").ToHashSet(StringComparer.Ordinal);
+
+    public static IPAddress Ip(string s) => IPAddress.Parse(s);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var a in _agents)
+        {
+            await a.DisposeAsync();
+        }
+
+        Site.Dispose();
+        File.Delete(_kubeconfig);
+    }
+}
