@@ -204,7 +204,7 @@ public sealed class EmbeddedOnlyTests(EmbeddedFixture fixture) : ApiTests<Embedd
             await using (var first = new EmbeddedApiServer(new ApiServerOptions { DataDir = dir }))
             {
                 await first.StartAsync();
-                var client = new Kubernetes(new KubernetesClientConfiguration { Host = first.Url.ToString() });
+                var client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = first.Url.ToString() });
                 var svc = await client.CoreV1.CreateNamespacedServiceAsync(Service("kept", "NodePort"), "default");
                 rv = svc.Metadata.ResourceVersion;
                 clusterIp = svc.Spec.ClusterIP;
@@ -212,7 +212,7 @@ public sealed class EmbeddedOnlyTests(EmbeddedFixture fixture) : ApiTests<Embedd
 
             await using var second = new EmbeddedApiServer(new ApiServerOptions { DataDir = dir });
             await second.StartAsync();
-            var again = new Kubernetes(new KubernetesClientConfiguration { Host = second.Url.ToString() });
+            var again = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = second.Url.ToString() });
             var back = await again.CoreV1.ReadNamespacedServiceAsync("kept", "default");
             Assert.Equal(rv, back.Metadata.ResourceVersion);
             Assert.Equal(clusterIp, back.Spec.ClusterIP);
