@@ -25,6 +25,9 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Informer<IpClaim> _claims;
     private readonly LeaseKeeper _lease;
+    private readonly Channel<bool> _statusWake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private (IReadOnlyList<AddressState> States, bool Fenced)? _pendingStatus;
+    private readonly Lock _statusGate = new();
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
@@ -72,6 +75,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         _loops.Add(Task.Run(() => LeaseLoopAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => KernelLoopAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => ReconcileLoopAsync(stop), CancellationToken.None));
+        _loops.Add(Task.Run(() => StatusLoopAsync(stop), CancellationToken.None));
         return Task.CompletedTask;
     }
 
@@ -85,7 +89,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
         _stopped = true;
         await _stop.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(_loops).ConfigureAwait(false);
+        await WhenStoppedAsync().ConfigureAwait(false);
         var removed = _dataplane?.RemoveAll() ?? 0;
         LogStopped(_logger, removed);
         try
@@ -105,11 +109,24 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         {
             _stopped = true;
             await _stop.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAll(_loops).ConfigureAwait(false);
+            await WhenStoppedAsync().ConfigureAwait(false);
         }
 
         _dataplane?.Dispose();
         _stop.Dispose();
+    }
+
+    /// <summary>Waits for the loops; a loop that ended with an error has logged it already, and stopping goes on.</summary>
+    private async Task WhenStoppedAsync()
+    {
+        try
+        {
+            await Task.WhenAll(_loops).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            LogPassFailed(_logger, $"while stopping: {e.Message}");
+        }
     }
 
     private bool Mine(IpClaim claim) => claim.Spec.Nodes.Contains(_options.Node, StringComparer.Ordinal);
@@ -122,7 +139,17 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         while (!ct.IsCancellationRequested)
         {
             var wasValid = _lease.ValidUntil > DateTime.UtcNow;
-            if (await _lease.RenewAsync(ct).ConfigureAwait(false))
+            bool renewed;
+            try
+            {
+                renewed = await _lease.RenewAsync(ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+
+            if (renewed)
             {
                 if (failingLogged)
                 {
@@ -191,7 +218,13 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
             // Sleep until something changes, the resync is due, or the Lease would run out.
             var untilFence = _lease.ValidUntil - DateTime.UtcNow;
-            var wait = _fenced || untilFence <= TimeSpan.Zero ? _options.Resync : TimeSpan.FromTicks(Math.Min(_options.Resync.Ticks, untilFence.Ticks + TimeSpan.TicksPerMillisecond));
+            if (!_fenced && untilFence <= TimeSpan.Zero)
+            {
+                // The Lease ran out during the pass: fence right away.
+                continue;
+            }
+
+            var wait = _fenced ? _options.Resync : TimeSpan.FromTicks(Math.Min(_options.Resync.Ticks, untilFence.Ticks + TimeSpan.TicksPerMillisecond));
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(wait);
             try
@@ -261,7 +294,40 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         }
 
         States = states;
-        await WriteStatusAsync(states, fenced, stopping: false, ct).ConfigureAwait(false);
+
+        // The status goes out from its own loop: a slow or absent API server never delays the
+        // dataplane (least of all the fencing).
+        lock (_statusGate)
+        {
+            _pendingStatus = (states, fenced);
+        }
+
+        _statusWake.Writer.TryWrite(true);
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    private async Task StatusLoopAsync(CancellationToken ct)
+    {
+        try
+        {
+            while (await _statusWake.Reader.WaitToReadAsync(ct).ConfigureAwait(false))
+            {
+                _statusWake.Reader.TryRead(out _);
+                (IReadOnlyList<AddressState> States, bool Fenced)? next;
+                lock (_statusGate)
+                {
+                    next = _pendingStatus;
+                }
+
+                if (next is { } n)
+                {
+                    await WriteStatusAsync(n.States, n.Fenced, stopping: false, ct).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
     }
 
     private async Task WriteStatusAsync(IReadOnlyList<AddressState> states, bool fenced, bool stopping, CancellationToken ct)

@@ -29,8 +29,14 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
     /// <summary>Renews once; true when the API took it.</summary>
     public async Task<bool> RenewAsync(CancellationToken ct)
     {
+        var outer = ct;
         var now = DateTime.UtcNow;
         var seconds = Math.Max(1, (int)Math.Ceiling(options.LeaseDuration.TotalSeconds));
+
+        // A renewal that hangs is a failed one: the next attempt must not wait behind it.
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        bounded.CancelAfter(options.LeaseDuration / 2);
+        ct = bounded.Token;
         try
         {
             try
@@ -67,7 +73,7 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
             Failures = 0;
             return true;
         }
-        catch (Exception e) when (e is HttpOperationException or HttpRequestException or TimeoutException or IOException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        catch (Exception e) when (e is HttpOperationException or HttpRequestException or TimeoutException or IOException || (e is OperationCanceledException && bounded.IsCancellationRequested && !outer.IsCancellationRequested))
         {
             LastError = e;
             Failures++;

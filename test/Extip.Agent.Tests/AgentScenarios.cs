@@ -113,7 +113,7 @@ public sealed class AgentScenarios(ITestOutputHelper output)
         var lease = await env.Client.CoordinationV1.ReadNamespacedLeaseAsync(ExtipApi.AgentLeasePrefix + "n1", env.Namespace);
         var expiry = lease.Spec.RenewTime!.Value.ToUniversalTime().AddSeconds(lease.Spec.LeaseDurationSeconds!.Value);
         output.WriteLine($"failover after SIGKILL: {moved.TotalMilliseconds:F0} ms from the kill to all of n1's addresses on the other nodes' interfaces, {(movedAt - expiry).TotalMilliseconds:F0} ms after n1's Lease expired (lease {lab.LeaseDuration.TotalSeconds} s, renewed every {lab.RenewInterval.TotalMilliseconds} ms)");
-        Assert.True(moved >= lab.LeaseDuration - lab.RenewInterval - TimeSpan.FromMilliseconds(200), $"moved after {moved.TotalMilliseconds} ms, before the Lease could have expired");
+        Assert.True(movedAt >= expiry, $"moved at {movedAt:O}, before n1's Lease expired at {expiry:O}");
         Assert.Equal(n1Had, lab.MarkedText("n1")); // a dead agent removes nothing
         Assert.Equal(6, lab.MarkedText("n2").Count + lab.MarkedText("n3").Count);
 
@@ -222,7 +222,7 @@ public sealed class AgentScenarios(ITestOutputHelper output)
         var validUntil = agent.LeaseValidUntil;
         output.WriteLine($"addresses dropped {(goneAt - validUntil).TotalMilliseconds:F0} ms after the agent's Lease ran out (lease {lab.LeaseDuration.TotalSeconds} s)");
         Assert.True(goneAt >= validUntil, $"dropped at {goneAt:O}, before the Lease ran out at {validUntil:O}");
-        Assert.True(goneAt - validUntil < TimeSpan.FromMilliseconds(500), $"dropped at {goneAt:O}, long after the Lease ran out at {validUntil:O}");
+        Assert.True(goneAt - validUntil < TimeSpan.FromMilliseconds(500), $"dropped at {goneAt:O}, long after the Lease ran out at {validUntil:O}\n{env.DumpLog()}");
         GC.KeepAlive(agent);
     }
 }
