@@ -14,7 +14,11 @@ public sealed class Announcer(PacketSocket socket)
     public int Burst { get; init; } = 3;
 
     /// <summary>Delays of the repeats, from the burst.</summary>
-    public IReadOnlyList<TimeSpan> Repeats { get; init; } = [TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(1000), TimeSpan.FromMilliseconds(2000)];
+    /// <remarks>
+    /// Dense in the first second: a neighbour may ignore an update for its lock time (1 s by
+    /// default in Linux) after its entry last changed, so a repeat lands soon after that ends.
+    /// </remarks>
+    public IReadOnlyList<TimeSpan> Repeats { get; init; } = [.. new[] { 100, 250, 500, 750, 1000, 1250, 1500, 2000, 3000 }.Select(ms => TimeSpan.FromMilliseconds(ms))];
 
     public long FramesSent => Interlocked.Read(ref _sent);
 
