@@ -84,7 +84,9 @@ public static class Resources
             yield return e;
         }
 
-        if (failure is not null)
+        // An ERROR event (410 Expired among them) means the version is gone: relist. A broken
+        // stream is only a broken stream: the informer watches again from the last version.
+        if (failure is KubernetesException)
         {
             throw new Informers.WatchExpiredException($"watch failed: {failure.Message}", failure);
         }

@@ -85,6 +85,13 @@ public sealed partial class Informer<T>(ResourceOps<T> ops, ILogger logger)
                 _ready.TrySetResult();
                 await DelayAsync(TimeSpan.FromSeconds(30), ct);
             }
+            catch (Exception e) when (rv is not null && e is HttpRequestException or IOException)
+            {
+                // The stream broke (server restart, proxy, dropped connection): watch again from
+                // the last version; if the server has forgotten it, it says 410 and we relist.
+                LogWatchBroken(logger, ops.Name, e.Message);
+                await DelayAsync(_backoff.Next(), ct);
+            }
 #pragma warning disable CA1031 // An informer must outlive any failure: it relists after a backoff.
             catch (Exception e)
 #pragma warning restore CA1031
@@ -155,6 +162,9 @@ public sealed partial class Informer<T>(ResourceOps<T> ops, ILogger logger)
         {
         }
     }
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "{Resource}: watch broke ({Error}); watching again from the last version")]
+    private static partial void LogWatchBroken(ILogger logger, string resource, string error);
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Warning, Message = "{Resource}: the API server does not serve this resource; going on without it")]
     private static partial void LogNotServed(ILogger logger, string resource);
