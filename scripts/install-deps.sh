@@ -8,6 +8,11 @@ packages=(
   util-linux  # flock, nsenter
   curl        # tools/real-apiserver/start.sh waits for /readyz with it
   openssl     # tools/real-apiserver/start.sh makes its certificates with it
+  bird2       # the lab's router and the BGP/BFD tests' peer
+  frr         # FRR's bgpd (and zebra): a second real BGP peer
+  gobgpd      # GoBGP: a third peer, and the speed reference of `extip bench bgp`
+  tshark      # decodes every message the speaker sends in the tests
+  nftables    # the tests drop a frozen node's traffic inside its namespace
 )
 # kubectl: the conformance tests drive the machine's kubectl; Debian's kubernetes-client
 # provides one where the machine has none.
@@ -22,6 +27,13 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# The routing daemons must not start as services in the machine's own namespace: the tests run
+# them inside namespaces they create. policy-rc.d refuses every service start during the install.
+policy=/usr/sbin/policy-rc.d
+[ -e "$policy" ] && had_policy=1 || had_policy=0
+if [ "$had_policy" -eq 0 ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; fi
+trap '[ "$had_policy" -eq 0 ] && rm -f "$policy"' EXIT
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 echo "install-deps: installed ${missing[*]}"

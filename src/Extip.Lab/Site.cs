@@ -12,6 +12,9 @@ namespace Extip.Lab;
 public sealed class Site : IDisposable
 {
     public const string Family = "xl";
+
+    /// <summary>Where the site's daemons keep their files (configs, control sockets), one folder per run.</summary>
+    public static readonly string WorkRoot = Path.Combine(Path.GetTempPath(), "extip-lab");
     private static int _runs;
     private readonly List<string> _namespaces = [];
     private readonly List<Process> _processes = [];
@@ -21,6 +24,17 @@ public sealed class Site : IDisposable
 
     /// <summary>The name prefix of every namespace of this run.</summary>
     public string Prefix { get; }
+
+    /// <summary>This run's folder under <see cref="WorkRoot"/> (created on first use, removed on dispose).</summary>
+    public string WorkDir
+    {
+        get
+        {
+            var dir = Path.Combine(WorkRoot, Prefix.TrimEnd('-'));
+            Directory.CreateDirectory(dir);
+            return dir;
+        }
+    }
 
     public IReadOnlyList<string> Namespaces
     {
@@ -51,6 +65,17 @@ public sealed class Site : IDisposable
             {
                 Delete(ns);
                 removed.Add(ns);
+            }
+        }
+
+        if (Directory.Exists(WorkRoot))
+        {
+            foreach (var dir in Directory.GetDirectories(WorkRoot))
+            {
+                if (OwnerPid(Path.GetFileName(dir) + "-") is { } pid && !Directory.Exists($"/proc/{pid}"))
+                {
+                    Directory.Delete(dir, recursive: true);
+                }
             }
         }
 
@@ -205,6 +230,12 @@ public sealed class Site : IDisposable
         foreach (var ns in namespaces)
         {
             Delete(ns);
+        }
+
+        var work = Path.Combine(WorkRoot, Prefix.TrimEnd('-'));
+        if (Directory.Exists(work))
+        {
+            Directory.Delete(work, recursive: true);
         }
     }
 

@@ -125,14 +125,7 @@ public sealed partial class BfdEndpoint : IAsyncDisposable
             var s = NetNs.Run(Netns, () => new Socket(family, SocketType.Dgram, ProtocolType.Udp));
             try
             {
-                if (family == AddressFamily.InterNetworkV6)
-                {
-                    s.SetSocketOption(SocketOptionLevel.IPv6, SocketOptionName.HopLimit, 255);
-                }
-                else
-                {
-                    s.Ttl = 255;
-                }
+                Speaker.TcpOptions.SetTtl(s, 255);
 
                 var port = Random.Shared.Next(49152, 65536);
                 s.Bind(new IPEndPoint(local ?? (family == AddressFamily.InterNetwork ? IPAddress.Any : IPAddress.IPv6Any), port));

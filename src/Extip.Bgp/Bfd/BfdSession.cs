@@ -54,6 +54,17 @@ public sealed partial class BfdSession : IAsyncDisposable
         }
     }
 
+    public BfdState RemoteState
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _machine.RemoteState;
+            }
+        }
+    }
+
     public BfdDiag LocalDiag
     {
         get

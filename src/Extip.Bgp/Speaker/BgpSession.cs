@@ -1,0 +1,718 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Extip.Bgp.Bfd;
+using Extip.Bgp.Wire;
+using Microsoft.Extensions.Logging;
+
+namespace Extip.Bgp.Speaker;
+
+/// <summary>RFC 4271 §8 session states.</summary>
+public enum SessionState
+{
+    Idle,
+    Connect,
+    Active,
+    OpenSent,
+    OpenConfirm,
+    Established,
+}
+
+/// <summary>
+/// One BGP session and its finite state machine (RFC 4271 §8), one method per state, each
+/// returning the next state and why. It connects (unless passive) and takes the connections the
+/// peer makes, settles collisions by BGP identifier (§6.8), keeps the hold and keepalive timers
+/// (jittered, §10), and once Established sends its Adj-RIB-Out, then only changes. An error ends
+/// the connection with the NOTIFICATION that names it; BFD going down ends it at once.
+/// </summary>
+public sealed partial class BgpSession : IAsyncDisposable
+{
+    /// <summary>§8.2.2: the hold time while waiting for the peer's OPEN.</summary>
+    private static readonly TimeSpan LargeHoldTime = TimeSpan.FromMinutes(4);
+
+    /// <summary>RFC 9384: Cease subcode "BFD Down".</summary>
+    private const byte CeaseBfdDown = 10;
+
+    private readonly ILogger _logger;
+    private readonly Channel<Socket> _incoming = Channel.CreateUnbounded<Socket>();
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _gate = new();
+    private Task? _run;
+    private Connection? _conn;
+    private volatile bool _shuttingDown;
+    private volatile bool _bfdDown;
+    private BfdSession? _bfd;
+    private long _updatesSent;
+    private long _updatesReceived;
+    private long _established;
+
+    public BgpSession(PeerOptions options, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Options = options;
+        _logger = logger;
+    }
+
+    public PeerOptions Options { get; }
+
+    public AdjRibOut Rib { get; } = new();
+
+    public SessionState State { get; private set; } = SessionState.Idle;
+
+    public DateTime? EstablishedSince { get; private set; }
+
+    /// <summary>Why the session last left Established or failed to get there.</summary>
+    public string? LastError { get; private set; }
+
+    /// <summary>The peer's OPEN on the current connection.</summary>
+    public OpenMessage? PeerOpen { get; private set; }
+
+    public IPEndPoint? LocalEndPoint { get; private set; }
+
+    public long UpdatesSent => Interlocked.Read(ref _updatesSent);
+
+    public long UpdatesReceived => Interlocked.Read(ref _updatesReceived);
+
+    /// <summary>How many times the session reached Established.</summary>
+    public long TimesEstablished => Interlocked.Read(ref _established);
+
+    /// <summary>Prefixes the peer has from us now.</summary>
+    public int PrefixesAdvertised => State == SessionState.Established ? Rib.SentCount : 0;
+
+    /// <summary>The BFD session that watches this peer, when BFD is on.</summary>
+    public BfdSession? Bfd
+    {
+        get => _bfd;
+        set
+        {
+            if (_bfd is not null)
+            {
+                _bfd.StateChanged -= OnBfd;
+            }
+
+            _bfd = value;
+            if (value is not null)
+            {
+                value.StateChanged += OnBfd;
+            }
+        }
+    }
+
+    public event Action<BgpSession, SessionState>? StateChanged;
+
+    /// <summary>UPDATEs the peer sent, for whoever cares (the tests; extip itself installs no routes).</summary>
+    public event Action<BgpSession, UpdateMessage>? UpdateReceived;
+
+    public void Start() => _run ??= Task.Run(() => RunAsync(_stop.Token));
+
+    /// <summary>Replaces what the session announces; changes go out at once when Established.</summary>
+    public void Announce(IReadOnlyDictionary<Prefix, RouteAttributes> routes)
+    {
+        if (Rib.Set(routes, Options.Family))
+        {
+            _wake.Writer.TryWrite(true);
+        }
+    }
+
+    /// <summary>A connection the speaker's listener accepted from this peer.</summary>
+    public void Accept(Socket socket)
+    {
+        _incoming.Writer.TryWrite(socket);
+        _wake.Writer.TryWrite(true);
+    }
+
+    /// <summary>SIGTERM: withdraws everything, says Cease / administrative shutdown, and stops.</summary>
+    public async Task ShutdownAsync(TimeSpan timeout)
+    {
+        _shuttingDown = true;
+        if (State == SessionState.Established)
+        {
+            Rib.Set(new Dictionary<Prefix, RouteAttributes>(), Options.Family);
+            _wake.Writer.TryWrite(true);
+            using var wait = new CancellationTokenSource(timeout);
+            try
+            {
+                while (State == SessionState.Established && !wait.IsCancellationRequested)
+                {
+                    await Task.Delay(5, wait.Token).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        await DisposeAsync().ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Bfd = null;
+        await _stop.CancelAsync().ConfigureAwait(false);
+        lock (_gate)
+        {
+            _conn?.Dispose();
+        }
+
+        if (_run is not null)
+        {
+            try
+            {
+                await _run.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        while (_incoming.Reader.TryRead(out var s))
+        {
+            s.Dispose();
+        }
+
+        _stop.Dispose();
+    }
+
+    public override string ToString() => $"BGP {Options.Name}: {State}";
+
+    private void OnBfd(BfdSession bfd, BfdTransition change)
+    {
+        // RFC 5882 §3.2: a peer that says AdminDown is not a failure; anything else leaving Up is.
+        if (change is { From: BfdState.Up, To: BfdState.Down } && !(change.Diag == BfdDiag.NeighborSignaledDown && bfd.RemoteState == BfdState.AdminDown))
+        {
+            _bfdDown = true;
+            _wake.Writer.TryWrite(true);
+        }
+    }
+
+    private void SetState(SessionState s, string reason)
+    {
+        if (State == s)
+        {
+            return;
+        }
+
+        LogState(_logger, Options.Name, State, s, reason);
+        if (State == SessionState.Established)
+        {
+            LastError = reason;
+        }
+
+        State = s;
+        EstablishedSince = s == SessionState.Established ? DateTime.UtcNow : null;
+        StateChanged?.Invoke(this, s);
+    }
+
+    private async Task RunAsync(CancellationToken ct)
+    {
+        var (state, reason) = (Options.Passive ? SessionState.Active : SessionState.Connect, "started");
+        while (!ct.IsCancellationRequested)
+        {
+            SetState(state, reason);
+            try
+            {
+                (state, reason) = state switch
+                {
+                    SessionState.Idle => await IdleAsync(ct).ConfigureAwait(false),
+                    SessionState.Connect => await ConnectAsync(ct).ConfigureAwait(false),
+                    SessionState.Active => await ActiveAsync(ct).ConfigureAwait(false),
+                    SessionState.OpenSent => await OpenSentAsync(ct).ConfigureAwait(false),
+                    SessionState.OpenConfirm => await OpenConfirmAsync(ct).ConfigureAwait(false),
+                    _ => await EstablishedAsync(ct).ConfigureAwait(false),
+                };
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (BgpProtocolException e)
+            {
+                // §6: an error in what the peer sent: say which, and drop the connection.
+                await NotifyAsync(e.Code, e.Subcode, e.NotificationData).ConfigureAwait(false);
+                (state, reason) = Drop(e.Message);
+            }
+            catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
+            {
+                (state, reason) = Drop(e.Message);
+            }
+
+            if (_shuttingDown && state == SessionState.Idle)
+            {
+                break;
+            }
+        }
+
+        Drop("stopped");
+        SetState(SessionState.Idle, "stopped");
+    }
+
+    private (SessionState, string) Drop(string reason)
+    {
+        lock (_gate)
+        {
+            _conn?.Dispose();
+            _conn = null;
+        }
+
+        PeerOpen = null;
+        LastError = reason;
+        LogEnded(_logger, Options.Name, reason);
+        return (SessionState.Idle, reason);
+    }
+
+    /// <summary>Idle: wait the (jittered) connect-retry time, or take a connection the peer makes.</summary>
+    private async Task<(SessionState, string)> IdleAsync(CancellationToken ct)
+    {
+        var accepted = await WaitIncomingAsync(Jitter(Options.ConnectRetry), ct).ConfigureAwait(false);
+        if (accepted is not null)
+        {
+            return Use(accepted, outgoing: false);
+        }
+
+        return Options.Passive ? (SessionState.Active, "connect-retry timer expired; waiting for the peer") : (SessionState.Connect, "connect-retry timer expired");
+    }
+
+    /// <summary>Connect: a TCP connection to the peer, while also taking one the peer makes.</summary>
+    private async Task<(SessionState, string)> ConnectAsync(CancellationToken ct)
+    {
+        if (_incoming.Reader.TryRead(out var early))
+        {
+            return Use(early, outgoing: false);
+        }
+
+        var socket = TcpOptions.Create(Options.Netns, Options.Family);
+        try
+        {
+            TcpOptions.SetTtl(socket, Options.Ttl ?? (Options.IsInternal ? 64 : 1));
+            if (Options.Password is { } password)
+            {
+                TcpOptions.SetMd5(socket, Options.PeerAddress, password);
+            }
+
+            if (Options.LocalAddress is { } local)
+            {
+                socket.Bind(new IPEndPoint(local, 0));
+            }
+
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            attempt.CancelAfter(Options.ConnectRetry);
+            var connect = socket.ConnectAsync(new IPEndPoint(Options.PeerAddress, Options.PeerPort), attempt.Token).AsTask();
+            var accept = _incoming.Reader.ReadAsync(attempt.Token).AsTask();
+            await Task.WhenAny(connect, accept).ConfigureAwait(false);
+            await attempt.CancelAsync().ConfigureAwait(false);
+            string? failure = null;
+            try
+            {
+                await connect.ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException && !ct.IsCancellationRequested)
+            {
+                failure = e is SocketException s ? s.SocketErrorCode.ToString() : "no answer within the connect-retry time";
+            }
+
+            try
+            {
+                await accept.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+            }
+
+            var incoming = accept.IsCompletedSuccessfully ? accept.Result : null;
+            if (failure is not null)
+            {
+                socket.Dispose();
+                return incoming is not null
+                    ? Use(incoming, outgoing: false)
+                    : (SessionState.Active, $"connect to {Options.PeerAddress} port {Options.PeerPort} failed: {failure}");
+            }
+
+            if (incoming is not null)
+            {
+                // Both at once: ours goes on, the peer's waits, and OpenConfirm settles which stays.
+                _incoming.Writer.TryWrite(incoming);
+                _wake.Writer.TryWrite(true);
+            }
+
+            return Use(socket, outgoing: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Active: wait for the peer to connect; when not passive, try again after the connect-retry time.</summary>
+    private async Task<(SessionState, string)> ActiveAsync(CancellationToken ct)
+    {
+        var accepted = await WaitIncomingAsync(Options.Passive ? Timeout.InfiniteTimeSpan : Jitter(Options.ConnectRetry), ct).ConfigureAwait(false);
+        if (accepted is not null)
+        {
+            return Use(accepted, outgoing: false);
+        }
+
+        return (SessionState.Connect, "connect-retry timer expired");
+    }
+
+    /// <summary>OpenSent: our OPEN is out; the peer's must come within the large hold time (§8.2.2).</summary>
+    private async Task<(SessionState, string)> OpenSentAsync(CancellationToken ct)
+    {
+        var conn = _conn!;
+        var m = await conn.ReadAsync(LargeHoldTime, ct).ConfigureAwait(false);
+        switch (m)
+        {
+            case NotificationMessage n:
+                throw new IOException($"the peer sent {n}");
+            case OpenMessage open:
+                CheckOpen(open);
+                conn.PeerOpen = open;
+                conn.Codec = new CodecContext(open.Capabilities.OfType<FourOctetAsCapability>().Any());
+                conn.Hold = TimeSpan.FromSeconds(Math.Min((ushort)Options.HoldTime.TotalSeconds, open.HoldTime));
+                PeerOpen = open;
+                await conn.SendAsync(KeepaliveMessage.Instance, ct).ConfigureAwait(false);
+                return (SessionState.OpenConfirm, $"OPEN from {open.Identifier}, AS {open.Asn}, hold {conn.Hold.TotalSeconds} s");
+            default:
+                throw new BgpProtocolException(BgpError.Fsm, 1, $"{m.Type} in OpenSent");
+        }
+    }
+
+    /// <summary>OpenConfirm: the peer's KEEPALIVE; a second connection from the peer is settled here (§6.8).</summary>
+    private async Task<(SessionState, string)> OpenConfirmAsync(CancellationToken ct)
+    {
+        var conn = _conn!;
+        var deadline = conn.Hold == TimeSpan.Zero ? LargeHoldTime : conn.Hold;
+        var read = conn.ReadAsync(deadline, ct);
+        while (true)
+        {
+            var woke = _wake.Reader.WaitToReadAsync(ct).AsTask();
+            var done = await Task.WhenAny(read, woke).ConfigureAwait(false);
+            if (done == woke)
+            {
+                _wake.Reader.TryRead(out _);
+                if (_incoming.Reader.TryRead(out var other))
+                {
+                    if (await SettleCollisionAsync(conn, other, ct).ConfigureAwait(false) is { } next)
+                    {
+                        return next;
+                    }
+                }
+
+                if (_shuttingDown)
+                {
+                    await NotifyAsync(BgpError.Cease, BgpError.AdministrativeShutdown, []).ConfigureAwait(false);
+                    return (SessionState.Idle, "shutting down");
+                }
+
+                continue;
+            }
+
+            var m = await read.ConfigureAwait(false);
+            return m switch
+            {
+                KeepaliveMessage => Established(conn),
+                NotificationMessage n => throw new IOException($"the peer sent {n}"),
+                _ => throw new BgpProtocolException(BgpError.Fsm, 2, $"{m.Type} in OpenConfirm"),
+            };
+        }
+    }
+
+    private (SessionState, string) Established(Connection conn)
+    {
+        LastError = null;
+        Interlocked.Increment(ref _established);
+        Rib.Reset();
+        return (SessionState.Established, $"KEEPALIVE from {conn.PeerOpen!.Identifier}");
+    }
+
+    /// <summary>
+    /// §6.8: of two connections with the same peer, the one started by the side with the higher
+    /// BGP identifier stays; the other is closed with Cease / connection collision resolution.
+    /// Returns the next state when the current connection is the one to go.
+    /// </summary>
+    private async Task<(SessionState, string)?> SettleCollisionAsync(Connection current, Socket other, CancellationToken ct)
+    {
+        var keepPeers = Options.RouterId < current.PeerOpen!.BgpId;
+        if (current.Outgoing && keepPeers)
+        {
+            await NotifyAsync(BgpError.Cease, BgpError.ConnectionCollisionResolution, []).ConfigureAwait(false);
+            Drop("collision: the peer's connection stays (its identifier is higher)");
+            return Use(other, outgoing: false);
+        }
+
+        await RejectAsync(other, BgpError.ConnectionCollisionResolution, ct).ConfigureAwait(false);
+        return null;
+    }
+
+    /// <summary>Established: UPDATEs out as the RIB changes, KEEPALIVEs on time, the peer's hold timer watched.</summary>
+    private async Task<(SessionState, string)> EstablishedAsync(CancellationToken ct)
+    {
+        var conn = _conn!;
+        var hold = conn.Hold;
+        var keepalive = hold == TimeSpan.Zero ? Timeout.InfiniteTimeSpan : Options.KeepaliveTime is { } k && k < hold ? k : hold / 3;
+        var nextKeepalive = DateTime.UtcNow + Jitter(keepalive);
+        var holdExpires = DateTime.UtcNow + hold;
+        var nextHop = conn.LocalAddress;
+        _bfdDown = false;
+
+        await FlushAsync(conn, nextHop, ct).ConfigureAwait(false);
+
+        // End-of-RIB (RFC 4724 §2): all we have was sent.
+        await conn.SendAsync(Options.Family == AddressFamily.InterNetwork
+            ? new UpdateMessage([], [], [])
+            : new UpdateMessage([], [new MpUnreachAttribute(AfiSafi.IPv6Unicast, [])], []), ct).ConfigureAwait(false);
+
+        var read = conn.ReadAsync(Timeout.InfiniteTimeSpan, ct);
+        while (true)
+        {
+            var now = DateTime.UtcNow;
+            var wake = hold == TimeSpan.Zero ? Timeout.InfiniteTimeSpan : Max(TimeSpan.Zero, (nextKeepalive < holdExpires ? nextKeepalive : holdExpires) - now);
+            using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            if (wake != Timeout.InfiniteTimeSpan)
+            {
+                timer.CancelAfter(wake);
+            }
+
+            var woke = _wake.Reader.WaitToReadAsync(timer.Token).AsTask();
+            await Task.WhenAny(read, woke).ConfigureAwait(false);
+            await timer.CancelAsync().ConfigureAwait(false);
+            ct.ThrowIfCancellationRequested();
+
+            if (read.IsCompleted)
+            {
+                var m = await read.ConfigureAwait(false);
+                holdExpires = DateTime.UtcNow + hold;
+                switch (m)
+                {
+                    case NotificationMessage n:
+                        return Drop($"the peer sent {n}");
+                    case UpdateMessage u:
+                        Interlocked.Increment(ref _updatesReceived);
+                        if (u.Errors.Count > 0)
+                        {
+                            LogUpdateErrors(_logger, Options.Name, string.Join("; ", u.Errors), u.TreatAsWithdraw);
+                        }
+
+                        UpdateReceived?.Invoke(this, u);
+                        break;
+                    case RouteRefreshMessage r when r.Family == AfiSafi.Of(Options.Family):
+                        // RFC 2918: the whole Adj-RIB-Out again.
+                        Rib.Reset();
+                        _wake.Writer.TryWrite(true);
+                        break;
+                    case OpenMessage:
+                        throw new BgpProtocolException(BgpError.Fsm, 3, "OPEN in Established");
+                }
+
+                read = conn.ReadAsync(Timeout.InfiniteTimeSpan, ct);
+            }
+
+            if (woke.IsCompletedSuccessfully && woke.Result)
+            {
+                _wake.Reader.TryRead(out _);
+            }
+
+            if (_bfdDown)
+            {
+                // RFC 5882 §4.3: the forwarding path is gone; the session goes with it.
+                await NotifyAsync(BgpError.Cease, CeaseBfdDown, []).ConfigureAwait(false);
+                return Drop("BFD went down");
+            }
+
+            while (_incoming.Reader.TryRead(out var other))
+            {
+                if (GracefulRestartAgreed(conn))
+                {
+                    // RFC 4724 §4.2: a new connection from a restarting peer replaces the old one.
+                    Drop("the peer connected again (graceful restart)");
+                    return Use(other, outgoing: false);
+                }
+
+                await RejectAsync(other, BgpError.ConnectionCollisionResolution, ct).ConfigureAwait(false);
+            }
+
+            await FlushAsync(conn, nextHop, ct).ConfigureAwait(false);
+            if (_shuttingDown && Rib.SentCount == 0)
+            {
+                await NotifyAsync(BgpError.Cease, BgpError.AdministrativeShutdown, []).ConfigureAwait(false);
+                conn.Shutdown();
+                return Drop("shut down: routes withdrawn");
+            }
+
+            now = DateTime.UtcNow;
+            if (hold != TimeSpan.Zero && now >= holdExpires)
+            {
+                throw new BgpProtocolException(BgpError.HoldTimerExpired, 0, $"nothing from the peer for {hold.TotalSeconds} s");
+            }
+
+            if (now >= nextKeepalive)
+            {
+                await conn.SendAsync(KeepaliveMessage.Instance, ct).ConfigureAwait(false);
+                nextKeepalive = now + Jitter(keepalive);
+            }
+        }
+    }
+
+    private bool GracefulRestartAgreed(Connection conn) =>
+        Options.GracefulRestart && conn.PeerOpen!.Capabilities.OfType<GracefulRestartCapability>().Any();
+
+    /// <summary>Makes a new TCP connection the current one and sends our OPEN on it.</summary>
+    private (SessionState, string) Use(Socket socket, bool outgoing)
+    {
+        var conn = new Connection(socket, outgoing);
+        lock (_gate)
+        {
+            _conn?.Dispose();
+            _conn = conn;
+        }
+
+        LocalEndPoint = conn.LocalEndPoint;
+        conn.Send(OurOpen());
+        return (SessionState.OpenSent, outgoing ? $"connected from {conn.LocalEndPoint}" : $"the peer connected from {socket.RemoteEndPoint}");
+    }
+
+    private async Task<Socket?> WaitIncomingAsync(TimeSpan wait, CancellationToken ct)
+    {
+        if (_incoming.Reader.TryRead(out var s))
+        {
+            return s;
+        }
+
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        if (wait != Timeout.InfiniteTimeSpan)
+        {
+            timer.CancelAfter(wait);
+        }
+
+        try
+        {
+            return await _incoming.Reader.ReadAsync(timer.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
+    private async Task FlushAsync(Connection conn, IPAddress nextHop, CancellationToken ct)
+    {
+        var updates = Rib.Flush(Options.Family, Options.LocalAs, Options.IsInternal, nextHop, conn.Codec);
+        if (updates.Count == 0)
+        {
+            return;
+        }
+
+        await conn.SendManyAsync(updates, ct).ConfigureAwait(false);
+        Interlocked.Add(ref _updatesSent, updates.Count);
+    }
+
+    private OpenMessage OurOpen()
+    {
+        var caps = new List<Capability>
+        {
+            new MultiprotocolCapability(AfiSafi.Of(Options.Family)),
+            new RouteRefreshCapability(),
+            new FourOctetAsCapability(Options.LocalAs),
+        };
+        if (Options.GracefulRestart)
+        {
+            // Our addresses stay on the node while the agent restarts: forwarding is preserved.
+            caps.Add(new GracefulRestartCapability(false, Options.RestartTime, [(AfiSafi.Of(Options.Family), true)]));
+        }
+
+        var hold = (ushort)Options.HoldTime.TotalSeconds;
+        return new OpenMessage(4, Options.LocalAs > ushort.MaxValue ? AsPathAttribute.AsTrans : (ushort)Options.LocalAs, hold, Options.RouterId, caps);
+    }
+
+    /// <summary>§6.2: the checks on the peer's OPEN; each failure is the NOTIFICATION it names.</summary>
+    private void CheckOpen(OpenMessage open)
+    {
+        if (open.Asn != Options.PeerAs)
+        {
+            var two = open.MyAs;
+            throw new BgpProtocolException(BgpError.OpenMessage, BgpError.BadPeerAs, $"the peer says AS {open.Asn}, expected {Options.PeerAs}", [(byte)(two >> 8), (byte)two]);
+        }
+
+        if (open.HoldTime is 1 or 2)
+        {
+            throw new BgpProtocolException(BgpError.OpenMessage, BgpError.UnacceptableHoldTime, $"hold time {open.HoldTime} s");
+        }
+
+        if (open.BgpId == 0 || (Options.IsInternal && open.BgpId == Options.RouterId))
+        {
+            throw new BgpProtocolException(BgpError.OpenMessage, BgpError.BadBgpIdentifier, $"identifier {open.Identifier}");
+        }
+
+        if (!open.Capabilities.OfType<MultiprotocolCapability>().Any(c => c.Family == AfiSafi.Of(Options.Family))
+            && open.Capabilities.OfType<MultiprotocolCapability>().Any())
+        {
+            // RFC 4760 §8 / RFC 5492: no family in common; nothing could be exchanged.
+            throw new BgpProtocolException(BgpError.OpenMessage, BgpError.UnsupportedCapability, $"the peer offers no {AfiSafi.Of(Options.Family)}",
+                [Capability.MultiprotocolCode, 4, .. new MultiprotocolCapability(AfiSafi.Of(Options.Family)).Value()]);
+        }
+    }
+
+    private async Task NotifyAsync(byte code, byte subcode, byte[] data)
+    {
+        Connection? conn;
+        lock (_gate)
+        {
+            conn = _conn;
+        }
+
+        if (conn is null)
+        {
+            return;
+        }
+
+        LogNotify(_logger, Options.Name, BgpError.Describe(code, subcode));
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            await conn.SendAsync(new NotificationMessage(code, subcode, data), timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException or IOException)
+        {
+        }
+    }
+
+    private async Task RejectAsync(Socket other, byte subcode, CancellationToken ct)
+    {
+        LogRejected(_logger, Options.Name, BgpError.Describe(BgpError.Cease, subcode));
+        try
+        {
+            // The rejected connection gets an OPEN first, as §6.8 asks, then the Cease.
+            using var conn = new Connection(other, outgoing: false);
+            conn.Send(OurOpen());
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(TimeSpan.FromSeconds(1));
+            await conn.SendAsync(new NotificationMessage(BgpError.Cease, subcode, []), timeout.Token).ConfigureAwait(false);
+            conn.Shutdown();
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException or IOException)
+        {
+        }
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    /// <summary>RFC 4271 §10: timers jittered to 75–100 % of their value.</summary>
+    private static TimeSpan Jitter(TimeSpan t) => t == Timeout.InfiniteTimeSpan ? t : t * (0.75 + (Random.Shared.NextDouble() * 0.25));
+
+    [LoggerMessage(EventId = 600, Level = LogLevel.Information, Message = "BGP {Peer}: {From} -> {To}: {Reason}")]
+    private static partial void LogState(ILogger logger, string peer, SessionState from, SessionState to, string reason);
+
+    [LoggerMessage(EventId = 601, Level = LogLevel.Information, Message = "BGP {Peer}: connection ended: {Error}")]
+    private static partial void LogEnded(ILogger logger, string peer, string error);
+
+    [LoggerMessage(EventId = 602, Level = LogLevel.Information, Message = "BGP {Peer}: sending NOTIFICATION {What}")]
+    private static partial void LogNotify(ILogger logger, string peer, string what);
+
+    [LoggerMessage(EventId = 603, Level = LogLevel.Information, Message = "BGP {Peer}: second connection closed with {What}")]
+    private static partial void LogRejected(ILogger logger, string peer, string what);
+
+    [LoggerMessage(EventId = 604, Level = LogLevel.Warning, Message = "BGP {Peer}: UPDATE with attribute errors ({Errors}); treat as withdraw: {Withdraw}")]
+    private static partial void LogUpdateErrors(ILogger logger, string peer, string errors, bool withdraw);
+}

@@ -1,0 +1,95 @@
+using System.Globalization;
+using System.Net;
+
+namespace Extip.Lab;
+
+/// <summary>
+/// The lab's network: a top-of-rack router namespace with a bridge that every node namespace
+/// joins by a veth pair (one shared segment, as a rack's), and optionally a client namespace
+/// behind the router. Only documentation ranges: the segment is 198.51.100.0/25 and
+/// 2001:db8:100::/64, the client link 198.51.100.128/30 and 2001:db8:200::/64.
+/// </summary>
+public sealed class Fabric
+{
+    public static readonly IPAddress RouterV4 = IPAddress.Parse("198.51.100.1");
+    public static readonly IPAddress RouterV6 = IPAddress.Parse("2001:db8:100::1");
+    public static readonly IPAddress ClientV4 = IPAddress.Parse("198.51.100.130");
+    public static readonly IPAddress ClientV6 = IPAddress.Parse("2001:db8:200::2");
+
+    private readonly Dictionary<string, string> _nodes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _numbers = new(StringComparer.Ordinal);
+
+    private Fabric(Site site, string router)
+    {
+        Site = site;
+        Router = router;
+    }
+
+    public Site Site { get; }
+
+    /// <summary>The router's namespace.</summary>
+    public string Router { get; }
+
+    /// <summary>The client's namespace, when there is one.</summary>
+    public string? Client { get; private set; }
+
+    /// <summary>Node namespaces by node name.</summary>
+    public IReadOnlyDictionary<string, string> Nodes => _nodes;
+
+    /// <summary>A router namespace with the bridge (forwarding on), and a client behind it when asked.</summary>
+    public static Fabric Create(Site site, bool client = false)
+    {
+        ArgumentNullException.ThrowIfNull(site);
+        var router = site.AddNamespace("r");
+        var fabric = new Fabric(site, router);
+        site.Sysctl(router, "net.ipv4.ip_forward", "1");
+        site.Sysctl(router, "net.ipv6.conf.all.forwarding", "1");
+        Shell.Run("ip", "-n", router, "link", "add", "br0", "type", "bridge");
+        Shell.Run("ip", "-n", router, "link", "set", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0");
+        site.Up(router, "br0");
+        site.Address(router, "br0", $"{RouterV4}/25");
+        site.Address(router, "br0", $"{RouterV6}/64");
+        if (client)
+        {
+            var c = site.AddNamespace("client");
+            site.Veth(router, "client0", c, "eth0");
+            site.Address(router, "client0", "198.51.100.129/30");
+            site.Address(router, "client0", "2001:db8:200::1/64");
+            site.Address(c, "eth0", $"{ClientV4}/30");
+            site.Address(c, "eth0", $"{ClientV6}/64");
+            Shell.Run("ip", "-n", c, "route", "add", "default", "via", "198.51.100.129");
+            Shell.Run("ip", "-n", c, "-6", "route", "add", "default", "via", "2001:db8:200::1");
+            fabric.Client = c;
+        }
+
+        return fabric;
+    }
+
+    /// <summary>A node on the segment: eth0 with .(10+n) and ::(10+n), default routes via the router.</summary>
+    public string AddNode(string name)
+    {
+        var n = _nodes.Count + 1;
+        var ns = Site.AddNamespace(name);
+        var port = "p" + n.ToString(CultureInfo.InvariantCulture);
+        Site.Veth(Router, port, ns, "eth0");
+        Shell.Run("ip", "-n", Router, "link", "set", port, "master", "br0");
+        Site.Address(ns, "eth0", $"{NodeV4(n)}/25");
+        Site.Address(ns, "eth0", $"{NodeV6(n)}/64");
+        Shell.Run("ip", "-n", ns, "route", "add", "default", "via", RouterV4.ToString());
+        Shell.Run("ip", "-n", ns, "-6", "route", "add", "default", "via", RouterV6.ToString());
+        _nodes[name] = ns;
+        _numbers[name] = n;
+        return ns;
+    }
+
+    public IPAddress V4(string node) => NodeV4(_numbers[node]);
+
+    /// <summary>The node's address of the family.</summary>
+    public IPAddress V(System.Net.Sockets.AddressFamily family, string node) => family == System.Net.Sockets.AddressFamily.InterNetwork ? V4(node) : V6(node);
+
+    public IPAddress V6(string node) => NodeV6(_numbers[node]);
+
+    private static IPAddress NodeV4(int n) => IPAddress.Parse($"198.51.100.{10 + n}");
+
+    private static IPAddress NodeV6(int n) => IPAddress.Parse($"2001:db8:100::{10 + n:x}");
+}
