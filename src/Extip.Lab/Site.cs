@@ -145,6 +145,32 @@ public sealed class Site : IDisposable
 
     public void Sysctl(string ns, string key, string value) => Shell.Run("ip", "netns", "exec", ns, "sysctl", "-q", "-w", $"{key}={value}");
 
+    /// <summary>
+    /// Drops every packet in and out of the namespace (nftables, at the earliest hooks), as if
+    /// the machine had died: no FIN, no RST, no ICMP. <see cref="Thaw"/> lets traffic through again.
+    /// </summary>
+    public static void Freeze(string ns)
+    {
+        const string Rules = """
+            table inet extip_freeze {
+              chain in { type filter hook prerouting priority -400; policy drop; }
+              chain out { type filter hook output priority -400; policy drop; }
+            }
+            """;
+        var file = Path.Combine(Path.GetTempPath(), $"extip-freeze-{Guid.NewGuid():N}.nft");
+        File.WriteAllText(file, Rules);
+        try
+        {
+            Shell.Run("ip", "netns", "exec", ns, "nft", "-f", file);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    public static void Thaw(string ns) => Shell.Run("ip", ["netns", "exec", ns, "nft", "delete", "table", "inet", "extip_freeze"], check: false);
+
     /// <summary>Runs a command inside a namespace and returns its output.</summary>
     public static string Exec(string ns, params string[] command) => Shell.Run("ip", new[] { "netns", "exec", ns }.Concat(command));
 

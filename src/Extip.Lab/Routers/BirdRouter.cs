@@ -64,6 +64,22 @@ public sealed partial class BirdRouter(Site site, string netns, RouterConfig con
         return new PeerInfo(state, state == "Established", routes);
     }
 
+    /// <summary>BIRD's BFD session with the neighbour: its state ("Up", "Down", "Init") or null when there is none.</summary>
+    public async Task<string?> BfdStateAsync(IPAddress neighbor, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(neighbor);
+        foreach (var line in await RunAsync("show bfd sessions", ct).ConfigureAwait(false))
+        {
+            var cols = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (cols.Length >= 3 && IPAddress.TryParse(cols[0], out var ip) && ip.Equals(neighbor))
+            {
+                return cols[2];
+            }
+        }
+
+        return null;
+    }
+
     public override async Task EnableAsync(IPAddress neighbor, CancellationToken ct = default)
     {
         var n = Config.Neighbors.First(x => x.Address.Equals(neighbor));
