@@ -50,6 +50,7 @@ public sealed partial class BfdEndpoint : IAsyncDisposable
     public string? LastDrop { get; private set; }
 
     private long _dropped;
+    private int _disposed;
 
     public IReadOnlyCollection<BfdSession> Sessions => (IReadOnlyCollection<BfdSession>)_byPeer.Values;
 
@@ -91,6 +92,11 @@ public sealed partial class BfdEndpoint : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         foreach (var s in _byPeer.Values)
         {
             await s.DisposeAsync().ConfigureAwait(false);

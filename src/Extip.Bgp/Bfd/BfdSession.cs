@@ -24,6 +24,7 @@ public sealed partial class BfdSession : IAsyncDisposable
     private readonly byte[] _out = new byte[BfdPacket.Length];
     private Task? _run;
     private long _sent;
+    private int _disposed;
 
     internal BfdSession(BfdEndpoint endpoint, IPAddress peer, IPAddress? local, BfdOptions options, uint discriminator, ILogger logger)
     {
@@ -134,6 +135,11 @@ public sealed partial class BfdSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         if (_run is not null)
         {

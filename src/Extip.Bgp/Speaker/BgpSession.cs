@@ -46,6 +46,7 @@ public sealed partial class BgpSession : IAsyncDisposable
     private long _updatesSent;
     private long _updatesReceived;
     private long _established;
+    private int _disposed;
 
     public BgpSession(PeerOptions options, ILogger logger)
     {
@@ -149,6 +150,11 @@ public sealed partial class BgpSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         Bfd = null;
         await _stop.CancelAsync().ConfigureAwait(false);
         lock (_gate)

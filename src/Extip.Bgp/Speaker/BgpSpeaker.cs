@@ -19,6 +19,7 @@ public sealed class BgpSpeaker : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Socket? _listener;
     private BfdEndpoint? _bfd;
+    private int _disposed;
     private Task? _accepting;
     private IReadOnlyDictionary<Prefix, RouteAttributes> _routes = new Dictionary<Prefix, RouteAttributes>();
 
@@ -132,6 +133,11 @@ public sealed class BgpSpeaker : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         _listener?.Dispose();
         if (_accepting is not null)
