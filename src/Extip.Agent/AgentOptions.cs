@@ -25,4 +25,13 @@ public sealed record AgentOptions
 
     /// <summary>Gratuitous ARP / unsolicited NA when taking an address on an Ethernet interface.</summary>
     public bool Announce { get; init; } = true;
+
+    /// <summary>BGP sessions with the BGPPeers that select this node, announcing its BGP-mode addresses.</summary>
+    public bool Bgp { get; init; } = true;
+
+    /// <summary>The BGP identifier when a BGPPeer names none; default: the node's first IPv4 address.</summary>
+    public System.Net.IPAddress? RouterId { get; init; }
+
+    /// <summary>host:port for /metrics, /healthz and /readyz; null for none.</summary>
+    public string? MetricsAddress { get; init; }
 }

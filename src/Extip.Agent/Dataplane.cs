@@ -59,6 +59,15 @@ public sealed class Dataplane : IDisposable
 
     public long AnnouncementsSent => _announcer.FramesSent;
 
+    /// <summary>The node's first IPv4 address that extip did not put there, off loopback (the default BGP identifier).</summary>
+    public IPAddress? PrimaryIPv4()
+    {
+        var links = _nl.Links().Where(l => !l.Flags.HasFlag(LinkFlags.Loopback)).Select(l => l.Index).ToHashSet();
+        return _nl.Addresses(System.Net.Sockets.AddressFamily.InterNetwork)
+            .Where(a => a.Protocol != _mark && a.Scope == 0 && links.Contains(a.InterfaceIndex))
+            .OrderBy(a => a.InterfaceIndex).Select(a => a.Address).FirstOrDefault();
+    }
+
     /// <summary>The marked addresses on the node now.</summary>
     public IReadOnlyList<AddressEntry> Marked() => _nl.Addresses().Where(a => a.Protocol == _mark).ToList();
 

@@ -1,6 +1,10 @@
 using System.Net;
 using System.Text.Json;
 using System.Threading.Channels;
+using Extip.Agent.Bgp;
+using Extip.Bgp.Speaker;
+using Extip.Bgp.Wire;
+using Extip.Core.Pools;
 using Extip.Kubernetes.Client;
 using Extip.Kubernetes.Informers;
 using Extip.Kubernetes.Models;
@@ -22,6 +26,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 {
     private readonly IKubernetes _client;
     private readonly AgentOptions _options;
+    private readonly ILoggerFactory _logs;
     private readonly ILogger _logger;
     private readonly Informer<IpClaim> _claims;
     private readonly LeaseKeeper _lease;
@@ -32,6 +37,9 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
     private Dataplane? _dataplane;
+    private BgpPeering? _bgp;
+    private AgentMetrics? _metrics;
+    private AgentEndpoint? _endpoint;
     private string? _lastStatus;
     private string? _lastStatusError;
     private bool _fenced;
@@ -43,6 +51,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(logs);
         _client = client;
         _options = options;
+        _logs = logs;
         _logger = logs.CreateLogger("extip.agent");
         _claims = new Informer<IpClaim>(Resources.Custom<IpClaim>(client, IpClaim.Plural), logs.CreateLogger("informer.ipclaims"));
         _lease = new LeaseKeeper(client, options);
@@ -62,21 +71,48 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
     public long AnnouncementsSent => _dataplane?.AnnouncementsSent ?? 0;
 
+    /// <summary>The BGP side (null when BGP is off).</summary>
+    public BgpPeering? Bgp => _bgp;
+
+    /// <summary>True while the Lease has run out and the agent holds nothing.</summary>
+    public bool Fenced => _fenced;
+
+    /// <summary>The claims are known and the Lease is held.</summary>
+    public bool IsReady => _claims.IsReady && !_fenced && _lease.ValidUntil > DateTime.UtcNow;
+
+    public AgentMetrics Metrics => _metrics ??= new AgentMetrics(this);
+
+    /// <summary>Where /metrics is served, when it is.</summary>
+    public Uri? MetricsUrl => _endpoint?.Url;
+
     /// <summary>Until when the agent may hold addresses (its last renewal plus the Lease duration).</summary>
     public DateTime LeaseValidUntil => _lease.ValidUntil;
 
     /// <summary>Opens the dataplane (fails at once on a missing namespace or missing privileges) and starts the loops.</summary>
-    public Task StartAsync(CancellationToken ct = default)
+    public async Task StartAsync(CancellationToken ct = default)
     {
         _dataplane = new Dataplane(_options.Netns, _options.Mark, _options.Announce);
         LogStarting(_logger, _options.Node, _options.Netns ?? "(own)", _dataplane.Marked().Count);
         var stop = _stop.Token;
         _loops.Add(Task.Run(() => _claims.RunAsync(stop), CancellationToken.None));
+
+        // The first list's changes come before the informer says it is ready: look again then.
+        _ = _claims.ReadyAsync(stop).ContinueWith(_ => Wake(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
         _loops.Add(Task.Run(() => LeaseLoopAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => KernelLoopAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => ReconcileLoopAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => StatusLoopAsync(stop), CancellationToken.None));
-        return Task.CompletedTask;
+        if (_options.Bgp)
+        {
+            _bgp = new BgpPeering(_client, _options, _logs, DefaultRouterId);
+            _bgp.Changed += () => _statusWake.Writer.TryWrite(true);
+            _loops.Add(Task.Run(() => _bgp.RunAsync(stop), CancellationToken.None));
+        }
+
+        if (_options.MetricsAddress is { } listen)
+        {
+            _endpoint = await AgentEndpoint.StartAsync(listen, this, Metrics, ct).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Graceful stop (SIGTERM): addresses removed, Lease released, status says so.</summary>
@@ -90,6 +126,13 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         _stopped = true;
         await _stop.CancelAsync().ConfigureAwait(false);
         await WhenStoppedAsync().ConfigureAwait(false);
+
+        // Routes first: the network stops sending traffic here before the addresses go.
+        if (_bgp is not null)
+        {
+            await _bgp.ShutdownAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+        }
+
         var removed = _dataplane?.RemoveAll() ?? 0;
         LogStopped(_logger, removed);
         try
@@ -112,8 +155,69 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             await WhenStoppedAsync().ConfigureAwait(false);
         }
 
+        if (_bgp is not null)
+        {
+            await _bgp.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_endpoint is not null)
+        {
+            await _endpoint.DisposeAsync().ConfigureAwait(false);
+        }
+
         _dataplane?.Dispose();
         _stop.Dispose();
+    }
+
+    /// <summary>The BGP identifier: as configured, else the node's first IPv4 address, else a hash of the node name.</summary>
+    private uint DefaultRouterId()
+    {
+        if ((_options.RouterId ?? _dataplane?.PrimaryIPv4()) is { } ip)
+        {
+            return PeerOptions.RouterIdOf(ip);
+        }
+
+        var h = 2166136261u;
+        foreach (var c in _options.Node)
+        {
+            h = (h ^ c) * 16777619u;
+        }
+
+        return h == 0 ? 1 : h;
+    }
+
+    /// <summary>Host routes (/32, /128) of the held BGP-mode addresses, with their claims' communities and local preference.</summary>
+    private static Dictionary<Prefix, RouteAttributes> BgpRoutes(IEnumerable<AddressState> states, IReadOnlyDictionary<string, IpClaim> claims)
+    {
+        var routes = new Dictionary<Prefix, RouteAttributes>();
+        foreach (var s in states.Where(s => s.State == AddressState.Held && string.Equals(s.Want.Mode, "BGP", StringComparison.OrdinalIgnoreCase)))
+        {
+            routes[Prefix.Host(s.Want.Address)] = claims.TryGetValue(s.Want.Claim, out var c) ? Attributes(c) : RouteAttributes.None;
+        }
+
+        return routes;
+    }
+
+    private static RouteAttributes Attributes(IpClaim claim)
+    {
+        var standard = new List<uint>();
+        var large = new List<(uint, uint, uint)>();
+        foreach (var text in claim.Spec.Communities ?? [])
+        {
+            if (Community.TryParse(text, out var c, out _))
+            {
+                if (c.IsLarge)
+                {
+                    large.Add((c.Global, c.Local1, c.Local2));
+                }
+                else
+                {
+                    standard.Add((c.Global << 16) | c.Local1);
+                }
+            }
+        }
+
+        return standard.Count == 0 && large.Count == 0 && claim.Spec.LocalPreference is null ? RouteAttributes.None : new RouteAttributes(standard, large, claim.Spec.LocalPreference);
     }
 
     /// <summary>Waits for the loops; a loop that ended with an error has logged it already, and stopping goes on.</summary>
@@ -269,6 +373,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             }
 
             states = [];
+            _bgp?.Announce(new Dictionary<Prefix, RouteAttributes>());
         }
         else if (!_claims.IsReady)
         {
@@ -278,15 +383,21 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         else
         {
             var desired = new List<DesiredAddress>();
+            var mine = new Dictionary<string, IpClaim>(StringComparer.Ordinal);
             foreach (var claim in _claims.Items.Where(Mine))
             {
                 if (IPAddress.TryParse(claim.Spec.Address, out var ip))
                 {
                     desired.Add(new DesiredAddress(ip, claim.Spec.PrefixLength, claim.Spec.Interface, claim.Spec.Mode, claim.Metadata.Name));
+                    mine[claim.Metadata.Name] = claim;
                 }
             }
 
+            // Withdraw what is going before its address goes; announce what is new once it is there.
+            var wanted = desired.Select(d => d.Claim).ToHashSet(StringComparer.Ordinal);
+            _bgp?.Announce(BgpRoutes(States.Where(s => wanted.Contains(s.Want.Claim)), mine));
             states = _dataplane!.Apply(desired);
+            _bgp?.Announce(BgpRoutes(states, mine));
             foreach (var s in states.Where(s => s.State != AddressState.Held))
             {
                 LogNotHeld(_logger, s.Want.ToString(), s.State, s.Message ?? string.Empty);
@@ -358,6 +469,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
                 Message = s.Message,
                 Since = s.Since,
             }).OrderBy(a => a.Address, StringComparer.Ordinal).ToList(),
+            Peers = _bgp?.Status() ?? [],
             Conditions = conditions,
         };
         var text = JsonSerializer.Serialize(status);

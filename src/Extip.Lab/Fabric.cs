@@ -82,6 +82,20 @@ public sealed class Fabric
         return ns;
     }
 
+    /// <summary>The next hops of the router's kernel route to a host address (several when ECMP; none when there is no route).</summary>
+    public IReadOnlyList<IPAddress> RouterNextHops(IPAddress host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        var bits = host.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128;
+        using var nl = Netlink.RtNetlink.Open(Router);
+        return nl.Routes(host.AddressFamily)
+            .Where(r => r.Destination.Equals(host) && r.PrefixLength == bits && r.Table == Netlink.Wire.Route.TableMain)
+            .SelectMany(r => r.NextHops).Select(h => h.Gateway).OfType<IPAddress>().Order(Comparer<IPAddress>.Create((a, b) => string.CompareOrdinal(a.ToString(), b.ToString()))).ToList();
+    }
+
+    /// <summary>The node whose address is this next hop.</summary>
+    public string? NodeOf(IPAddress nextHop) => _numbers.Keys.FirstOrDefault(n => V4(n).Equals(nextHop) || V6(n).Equals(nextHop));
+
     public IPAddress V4(string node) => NodeV4(_numbers[node]);
 
     /// <summary>The node's address of the family.</summary>

@@ -94,7 +94,7 @@ public sealed class AgentScenarios(ITestOutputHelper output)
         }
 
         await env.StartControllerAsync(Controller(env, Distribution.Balance));
-        var processes = nodes.ToDictionary(n => n, lab.StartAgentProcess);
+        var processes = nodes.ToDictionary(n => n, n => lab.StartAgentProcess(n));
         await env.PoolAsync("v4", ["192.0.2.0/28"]);
         var ns = await env.NamespaceAsync("balance");
         for (var i = 0; i < 6; i++)

@@ -19,7 +19,7 @@ internal sealed class NodeLab : IAsyncDisposable
     private readonly List<ExtipAgent> _agents = [];
     private readonly string _kubeconfig;
 
-    public NodeLab(TestEnv env)
+    public NodeLab(TestEnv env, bool fabric = false)
     {
         if (Environment.UserName != "root")
         {
@@ -28,11 +28,15 @@ internal sealed class NodeLab : IAsyncDisposable
 
         _env = env;
         Site = Site.Create();
+        Fabric = fabric ? Fabric.Create(Site) : null;
         _kubeconfig = Path.Combine(Path.GetTempPath(), $"extip-agent-test-{Guid.NewGuid():N}.kubeconfig");
         env.Server!.WriteKubeconfig(_kubeconfig);
     }
 
     public Site Site { get; }
+
+    /// <summary>The router and the shared segment, when the lab has them (nodes join it).</summary>
+    public Fabric? Fabric { get; }
 
     public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromSeconds(2);
 
@@ -43,7 +47,7 @@ internal sealed class NodeLab : IAsyncDisposable
 
     public string AddNode(string node)
     {
-        var ns = Site.AddNamespace(node);
+        var ns = Fabric is null ? Site.AddNamespace(node) : Fabric.AddNode(node);
         Nodes[node] = ns;
         return ns;
     }
@@ -67,12 +71,12 @@ internal sealed class NodeLab : IAsyncDisposable
     }
 
     /// <summary>An `extip agent` process for the node (in the root namespace, driving the node's namespace through --netns).</summary>
-    public Process StartAgentProcess(string node) =>
+    public Process StartAgentProcess(string node, params string[] extra) =>
         Site.Start(null, "dotnet",
         [
             Path.Combine(AppContext.BaseDirectory, "extip.dll"), "agent", "--node", node, "--kubeconfig", _kubeconfig, "--netns", Nodes[node],
             "--namespace", _env.Namespace, "--lease-duration", LeaseDuration.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--renew-interval", RenewInterval.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--renew-interval", RenewInterval.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), .. extra,
         ], output: line => _env.Log($"[agent {node}] {line}"));
 
     /// <summary>The marked addresses in the node's namespace, as the kernel reports them.</summary>

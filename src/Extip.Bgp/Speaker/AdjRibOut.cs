@@ -115,7 +115,7 @@ public sealed class AdjRibOut
     }
 
     /// <summary>The UPDATEs that bring the peer from what was sent to what is desired (and records them as sent).</summary>
-    public List<UpdateMessage> Flush(AddressFamily family, uint localAs, bool internalPeer, IPAddress nextHop, CodecContext ctx)
+    public List<UpdateMessage> Flush(AddressFamily family, uint localAs, bool internalPeer, IPAddress nextHop, CodecContext ctx, IPAddress? linkLocal = null)
     {
         var withdraw = new List<Prefix>();
         var announce = new Dictionary<RouteAttributes, List<Prefix>>();
@@ -162,12 +162,13 @@ public sealed class AdjRibOut
         foreach (var (attributes, prefixes) in announce)
         {
             var common = Attributes(attributes, localAs, internalPeer, v4 ? nextHop : null);
-            var overhead = common.Sum(a => a.EncodedLength(ctx)) + (v4 ? 0 : 4 + 5 + 16);
+            IPAddress[] hops = linkLocal is null ? [nextHop] : [nextHop, linkLocal];
+            var overhead = common.Sum(a => a.EncodedLength(ctx)) + (v4 ? 0 : 4 + 5 + (16 * hops.Length));
             foreach (var chunk in Chunks(prefixes, Room - overhead))
             {
                 updates.Add(v4
                     ? new UpdateMessage([], common, chunk)
-                    : new UpdateMessage([], [.. common, new MpReachAttribute(AfiSafi.IPv6Unicast, [nextHop], chunk)], []));
+                    : new UpdateMessage([], [.. common, new MpReachAttribute(AfiSafi.IPv6Unicast, hops, chunk)], []));
             }
         }
 

@@ -461,6 +461,7 @@ public sealed partial class BgpSession : IAsyncDisposable
         var nextKeepalive = DateTime.UtcNow + Jitter(keepalive);
         var holdExpires = DateTime.UtcNow + hold;
         var nextHop = conn.LocalAddress;
+        conn.LinkLocal ??= NextHops.LinkLocalOnLink(Options.Netns, nextHop, Options.PeerAddress);
         _bfdDown = false;
 
         await FlushAsync(conn, nextHop, ct).ConfigureAwait(false);
@@ -604,7 +605,7 @@ public sealed partial class BgpSession : IAsyncDisposable
 
     private async Task FlushAsync(Connection conn, IPAddress nextHop, CancellationToken ct)
     {
-        var updates = Rib.Flush(Options.Family, Options.LocalAs, Options.IsInternal, nextHop, conn.Codec);
+        var updates = Rib.Flush(Options.Family, Options.LocalAs, Options.IsInternal, nextHop, conn.Codec, conn.LinkLocal);
         if (updates.Count == 0)
         {
             return;

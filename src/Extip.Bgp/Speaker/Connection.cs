@@ -24,6 +24,9 @@ internal sealed class Connection(Socket socket, bool outgoing) : IDisposable
 
     public OpenMessage? PeerOpen { get; set; }
 
+    /// <summary>IPv6: our link-local address on the link shared with the peer (RFC 2545 §3), sent as the second next hop.</summary>
+    public IPAddress? LinkLocal { get; set; }
+
     public IPEndPoint? LocalEndPoint { get; } = socket.LocalEndPoint as IPEndPoint;
 
     /// <summary>Our address on this connection: the next hop we announce ("next hop self").</summary>

@@ -17,9 +17,12 @@ internal static class AgentCommand
         var lease = new Option<double>("--lease-duration") { Description = "Seconds the Lease lasts: the controller moves claims this long after the last renewal; the agent drops its addresses after as long without one.", DefaultValueFactory = _ => 4 };
         var renew = new Option<double>("--renew-interval") { Description = "Seconds between Lease renewals.", DefaultValueFactory = _ => 1 };
         var noAnnounce = new Option<bool>("--no-announce") { Description = "No gratuitous ARP / unsolicited NA when taking an address." };
-        var cmd = new Command("agent", "Puts the addresses of the IPClaims assigned to this node on its interfaces and announces them.")
+        var noBgp = new Option<bool>("--no-bgp") { Description = "No BGP sessions (BGPPeers are ignored)." };
+        var routerId = new Option<string?>("--router-id") { Description = "BGP identifier (an IPv4 address) for BGPPeers that name none; default: the node's first IPv4 address." };
+        var metrics = new Option<string?>("--metrics") { Description = "host:port for /metrics, /healthz and /readyz." };
+        var cmd = new Command("agent", "Puts the addresses of the IPClaims assigned to this node on its interfaces and announces them (ARP/NDP, BGP).")
         {
-            node, kubeconfig, netns, ns, lease, renew, noAnnounce,
+            node, kubeconfig, netns, ns, lease, renew, noAnnounce, noBgp, routerId, metrics,
         };
         cmd.SetAction(async (r, ct) =>
         {
@@ -38,6 +41,13 @@ internal static class AgentCommand
                 return 2;
             }
 
+            System.Net.IPAddress? rid = null;
+            if (r.GetValue(routerId) is { } ridText && (!System.Net.IPAddress.TryParse(ridText, out rid) || rid.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork))
+            {
+                Console.Error.WriteLine($"extip agent: --router-id \"{ridText}\": expected an IPv4 address");
+                return 2;
+            }
+
             using var logs = ClusterConnection.Logs("agent");
             var options = new AgentOptions
             {
@@ -47,6 +57,9 @@ internal static class AgentCommand
                 LeaseDuration = TimeSpan.FromSeconds(leaseSeconds),
                 RenewInterval = TimeSpan.FromSeconds(renewSeconds),
                 Announce = !r.GetValue(noAnnounce),
+                Bgp = !r.GetValue(noBgp),
+                RouterId = rid,
+                MetricsAddress = r.GetValue(metrics),
             };
             await using var agent = new ExtipAgent(ClusterConnection.Connect(r.GetValue(kubeconfig)), options, logs);
             try
@@ -57,6 +70,11 @@ internal static class AgentCommand
             {
                 Console.Error.WriteLine($"extip agent: {e.Message}");
                 return 1;
+            }
+            catch (Exception e) when (e is ArgumentException or IOException)
+            {
+                Console.Error.WriteLine($"extip agent: {e.Message}");
+                return 2;
             }
 
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);

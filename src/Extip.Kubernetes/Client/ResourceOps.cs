@@ -36,6 +36,15 @@ public static class Resources
         },
         (rv, ct) => Guard<V1Node>(onError => c.CoreV1.WatchListNodeAsync(resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct), ct));
 
+    /// <summary>One node, by name (an agent follows its own node's labels, not every node's).</summary>
+    public static ResourceOps<V1Node> Node(IKubernetes c, string name) => new("nodes",
+        async (cont, ct) =>
+        {
+            var l = await c.CoreV1.ListNodeAsync(fieldSelector: $"metadata.name={name}", continueParameter: cont, limit: PageSize, cancellationToken: ct);
+            return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
+        },
+        (rv, ct) => Guard<V1Node>(onError => c.CoreV1.WatchListNodeAsync(fieldSelector: $"metadata.name={name}", resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct), ct));
+
     public static ResourceOps<V1Namespace> Namespaces(IKubernetes c) => new("namespaces",
         async (cont, ct) =>
         {

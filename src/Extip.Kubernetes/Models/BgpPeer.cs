@@ -53,6 +53,11 @@ public sealed class BgpPeerSpecModel
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? SourceAddress { get; set; }
 
+    /// <summary>BGP identifier of the agent on this session (an IPv4 address); default: the node's first IPv4 address.</summary>
+    [JsonPropertyName("routerID")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? RouterId { get; set; }
+
     [JsonPropertyName("gracefulRestart")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public bool? GracefulRestart { get; set; }

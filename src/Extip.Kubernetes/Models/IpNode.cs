@@ -73,6 +73,12 @@ public sealed class PeerStatus
     [JsonPropertyName("prefixesAdvertised")]
     public int PrefixesAdvertised { get; set; }
 
+    /// <summary>Why the session is not up, or what is wrong with the BGPPeer.</summary>
+    [JsonPropertyName("message")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Message { get; set; }
+
     [JsonPropertyName("since")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public DateTime? Since { get; set; }
 }

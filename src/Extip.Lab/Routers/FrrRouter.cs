@@ -21,16 +21,16 @@ public sealed class FrrRouter(Site site, string netns, RouterConfig config, stri
         var bgpdConf = Path.Combine(WorkDir, "bgpd.conf");
         await File.WriteAllTextAsync(bgpdConf, Render(Config), ct).ConfigureAwait(false);
         var zserv = Path.Combine(WorkDir, "zserv.api");
-        string[] common = ["--vty_socket", WorkDir, "-S", "-P", "0", "--log", "stdout", "--log-level", "info"];
-        if (Config.InstallRoutes)
-        {
-            var zebraConf = Path.Combine(WorkDir, "zebra.conf");
-            await File.WriteAllTextAsync(zebraConf, "hostname router\n", ct).ConfigureAwait(false);
-            StartProcess($"{Daemons}/zebra", ["-f", zebraConf, "-i", Path.Combine(WorkDir, "zebra.pid"), "-z", zserv, .. common]);
-            await WaitUntilAsync(() => Task.FromResult(File.Exists(zserv)), TimeSpan.FromSeconds(10), "zebra's socket", ct).ConfigureAwait(false);
-        }
-
-        StartProcess($"{Daemons}/bgpd", ["-f", bgpdConf, "-i", Path.Combine(WorkDir, "bgpd.pid"), .. Config.InstallRoutes ? new[] { "-z", zserv } : ["-Z"], .. common]);
+        // The daemons drop to FRR's own user (root is not in its vty group): it must own the folder.
+        Shell.Run("chown", "frr:frr", WorkDir);
+        string[] common = ["--vty_socket", WorkDir, "-P", "0", "--log", "stdout", "--log-level", "info"];
+        // zebra always runs: bgpd learns the interfaces from it (an IPv6 link-local next hop means
+        // nothing without them). Without InstallRoutes, bgpd keeps the routes out of the kernel.
+        var zebraConf = Path.Combine(WorkDir, "zebra.conf");
+        await File.WriteAllTextAsync(zebraConf, "hostname router\n", ct).ConfigureAwait(false);
+        StartProcess($"{Daemons}/zebra", ["-f", zebraConf, "-i", Path.Combine(WorkDir, "zebra.pid"), "-z", zserv, .. common]);
+        await WaitUntilAsync(() => Task.FromResult(File.Exists(zserv)), TimeSpan.FromSeconds(10), "zebra's socket", ct).ConfigureAwait(false);
+        StartProcess($"{Daemons}/bgpd", ["-f", bgpdConf, "-i", Path.Combine(WorkDir, "bgpd.pid"), "-z", zserv, .. Config.InstallRoutes ? Array.Empty<string>() : ["-n"], .. common]);
         await WaitUntilAsync(async () => (await VtyshAsync("show bgp summary json", ct).ConfigureAwait(false)).Contains("routerId", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "bgpd answering vtysh", ct).ConfigureAwait(false);
     }
 
@@ -88,12 +88,6 @@ public sealed class FrrRouter(Site site, string netns, RouterConfig config, stri
             b.AppendLine(CultureInfo.InvariantCulture, $" neighbor {n.Address} remote-as {n.As}");
             b.AppendLine(CultureInfo.InvariantCulture, $" neighbor {n.Address} timers {Math.Max(1, n.HoldTime / 3)} {n.HoldTime}");
             b.AppendLine(CultureInfo.InvariantCulture, $" neighbor {n.Address} timers connect 1");
-            if (!config.InstallRoutes)
-            {
-                // Without zebra bgpd cannot tell that the neighbour is on a connected network.
-                b.AppendLine(CultureInfo.InvariantCulture, $" neighbor {n.Address} disable-connected-check");
-            }
-
             if (n.Passive)
             {
                 b.AppendLine(CultureInfo.InvariantCulture, $" neighbor {n.Address} passive");

@@ -19,7 +19,7 @@ public enum RouterKind
 public abstract class Router : IAsyncDisposable
 {
     private readonly ConcurrentQueue<string> _log = new();
-    private Process? _process;
+    private readonly List<Process> _processes = [];
 
     protected Router(Site site, string netns, RouterConfig config, string name)
     {
@@ -96,7 +96,7 @@ public abstract class Router : IAsyncDisposable
     public virtual ValueTask DisposeAsync()
     {
         GC.SuppressFinalize(this);
-        if (_process is { HasExited: false } p)
+        foreach (var p in _processes.Where(p => !p.HasExited))
         {
             try
             {
@@ -114,8 +114,9 @@ public abstract class Router : IAsyncDisposable
     /// <summary>Starts the daemon in the router's namespace, its output kept for <see cref="Log"/>.</summary>
     protected Process StartProcess(string file, IEnumerable<string> args)
     {
-        _process = Site.Start(Namespace, file, args, output: Keep);
-        return _process;
+        var p = Site.Start(Namespace, file, args, output: Keep);
+        _processes.Add(p);
+        return p;
     }
 
     protected void Keep(string line)
@@ -130,9 +131,9 @@ public abstract class Router : IAsyncDisposable
     /// <summary>Fails with the daemon's output when it has exited.</summary>
     protected void CheckRunning()
     {
-        if (_process is { HasExited: true } p)
+        if (_processes.FirstOrDefault(p => p.HasExited) is { } p)
         {
-            throw new LabException($"{Kind} in {Namespace} exited with code {p.ExitCode}:\n{Tail(40)}");
+            throw new LabException($"{Kind} in {Namespace}: {p.StartInfo.ArgumentList.ElementAtOrDefault(3)} exited with code {p.ExitCode}:\n{Tail(40)}");
         }
     }
 

@@ -80,13 +80,7 @@ public sealed class BfdDaemonTests(ITestOutputHelper output)
         Assert.NotNull(await bird.BfdStateAsync(lab.Fabric.V4("n1")));
     }
 
-    private static List<IPAddress?> KernelNextHops(RouterLab lab, IPAddress destination)
-    {
-        using var nl = Netlink.RtNetlink.Open(lab.Fabric.Router);
-        return nl.Routes(destination.AddressFamily)
-            .Where(r => r.Destination.Equals(destination) && r.PrefixLength == (destination.AddressFamily == AddressFamily.InterNetwork ? 32 : 128))
-            .SelectMany(r => r.NextHops.Select(h => h.Gateway)).ToList();
-    }
+    private static IReadOnlyList<IPAddress> KernelNextHops(RouterLab lab, IPAddress destination) => lab.Fabric.RouterNextHops(destination);
 
     private static async Task Until(Func<Task<bool>> done, TimeSpan timeout, Func<string> what, int poll = 20)
     {
