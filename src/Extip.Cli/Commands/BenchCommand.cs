@@ -36,7 +36,11 @@ internal static class BenchCommand
         nl.SetAction(r => NetlinkBench.Run(r.GetValue(nlAddresses), Console.Out));
         bench.Subcommands.Add(nl);
 
-        bench.Subcommands.Add(NotBuilt.Command("bgp", "Benchmark of the BGP speaker.", 6));
+        var bgpPrefixes = new Option<int>("--prefixes") { Description = "Host routes to announce (/32s of 198.18.0.0/15).", DefaultValueFactory = _ => 100_000 };
+        var bgpPeer = new Option<string>("--peer") { Description = "The receiving router (bird).", DefaultValueFactory = _ => "bird" };
+        var bgp = new Command("bgp", "N routes from extip's speaker to BIRD and, in the same run, from gobgpd to an identical BIRD, each timed from Established until BIRD holds all N; needs root.") { bgpPrefixes, bgpPeer };
+        bgp.SetAction((r, ct) => BgpBench.RunAsync(r.GetValue(bgpPrefixes), r.GetValue(bgpPeer)!, Console.Out, ct));
+        bench.Subcommands.Add(bgp);
 
         return bench;
     }

@@ -13,8 +13,12 @@ public static class MrtWriter
     private const ushort PeerIndexTable = 1;
     private const ushort RibIpv4Unicast = 2;
 
-    /// <summary>Host routes <paramref name="first"/>, first+1, … with ORIGIN IGP, an empty AS_PATH and the next hop.</summary>
-    public static void WriteHostRoutes(string path, IPAddress first, int count, IPAddress nextHop, IPAddress peerId, uint peerAs)
+    /// <summary>
+    /// Host routes <paramref name="first"/>, first+1, … with ORIGIN IGP, an empty AS_PATH and the
+    /// next hop; then the first <paramref name="repeat"/> of them again (re-adding a path changes
+    /// nothing, so a reader that drops the end of the file loses only repeats).
+    /// </summary>
+    public static void WriteHostRoutes(string path, IPAddress first, int count, IPAddress nextHop, IPAddress peerId, uint peerAs, int repeat = 0)
     {
         ArgumentNullException.ThrowIfNull(first);
         ArgumentNullException.ThrowIfNull(nextHop);
@@ -36,9 +40,10 @@ public static class MrtWriter
         byte[] attrs = [0x40, 1, 1, 0, 0x40, 2, 0, 0x40, 3, 4, .. nextHop.GetAddressBytes()];
         var start = BinaryPrimitives.ReadUInt32BigEndian(first.GetAddressBytes());
         var body = new byte[4 + 1 + 4 + 2 + 2 + 4 + 2 + attrs.Length];
-        for (var i = 0; i < count; i++)
+        for (var n = 0; n < count + repeat; n++)
         {
-            BinaryPrimitives.WriteUInt32BigEndian(body, (uint)i);
+            var i = n < count ? n : (n - count) % count;
+            BinaryPrimitives.WriteUInt32BigEndian(body, (uint)n);
             body[4] = 32;
             BinaryPrimitives.WriteUInt32BigEndian(body.AsSpan(5), start + (uint)i);
             BinaryPrimitives.WriteUInt16BigEndian(body.AsSpan(9), 1);

@@ -68,7 +68,7 @@ public abstract class Router : IAsyncDisposable
     }
 
     /// <summary>Polls the neighbour until <paramref name="done"/> holds; fails with what it last saw and the daemon's log.</summary>
-    public async Task<PeerInfo> WaitAsync(IPAddress neighbor, Func<PeerInfo, bool> done, TimeSpan timeout, string what, CancellationToken ct = default)
+    public async Task<PeerInfo> WaitAsync(IPAddress neighbor, Func<PeerInfo, bool> done, TimeSpan timeout, string what, CancellationToken ct = default, int pollMs = 20)
     {
         ArgumentNullException.ThrowIfNull(done);
         var sw = Stopwatch.StartNew();
@@ -86,7 +86,7 @@ public abstract class Router : IAsyncDisposable
                 throw new TimeoutException($"{Kind} in {Namespace}: neighbour {neighbor} not {what} after {timeout.TotalSeconds} s; last seen {last?.ToString() ?? "unknown neighbour"}\n--- {Kind} log:\n{Tail(40)}");
             }
 
-            await Task.Delay(20, ct).ConfigureAwait(false);
+            await Task.Delay(pollMs, ct).ConfigureAwait(false);
         }
     }
 
