@@ -185,15 +185,39 @@ public sealed class CodecTests
             var data = cut == 3 ? m.AsSpan(0, m.Length / 2).ToArray() : m;
             foreach (var ctx in new[] { As4, new CodecContext(false) })
             {
-                try
-                {
-                    BgpCodec.TryDecode(data, ctx, out var used);
-                    Assert.InRange(used, 0, data.Length);
-                }
-                catch (BgpProtocolException)
-                {
-                }
+                DecodeBounded(data, ctx);
             }
         }, iter: 100_000);
+    }
+
+    [Fact]
+    public void RandomBodies_BehindAValidHeader_OnlyEverGiveTheTypedError_InBoundedMemory()
+    {
+        // Any type, any length up to the maximum, any bytes: the decoder must answer each with a
+        // message or a NOTIFICATION, and allocate in proportion to the input, never more.
+        Gen.Select(Gen.Byte[1, 5], Gen.Byte.Array[0, BgpCodec.MaxMessageLength - BgpCodec.HeaderLength]).Sample((type, body) =>
+        {
+            var frame = new byte[BgpCodec.HeaderLength + body.Length];
+            BgpCodec.WriteHeader(frame, frame.Length, (MessageType)type);
+            body.CopyTo(frame, BgpCodec.HeaderLength);
+            DecodeBounded(frame, As4);
+        }, iter: 20_000);
+    }
+
+    /// <summary>Decodes; only the typed error may escape, and the allocation is linear in the input.</summary>
+    private static void DecodeBounded(byte[] data, CodecContext ctx)
+    {
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        try
+        {
+            BgpCodec.TryDecode(data, ctx, out var used);
+            Assert.InRange(used, 0, data.Length);
+        }
+        catch (BgpProtocolException)
+        {
+        }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated <= (256L * data.Length) + 16_384, $"{allocated} bytes allocated to decode {data.Length}");
     }
 }

@@ -45,6 +45,12 @@ public sealed class DaemonSessionTests(ITestOutputHelper output)
         Assert.Equal(SessionState.Established, session.State);
         Assert.Equal(2, session.PrefixesAdvertised);
 
+        // The daemon's own OPEN, decoded by our codec: its AS, its identifier, the family.
+        var open = session.PeerOpen!;
+        Assert.Equal(RouterLab.RouterAs, open.Asn);
+        Assert.Equal(Extip.Lab.Fabric.RouterV4, open.Identifier);
+        Assert.Contains(open.Capabilities, c => c is Extip.Bgp.Wire.MultiprotocolCapability m && m.Family == Extip.Bgp.Wire.AfiSafi.Of(family));
+
         speaker.Announce(v6 ? RouterLab.Routes("2001:db8:1000::11/128") : RouterLab.Routes("192.0.2.11/32"));
         await lab.WaitAsync(peer, p => p.Established && p.Received == 1, TimeSpan.FromSeconds(10), "one route left");
         Assert.Equal(1, session.PrefixesAdvertised);
