@@ -122,5 +122,10 @@ internal sealed class Connection(Socket socket, bool outgoing) : IDisposable
         }
     }
 
-    public void Dispose() => socket.Dispose();
+    /// <summary>Closes with a FIN after what was sent (a NOTIFICATION arrives before the close).</summary>
+    public void Dispose()
+    {
+        Shutdown();
+        socket.Dispose();
+    }
 }
