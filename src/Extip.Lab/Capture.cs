@@ -29,6 +29,9 @@ public sealed class Capture : IAsyncDisposable
 
     public string File { get; }
 
+    /// <summary>tshark "decode as" rules for reading, such as <c>tcp.port==1790,bgp</c> (BGP on another port).</summary>
+    public List<string> DecodeAs { get; } = [];
+
     /// <summary>Starts capturing (a capture filter in pcap syntax) and returns once tshark says it captures.</summary>
     public static async Task<Capture> StartAsync(Site site, string ns, string iface, string filter)
     {
@@ -40,6 +43,8 @@ public sealed class Capture : IAsyncDisposable
             throw new LabException($"tshark did not start capturing on {iface} in {ns}: {c.Output}");
         }
 
+        // tshark says so a little before dumpcap has its filter on the interface.
+        await Task.Delay(500).ConfigureAwait(false);
         return c;
     }
 
@@ -59,6 +64,8 @@ public sealed class Capture : IAsyncDisposable
     {
         if (!_process.HasExited)
         {
+            // dumpcap reads the interface in batches: give it time to take the last packets in.
+            await Task.Delay(1000).ConfigureAwait(false);
             Shell.Run("kill", ["-INT", _process.Id.ToString(CultureInfo.InvariantCulture)], check: false);
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
             await _process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
@@ -69,6 +76,12 @@ public sealed class Capture : IAsyncDisposable
     public IReadOnlyList<string> Fields(string displayFilter, params string[] fields)
     {
         var args = new List<string> { "-r", File, "-n", "-Y", displayFilter, "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=," };
+        foreach (var d in DecodeAs)
+        {
+            args.Add("-d");
+            args.Add(d);
+        }
+
         foreach (var f in fields)
         {
             args.Add("-e");

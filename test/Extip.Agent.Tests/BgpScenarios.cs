@@ -198,6 +198,9 @@ public sealed class BgpScenarios(ITestOutputHelper output)
             await UntilAsync(() => w.Router.BfdStateAsync(a).GetAwaiter().GetResult() == "Up", TimeSpan.FromSeconds(20), () => $"BIRD's BFD session with {a} Up\n{Debug(w)}", 50);
         }
 
+        // The IPNode status says BFD is up on both sessions.
+        await EventuallyAsync(() => NodeStatusAsync(w.Env, "n2"), n => n.Status?.Peers.Count == 2 && n.Status.Peers.All(p => p.State == "Established" && p.Bfd == "Up"), what: "BFD Up in n2's IPNode status");
+
         // Give BFD time to settle on 50 ms after its poll sequences.
         await Task.Delay(1000);
         var sw = Stopwatch.StartNew();

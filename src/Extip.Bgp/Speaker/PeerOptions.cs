@@ -76,12 +76,12 @@ public sealed record PeerOptions
 
         if (hold is > 0 and < 3 || hold > ushort.MaxValue || HoldTime.Ticks % TimeSpan.TicksPerSecond != 0)
         {
-            throw new ArgumentException($"holdTime {HoldTime}: must be 0 or 3 to 65535 whole seconds (RFC 4271 §4.2)");
+            throw new ArgumentException($"holdTime {HoldTime.TotalSeconds} s: must be 0 or 3 to 65535 whole seconds (RFC 4271 §4.2)");
         }
 
         if (KeepaliveTime is { } k && (k <= TimeSpan.Zero || (hold > 0 && k >= HoldTime)))
         {
-            throw new ArgumentException($"keepaliveTime {k}: must be positive and shorter than the hold time {HoldTime}");
+            throw new ArgumentException($"keepaliveTime {k.TotalSeconds} s: must be positive and shorter than the hold time ({HoldTime.TotalSeconds} s)");
         }
 
         if (PeerPort is < 1 or > 65535)
@@ -101,7 +101,7 @@ public sealed record PeerOptions
 
         if (ConnectRetry <= TimeSpan.Zero)
         {
-            throw new ArgumentException($"connectTime {ConnectRetry}: must be positive");
+            throw new ArgumentException($"connectTime {ConnectRetry.TotalSeconds} s: must be positive");
         }
 
         Bfd?.Validate();

@@ -123,8 +123,8 @@ public sealed partial class BirdRouter(Site site, string netns, RouterConfig con
                 b.AppendLine("  disabled;");
             }
 
-            b.AppendLine(CultureInfo.InvariantCulture, $"  local as {config.As};");
-            b.AppendLine(CultureInfo.InvariantCulture, $"  neighbor {n.Address} as {n.As};");
+            b.AppendLine(CultureInfo.InvariantCulture, $"  local port {config.Port} as {config.As};");
+            b.AppendLine(CultureInfo.InvariantCulture, $"  neighbor {n.Address} port {config.Port} as {n.As};");
             b.AppendLine(CultureInfo.InvariantCulture, $"  hold time {n.HoldTime};");
             b.AppendLine("  connect retry time 1;");
             if (n.As == config.As)

@@ -30,7 +30,7 @@ public sealed class FrrRouter(Site site, string netns, RouterConfig config, stri
         await File.WriteAllTextAsync(zebraConf, "hostname router\n", ct).ConfigureAwait(false);
         StartProcess($"{Daemons}/zebra", ["-f", zebraConf, "-i", Path.Combine(WorkDir, "zebra.pid"), "-z", zserv, .. common]);
         await WaitUntilAsync(() => Task.FromResult(File.Exists(zserv)), TimeSpan.FromSeconds(10), "zebra's socket", ct).ConfigureAwait(false);
-        StartProcess($"{Daemons}/bgpd", ["-f", bgpdConf, "-i", Path.Combine(WorkDir, "bgpd.pid"), "-z", zserv, .. Config.InstallRoutes ? Array.Empty<string>() : ["-n"], .. common]);
+        StartProcess($"{Daemons}/bgpd", ["-f", bgpdConf, "-i", Path.Combine(WorkDir, "bgpd.pid"), "-z", zserv, "-p", Config.Port.ToString(CultureInfo.InvariantCulture), .. Config.InstallRoutes ? Array.Empty<string>() : ["-n"], .. common]);
         await WaitUntilAsync(async () => (await VtyshAsync("show bgp summary json", ct).ConfigureAwait(false)).Contains("routerId", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "bgpd answering vtysh", ct).ConfigureAwait(false);
     }
 
@@ -88,6 +88,11 @@ public sealed class FrrRouter(Site site, string netns, RouterConfig config, stri
             b.AppendLine(CultureInfo.InvariantCulture, $" neighbor {n.Address} remote-as {n.As}");
             b.AppendLine(CultureInfo.InvariantCulture, $" neighbor {n.Address} timers {Math.Max(1, n.HoldTime / 3)} {n.HoldTime}");
             b.AppendLine(CultureInfo.InvariantCulture, $" neighbor {n.Address} timers connect 1");
+            if (config.Port != 179)
+            {
+                b.AppendLine(CultureInfo.InvariantCulture, $" neighbor {n.Address} port {config.Port}");
+            }
+
             if (n.Passive)
             {
                 b.AppendLine(CultureInfo.InvariantCulture, $" neighbor {n.Address} passive");

@@ -97,6 +97,7 @@ public sealed class GobgpRouter(Site site, string netns, RouterConfig config, st
         b.AppendLine("[global.config]");
         b.AppendLine(CultureInfo.InvariantCulture, $"  as = {config.As}");
         b.AppendLine(CultureInfo.InvariantCulture, $"  router-id = \"{config.RouterId}\"");
+        b.AppendLine(CultureInfo.InvariantCulture, $"  port = {config.Port}");
         foreach (var n in config.Neighbors)
         {
             b.AppendLine("[[neighbors]]");
@@ -111,6 +112,12 @@ public sealed class GobgpRouter(Site site, string netns, RouterConfig config, st
             if (n.Disabled)
             {
                 b.AppendLine("    admin-down = true");
+            }
+
+            if (config.Port != 179)
+            {
+                b.AppendLine("  [neighbors.transport.config]");
+                b.AppendLine(CultureInfo.InvariantCulture, $"    remote-port = {config.Port}");
             }
 
             b.AppendLine("  [neighbors.timers.config]");

@@ -41,6 +41,9 @@ public sealed record RouterConfig
 
     public int BfdMultiplier { get; init; } = 3;
 
+    /// <summary>The TCP port the router listens on (and connects to).</summary>
+    public int Port { get; init; } = 179;
+
     /// <summary>Install learned routes in the router's kernel (multipath when several nodes announce one prefix).</summary>
     public bool InstallRoutes { get; init; } = true;
 }

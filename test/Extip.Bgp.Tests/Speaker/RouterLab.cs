@@ -65,10 +65,10 @@ internal sealed class RouterLab : IAsyncDisposable
         }
     }
 
-    public async Task<Router> StartRouterAsync(RouterKind kind, IEnumerable<BgpNeighbor> neighbors, bool installRoutes = true)
+    public async Task<Router> StartRouterAsync(RouterKind kind, IEnumerable<BgpNeighbor> neighbors, bool installRoutes = true, int port = 179)
     {
         Require(kind);
-        var config = new RouterConfig { RouterId = Fabric.RouterV4, As = RouterAs, Neighbors = [.. neighbors], InstallRoutes = installRoutes };
+        var config = new RouterConfig { RouterId = Fabric.RouterV4, As = RouterAs, Neighbors = [.. neighbors], InstallRoutes = installRoutes, Port = port };
         Router = Extip.Lab.Routers.Router.Create(kind, Site, Fabric.Router, config);
         await Router.StartAsync();
         return Router;

@@ -81,6 +81,13 @@ public sealed class WireCaptureTests(ITestOutputHelper output)
         }
 
         Assert.Empty(problems);
+
+        // TTL by default: 64 to the internal peer, 1 to the external one (single hop).
+        Assert.Equal(["64"], capture.Fields($"ip.src == {v4} && tcp.dstport == 179", "ip.ttl").Select(t => t.Trim()).ToHashSet(StringComparer.Ordinal));
+        Assert.Equal(["1"], capture.Fields($"ipv6.src == {v6} && tcp.dstport == 179", "ipv6.hlim").Select(t => t.Trim()).ToHashSet(StringComparer.Ordinal));
+
+        // BFD goes out with TTL 255 (RFC 5881 §5).
+        Assert.Equal(["255"], capture.Fields($"ip.src == {v4} && bfd", "ip.ttl").Select(t => t.Trim()).ToHashSet(StringComparer.Ordinal));
         Assert.Superset(new HashSet<string>(["1", "2", "3", "4"]), types);
 
         // ORIGIN, AS_PATH, NEXT_HOP, LOCAL_PREF, COMMUNITIES, MP_REACH, MP_UNREACH, LARGE_COMMUNITY.
