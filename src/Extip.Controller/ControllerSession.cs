@@ -141,14 +141,23 @@ internal sealed partial class ControllerSession
         LogReloaded(_logger, requests.Count, _allocator.Held().Count);
     }
 
+    /// <summary>
+    /// Rebuilds the pools from the informer's cache. Reading the cache and installing the result
+    /// happen under one lock: two loads that race (the session's first, an IPPool event's) must
+    /// not let the one that read the older cache install last.
+    /// </summary>
     public void LoadPools()
     {
-        var set = PoolSet.Build(View.Pools.Items.Select(PoolMapping.ToSpec));
+        int count;
         lock (_gate)
         {
+            var set = PoolSet.Build(View.Pools.Items.Select(PoolMapping.ToSpec));
             _pools = set;
             _allocator.SetPools(set);
+            count = set.Pools.Count;
         }
+
+        LogPools(_logger, count);
     }
 
     public AllocationResult Assign(ServiceRequest request)
@@ -276,6 +285,7 @@ internal sealed partial class ControllerSession
             try
             {
                 await Services.ReconcileAsync(key, ct);
+                LogReconciled(_logger, key);
                 Queue.Forget(key);
                 Metrics.Reconciles.WithLabels("service", "ok").Inc();
             }
@@ -400,10 +410,15 @@ internal sealed partial class ControllerSession
         }
     }
 
-    private void OnService(k8s.WatchEventType type, k8s.Models.V1Service svc, k8s.Models.V1Service? old) => Queue.Add(Kubernetes.Client.Resources.KeyOf(svc));
+    private void OnService(k8s.WatchEventType type, k8s.Models.V1Service svc, k8s.Models.V1Service? old)
+    {
+        LogServiceEvent(_logger, Kubernetes.Client.Resources.KeyOf(svc), type, svc.Metadata.ResourceVersion);
+        Queue.Add(Kubernetes.Client.Resources.KeyOf(svc));
+    }
 
     private void OnPool(k8s.WatchEventType type, Kubernetes.Models.IpPool pool, Kubernetes.Models.IpPool? old)
     {
+        LogPoolEvent(_logger, pool.Metadata.Name, type, pool.Metadata.Generation ?? 0, old?.Metadata.Generation ?? -1);
         if (old is not null && type != k8s.WatchEventType.Deleted && old.Metadata.Generation == pool.Metadata.Generation && old.Metadata.Generation is not null)
         {
             return;
@@ -441,6 +456,18 @@ internal sealed partial class ControllerSession
 
     private static bool LabelsEqual(IDictionary<string, string>? a, IDictionary<string, string>? b) =>
         (a?.Count ?? 0) == (b?.Count ?? 0) && (a ?? new Dictionary<string, string>()).All(kv => b!.TryGetValue(kv.Key, out var v) && v == kv.Value);
+
+    [LoggerMessage(EventId = 302, Level = LogLevel.Debug, Message = "Service {Key}: {Type} (resourceVersion {Version})")]
+    private static partial void LogServiceEvent(ILogger logger, string key, k8s.WatchEventType type, string version);
+
+    [LoggerMessage(EventId = 304, Level = LogLevel.Debug, Message = "IPPool {Name}: {Type} (generation {Generation}, was {Old})")]
+    private static partial void LogPoolEvent(ILogger logger, string name, k8s.WatchEventType type, long generation, long old);
+
+    [LoggerMessage(EventId = 305, Level = LogLevel.Debug, Message = "pools loaded: {Count}")]
+    private static partial void LogPools(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 303, Level = LogLevel.Debug, Message = "Service {Key}: reconciled")]
+    private static partial void LogReconciled(ILogger logger, string key);
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "reloaded {Services} Services holding {Addresses} addresses")]
     private static partial void LogReloaded(ILogger logger, int services, int addresses);
