@@ -1,9 +1,9 @@
 using System.Net;
 using System.Text.Json;
-using System.Threading.Channels;
 using Extip.Agent.Bgp;
 using Extip.Bgp.Speaker;
 using Extip.Bgp.Wire;
+using Extip.Core.Concurrency;
 using Extip.Core.Pools;
 using Extip.Kubernetes.Client;
 using Extip.Kubernetes.Informers;
@@ -30,10 +30,10 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Informer<IpClaim> _claims;
     private readonly LeaseKeeper _lease;
-    private readonly Channel<bool> _statusWake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Wakeup _statusWake = new();
     private (IReadOnlyList<AddressState> States, bool Fenced)? _pendingStatus;
     private readonly Lock _statusGate = new();
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Wakeup _wake = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
     private Dataplane? _dataplane;
@@ -105,7 +105,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         if (_options.Bgp)
         {
             _bgp = new BgpPeering(_client, _options, _logs, DefaultRouterId);
-            _bgp.Changed += () => _statusWake.Writer.TryWrite(true);
+            _bgp.Changed += () => _statusWake.Set();
             _loops.Add(Task.Run(() => _bgp.RunAsync(stop), CancellationToken.None));
         }
 
@@ -235,7 +235,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
     private bool Mine(IpClaim claim) => claim.Spec.Nodes.Contains(_options.Node, StringComparer.Ordinal);
 
-    private void Wake() => _wake.Writer.TryWrite(true);
+    private void Wake() => _wake.Set();
 
     private async Task LeaseLoopAsync(CancellationToken ct)
     {
@@ -329,16 +329,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             }
 
             var wait = _fenced ? _options.Resync : TimeSpan.FromTicks(Math.Min(_options.Resync.Ticks, untilFence.Ticks + TimeSpan.TicksPerMillisecond));
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(wait);
-            try
-            {
-                await _wake.Reader.ReadAsync(timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-            }
-            catch (OperationCanceledException)
+            if (!await _wake.WaitAsync(wait, ct).ConfigureAwait(false))
             {
                 return;
             }
@@ -413,7 +404,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             _pendingStatus = (states, fenced);
         }
 
-        _statusWake.Writer.TryWrite(true);
+        _statusWake.Set();
         await Task.CompletedTask.ConfigureAwait(false);
     }
 
@@ -421,9 +412,8 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     {
         try
         {
-            while (await _statusWake.Reader.WaitToReadAsync(ct).ConfigureAwait(false))
+            while (await _statusWake.WaitAsync(Timeout.InfiniteTimeSpan, ct).ConfigureAwait(false))
             {
-                _statusWake.Reader.TryRead(out _);
                 (IReadOnlyList<AddressState> States, bool Fenced)? next;
                 lock (_statusGate)
                 {

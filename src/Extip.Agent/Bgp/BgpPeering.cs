@@ -1,9 +1,9 @@
 using System.Net;
 using System.Text;
-using System.Threading.Channels;
 using Extip.Bgp.Bfd;
 using Extip.Bgp.Speaker;
 using Extip.Bgp.Wire;
+using Extip.Core.Concurrency;
 using Extip.Kubernetes.Client;
 using Extip.Kubernetes.Events;
 using Extip.Kubernetes.Informers;
@@ -32,7 +32,7 @@ public sealed partial class BgpPeering : IAsyncDisposable
     private readonly EventRecorder _events;
     private readonly BgpSpeaker _speaker;
     private readonly Func<uint> _defaultRouterId;
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Wakeup _wake = new();
     private readonly Lock _gate = new();
     private readonly Dictionary<string, (PeerOptions Options, BgpSession Session)> _active = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string Address, string Error)> _invalid = new(StringComparer.Ordinal);
@@ -122,7 +122,7 @@ public sealed partial class BgpPeering : IAsyncDisposable
         await _speaker.DisposeAsync().ConfigureAwait(false);
     }
 
-    private void Wake() => _wake.Writer.TryWrite(true);
+    private void Wake() => _wake.Set();
 
     private async Task LoopAsync(CancellationToken ct)
     {
@@ -153,16 +153,7 @@ public sealed partial class BgpPeering : IAsyncDisposable
                 LogReconcileFailed(_logger, e.Message);
             }
 
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(Resync);
-            try
-            {
-                await _wake.Reader.ReadAsync(timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-            }
-            catch (OperationCanceledException)
+            if (!await _wake.WaitAsync(Resync, ct).ConfigureAwait(false))
             {
                 return;
             }

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Threading.Channels;
+using Extip.Core.Concurrency;
 using Microsoft.Extensions.Logging;
 
 namespace Extip.Bgp.Bfd;
@@ -17,7 +17,7 @@ public sealed partial class BfdSession : IAsyncDisposable
     private readonly Socket _sender;
     private readonly IPEndPoint _destination;
     private readonly Lock _gate = new();
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Wakeup _wake = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly ILogger _logger;
     private readonly long _start;
@@ -130,7 +130,7 @@ public sealed partial class BfdSession : IAsyncDisposable
         }
 
         Raise(change);
-        _wake.Writer.TryWrite(true);
+        _wake.Set();
     }
 
     public async ValueTask DisposeAsync()
@@ -185,7 +185,7 @@ public sealed partial class BfdSession : IAsyncDisposable
         }
 
         Raise(change);
-        _wake.Writer.TryWrite(true);
+        _wake.Set();
     }
 
     private TimeSpan Now() => _endpoint.Time.GetElapsedTime(_start);
@@ -215,20 +215,7 @@ public sealed partial class BfdSession : IAsyncDisposable
                 continue;
             }
 
-            using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            if (wait != Timeout.InfiniteTimeSpan)
-            {
-                timer.CancelAfter(wait);
-            }
-
-            try
-            {
-                await _wake.Reader.ReadAsync(timer.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-            }
-            catch (OperationCanceledException)
+            if (!await _wake.WaitAsync(wait, ct).ConfigureAwait(false))
             {
                 return;
             }

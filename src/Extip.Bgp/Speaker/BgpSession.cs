@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Threading.Channels;
 using Extip.Bgp.Bfd;
 using Extip.Bgp.Wire;
+using Extip.Core.Concurrency;
 using Microsoft.Extensions.Logging;
 
 namespace Extip.Bgp.Speaker;
@@ -35,7 +36,7 @@ public sealed partial class BgpSession : IAsyncDisposable
 
     private readonly ILogger _logger;
     private readonly Channel<Socket> _incoming = Channel.CreateUnbounded<Socket>();
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Wakeup _wake = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
     private Task? _run;
@@ -113,7 +114,7 @@ public sealed partial class BgpSession : IAsyncDisposable
     {
         if (Rib.Set(routes, Options.Family))
         {
-            _wake.Writer.TryWrite(true);
+            _wake.Set();
         }
     }
 
@@ -121,7 +122,7 @@ public sealed partial class BgpSession : IAsyncDisposable
     public void Accept(Socket socket)
     {
         _incoming.Writer.TryWrite(socket);
-        _wake.Writer.TryWrite(true);
+        _wake.Set();
     }
 
     /// <summary>SIGTERM: withdraws everything, says Cease / administrative shutdown, and stops.</summary>
@@ -131,7 +132,7 @@ public sealed partial class BgpSession : IAsyncDisposable
         if (State == SessionState.Established)
         {
             Rib.Set(new Dictionary<Prefix, RouteAttributes>(), Options.Family);
-            _wake.Writer.TryWrite(true);
+            _wake.Set();
             using var wait = new CancellationTokenSource(timeout);
             try
             {
@@ -189,7 +190,7 @@ public sealed partial class BgpSession : IAsyncDisposable
         if (change is { From: BfdState.Up, To: BfdState.Down } && !(change.Diag == BfdDiag.NeighborSignaledDown && bfd.RemoteState == BfdState.AdminDown))
         {
             _bfdDown = true;
-            _wake.Writer.TryWrite(true);
+            _wake.Set();
         }
     }
 
@@ -339,7 +340,7 @@ public sealed partial class BgpSession : IAsyncDisposable
             {
                 // Both at once: ours goes on, the peer's waits, and OpenConfirm settles which stays.
                 _incoming.Writer.TryWrite(incoming);
-                _wake.Writer.TryWrite(true);
+                _wake.Set();
             }
 
             return Use(socket, outgoing: true);
@@ -393,11 +394,11 @@ public sealed partial class BgpSession : IAsyncDisposable
         var read = conn.ReadAsync(deadline, ct);
         while (true)
         {
-            var woke = _wake.Reader.WaitToReadAsync(ct).AsTask();
+            var woke = _wake.WhenSetAsync(ct);
             var done = await Task.WhenAny(read, woke).ConfigureAwait(false);
             if (done == woke)
             {
-                _wake.Reader.TryRead(out _);
+                _wake.TryConsume();
                 if (_incoming.Reader.TryRead(out var other))
                 {
                     if (await SettleCollisionAsync(conn, other, ct).ConfigureAwait(false) is { } next)
@@ -482,7 +483,7 @@ public sealed partial class BgpSession : IAsyncDisposable
                 timer.CancelAfter(wake);
             }
 
-            var woke = _wake.Reader.WaitToReadAsync(timer.Token).AsTask();
+            var woke = _wake.WhenSetAsync(timer.Token);
             await Task.WhenAny(read, woke).ConfigureAwait(false);
             await timer.CancelAsync().ConfigureAwait(false);
             ct.ThrowIfCancellationRequested();
@@ -507,7 +508,7 @@ public sealed partial class BgpSession : IAsyncDisposable
                     case RouteRefreshMessage r when r.Family == AfiSafi.Of(Options.Family):
                         // RFC 2918: the whole Adj-RIB-Out again.
                         Rib.Reset();
-                        _wake.Writer.TryWrite(true);
+                        _wake.Set();
                         break;
                     case OpenMessage:
                         throw new BgpProtocolException(BgpError.Fsm, 3, "OPEN in Established");
@@ -518,7 +519,7 @@ public sealed partial class BgpSession : IAsyncDisposable
 
             if (woke.IsCompletedSuccessfully && woke.Result)
             {
-                _wake.Reader.TryRead(out _);
+                _wake.TryConsume();
             }
 
             if (_bfdDown)

@@ -1,0 +1,47 @@
+using System.Threading.Channels;
+
+namespace Extip.Core.Concurrency;
+
+/// <summary>
+/// A wake-up call for a loop that sleeps between passes: any number of <see cref="Set"/> calls
+/// before the loop next looks count as one, and none is lost between a pass and the next wait.
+/// </summary>
+public sealed class Wakeup
+{
+    private readonly Channel<bool> _channel = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    public void Set() => _channel.Writer.TryWrite(true);
+
+    /// <summary>Takes a pending wake-up, if there is one.</summary>
+    public bool TryConsume() => _channel.Reader.TryRead(out _);
+
+    /// <summary>Completes when a wake-up is pending (without taking it), for use beside other tasks.</summary>
+    public Task<bool> WhenSetAsync(CancellationToken ct) => _channel.Reader.WaitToReadAsync(ct).AsTask();
+
+    /// <summary>
+    /// Sleeps until woken or until <paramref name="timeout"/> (<see cref="Timeout.InfiniteTimeSpan"/>
+    /// for none) passes, and takes the wake-up. Returns false only when <paramref name="ct"/> ends the wait.
+    /// </summary>
+    public async Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        if (timeout != Timeout.InfiniteTimeSpan)
+        {
+            timer.CancelAfter(timeout < TimeSpan.Zero ? TimeSpan.Zero : timeout);
+        }
+
+        try
+        {
+            await _channel.Reader.ReadAsync(timer.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+}
