@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Buffers;
 using System.Globalization;
 using System.Text;
@@ -254,6 +255,7 @@ public sealed partial class ApiHandler
 
             await writer.FlushAsync(linked.Token);
             var lastBookmark = DateTimeOffset.UtcNow;
+            var lastWrite = 0L;
             while (!linked.IsCancellationRequested)
             {
                 var wait = bookmarks ? options.BookmarkInterval - (DateTimeOffset.UtcNow - lastBookmark) : Timeout.InfiniteTimeSpan;
@@ -286,6 +288,13 @@ public sealed partial class ApiHandler
                     break;
                 }
 
+                // In a burst (the last write was just now), let more events gather first.
+                var sinceWrite = Stopwatch.GetElapsedTime(lastWrite);
+                if (sinceWrite < options.WatchCoalesce)
+                {
+                    await Task.Delay(options.WatchCoalesce - sinceWrite, linked.Token);
+                }
+
                 // Drain what is queued before one flush: under load, many events per write.
                 while (watcher.Events.TryRead(out var e))
                 {
@@ -293,6 +302,7 @@ public sealed partial class ApiHandler
                 }
 
                 await writer.FlushAsync(linked.Token);
+                lastWrite = Stopwatch.GetTimestamp();
             }
         }
         catch (OperationCanceledException)

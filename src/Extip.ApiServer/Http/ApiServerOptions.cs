@@ -14,6 +14,12 @@ public sealed record ApiServerOptions
     /// <summary>Watch duration when the client does not set timeoutSeconds (the real server: 30-60 min).</summary>
     public TimeSpan DefaultWatchTimeout { get; init; } = TimeSpan.FromMinutes(30);
 
+    /// <summary>
+    /// Within this long of a watch's last write, the next events wait out the rest of it and go
+    /// in one write: a burst costs a few writes, not one per event; a lone event goes at once.
+    /// </summary>
+    public TimeSpan WatchCoalesce { get; init; } = TimeSpan.FromMilliseconds(2);
+
     public string ServiceCidr { get; init; } = "10.96.0.0/16";
 
     /// <summary>Where objects are kept across restarts; null keeps them in memory only.</summary>
