@@ -77,8 +77,8 @@ internal sealed partial class ControllerSession
         View.Services.Changed += OnService;
         View.Pools.Changed += OnPool;
         View.Namespaces.Changed += OnNamespace;
-        View.Leases.Changed += OnLeaseOrNode;
-        View.Nodes.Changed += OnLeaseOrNode;
+        View.Leases.Changed += OnLease;
+        View.Nodes.Changed += OnNode;
         View.EndpointSlices.Changed += OnEndpoints;
         View.Claims.Changed += OnClaim;
         try
@@ -106,8 +106,8 @@ internal sealed partial class ControllerSession
             View.Services.Changed -= OnService;
             View.Pools.Changed -= OnPool;
             View.Namespaces.Changed -= OnNamespace;
-            View.Leases.Changed -= OnLeaseOrNode;
-            View.Nodes.Changed -= OnLeaseOrNode;
+            View.Leases.Changed -= OnLease;
+            View.Nodes.Changed -= OnNode;
             View.EndpointSlices.Changed -= OnEndpoints;
             View.Claims.Changed -= OnClaim;
         }
@@ -336,6 +336,13 @@ internal sealed partial class ControllerSession
                 return;
             }
 
+            if (expired && !Claims.LivenessChanged(out var renewed))
+            {
+                // The Lease that was due has been renewed: nothing moves; wait for the next one.
+                nextExpiry = renewed;
+                continue;
+            }
+
             try
             {
                 // A pause gathers a burst of changes into one pass over the claims: twice as long
@@ -447,7 +454,36 @@ internal sealed partial class ControllerSession
         }
     }
 
-    private void OnLeaseOrNode<T>(k8s.WatchEventType type, T obj, T? old) => RequestClaimSync();
+    /// <summary>
+    /// An agent that comes, goes or is released moves claims now. A renewal of a live agent's
+    /// Lease changes nothing: the claim loop already wakes when the earliest Lease would run
+    /// out, and sees the renewal then. (With a pass per renewal, ten agents renewing every second
+    /// kept the loop busy with passes that changed nothing, and a failover waited behind them.)
+    /// </summary>
+    private void OnLease(k8s.WatchEventType type, k8s.Models.V1Lease lease, k8s.Models.V1Lease? old)
+    {
+        var now = DateTimeOffset.UtcNow;
+        if (type != k8s.WatchEventType.Deleted && old is not null
+            && AgentLiveness.LiveUntil(old, now) is { } was && AgentLiveness.LiveUntil(lease, now) is { } until
+            && until >= was && AgentLiveness.NodeOf(old) == AgentLiveness.NodeOf(lease))
+        {
+            // Renewed, no shorter than before: the loop's timer is early, never late.
+            return;
+        }
+
+        RequestClaimSync();
+    }
+
+    /// <summary>Node labels pick the eligible nodes; a Node's status changes (heartbeats) pick nothing.</summary>
+    private void OnNode(k8s.WatchEventType type, k8s.Models.V1Node node, k8s.Models.V1Node? old)
+    {
+        if (type != k8s.WatchEventType.Deleted && old is not null && LabelsEqual(old.Metadata.Labels, node.Metadata.Labels))
+        {
+            return;
+        }
+
+        RequestClaimSync();
+    }
 
     private void OnEndpoints(k8s.WatchEventType type, k8s.Models.V1EndpointSlice slice, k8s.Models.V1EndpointSlice? old) => RequestClaimSync();
 

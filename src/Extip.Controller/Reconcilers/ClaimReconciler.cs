@@ -21,14 +21,23 @@ namespace Extip.Controller.Reconcilers;
 /// </summary>
 internal sealed class ClaimReconciler(ControllerSession session)
 {
-    public async Task<DateTimeOffset?> SyncAsync(CancellationToken ct)
+    private HashSet<string> _lastLive = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Cheap: whether the set of live agents differs from the last pass's, and when the next
+    /// Lease runs out. A timer that fires for a Lease renewed since needs no pass over the claims.
+    /// </summary>
+    public bool LivenessChanged(out DateTimeOffset? nextExpiry)
     {
-        var sw = Stopwatch.StartNew();
-        var now = DateTimeOffset.UtcNow;
-        var view = session.View;
-        DateTimeOffset? nextExpiry = null;
+        var live = LiveAgents(DateTimeOffset.UtcNow, out nextExpiry);
+        return !live.SetEquals(_lastLive);
+    }
+
+    private HashSet<string> LiveAgents(DateTimeOffset now, out DateTimeOffset? nextExpiry)
+    {
+        nextExpiry = null;
         var live = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var lease in view.Leases.Items)
+        foreach (var lease in session.View.Leases.Items)
         {
             if (AgentLiveness.LiveUntil(lease, now) is { } until)
             {
@@ -36,6 +45,17 @@ internal sealed class ClaimReconciler(ControllerSession session)
                 nextExpiry = nextExpiry is null || until < nextExpiry ? until : nextExpiry;
             }
         }
+
+        return live;
+    }
+
+    public async Task<DateTimeOffset?> SyncAsync(CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        var now = DateTimeOffset.UtcNow;
+        var view = session.View;
+        var live = LiveAgents(now, out var nextExpiry);
+        _lastLive = live;
 
         session.Metrics.LiveAgents.Set(live.Count);
         var nodes = live.Select(n => new NodeInfo(n, view.Nodes.Get(n)?.Metadata.Labels is { } l ? new Dictionary<string, string>(l) : new Dictionary<string, string>(), true)).ToList();
