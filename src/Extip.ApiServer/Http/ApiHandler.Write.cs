@@ -76,8 +76,11 @@ public sealed partial class ApiHandler
             Allocate(type, obj, null, name);
             return Mutation.Put(obj);
         });
-        type.Strategy.Committed(context, stored!.Object);
-        await WriteBytesAsync(http, 201, ServedBytes(type, stored));
+        if (type.Strategy.ObservesCommits)
+        {
+            type.Strategy.Committed(context, stored!.Object);
+        }
+        await WriteBytesAsync(http, 201, ServedBytes(type, stored!));
     }
 
     private async Task UpdateAsync(HttpContext http, RequestInfo info)
@@ -253,7 +256,10 @@ public sealed partial class ApiHandler
             throw new ApiException(500, "InternalError", "the object vanished during the write");
         }
 
-        type.Strategy.Committed(context, stored.Object);
+        if (type.Strategy.ObservesCommits)
+        {
+            type.Strategy.Committed(context, stored.Object);
+        }
         await WriteBytesAsync(http, status, ServedBytes(type, stored));
     }
 

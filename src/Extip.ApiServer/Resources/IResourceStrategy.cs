@@ -26,6 +26,9 @@ public interface IResourceStrategy
 
     /// <summary>Called after the object was stored (a CRD starts serving its resource here).</summary>
     void Committed(ResourceContext ctx, JsonObject obj);
+
+    /// <summary>Whether <see cref="Committed"/> does anything: when not, the stored object is not parsed again for it.</summary>
+    bool ObservesCommits { get; }
 }
 
 /// <summary>What strategies may reach: the store and the allocators of the server.</summary>
@@ -64,4 +67,6 @@ public class DefaultStrategy : IResourceStrategy
     public virtual void Committed(ResourceContext ctx, JsonObject obj)
     {
     }
+
+    public virtual bool ObservesCommits => false;
 }

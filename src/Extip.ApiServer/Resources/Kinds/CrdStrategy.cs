@@ -135,6 +135,8 @@ public sealed class CrdStrategy : DefaultStrategy
         return errors;
     }
 
+    public override bool ObservesCommits => true;
+
     public override void Committed(ResourceContext ctx, JsonObject obj)
     {
         foreach (var t in CustomResources.TypesOf(obj))
