@@ -41,8 +41,11 @@ public static class ManagedFields
         var changed = old is null
             ? newSet.Paths.ToHashSet()
             : newSet.Paths.Where(p => !oldSet.Contains(p) || !FieldSet.ValueAt(obj, p, type.Merge).SameAs(FieldSet.ValueAt(old, p, type.Merge))).ToHashSet();
+
+        // A create changes every field it sets: the changed set is the new set itself.
+        var changedSet = old is null ? newSet : FieldSetOf(changed);
         var removed = oldSet.Except(newSet);
-        var taken = FieldSetOf(changed).Union(removed);
+        var taken = old is null ? newSet : changedSet.Union(removed);
         foreach (var e in entries)
         {
             e.Fields = e.Fields.Except(taken);
@@ -57,7 +60,7 @@ public static class ManagedFields
                 entries.Add(mine);
             }
 
-            mine.Fields = mine.Fields.Union(FieldSetOf(changed));
+            mine.Fields = mine.Fields.Union(changedSet);
             mine.Time = JsonPath.Timestamp(now);
             mine.ApiVersion = type.GroupVersion;
         }
