@@ -177,7 +177,18 @@ public sealed class BgpSpeaker : IAsyncDisposable
     {
         while (!ct.IsCancellationRequested)
         {
-            var s = await _listener!.AcceptAsync(ct).ConfigureAwait(false);
+            Socket s;
+            try
+            {
+                s = await _listener!.AcceptAsync(ct).ConfigureAwait(false);
+            }
+            catch (SocketException) when (!ct.IsCancellationRequested)
+            {
+                // A connection that broke before it was taken (ECONNABORTED and the like): the
+                // listener itself is fine.
+                continue;
+            }
+
             var remote = (s.RemoteEndPoint as IPEndPoint)?.Address;
             if (remote is { IsIPv4MappedToIPv6: true })
             {
