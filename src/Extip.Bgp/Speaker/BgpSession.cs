@@ -104,9 +104,6 @@ public sealed partial class BgpSession : IAsyncDisposable
 
     public event Action<BgpSession, SessionState>? StateChanged;
 
-    /// <summary>UPDATEs the peer sent, for whoever cares (the tests; extip itself installs no routes).</summary>
-    public event Action<BgpSession, UpdateMessage>? UpdateReceived;
-
     public void Start() => _run ??= Task.Run(() => RunAsync(_stop.Token));
 
     /// <summary>Replaces what the session announces; changes go out at once when Established.</summary>
@@ -503,7 +500,6 @@ public sealed partial class BgpSession : IAsyncDisposable
                             LogUpdateErrors(_logger, Options.Name, string.Join("; ", u.Errors), u.TreatAsWithdraw);
                         }
 
-                        UpdateReceived?.Invoke(this, u);
                         break;
                     case RouteRefreshMessage r when r.Family == AfiSafi.Of(Options.Family):
                         // RFC 2918: the whole Adj-RIB-Out again.

@@ -61,12 +61,6 @@ public abstract class Router : IAsyncDisposable
     /// <summary>Starts a neighbour configured <see cref="BgpNeighbor.Disabled"/>.</summary>
     public abstract Task EnableAsync(IPAddress neighbor, CancellationToken ct = default);
 
-    /// <summary>Polls until the session is Established, and returns when that was seen.</summary>
-    public async Task<PeerInfo> WaitEstablishedAsync(IPAddress neighbor, TimeSpan timeout, CancellationToken ct = default)
-    {
-        return await WaitAsync(neighbor, p => p.Established, timeout, "Established", ct).ConfigureAwait(false);
-    }
-
     /// <summary>Polls the neighbour until <paramref name="done"/> holds; fails with what it last saw and the daemon's log.</summary>
     public async Task<PeerInfo> WaitAsync(IPAddress neighbor, Func<PeerInfo, bool> done, TimeSpan timeout, string what, CancellationToken ct = default, int pollMs = 20)
     {
