@@ -5,13 +5,16 @@ namespace Extip.Lab;
 
 /// <summary>
 /// The lab's network: a top-of-rack router namespace with a bridge that every node namespace
-/// joins by a veth pair (one shared segment, as a rack's). Only documentation ranges: the
-/// segment is 198.51.100.0/25 and 2001:db8:100::/64.
+/// joins by a veth pair (one shared segment, as a rack's), and a client namespace behind the
+/// router when asked. Only documentation ranges: the segment is 198.51.100.0/25 and
+/// 2001:db8:100::/64, the client's link 198.51.100.128/30 and 2001:db8:200::/64.
 /// </summary>
 public sealed class Fabric
 {
     public static readonly IPAddress RouterV4 = IPAddress.Parse("198.51.100.1");
     public static readonly IPAddress RouterV6 = IPAddress.Parse("2001:db8:100::1");
+    public static readonly IPAddress ClientV4 = IPAddress.Parse("198.51.100.130");
+    public static readonly IPAddress ClientV6 = IPAddress.Parse("2001:db8:200::2");
 
     private readonly Dictionary<string, string> _nodes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _numbers = new(StringComparer.Ordinal);
@@ -27,11 +30,14 @@ public sealed class Fabric
     /// <summary>The router's namespace.</summary>
     public string Router { get; }
 
+    /// <summary>The client's namespace (a host outside the rack, behind the router), when there is one.</summary>
+    public string? Client { get; private set; }
+
     /// <summary>Node namespaces by node name.</summary>
     public IReadOnlyDictionary<string, string> Nodes => _nodes;
 
-    /// <summary>A router namespace with the bridge, forwarding on.</summary>
-    public static Fabric Create(Site site)
+    /// <summary>A router namespace with the bridge, forwarding on; a client behind it when asked.</summary>
+    public static Fabric Create(Site site, bool client = false)
     {
         ArgumentNullException.ThrowIfNull(site);
         var router = site.AddNamespace("r");
@@ -43,6 +49,23 @@ public sealed class Fabric
         site.Up(router, "br0");
         site.Address(router, "br0", $"{RouterV4}/25");
         site.Address(router, "br0", $"{RouterV6}/64");
+        if (client)
+        {
+            var c = site.AddNamespace("client");
+            site.Veth(router, "client0", c, "eth0");
+            site.Address(router, "client0", "198.51.100.129/30");
+            site.Address(router, "client0", "2001:db8:200::1/64");
+            site.Address(c, "eth0", $"{ClientV4}/30");
+            site.Address(c, "eth0", $"{ClientV6}/64");
+            Shell.Run("ip", "-n", c, "route", "add", "default", "via", "198.51.100.129");
+            Shell.Run("ip", "-n", c, "-6", "route", "add", "default", "via", "2001:db8:200::1");
+
+            // ECMP by flow (addresses and ports), so that the client's connections spread over the nodes.
+            site.Sysctl(router, "net.ipv4.fib_multipath_hash_policy", "1");
+            site.Sysctl(router, "net.ipv6.fib_multipath_hash_policy", "1");
+            fabric.Client = c;
+        }
+
         return fabric;
     }
 
