@@ -13,6 +13,7 @@ packages=(
   gobgpd      # GoBGP: a third peer, and the speed reference of `extip bench bgp`
   tshark      # decodes every message the speaker sends in the tests
   nftables    # the tests drop a frozen node's traffic inside its namespace
+  keepalived  # VRRP: the L2 failover reference of `extip bench failover`
 )
 # kubectl: the conformance tests drive the machine's kubectl; Debian's kubernetes-client
 # provides one where the machine has none.

@@ -87,11 +87,14 @@ public sealed class Fabric
     }
 
     /// <summary>The next hops of the router's kernel route to a host address (several when ECMP; none when there is no route).</summary>
-    public IReadOnlyList<IPAddress> RouterNextHops(IPAddress host)
+    public IReadOnlyList<IPAddress> RouterNextHops(IPAddress host) => NextHops(Router, host);
+
+    /// <summary>The next hops of a host route in a router namespace's kernel (several when ECMP; none when there is no route).</summary>
+    public static IReadOnlyList<IPAddress> NextHops(string router, IPAddress host)
     {
         ArgumentNullException.ThrowIfNull(host);
         var bits = host.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128;
-        using var nl = Netlink.RtNetlink.Open(Router);
+        using var nl = Netlink.RtNetlink.Open(router);
         return nl.Routes(host.AddressFamily)
             .Where(r => r.Destination.Equals(host) && r.PrefixLength == bits && r.Table == Netlink.Wire.Route.TableMain)
             .SelectMany(r => r.NextHops).Select(h => h.Gateway).OfType<IPAddress>().Order(Comparer<IPAddress>.Create((a, b) => string.CompareOrdinal(a.ToString(), b.ToString()))).ToList();

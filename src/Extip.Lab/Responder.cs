@@ -33,10 +33,18 @@ public sealed class Responder : IAsyncDisposable
     private long _answered;
 
     /// <summary>Connects from <paramref name="netns"/> to the address and returns the answering node's name, or null.</summary>
-    public static async Task<string?> AskAsync(string netns, IPAddress address, int port, TimeSpan timeout)
+    public static Task<string?> AskAsync(string netns, IPAddress address, int port, TimeSpan timeout)
     {
         ArgumentNullException.ThrowIfNull(address);
-        using var s = NetNs.Run(netns, () => new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp));
+        return AskAsync(NetNs.Run(netns, () => new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp)), address, port, timeout);
+    }
+
+    /// <summary>Connects <paramref name="socket"/> (which it disposes) to the address and returns the answering node's name, or null.</summary>
+    public static async Task<string?> AskAsync(Socket socket, IPAddress address, int port, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        ArgumentNullException.ThrowIfNull(address);
+        using var s = socket;
         using var cts = new CancellationTokenSource(timeout);
         try
         {
@@ -44,7 +52,7 @@ public sealed class Responder : IAsyncDisposable
             var buffer = new byte[512];
             var got = 0;
             int n;
-            while ((n = await s.ReceiveAsync(buffer.AsMemory(got), cts.Token).ConfigureAwait(false)) > 0)
+            while (got < buffer.Length && (n = await s.ReceiveAsync(buffer.AsMemory(got), cts.Token).ConfigureAwait(false)) > 0)
             {
                 got += n;
             }

@@ -13,6 +13,12 @@ public sealed class Site : IDisposable
 {
     public const string Family = "xl";
 
+    /// <summary>
+    /// Every process a site starts carries its prefix in this environment variable, so that a
+    /// sweep finds the ones that outlived a crashed run even when they run in the root namespace.
+    /// </summary>
+    public const string ProcessMark = "EXTIP_LAB_SITE";
+
     /// <summary>Where the site's daemons keep their files (configs, control sockets), one folder per run.</summary>
     public static readonly string WorkRoot = Path.Combine(Path.GetTempPath(), "extip-lab");
     private static int _runs;
@@ -68,6 +74,14 @@ public sealed class Site : IDisposable
             }
         }
 
+        foreach (var (pid, site) in MarkedProcesses())
+        {
+            if (OwnerPid(site) is { } owner && !Directory.Exists($"/proc/{owner}"))
+            {
+                Kill(pid);
+            }
+        }
+
         if (Directory.Exists(WorkRoot))
         {
             foreach (var dir in Directory.GetDirectories(WorkRoot))
@@ -80,6 +94,57 @@ public sealed class Site : IDisposable
         }
 
         return removed;
+    }
+
+    /// <summary>Processes that carry <see cref="ProcessMark"/>: their pid and the site prefix they belong to.</summary>
+    public static IEnumerable<(int Pid, string Site)> MarkedProcesses()
+    {
+        var mark = ProcessMark + "=";
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || pid == Environment.ProcessId)
+            {
+                continue;
+            }
+
+            string environ;
+            try
+            {
+                environ = File.ReadAllText(Path.Combine(dir, "environ"));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            foreach (var v in environ.Split('\0'))
+            {
+                if (v.StartsWith(mark, StringComparison.Ordinal))
+                {
+                    yield return (pid, v[mark.Length..]);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// <summary>Kills a process and what it started; a process already gone is no error.</summary>
+    public static void Kill(int pid)
+    {
+        try
+        {
+            using var proc = Process.GetProcessById(pid);
+            proc.Kill(entireProcessTree: true);
+        }
+        catch (ArgumentException)
+        {
+        }
+        catch (InvalidOperationException)
+        {
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+        }
     }
 
     /// <summary>The pid in a lab namespace's name, or null when the name is not a lab's.</summary>
@@ -192,6 +257,7 @@ public sealed class Site : IDisposable
         }
 
         psi.UseShellExecute = false;
+        psi.Environment[ProcessMark] = Prefix;
         psi.RedirectStandardOutput = true;
         psi.RedirectStandardError = true;
         foreach (var (k, v) in env ?? new Dictionary<string, string>())
@@ -272,17 +338,7 @@ public sealed class Site : IDisposable
         {
             if (int.TryParse(pid, CultureInfo.InvariantCulture, out var p))
             {
-                try
-                {
-                    using var proc = Process.GetProcessById(p);
-                    proc.Kill(entireProcessTree: true);
-                }
-                catch (ArgumentException)
-                {
-                }
-                catch (InvalidOperationException)
-                {
-                }
+                Kill(p);
             }
         }
 

@@ -18,6 +18,31 @@ public static class NetNs
     public static IReadOnlyList<string> List() =>
         System.IO.Directory.Exists(Directory) ? System.IO.Directory.GetFiles(Directory).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList() : [];
 
+    /// <summary>
+    /// Moves the calling thread into the namespace for good: only for a thread made for the
+    /// purpose, which never runs anything else afterwards.
+    /// </summary>
+    public static void Enter(string name)
+    {
+        var fd = Libc.Open(PathOf(name), Libc.ORdonly | Libc.OCloexec);
+        if (fd < 0)
+        {
+            throw new NetlinkException(System.Runtime.InteropServices.Marshal.GetLastPInvokeError(), $"open {PathOf(name)}", null);
+        }
+
+        try
+        {
+            if (Libc.SetNs(fd, Libc.CloneNewNet) != 0)
+            {
+                throw new NetlinkException(System.Runtime.InteropServices.Marshal.GetLastPInvokeError(), $"enter network namespace \"{name}\"", null);
+            }
+        }
+        finally
+        {
+            Libc.Close(fd);
+        }
+    }
+
     /// <summary>Runs <paramref name="action"/> inside the namespace (or right here when <paramref name="name"/> is null).</summary>
     public static T Run<T>(string? name, Func<T> action)
     {
@@ -38,23 +63,7 @@ public static class NetNs
         {
             try
             {
-                var fd = Libc.Open(PathOf(name), Libc.ORdonly | Libc.OCloexec);
-                if (fd < 0)
-                {
-                    throw new NetlinkException(System.Runtime.InteropServices.Marshal.GetLastPInvokeError(), $"open {PathOf(name)}", null);
-                }
-
-                try
-                {
-                    if (Libc.SetNs(fd, Libc.CloneNewNet) != 0)
-                    {
-                        throw new NetlinkException(System.Runtime.InteropServices.Marshal.GetLastPInvokeError(), $"enter network namespace \"{name}\"", null);
-                    }
-                }
-                finally
-                {
-                    Libc.Close(fd);
-                }
+                Enter(name);
 
                 // This thread now lives in the namespace; it ends right after, so it never runs
                 // anything else there.

@@ -1,0 +1,180 @@
+using System.Net.Sockets;
+using System.Text;
+using Extip.Lab;
+using Extip.Netlink;
+
+namespace Extip.Cli.Lab;
+
+/// <summary>
+/// The control socket: one command a connection (a line), answered with lines that end in
+/// <c>ok</c> or <c>error: …</c>. Commands: <c>fail NODE freeze|kill|stop</c>, <c>heal NODE</c>, <c>down</c>.
+/// NODE is a node's name, or <c>controller</c>.
+/// </summary>
+internal sealed partial class LabSupervisor
+{
+    private async Task ServeControlAsync(CancellationToken ct)
+    {
+        File.Delete(_home.Socket);
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(_home.Socket));
+        if (OperatingSystem.IsLinux())
+        {
+            File.SetUnixFileMode(_home.Socket, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+        listener.Listen(8);
+        while (!ct.IsCancellationRequested)
+        {
+            Socket c;
+            try
+            {
+                c = await listener.AcceptAsync(ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            using (c)
+            {
+                await using var stream = new NetworkStream(c, ownsSocket: false);
+                using var reader = new StreamReader(stream, Encoding.UTF8);
+                await using var writer = new StreamWriter(stream, new UTF8Encoding(false)) { AutoFlush = true };
+                var line = await reader.ReadLineAsync(ct).ConfigureAwait(false) ?? string.Empty;
+                _say.WriteLine($"{Now()} control: {line}");
+                string answer;
+                try
+                {
+                    answer = await ExecuteAsync(line.Split(' ', StringSplitOptions.RemoveEmptyEntries), ct).ConfigureAwait(false) + "\nok";
+                }
+                catch (Exception e) when (e is ArgumentException or LabException or InvalidOperationException or TimeoutException)
+                {
+                    answer = "error: " + e.Message;
+                }
+
+                _say.WriteLine($"{Now()} control: {answer.Replace('\n', ' ')}");
+                await writer.WriteLineAsync(answer).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<string> ExecuteAsync(string[] words, CancellationToken ct)
+    {
+        switch (words)
+        {
+            case ["down"]:
+                RequestStop();
+                return "the lab is coming down";
+            case ["fail", "controller", var how]:
+                return FailController(how);
+            case ["fail", var node, var how]:
+                return await FailAsync(node, how).ConfigureAwait(false);
+            case ["heal", "controller"]:
+                return _controller is { HasExited: false } ? "the controller is running" : "the controller is restarted within 200 ms";
+            case ["heal", var node]:
+                return await HealAsync(node, ct).ConfigureAwait(false);
+            default:
+                throw new ArgumentException($"unknown command \"{string.Join(' ', words)}\": fail NODE freeze|kill|stop, heal NODE, down");
+        }
+    }
+
+    private string FailController(string how)
+    {
+        if (_controller is not { HasExited: false } c)
+        {
+            throw new InvalidOperationException("the controller is not running");
+        }
+
+        var signal = how switch
+        {
+            "kill" => Signals.Kill,
+            "stop" => Signals.Term,
+            _ => throw new ArgumentException($"fail controller --how {how}: kill or stop (a new controller starts, as its Deployment would start one)"),
+        };
+        Signals.Send(c.Id, signal);
+        return $"controller pid {c.Id}: {(how == "kill" ? "SIGKILL" : "SIGTERM")}; a new one starts";
+    }
+
+    private async Task<string> FailAsync(string node, string how)
+    {
+        if (!_fabric!.Nodes.TryGetValue(node, out var ns))
+        {
+            throw new ArgumentException($"no node \"{node}\" (nodes: {_spec.NodeNames[0]}…{_spec.NodeNames[^1]})");
+        }
+
+        AgentProcess? agent;
+        lock (_gate)
+        {
+            _agents.TryGetValue(node, out agent);
+        }
+
+        if (agent is null || agent.Process.HasExited || agent.State != "running")
+        {
+            throw new InvalidOperationException($"{node}: no running agent to fail (agent: {agent?.State ?? "none"}); `extip lab heal {node}` starts one");
+        }
+
+        string said;
+        switch (how)
+        {
+            case "freeze":
+                // The node dies silently: its agent stops where it is and no packet enters or leaves.
+                Signals.Send(agent.Process.Id, Signals.Stop);
+                Site.Freeze(ns);
+                agent.State = "frozen";
+                said = $"{node}: agent pid {agent.Process.Id} stopped (SIGSTOP) and all of {ns}'s traffic dropped";
+                break;
+            case "kill":
+                Signals.Send(agent.Process.Id, Signals.Kill);
+                await agent.Process.WaitForExitAsync().ConfigureAwait(false);
+                agent.State = "killed";
+                said = $"{node}: agent pid {agent.Process.Id} killed (SIGKILL); its addresses stay on the node until its Lease runs out elsewhere";
+                break;
+            case "stop":
+                Signals.Send(agent.Process.Id, Signals.Term);
+                await agent.Process.WaitForExitAsync().ConfigureAwait(false);
+                agent.State = "stopped";
+                said = $"{node}: agent pid {agent.Process.Id} stopped cleanly (SIGTERM): withdrew its routes, removed its addresses, released its Lease";
+                break;
+            default:
+                throw new ArgumentException($"fail {node} --how {how}: freeze, kill or stop");
+        }
+
+        WriteState();
+        return said;
+    }
+
+    private async Task<string> HealAsync(string node, CancellationToken ct)
+    {
+        if (!_fabric!.Nodes.TryGetValue(node, out var ns))
+        {
+            throw new ArgumentException($"no node \"{node}\" (nodes: {_spec.NodeNames[0]}…{_spec.NodeNames[^1]})");
+        }
+
+        AgentProcess? agent;
+        lock (_gate)
+        {
+            _agents.TryGetValue(node, out agent);
+        }
+
+        string said;
+        if (agent is { State: "frozen" } && !agent.Process.HasExited)
+        {
+            Site.Thaw(ns);
+            Signals.Send(agent.Process.Id, Signals.Cont);
+            agent.State = "running";
+            said = $"{node}: traffic flows again and agent pid {agent.Process.Id} continues (SIGCONT)";
+        }
+        else if (agent is not null && !agent.Process.HasExited)
+        {
+            said = $"{node}: its agent (pid {agent.Process.Id}) is running";
+        }
+        else
+        {
+            agent = StartAgent(node);
+            said = $"{node}: agent started (pid {agent.Process.Id})";
+        }
+
+        WriteState();
+        await WaitAgentsAsync([node], TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
+        return said + "; ready";
+    }
+}
