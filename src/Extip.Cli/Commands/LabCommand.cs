@@ -62,6 +62,11 @@ internal static class LabCommand
         var spec = read();
         var since = Stopwatch.StartNew();
         var console = AnsiConsole.Console;
+        if (Console.IsOutputRedirected)
+        {
+            console.Profile.Width = Math.Max(console.Profile.Width, 160);
+        }
+
         console.MarkupLine($"[bold]extip lab[/]: {spec.Nodes} nodes, agents on {spec.Agents} ({string.Join(", ", spec.AgentNodes)}), router {spec.Router.ToString().ToLowerInvariant()}, {spec.Mode} {spec.Distribution}, API server {spec.ApiServer}");
         var state = await LabLauncher.UpAsync(spec, LabHome.Default, Console.Out, ct).ConfigureAwait(false);
         var ok = await new LabDemo(state, console).RunAsync(since, ct).ConfigureAwait(false);
@@ -214,7 +219,7 @@ internal static class LabCommand
         private readonly Option<string> _apiServer = new("--apiserver") { Description = "embedded (extip's own) or real (kube-apiserver v1.20 from tools/real-apiserver; built on first use).", DefaultValueFactory = _ => "embedded" };
         private readonly Option<bool> _noBfd = new("--no-bfd") { Description = "No BFD between the router and the nodes: a dead node is noticed by the BGP hold time." };
         private readonly Option<int> _holdTime = new("--hold-time") { Description = "BGP hold time in seconds.", DefaultValueFactory = _ => 9 };
-        private readonly Option<double> _lease = new("--lease") { Description = "Seconds an agent's Lease lasts (renewed every fifth of it).", DefaultValueFactory = _ => 1.5 };
+        private readonly Option<double> _lease = new("--lease") { Description = "Seconds an agent's Lease lasts (renewed every fifth of it).", DefaultValueFactory = _ => 2 };
 
         public SiteOptions()
         {

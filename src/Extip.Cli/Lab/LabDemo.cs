@@ -59,7 +59,7 @@ internal sealed class LabDemo(LabState state, IAnsiConsole console)
         }).ConfigureAwait(false);
         ShowInterfaces(addresses);
 
-        console.MarkupLine("[bold]extip status[/]");
+        Console.WriteLine("  $ extip status");
         StatusCommand.Render(console, await StatusCommand.LoadAsync(_client, ct).ConfigureAwait(false));
 
         if (spec.Mode == AnnounceMode.BGP)
@@ -98,7 +98,7 @@ internal sealed class LabDemo(LabState state, IAnsiConsole console)
             ok &= !answers.ContainsKey("no answer") && answers.Keys.All(holders.Contains);
         }
 
-        console.MarkupLine($"[bold]from the command to the {Requests} answers: {sinceCommand.Elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s[/]");
+        Console.WriteLine($"from the command to the {Requests} answers: {sinceCommand.Elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s");
         return ok;
     }
 
@@ -120,7 +120,8 @@ internal sealed class LabDemo(LabState state, IAnsiConsole console)
     {
         var sw = Stopwatch.StartNew();
         var said = await step().ConfigureAwait(false);
-        console.MarkupLine($"  [green]✓[/] {Markup.Escape(what)}: {Markup.Escape(said)} [grey]({sw.Elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s)[/]");
+        // Plain lines (not Spectre's markup), so that a narrow or redirected terminal does not wrap them.
+        Console.WriteLine($"  ✓ {what}: {said} ({sw.Elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture)} s)");
     }
 
     /// <summary>Every node's interfaces with their addresses, the Service's highlighted.</summary>

@@ -35,9 +35,9 @@ internal sealed record LabSpec
     public int HoldTime { get; init; } = 9;
 
     /// <summary>The agents' Lease: the controller moves a dead agent's claims this long after its last renewal.</summary>
-    public double LeaseSeconds { get; init; } = 1.5;
+    public double LeaseSeconds { get; init; } = 2;
 
-    public double RenewSeconds { get; init; } = 0.3;
+    public double RenewSeconds { get; init; } = 0.4;
 
     /// <summary>The TCP port the nodes' responders (the "pods") answer on.</summary>
     public int Port { get; init; } = 80;
