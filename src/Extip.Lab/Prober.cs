@@ -34,6 +34,22 @@ public sealed record ProbeResult(long Sent, long Succeeded, long Failed, TimeSpa
 
         return TimeSpan.FromMilliseconds(longest);
     }
+
+    /// <summary>
+    /// How long some requests failed: from the start of the first failed request to the start of
+    /// the last one, plus one <paramref name="interval"/> (zero when none failed). With ECMP the
+    /// other nodes keep answering, so this, not <see cref="Gap"/>, is the outage that the clients
+    /// of a dead node see.
+    /// </summary>
+    public static TimeSpan FailureWindow(IEnumerable<ProbeSample> samples, TimeSpan interval)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        var failed = samples.Where(s => !s.Ok).Select(s => s.AtMs).ToList();
+        return failed.Count == 0 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(failed.Max() - failed.Min()) + interval;
+    }
+
+    /// <summary>The samples of requests started at or after <paramref name="fromMs"/>.</summary>
+    public IReadOnlyList<ProbeSample> Since(double fromMs) => [.. Samples.Where(s => s.AtMs >= fromMs)];
 }
 
 /// <summary>
@@ -47,29 +63,39 @@ public sealed class Prober(string netns, IPAddress address, int port)
 
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(1);
 
+    private readonly ConcurrentQueue<ProbeSample> _samples = new();
+    private readonly Stopwatch _clock = new();
+    private long _sent;
+
+    /// <summary>Milliseconds since the probe began, on the clock of its samples.</summary>
+    public double NowMs => _clock.Elapsed.TotalMilliseconds;
+
+    /// <summary>What the probe has seen so far (while it runs, too).</summary>
+    public ProbeResult Snapshot() => Result(Interlocked.Read(ref _sent), _samples);
+
     /// <summary>Probes for <paramref name="duration"/> (or until cancelled); calls <paramref name="progress"/> about every <paramref name="every"/>.</summary>
     public async Task<ProbeResult> RunAsync(TimeSpan duration, Action<ProbeResult>? progress = null, TimeSpan? every = null, CancellationToken ct = default)
     {
         using var sockets = new SocketFactory(netns, address.AddressFamily);
-        var samples = new ConcurrentQueue<ProbeSample>();
+        var samples = _samples;
         var pending = new List<Task>();
-        var clock = Stopwatch.StartNew();
+        var clock = _clock;
+        clock.Start();
         var next = TimeSpan.Zero;
         var nextReport = every ?? TimeSpan.FromMilliseconds(250);
-        long sent = 0;
         while (clock.Elapsed < duration && !ct.IsCancellationRequested)
         {
             while (next <= clock.Elapsed && next < duration)
             {
                 var at = clock.Elapsed.TotalMilliseconds;
-                sent++;
+                Interlocked.Increment(ref _sent);
                 pending.Add(AskAsync(sockets, at, samples));
                 next += Interval;
             }
 
             if (progress is not null && clock.Elapsed >= nextReport)
             {
-                progress(Result(sent, samples));
+                progress(Snapshot());
                 nextReport += every ?? TimeSpan.FromMilliseconds(250);
             }
 
@@ -89,7 +115,7 @@ public sealed class Prober(string netns, IPAddress address, int port)
         }
 
         await Task.WhenAll(pending).ConfigureAwait(false);
-        var result = Result(sent, samples);
+        var result = Snapshot();
         progress?.Invoke(result);
         return result;
     }

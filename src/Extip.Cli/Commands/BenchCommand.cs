@@ -42,6 +42,20 @@ internal static class BenchCommand
         bgp.SetAction((r, ct) => BgpBench.RunAsync(r.GetValue(bgpPrefixes), r.GetValue(bgpPeer)!, Console.Out, ct));
         bench.Subcommands.Add(bgp);
 
+        var foMode = new Option<string>("--mode") { Description = "bgp (ECMP with BFD; the peer: BFD off, hold time 3 s) or l2 (Balance; the peer: keepalived).", DefaultValueFactory = _ => "bgp" };
+        foMode.AcceptOnlyFromAmong("bgp", "l2");
+        var foRuns = new Option<int>("--runs") { Description = "Runs of each phase; the figures are medians.", DefaultValueFactory = _ => 5 };
+        var foInterval = new Option<double>("--interval-ms") { Description = "The prober sends a request every this many ms.", DefaultValueFactory = _ => 1 };
+        var foPlot = new Option<string?>("--plot") { Description = "Also draw the prober's timeline around each failure (first run) to this SVG file." };
+        var failover = new Command("failover", "In a lab of its own, a client probes the address every millisecond while the serving node dies (freeze), its agent is killed, then stopped; the same against the peer; needs root.") { foMode, foRuns, foInterval, foPlot };
+        failover.SetAction((r, ct) => FailoverBench.RunAsync(r.GetValue(foMode)!, r.GetValue(foRuns), r.GetValue(foInterval), r.GetValue(foPlot), Console.Out, ct));
+        bench.Subcommands.Add(failover);
+
+        var cvRuns = new Option<int>("--runs") { Description = "New Services, one after the other.", DefaultValueFactory = _ => 20 };
+        var converge = new Command("converge", "In a lab of its own, from sending a new Service until the client's first answer from its address; needs root.") { cvRuns };
+        converge.SetAction((r, ct) => ConvergeBench.RunAsync(r.GetValue(cvRuns), Console.Out, ct));
+        bench.Subcommands.Add(converge);
+
         return bench;
     }
 }
