@@ -59,7 +59,7 @@ internal static class LabCommand
                 await lab.ApplySeedAsync(ct).ConfigureAwait(false);
                 say.WriteLine($"applied the seed: IPPool seed (203.0.113.0/28, 2001:db8:1000::/120, BGP on lo), BGPPeers tor-v4 and tor-v6, Service {LabRun.SeedNamespace}/{LabRun.SeedService} (LoadBalancer, dual-stack)");
                 var addresses = await lab.WaitRoutedAsync(TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
-                StatusCommand.Render(AnsiConsole.Console, await StatusCommand.LoadAsync(lab.Client, ct).ConfigureAwait(false));
+                Extip.Kubernetes.Status.StatusText.Render(AnsiConsole.Console, await StatusCommand.LoadAsync(lab.Client, "extip-system", ct).ConfigureAwait(false));
                 var ok = true;
                 foreach (var a in addresses)
                 {
