@@ -83,7 +83,14 @@ public sealed partial record StatusReport
             interfaces.Add(new InterfaceReport(group.Key, null, group.Select(h => new AddressReport($"{h.Address}/{h.PrefixLength}", Extip(h, live, claims))).ToList()));
         }
 
-        return new NodeReport(node.Metadata.Name, agent, ready?.Status == "True", ready?.Reason ?? "Unknown", ready?.Message ?? string.Empty, status.LastUpdate, interfaces);
+        // A gone agent's last Ready is history: not ready, with what it last said kept in the message.
+        var (isReady, reason, message) = (ready?.Status == "True", ready?.Reason ?? "Unknown", ready?.Message ?? string.Empty);
+        if (!live)
+        {
+            (isReady, reason, message) = (false, "AgentGone", $"{agent.Reason}; it last reported {reason}" + (message.Length > 0 ? $": {message}" : string.Empty));
+        }
+
+        return new NodeReport(node.Metadata.Name, agent, isReady, reason, message, status.LastUpdate, interfaces);
     }
 
     private static ExtipAddress Extip(HeldAddress a, bool live, Dictionary<string, IpClaim> claims)

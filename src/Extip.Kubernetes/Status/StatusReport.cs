@@ -16,8 +16,8 @@ public sealed partial record StatusReport(
 
 /// <summary>
 /// A node: whether its agent is alive (by its Lease), what the agent last said (Ready), and its
-/// interfaces. When the agent is gone, everything below is as it last reported, and no extip
-/// address counts as held.
+/// interfaces. When the agent is gone, the node is not ready (reason AgentGone, the agent's last
+/// word in the message), its interfaces are as it last reported, and no extip address counts as held.
 /// </summary>
 public sealed record NodeReport(
     string Name,

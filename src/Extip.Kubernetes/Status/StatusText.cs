@@ -45,7 +45,7 @@ public static class StatusText
     {
         var gone = node.Agent.State == AgentState.Gone;
         var head = $"[bold]{Esc(node.Name)}[/]  {Agent(node.Agent, now)}";
-        head += gone ? "  [grey](as it last reported)[/]"
+        head += gone ? "  [grey](below: as it last reported)[/]"
             : node.Ready ? $"  [green]ready[/] {Esc(node.ReadyReason)}"
             : $"  [red]not ready[/] {Esc(node.ReadyReason)}: {Esc(node.ReadyMessage)}";
         if (wide)
@@ -63,7 +63,7 @@ public static class StatusText
                 null => "[yellow]??  [/]",
             };
             var name = i.Name.PadRight(Math.Max(8, node.Interfaces.Max(x => x.Name.Length)));
-            var list = string.Join(", ", i.Addresses.Select(a => a.Extip is { } e ? Highlight(a.Address, e, gone) : Esc(a.Address)));
+            var list = i.Addresses.Count == 0 ? "-" : string.Join(", ", i.Addresses.Select(a => a.Extip is { } e ? Highlight(a.Address, e, gone) : Esc(a.Address)));
             var line = $"{up}  {Esc(name)}  IP: {list}";
             if (i.Up is null)
             {
