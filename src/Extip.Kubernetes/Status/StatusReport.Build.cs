@@ -179,7 +179,10 @@ public sealed partial record StatusReport
             var status = p.Status ?? new IpPoolStatusModel();
             var ready = status.Conditions.FirstOrDefault(c => c.Type == "Ready");
             var exhausted = status.Conditions.FirstOrDefault(c => c.Type == "Exhausted");
-            var problem = ready is { Status: "False" } ? ready.Message : exhausted is { Status: "True" } ? exhausted.Message : null;
+            var problem = p.Status is null ? "no status yet: is the controller running?"
+                : ready is { Status: "False" } ? ready.Message
+                : exhausted is { Status: "True" } ? exhausted.Message
+                : null;
             return new PoolReport(
                 p.Metadata.Name,
                 p.Spec.Addresses,

@@ -198,6 +198,17 @@ public sealed class StatusReportTests
     }
 
     [Fact]
+    public void Build_PoolWithoutStatus_SaysTheControllerHasNotCounted()
+    {
+        var pool = new IpPool { Metadata = new() { Name = "new" }, Spec = new IpPoolSpecModel { Addresses = ["10.0.0.0/30"] } };
+
+        var report = StatusReport.Build([], [], [], [pool], [], [], StatusSite.Now).Pools.Single();
+
+        Assert.Equal("no status yet: is the controller running?", report.Problem);
+        Assert.Equal((0, "0"), (report.InUseIPv4, report.CapacityIPv4));
+    }
+
+    [Fact]
     public void Build_Twice_SameJson()
     {
         Assert.Equal(StatusJson.Serialize(StatusSite.Report()), StatusJson.Serialize(StatusSite.Report()));
