@@ -11,6 +11,9 @@ public sealed record DesiredAddress(IPAddress Address, int PrefixLength, string 
     public override string ToString() => $"{Address}/{PrefixLength} on {Interface}";
 }
 
+/// <summary>An interface of the node, up or not, with its addresses as address/prefix-length.</summary>
+public sealed record InterfaceState(string Name, bool Up, IReadOnlyList<string> Addresses);
+
 /// <summary>Where a desired address stands on the node.</summary>
 public sealed record AddressState(DesiredAddress Want, string State, string? Message, DateTime Since)
 {
@@ -66,6 +69,19 @@ public sealed class Dataplane : IDisposable
         return _nl.Addresses(System.Net.Sockets.AddressFamily.InterNetwork)
             .Where(a => a.Protocol != _mark && a.Scope == 0 && links.Contains(a.InterfaceIndex))
             .OrderBy(a => a.InterfaceIndex).Select(a => a.Address).FirstOrDefault();
+    }
+
+    /// <summary>
+    /// Every interface with its addresses, for the IPNode status (what <c>netshow l3</c> shows).
+    /// Link-scope addresses (fe80::/64 on every interface, 169.254/16) are left out: they say
+    /// nothing about what the node is reachable at, and would double the list.
+    /// </summary>
+    public IReadOnlyList<InterfaceState> Interfaces()
+    {
+        var byLink = _nl.Addresses().Where(a => a.Scope != Route.ScopeLink).ToLookup(a => a.InterfaceIndex);
+        return _nl.Links().OrderBy(l => l.Index)
+            .Select(l => new InterfaceState(l.Name, l.IsUp, byLink[l.Index].Select(a => $"{a.Address}/{a.PrefixLength}").ToList()))
+            .ToList();
     }
 
     /// <summary>The marked addresses on the node now.</summary>

@@ -31,7 +31,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private readonly Informer<IpClaim> _claims;
     private readonly LeaseKeeper _lease;
     private readonly Wakeup _statusWake = new();
-    private (IReadOnlyList<AddressState> States, bool Fenced)? _pendingStatus;
+    private (IReadOnlyList<AddressState> States, IReadOnlyList<InterfaceState> Interfaces, bool Fenced)? _pendingStatus;
     private readonly Lock _statusGate = new();
     private readonly Wakeup _wake = new();
     private readonly CancellationTokenSource _stop = new();
@@ -138,7 +138,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         try
         {
             await _lease.ReleaseAsync(ct).ConfigureAwait(false);
-            await WriteStatusAsync([], fenced: false, stopping: true, ct).ConfigureAwait(false);
+            await WriteStatusAsync([], Interfaces(), fenced: false, stopping: true, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is HttpOperationException or HttpRequestException or OperationCanceledException)
         {
@@ -289,9 +289,10 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         {
             await foreach (var change in _dataplane!.Monitor.Changes.ReadAllAsync(ct).ConfigureAwait(false))
             {
-                // A link that appears or changes, or one of our addresses removed by someone else.
+                // A link that appears or changes, one of our addresses removed by someone else, or
+                // another address added or removed (the status lists the node's interfaces).
                 if (change is NetlinkChange.LinkChange or NetlinkChange.Overflow
-                    || (change is NetlinkChange.AddressChange { Removed: true } a && a.Address.Protocol == _options.Mark))
+                    || (change is NetlinkChange.AddressChange a && (a.Removed || a.Address.Protocol != _options.Mark)))
                 {
                     Wake();
                 }
@@ -397,11 +398,14 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
         States = states;
 
+        // Read here, on the pass's netlink socket, not from the status loop beside it.
+        var interfaces = _dataplane!.Interfaces();
+
         // The status goes out from its own loop: a slow or absent API server never delays the
         // dataplane (least of all the fencing).
         lock (_statusGate)
         {
-            _pendingStatus = (states, fenced);
+            _pendingStatus = (states, interfaces, fenced);
         }
 
         _statusWake.Set();
@@ -414,7 +418,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         {
             while (await _statusWake.WaitAsync(Timeout.InfiniteTimeSpan, ct).ConfigureAwait(false))
             {
-                (IReadOnlyList<AddressState> States, bool Fenced)? next;
+                (IReadOnlyList<AddressState> States, IReadOnlyList<InterfaceState> Interfaces, bool Fenced)? next;
                 lock (_statusGate)
                 {
                     next = _pendingStatus;
@@ -422,7 +426,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
                 if (next is { } n)
                 {
-                    await WriteStatusAsync(n.States, n.Fenced, stopping: false, ct).ConfigureAwait(false);
+                    await WriteStatusAsync(n.States, n.Interfaces, n.Fenced, stopping: false, ct).ConfigureAwait(false);
                 }
             }
         }
@@ -431,7 +435,20 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         }
     }
 
-    private async Task WriteStatusAsync(IReadOnlyList<AddressState> states, bool fenced, bool stopping, CancellationToken ct)
+    /// <summary>The interfaces once the loops are over (stopping); none when netlink fails then.</summary>
+    private IReadOnlyList<InterfaceState> Interfaces()
+    {
+        try
+        {
+            return _dataplane?.Interfaces() ?? [];
+        }
+        catch (NetlinkException)
+        {
+            return [];
+        }
+    }
+
+    private async Task WriteStatusAsync(IReadOnlyList<AddressState> states, IReadOnlyList<InterfaceState> interfaces, bool fenced, bool stopping, CancellationToken ct)
     {
         var held = states.Where(s => s.State == AddressState.Held).ToList();
         var missing = states.Where(s => s.State != AddressState.Held).ToList();
@@ -447,9 +464,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
                     : missing.Count == 0 ? $"{held.Count} addresses held" : string.Join("; ", missing.Select(m => $"{m.Want}: {m.Message}")),
             },
         };
-        var status = new IpNodeStatusModel
-        {
-            Addresses = states.Select(s => new HeldAddress
+        var addresses = states.Select(s => new HeldAddress
             {
                 Address = s.Want.Address.ToString(),
                 PrefixLength = s.Want.PrefixLength,
@@ -458,8 +473,14 @@ public sealed partial class ExtipAgent : IAsyncDisposable
                 State = s.State,
                 Message = s.Message,
                 Since = s.Since,
-            }).OrderBy(a => a.Address, StringComparer.Ordinal).ToList(),
-            Peers = _bgp?.Status() ?? [],
+            }).OrderBy(a => a.Address, StringComparer.Ordinal).ToList();
+        var peers = _bgp?.Status() ?? [];
+        var status = new IpNodeStatusModel
+        {
+            Addresses = addresses,
+            Peers = peers,
+            Interfaces = interfaces.Select(i => new NodeInterface { Name = i.Name, Up = i.Up, Addresses = [.. i.Addresses] }).ToList(),
+            Summary = IpNodeSummary.Of(addresses, peers),
             Conditions = conditions,
         };
         var text = JsonSerializer.Serialize(status);

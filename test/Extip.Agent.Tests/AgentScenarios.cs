@@ -72,6 +72,11 @@ public sealed class AgentScenarios(ITestOutputHelper output)
         Assert.All(status.Status.Addresses, a => Assert.Equal(("lo", "Local"), (a.Interface, a.Mode)));
         Assert.Contains(status.Status.Conditions, c => c.Type == "Ready" && c.Status == "True");
 
+        // The node's interfaces as netlink lists them (read in the pass that added the addresses), and the counts.
+        var lo = Assert.Single(status.Status.Interfaces, i => i.Name == "lo");
+        Assert.Subset(lo.Addresses.ToHashSet(), want);
+        Assert.Equal((2, 2, 0), (status.Status.Summary.Addresses, status.Status.Summary.Held, status.Status.Summary.Peers));
+
         await env.DeleteServiceAsync(ns, "frontend");
         await EventuallyAsync(() => Task.FromResult(lab.Marked("n1").Count + lab.Marked("n2").Count), n => n == 0, what: "addresses removed with the Service");
     }

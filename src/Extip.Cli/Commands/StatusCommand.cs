@@ -1,50 +1,56 @@
 using System.CommandLine;
-using System.Globalization;
-using System.Text.Json;
+using System.Net;
 using Extip.Kubernetes.Client;
 using Extip.Kubernetes.Models;
 using Extip.Kubernetes.Status;
 using k8s;
+using k8s.Autorest;
+using k8s.Models;
 using Spectre.Console;
 
 namespace Extip.Cli.Commands;
 
-/// <summary><c>extip status</c>: per node, the addresses it holds, their modes, and its BGP sessions.</summary>
+/// <summary>
+/// <c>extip status</c> (also <c>kubectl extip status</c>): per node its interfaces and addresses,
+/// extip's with their claim, mode and state; per Service its addresses and nodes; BGP sessions;
+/// pools. Reads only the Kubernetes API, so it works on any cluster extip runs on.
+/// </summary>
 internal static class StatusCommand
 {
     public static Command Build()
     {
-        var kubeconfig = new Option<string?>("--kubeconfig") { Description = "kubeconfig file; in-cluster config when omitted inside a Pod." };
-        var output = new Option<string>("--output", "-o") { Description = "table or json.", DefaultValueFactory = _ => "table" };
-        var cmd = new Command("status", "Shows, per node, the addresses it holds, their modes and its peers.") { kubeconfig, output };
+        var kubeconfig = new Option<string?>("--kubeconfig") { Description = $"kubeconfig file; default: in-cluster config inside a Pod, $KUBECONFIG, the lab's ({ClusterConnection.LabKubeconfig}) when it exists, ~/.kube/config." };
+        var output = new Option<string>("--output", "-o") { Description = "table, wide or json.", DefaultValueFactory = _ => "table" };
+        var ns = new Option<string>("--namespace", "-n") { Description = "Namespace of the agents' Leases (the controller's).", DefaultValueFactory = _ => "extip-system" };
+        var cmd = new Command("status", "Shows per node its interfaces and extip's addresses, per Service its addresses and nodes, the BGP sessions and the pools.") { kubeconfig, output, ns };
         cmd.SetAction(async (r, ct) =>
         {
             var format = r.GetValue(output);
-            if (format is not ("table" or "json"))
+            if (format is not ("table" or "wide" or "json"))
             {
-                await Console.Error.WriteLineAsync($"extip status: --output {format}: expected table or json").ConfigureAwait(false);
+                await Console.Error.WriteLineAsync($"{ClusterConnection.CommandName} status: --output {format}: expected table, wide or json").ConfigureAwait(false);
                 return 2;
             }
 
-            var client = ClusterConnection.Connect(r.GetValue(kubeconfig));
             StatusReport report;
             try
             {
-                report = await LoadAsync(client, ct).ConfigureAwait(false);
+                var client = ClusterConnection.Connect(r.GetValue(kubeconfig), labFallback: true);
+                report = await LoadAsync(client, r.GetValue(ns)!, ct).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is HttpRequestException or k8s.Autorest.HttpOperationException)
+            catch (Exception e) when (e is HttpRequestException or HttpOperationException or k8s.Exceptions.KubeConfigException)
             {
-                await Console.Error.WriteLineAsync($"extip status: cannot read IPNodes and IPClaims: {e.Message}").ConfigureAwait(false);
+                await Console.Error.WriteLineAsync($"{ClusterConnection.CommandName} status: cannot read the cluster: {Describe(e)}").ConfigureAwait(false);
                 return 1;
             }
 
             if (format == "json")
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
+                await Console.Out.WriteLineAsync(StatusJson.Serialize(report)).ConfigureAwait(false);
             }
             else
             {
-                Render(AnsiConsole.Console, report);
+                StatusText.Render(AnsiConsole.Console, report, wide: format == "wide");
             }
 
             return 0;
@@ -52,60 +58,38 @@ internal static class StatusCommand
         return cmd;
     }
 
-    public static async Task<StatusReport> LoadAsync(IKubernetes client, CancellationToken ct)
+    /// <summary>Reads what the report needs; Leases it may not read (RBAC) leave liveness unknown rather than failing.</summary>
+    public static async Task<StatusReport> LoadAsync(IKubernetes client, string leaseNamespace, CancellationToken ct)
     {
-        var (nodes, _) = await Resources.Custom<IpNode>(client, IpNode.Plural).ListAllAsync(ct).ConfigureAwait(false);
-        var (claims, _) = await Resources.Custom<IpClaim>(client, IpClaim.Plural).ListAllAsync(ct).ConfigureAwait(false);
-        return StatusReport.Build(nodes, claims);
+        var nodes = Resources.Custom<IpNode>(client, IpNode.Plural).ListAllAsync(ct);
+        var claims = Resources.Custom<IpClaim>(client, IpClaim.Plural).ListAllAsync(ct);
+        var pools = Resources.Custom<IpPool>(client, IpPool.Plural).ListAllAsync(ct);
+        var peers = Resources.Custom<BgpPeer>(client, BgpPeer.Plural).ListAllAsync(ct);
+        var services = Resources.Services(client).ListAllAsync(ct);
+        var leases = LeasesAsync(client, leaseNamespace, ct);
+        await Task.WhenAll(nodes, claims, pools, peers, services, leases).ConfigureAwait(false);
+        return StatusReport.Build(
+            (await nodes.ConfigureAwait(false)).Items,
+            (await claims.ConfigureAwait(false)).Items,
+            (await services.ConfigureAwait(false)).Items,
+            (await pools.ConfigureAwait(false)).Items,
+            (await peers.ConfigureAwait(false)).Items,
+            await leases.ConfigureAwait(false),
+            DateTime.UtcNow);
     }
 
-    public static void Render(IAnsiConsole console, StatusReport report)
+    private static async Task<List<V1Lease>?> LeasesAsync(IKubernetes client, string ns, CancellationToken ct)
     {
-        ArgumentNullException.ThrowIfNull(console);
-        ArgumentNullException.ThrowIfNull(report);
-        var nodes = new Table().Title("nodes").AddColumns("NODE", "READY", "ADDRESSES", "PEERS", "REASON", "UPDATED");
-        foreach (var n in report.Nodes)
+        try
         {
-            nodes.AddRow(Esc(n.Node), n.Ready ? "[green]yes[/]" : "[red]no[/]", n.Addresses.ToString(CultureInfo.InvariantCulture), n.Peers.ToString(CultureInfo.InvariantCulture), Esc(n.Ready ? n.Reason : $"{n.Reason}: {n.Message}"), Ago(n.LastUpdate));
+            return (await Resources.Leases(client, ns).ListAllAsync(ct).ConfigureAwait(false)).Items;
         }
-
-        console.Write(nodes);
-        var addresses = new Table().Title("addresses").AddColumns("NODE", "ADDRESS", "INTERFACE", "MODE", "STATE", "SERVICES", "SINCE");
-        foreach (var a in report.Addresses)
+        catch (HttpOperationException e) when (e.Response.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized)
         {
-            var state = a.State == "Held" ? "[green]Held[/]" : $"[yellow]{Esc(a.State)}[/]" + (a.Message is null ? string.Empty : $" {Esc(a.Message)}");
-            addresses.AddRow(Esc(a.Node), Esc(a.Address), Esc(a.Interface), Esc(a.Mode), state, Esc(a.Owners), Ago(a.Since));
-        }
-
-        console.Write(addresses);
-        if (report.Peers.Count > 0)
-        {
-            var peers = new Table().Title("BGP peers").AddColumns("NODE", "PEER", "ADDRESS", "STATE", "BFD", "PREFIXES", "MESSAGE");
-            foreach (var p in report.Peers)
-            {
-                var state = p.State == "Established" ? "[green]Established[/]" : $"[red]{Esc(p.State)}[/]";
-                peers.AddRow(Esc(p.Node), Esc(p.Name), Esc(p.Address), state, Esc(p.Bfd), p.Prefixes.ToString(CultureInfo.InvariantCulture), Esc(p.Message ?? string.Empty));
-            }
-
-            console.Write(peers);
-        }
-
-        if (report.Unplaced.Count > 0)
-        {
-            console.MarkupLine($"[yellow]allocated but on no node (no live, eligible agent):[/] {Esc(string.Join(", ", report.Unplaced))}");
+            return null;
         }
     }
 
-    private static string Esc(string s) => Markup.Escape(s);
-
-    private static string Ago(DateTime? t)
-    {
-        if (t is not { } at)
-        {
-            return "-";
-        }
-
-        var d = DateTime.UtcNow - at.ToUniversalTime();
-        return d.TotalSeconds < 120 ? $"{Math.Max(0, d.TotalSeconds):F0}s" : d.TotalMinutes < 120 ? $"{d.TotalMinutes:F0}m" : $"{d.TotalHours:F0}h";
-    }
+    private static string Describe(Exception e) =>
+        e is HttpOperationException h ? $"{(int)h.Response.StatusCode} {h.Response.ReasonPhrase}: {h.Response.Content}" : e.Message;
 }

@@ -22,6 +22,14 @@ public sealed class IpNodeStatusModel
     [JsonPropertyName("peers")]
     public List<PeerStatus> Peers { get; set; } = [];
 
+    /// <summary>Every interface of the node with its addresses, extip's and the others (what <c>netshow l3</c> shows).</summary>
+    [JsonPropertyName("interfaces")]
+    public List<NodeInterface> Interfaces { get; set; } = [];
+
+    /// <summary>Counts for <c>kubectl get ipnodes</c>: printer columns can only show single values.</summary>
+    [JsonPropertyName("summary")]
+    public IpNodeSummary Summary { get; set; } = new();
+
     [JsonPropertyName("conditions")]
     public List<Condition> Conditions { get; set; } = [];
 
@@ -29,8 +37,62 @@ public sealed class IpNodeStatusModel
     public DateTime? LastUpdate { get; set; }
 }
 
+/// <summary>One network interface of the node as the agent read it through netlink.</summary>
+public sealed class NodeInterface
+{
+    [JsonPropertyName("name")]
+    public string Name { get; set; } = string.Empty;
+
+    [JsonPropertyName("up")]
+    public bool Up { get; set; }
+
+    /// <summary>Its addresses as address/prefix-length, in the kernel's order; link-local ones left out.</summary>
+    [JsonPropertyName("addresses")]
+    public List<string> Addresses { get; set; } = [];
+}
+
+/// <summary>The node's counts, derived from the rest of the status when the agent writes it.</summary>
+public sealed class IpNodeSummary
+{
+    /// <summary>extip addresses the node should hold (its claims).</summary>
+    [JsonPropertyName("addresses")]
+    public int Addresses { get; set; }
+
+    /// <summary>Of those, the ones it holds.</summary>
+    [JsonPropertyName("held")]
+    public int Held { get; set; }
+
+    [JsonPropertyName("peers")]
+    public int Peers { get; set; }
+
+    /// <summary>BGP sessions Established.</summary>
+    [JsonPropertyName("peersUp")]
+    public int PeersUp { get; set; }
+
+    /// <summary>BFD sessions Up.</summary>
+    [JsonPropertyName("bfdUp")]
+    public int BfdUp { get; set; }
+
+    /// <summary>Counts of the given addresses and sessions (BGP Established, BFD Up).</summary>
+    public static IpNodeSummary Of(IReadOnlyCollection<HeldAddress> addresses, IReadOnlyCollection<PeerStatus> peers)
+    {
+        ArgumentNullException.ThrowIfNull(addresses);
+        ArgumentNullException.ThrowIfNull(peers);
+        return new IpNodeSummary
+        {
+            Addresses = addresses.Count,
+            Held = addresses.Count(a => a.State == HeldAddress.HeldState),
+            Peers = peers.Count,
+            PeersUp = peers.Count(p => p.State == PeerStatus.Established),
+            BfdUp = peers.Count(p => p.Bfd == PeerStatus.BfdUp),
+        };
+    }
+}
+
 public sealed class HeldAddress
 {
+    public const string HeldState = "Held";
+
     [JsonPropertyName("address")]
     public string Address { get; set; } = string.Empty;
 
@@ -57,6 +119,12 @@ public sealed class HeldAddress
 
 public sealed class PeerStatus
 {
+    /// <summary>The BGP session state that counts as up (the speaker's SessionState name).</summary>
+    public const string Established = "Established";
+
+    /// <summary>The BFD state that counts as up (RFC 5880 Up).</summary>
+    public const string BfdUp = "Up";
+
     [JsonPropertyName("name")]
     public string Name { get; set; } = string.Empty;
 
