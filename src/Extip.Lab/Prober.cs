@@ -85,7 +85,14 @@ public sealed class Prober(string netns, IPAddress address, int port)
         var nextReport = every ?? TimeSpan.FromMilliseconds(250);
         while (clock.Elapsed < duration && !ct.IsCancellationRequested)
         {
-            while (next <= clock.Elapsed && next < duration)
+            // Behind schedule (a busy machine): the slots missed by more than a few intervals
+            // are skipped, not sent in a burst, so the loop never falls further behind.
+            if (clock.Elapsed - next > Interval * 5)
+            {
+                next = clock.Elapsed;
+            }
+
+            while (next <= clock.Elapsed && next < duration && !ct.IsCancellationRequested)
             {
                 var at = clock.Elapsed.TotalMilliseconds;
                 Interlocked.Increment(ref _sent);
@@ -101,11 +108,16 @@ public sealed class Prober(string netns, IPAddress address, int port)
 
             pending.RemoveAll(t => t.IsCompleted);
             var wait = next - clock.Elapsed;
-            if (wait > TimeSpan.Zero)
+            if (wait <= TimeSpan.Zero)
+            {
+                await Task.Yield();
+            }
+            else
             {
                 try
                 {
-                    await Task.Delay(wait, ct).ConfigureAwait(false);
+                    // Never less than a millisecond: a shorter delay completes at once and the loop would spin.
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(1, Math.Ceiling(wait.TotalMilliseconds))), ct).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
