@@ -64,11 +64,28 @@ public sealed class Prober(string netns, IPAddress address, int port)
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(1);
 
     private readonly ConcurrentQueue<ProbeSample> _samples = new();
+    private readonly ConcurrentDictionary<long, double> _inFlight = new();
+    private long _ids;
     private readonly Stopwatch _clock = new();
     private long _sent;
 
     /// <summary>Milliseconds since the probe began, on the clock of its samples.</summary>
     public double NowMs => _clock.Elapsed.TotalMilliseconds;
+
+    /// <summary>
+    /// When the oldest request still waiting for its answer started (ms), or now when none waits:
+    /// every sample before it is final, so a judgement over them cannot be undone by a request
+    /// that fails later.
+    /// </summary>
+    public double SettledBeforeMs
+    {
+        get
+        {
+            var now = NowMs;
+            var oldest = _inFlight.Values.DefaultIfEmpty(now).Min();
+            return Math.Min(oldest, now);
+        }
+    }
 
     /// <summary>What the probe has seen so far (while it runs, too).</summary>
     public ProbeResult Snapshot() => Result(Interlocked.Read(ref _sent), _samples);
@@ -134,8 +151,17 @@ public sealed class Prober(string netns, IPAddress address, int port)
 
     private async Task AskAsync(SocketFactory sockets, double at, ConcurrentQueue<ProbeSample> samples)
     {
-        var node = await Responder.AskAsync(await sockets.NextAsync().ConfigureAwait(false), address, port, Timeout).ConfigureAwait(false);
-        samples.Enqueue(new ProbeSample(at, node is not null, node));
+        var id = Interlocked.Increment(ref _ids);
+        _inFlight[id] = at;
+        try
+        {
+            var node = await Responder.AskAsync(await sockets.NextAsync().ConfigureAwait(false), address, port, Timeout).ConfigureAwait(false);
+            samples.Enqueue(new ProbeSample(at, node is not null, node));
+        }
+        finally
+        {
+            _inFlight.TryRemove(id, out _);
+        }
     }
 
     private static ProbeResult Result(long sent, ConcurrentQueue<ProbeSample> samples)

@@ -152,7 +152,7 @@ internal static class FailoverBench
             // Recovered: a long run of answered requests, all started after the failure.
             var needed = (int)Math.Max(100, 300 / interval.TotalMilliseconds);
             var sw = Stopwatch.StartNew();
-            while (!Recovered(prober.Snapshot().Since(failAt), needed) && sw.Elapsed < TimeSpan.FromSeconds(60))
+            while (!Recovered(Settled(prober, failAt), needed) && sw.Elapsed < TimeSpan.FromSeconds(60))
             {
                 await Task.Delay(50, ct).ConfigureAwait(false);
             }
@@ -188,6 +188,13 @@ internal static class FailoverBench
             }
 
             throw new LabException($"{address} was not answered by {nodes} node(s) within 120 s; lab log {home.Log}");
+        }
+
+        /// <summary>The samples since the failure whose outcome is final (nothing started before them still waits).</summary>
+        private static IReadOnlyList<ProbeSample> Settled(Prober prober, double failAt)
+        {
+            var settled = prober.SettledBeforeMs;
+            return [.. prober.Snapshot().Since(failAt).Where(s => s.AtMs < settled)];
         }
 
         private static bool Recovered(IReadOnlyList<ProbeSample> samples, int needed)

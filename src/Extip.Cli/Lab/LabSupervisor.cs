@@ -54,6 +54,11 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
         await Step("site", () =>
         {
             _site = Site.Create();
+
+            // Everything this process starts from now on carries the site's mark (etcd and
+            // kube-apiserver too, which start.sh starts in the background), so a sweep after a
+            // crash finds them.
+            Environment.SetEnvironmentVariable(Site.ProcessMark, _site.Prefix);
             _fabric = Fabric.Create(_site, client: true);
             foreach (var node in _spec.NodeNames)
             {
@@ -131,9 +136,10 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
         {
             var script = Path.Combine(RepoRoot(), "tools", "real-apiserver", "start.sh");
             var dir = Path.Combine(_site!.WorkDir, "kube-apiserver");
-            var output = await Task.Run(() => Shell.Run("bash", [script, dir, "16443"]), ct).ConfigureAwait(false);
+            var port = FreePort().ToString(CultureInfo.InvariantCulture);
+            var output = await Task.Run(() => Shell.Run("bash", [script, dir, port]), ct).ConfigureAwait(false);
             File.Copy(output.Trim().Split('\n')[^1].Trim(), _home.Kubeconfig, overwrite: true);
-            _apiServerUrl = "https://127.0.0.1:16443";
+            _apiServerUrl = $"https://127.0.0.1:{port}";
         }
         else
         {
@@ -307,6 +313,32 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
         var host = Environment.ProcessPath ?? "dotnet";
         var dll = Path.Combine(AppContext.BaseDirectory, "extip.dll");
         return Path.GetFileNameWithoutExtension(host) == "dotnet" ? (host, [dll]) : (host, []);
+    }
+
+    /// <summary>A loopback port that is free, and so are the three above it by 10,000 (start.sh puts etcd there).</summary>
+    private static int FreePort()
+    {
+        for (var port = 20000 + Random.Shared.Next(10000); ; port = 20000 + Random.Shared.Next(10000))
+        {
+            if (new[] { port, port + 10000, port + 10001, port + 10002 }.All(Free))
+            {
+                return port;
+            }
+        }
+
+        static bool Free(int port)
+        {
+            try
+            {
+                using var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, port);
+                l.Start();
+                return true;
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                return false;
+            }
+        }
     }
 
     /// <summary>The source checkout the CLI was built from (for tools/real-apiserver).</summary>
