@@ -19,6 +19,7 @@ internal sealed class ClusterView
         Leases = new Informer<V1Lease>(Resources.Leases(client, options.Namespace), logs.CreateLogger("informer.leases"));
         Pools = new Informer<IpPool>(Resources.Custom<IpPool>(client, IpPool.Plural), logs.CreateLogger("informer.ippools"));
         Claims = new Informer<IpClaim>(Resources.Custom<IpClaim>(client, IpClaim.Plural), logs.CreateLogger("informer.ipclaims"));
+        IpNodes = new Informer<IpNode>(Resources.Custom<IpNode>(client, IpNode.Plural), logs.CreateLogger("informer.ipnodes"));
     }
 
     public Informer<V1Service> Services { get; }
@@ -35,17 +36,20 @@ internal sealed class ClusterView
 
     public Informer<IpClaim> Claims { get; }
 
+    /// <summary>The agents' IPNodes: the controller labels each with its view of the agent's liveness.</summary>
+    public Informer<IpNode> IpNodes { get; }
+
     public IEnumerable<Task> Run(CancellationToken ct) =>
     [
         Services.RunAsync(ct), Namespaces.RunAsync(ct), Nodes.RunAsync(ct), EndpointSlices.RunAsync(ct),
-        Leases.RunAsync(ct), Pools.RunAsync(ct), Claims.RunAsync(ct),
+        Leases.RunAsync(ct), Pools.RunAsync(ct), Claims.RunAsync(ct), IpNodes.RunAsync(ct),
     ];
 
     public Task ReadyAsync(CancellationToken ct) => Task.WhenAll(
         Services.ReadyAsync(ct), Namespaces.ReadyAsync(ct), Nodes.ReadyAsync(ct), EndpointSlices.ReadyAsync(ct),
-        Leases.ReadyAsync(ct), Pools.ReadyAsync(ct), Claims.ReadyAsync(ct));
+        Leases.ReadyAsync(ct), Pools.ReadyAsync(ct), Claims.ReadyAsync(ct), IpNodes.ReadyAsync(ct));
 
-    public bool IsReady => Services.IsReady && Namespaces.IsReady && Nodes.IsReady && EndpointSlices.IsReady && Leases.IsReady && Pools.IsReady && Claims.IsReady;
+    public bool IsReady => Services.IsReady && Namespaces.IsReady && Nodes.IsReady && EndpointSlices.IsReady && Leases.IsReady && Pools.IsReady && Claims.IsReady && IpNodes.IsReady;
 
     public IReadOnlyDictionary<string, string> NamespaceLabels(string ns) =>
         Namespaces.Get(ns)?.Metadata.Labels is { } l ? new Dictionary<string, string>(l) : new Dictionary<string, string>();

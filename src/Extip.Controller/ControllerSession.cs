@@ -45,6 +45,7 @@ internal sealed partial class ControllerSession
         Services = new ServiceReconciler(this);
         Claims = new ClaimReconciler(this);
         PoolStatus = new PoolStatusReconciler(this);
+        AgentLabels = new AgentLabelReconciler(this, logger);
     }
 
     public IKubernetes Client { get; }
@@ -65,6 +66,8 @@ internal sealed partial class ControllerSession
 
     public PoolStatusReconciler PoolStatus { get; }
 
+    public AgentLabelReconciler AgentLabels { get; }
+
     /// <summary>Set once the allocator holds what the API showed at start.</summary>
     public bool Reloaded { get; private set; }
 
@@ -81,6 +84,7 @@ internal sealed partial class ControllerSession
         View.Nodes.Changed += OnNode;
         View.EndpointSlices.Changed += OnEndpoints;
         View.Claims.Changed += OnClaim;
+        View.IpNodes.Changed += AgentLabels.OnIpNode;
         try
         {
             LoadPools();
@@ -99,7 +103,7 @@ internal sealed partial class ControllerSession
             RequestClaimSync();
             RequestPoolStatus();
             var workers = Enumerable.Range(0, Options.Workers).Select(_ => WorkAsync(ct)).ToList();
-            await Task.WhenAll([.. workers, ClaimLoopAsync(ct), PoolLoopAsync(ct)]);
+            await Task.WhenAll([.. workers, ClaimLoopAsync(ct), PoolLoopAsync(ct), AgentLabels.RunAsync(ct)]);
         }
         finally
         {
@@ -110,6 +114,7 @@ internal sealed partial class ControllerSession
             View.Nodes.Changed -= OnNode;
             View.EndpointSlices.Changed -= OnEndpoints;
             View.Claims.Changed -= OnClaim;
+            View.IpNodes.Changed -= AgentLabels.OnIpNode;
         }
     }
 

@@ -119,6 +119,44 @@ public abstract class ControllerScenarios
     }
 
     [Fact]
+    public async Task AgentLeaseRunsOut_IpNodeLabelledGone_RenewedAgain_Live_StatusLeftToTheAgent()
+    {
+        await using var env = await NewEnvAsync();
+        var status = new IpNodeStatusModel
+        {
+            Addresses = [new Extip.Kubernetes.Models.HeldAddress { Address = "203.0.113.5", PrefixLength = 32, Interface = "lo", Mode = "BGP", State = "Held", Since = DateTime.UtcNow }],
+            Conditions = [new Condition { Type = "Ready", Status = "True", Reason = "AllHeld", Message = "1 addresses held", LastTransitionTime = DateTime.UtcNow }],
+            LastUpdate = DateTime.UtcNow,
+        };
+        await env.Agents.StartAsync("k8s1", "k8s2");
+
+        // k8s1's IPNode is there when the controller starts leading, k8s2's comes after.
+        await env.IpNodeAsync("k8s1", status);
+        await env.StartControllerAsync();
+        await EventuallyAsync(() => env.IpNodeAsync("k8s1"), n => Agent(n) == ExtipApi.AgentLive, what: "k8s1 labelled Live at the session's start");
+        await env.IpNodeAsync("k8s2", status);
+        await EventuallyAsync(() => env.IpNodeAsync("k8s2"), n => Agent(n) == ExtipApi.AgentLive, what: "k8s2 labelled Live when its IPNode appears");
+
+        // The agent dies without a word: its Lease stops being renewed and runs out.
+        env.Agents.Kill("k8s1");
+        var gone = await EventuallyAsync(() => env.IpNodeAsync("k8s1"), n => Agent(n) == ExtipApi.AgentGone, what: "k8s1 labelled Gone once its Lease ran out");
+        Assert.Equal(ExtipApi.AgentLive, Agent(await env.IpNodeAsync("k8s2")));
+
+        // The status stays what the agent last wrote: the label is the controller's, the status the agent's.
+        Assert.Equal("True", gone.Status!.Conditions.Single(c => c.Type == "Ready").Status);
+        Assert.Equal(["203.0.113.5"], gone.Status.Addresses.Select(a => a.Address));
+
+        // Its label removed by hand, it is put back; the agent back, it is Live again.
+        await env.Client.CustomObjects.PatchClusterCustomObjectAsync(
+            new V1Patch("{\"metadata\":{\"labels\":{\"" + ExtipApi.AgentLabel + "\":null}}}", V1Patch.PatchType.MergePatch), ExtipApi.Group, ExtipApi.Version, IpNode.Plural, "k8s1");
+        await EventuallyAsync(() => env.IpNodeAsync("k8s1"), n => Agent(n) == ExtipApi.AgentGone, what: "k8s1's removed label put back");
+        await env.Agents.StartAsync("k8s1");
+        await EventuallyAsync(() => env.IpNodeAsync("k8s1"), n => Agent(n) == ExtipApi.AgentLive, what: "k8s1 labelled Live once its Lease is renewed");
+
+        static string? Agent(IpNode n) => n.Metadata.Labels?.TryGetValue(ExtipApi.AgentLabel, out var v) == true ? v : null;
+    }
+
+    [Fact]
     public async Task LeaderHandOver_KilledLeader_StandbyTakesOver_WithoutChangingAddresses()
     {
         await using var env = await NewEnvAsync();

@@ -4,8 +4,8 @@ using System.Text.Json.Nodes;
 namespace Extip.ApiServer.Tables;
 
 /// <summary>
-/// The JSONPath subset of printer columns: <c>.a.b</c>, <c>['a']</c>, <c>[0]</c>, <c>[*]</c> and
-/// <c>[?(@.k=="v")]</c>.
+/// The JSONPath subset of printer columns: <c>.a.b</c> (with <c>\.</c> for a dot in a key),
+/// <c>['a']</c>, <c>[0]</c>, <c>[*]</c> and <c>[?(@.k=="v")]</c>.
 /// </summary>
 public static class JsonPathQuery
 {
@@ -28,13 +28,17 @@ public static class JsonPathQuery
         {
             if (p[i] == '.')
             {
+                // A backslash escapes the next character, so a key with dots is reachable
+                // (.metadata.labels.extip\.io/agent); the name keeps it without the backslash,
+                // as client-go's jsonpath parser (parseField, advance) does.
                 var j = i + 1;
                 while (j < p.Length && p[j] is not '.' and not '[')
                 {
-                    j++;
+                    j += p[j] == '\\' ? 2 : 1;
                 }
 
-                var name = p[(i + 1)..j];
+                j = Math.Min(j, p.Length);
+                var name = p[(i + 1)..j].Replace("\\", string.Empty, StringComparison.Ordinal);
                 current = current.Select(n => n is JsonObject o ? o[name] : null).Where(n => n is not null).ToList();
                 i = j;
             }

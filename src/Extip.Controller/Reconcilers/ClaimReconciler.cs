@@ -57,6 +57,9 @@ internal sealed class ClaimReconciler(ControllerSession session)
         var live = LiveAgents(now, out var nextExpiry);
         _lastLive = live;
 
+        // The IPNode labels say what this pass schedules on, even if its claim writes fail.
+        session.AgentLabels.Observe(live);
+
         session.Metrics.LiveAgents.Set(live.Count);
         var nodes = live.Select(n => new NodeInfo(n, view.Nodes.Get(n)?.Metadata.Labels is { } l ? new Dictionary<string, string>(l) : new Dictionary<string, string>(), true)).ToList();
         var endpoints = ReadyEndpointNodes();

@@ -28,6 +28,17 @@ public static class ExtipApi
     /// <summary>The label on agent Leases.</summary>
     public const string ComponentLabel = "extip.io/component";
 
+    /// <summary>
+    /// Written by the leading controller on each IPNode's metadata (never its status, which is the
+    /// agent's): <see cref="AgentLive"/> or <see cref="AgentGone"/>, its own judgment of the node's
+    /// agent Lease, the same one that moves claims off a dead node.
+    /// </summary>
+    public const string AgentLabel = "extip.io/agent";
+
+    public const string AgentLive = "Live";
+
+    public const string AgentGone = "Gone";
+
     /// <summary>Agent Leases are named this prefix plus the node name.</summary>
     public const string AgentLeasePrefix = "extip-agent-";
 

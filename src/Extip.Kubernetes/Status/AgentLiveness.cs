@@ -60,6 +60,26 @@ public sealed record AgentLiveness(AgentState State, string Reason, DateTime? Re
     }
 
     /// <summary>
+    /// When the reader cannot judge the Lease itself (<see cref="AgentState.Unknown"/>: the Leases
+    /// could not be read, say for want of RBAC on the controller's namespace), the leading
+    /// controller's judgment on the IPNode (the label extip.io/agent) stands in for it. Otherwise
+    /// the reader's own reading of the Lease wins: the label is only as fresh as the last leader.
+    /// </summary>
+    public AgentLiveness OrLabel(IDictionary<string, string>? labels)
+    {
+        var said = labels is not null && labels.TryGetValue(ExtipApi.AgentLabel, out var v) ? v : null;
+        var state = said switch
+        {
+            ExtipApi.AgentLive => AgentState.Live,
+            ExtipApi.AgentGone => AgentState.Gone,
+            _ => (AgentState?)null,
+        };
+        return State != AgentState.Unknown || state is not { } s
+            ? this
+            : this with { State = s, Reason = $"{Reason}; the controller's label {ExtipApi.AgentLabel} says {said}" };
+    }
+
+    /// <summary>
     /// Times from the API come as UTC; one with no kind is taken as UTC too, rather than as local
     /// time (which would shift it by the local offset and turn live agents gone or the reverse).
     /// </summary>

@@ -9,7 +9,7 @@ namespace Extip.ApiServer.Tests.Conformance;
 
 public abstract partial class ConformanceTests<TFixture>
 {
-    /// <summary>A namespaced CRD with a status subresource, a schema, defaults and printer columns, unique per test.</summary>
+    /// <summary>A namespaced CRD with a status subresource, a schema, defaults and printer columns (one from a label whose key has a dot), unique per test.</summary>
     private async Task<(string Group, string Plural)> WidgetCrdAsync()
     {
         var group = $"w{Guid.NewGuid().ToString("N")[..8]}.example.com";
@@ -25,7 +25,8 @@ public abstract partial class ConformanceTests<TFixture>
               "subresources": {"status": {}},
               "additionalPrinterColumns": [
                 {"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
-                {"name": "Color", "type": "string", "jsonPath": ".spec.color"}
+                {"name": "Color", "type": "string", "jsonPath": ".spec.color"},
+                {"name": "Tier", "type": "string", "jsonPath": ".metadata.labels.example\\.com/tier"}
               ],
               "schema": {"openAPIV3Schema": {
                 "type": "object",
@@ -132,16 +133,25 @@ public abstract partial class ConformanceTests<TFixture>
     {
         var (group, plural) = await WidgetCrdAsync();
         var ns = await Fixture.NewNamespaceAsync();
-        await Client.CustomObjects.CreateNamespacedCustomObjectAsync(Widget(group, "t", """{"size":7,"color":"blue"}"""), group, "v1", ns, plural);
+        var labelled = Widget(group, "t", """{"size":7,"color":"blue"}""");
+        labelled["metadata"]!["labels"] = new JsonObject { ["example.com/tier"] = "gold" };
+        await Client.CustomObjects.CreateNamespacedCustomObjectAsync(labelled, group, "v1", ns, plural);
+        await Client.CustomObjects.CreateNamespacedCustomObjectAsync(Widget(group, "u", """{"size":1}"""), group, "v1", ns, plural);
         var (code, body) = await SendRawAsync(HttpMethod.Get, $"/apis/{group}/v1/namespaces/{ns}/{plural}", accept: "application/json;as=Table;v=v1;g=meta.k8s.io");
         Assert.Equal(HttpStatusCode.OK, code);
         var table = JsonNode.Parse(body)!;
         Assert.Equal("Table", table["kind"]!.GetValue<string>());
-        Assert.Equal(["Name", "Size", "Color"], table["columnDefinitions"]!.AsArray().Select(c => c!["name"]!.GetValue<string>()));
+        Assert.Equal(["Name", "Size", "Color", "Tier"], table["columnDefinitions"]!.AsArray().Select(c => c!["name"]!.GetValue<string>()));
         var cells = table["rows"]![0]!["cells"]!.AsArray();
         Assert.Equal("t", cells[0]!.GetValue<string>());
         Assert.Equal(7, cells[1]!.GetValue<long>());
         Assert.Equal("blue", cells[2]!.GetValue<string>());
+
+        // An escaped dot stays in the key (client-go's JSONPath); a missing label is an empty cell.
+        Assert.Equal("gold", cells[3]!.GetValue<string>());
+        var unlabelled = table["rows"]![1]!["cells"]!.AsArray();
+        Assert.Equal("u", unlabelled[0]!.GetValue<string>());
+        Assert.Null(unlabelled[3]);
     }
 
     [Fact]

@@ -113,6 +113,10 @@ public sealed class IpNodeStatusSchemaTests : IAsyncLifetime
         var patch = JsonSerializer.Serialize(new { status = FullStatus() });
         await _client.CustomObjects.PatchClusterCustomObjectStatusAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), ExtipApi.Group, ExtipApi.Version, IpNode.Plural, "node-a");
 
+        // The controller's label, as it writes it: a merge patch of one key on metadata.
+        var label = JsonSerializer.Serialize(new { metadata = new { labels = new Dictionary<string, string> { [ExtipApi.AgentLabel] = ExtipApi.AgentGone } } });
+        await _client.CustomObjects.PatchClusterCustomObjectAsync(new V1Patch(label, V1Patch.PatchType.MergePatch), ExtipApi.Group, ExtipApi.Version, IpNode.Plural, "node-a");
+
         // Nothing pruned: the schema types what the agent writes.
         var (nodes, _) = await Resources.Custom<IpNode>(_client, IpNode.Plural).ListAllAsync(CancellationToken.None);
         var status = nodes.Single().Status!;
@@ -120,6 +124,7 @@ public sealed class IpNodeStatusSchemaTests : IAsyncLifetime
         Assert.Equal(["127.0.0.1/8", "200.1.1.1/32"], status.Interfaces[0].Addresses);
         Assert.False(status.Interfaces[1].Up);
         Assert.Equal(2, status.Summary.PeersUp);
+        Assert.Equal(ExtipApi.AgentGone, nodes.Single().Metadata.Labels[ExtipApi.AgentLabel]);
 
         // kubectl get ipnodes [-o wide]: the server's table.
         using var http = new HttpClient { BaseAddress = _server.Url };
@@ -130,11 +135,11 @@ public sealed class IpNodeStatusSchemaTests : IAsyncLifetime
         var table = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
         var columns = table["columnDefinitions"]!.AsArray().Select(c => (c!["name"]!.GetValue<string>(), c["priority"]?.GetValue<int>() ?? 0)).ToList();
         Assert.Equal(
-            [("Name", 0), ("Ready", 0), ("Held", 0), ("Addresses", 0), ("Updated", 0), ("Reason", 1), ("Wanted", 1), ("Peers-Up", 1), ("Peers", 1), ("BFD-Up", 1)],
+            [("Name", 0), ("Agent", 0), ("Ready", 0), ("Held", 0), ("Addresses", 0), ("Updated", 0), ("Reason", 1), ("Wanted", 1), ("Peers-Up", 1), ("Peers", 1), ("BFD-Up", 1)],
             columns);
         var cells = table["rows"]![0]!["cells"]!.AsArray().Select(c => c?.ToString()).ToList();
-        Assert.Equal(["node-a", "False", "1", "200.1.1.1 10.9.9.9"], cells.Take(4));
-        Assert.Equal(["InterfaceMissing", "2", "2", "3", "1"], cells.Skip(5));
+        Assert.Equal(["node-a", "Gone", "False", "1", "200.1.1.1 10.9.9.9"], cells.Take(5));
+        Assert.Equal(["InterfaceMissing", "2", "2", "3", "1"], cells.Skip(6));
     }
 
     [Fact]

@@ -151,6 +151,34 @@ public sealed class StatusReportTests
     }
 
     [Fact]
+    public void Build_LeasesUnreadable_ControllerLabelStandsIn_UnlabelledStayUnknown()
+    {
+        var nodes = StatusSite.Nodes();
+        nodes.Single(n => n.Metadata.Name == "node-a").Metadata.Labels = new Dictionary<string, string> { [ExtipApi.AgentLabel] = ExtipApi.AgentGone };
+        nodes.Single(n => n.Metadata.Name == "node-b").Metadata.Labels = new Dictionary<string, string> { [ExtipApi.AgentLabel] = ExtipApi.AgentLive };
+        var report = StatusReport.Build(nodes, StatusSite.Claims(), StatusSite.Services(), StatusSite.Pools(), StatusSite.Peers(), null, StatusSite.Now);
+
+        var a = report.Nodes.Single(n => n.Name == "node-a");
+        Assert.Equal(AgentState.Gone, a.Agent.State);
+        Assert.Equal("the agent Leases could not be read; the controller's label extip.io/agent says Gone", a.Agent.Reason);
+        Assert.False(a.Interfaces.SelectMany(i => i.Addresses).Single(x => x.Address == "200.1.1.1/32").Extip!.Held);
+        Assert.Equal(AgentState.Live, report.Nodes.Single(n => n.Name == "node-b").Agent.State);
+        Assert.Equal(AgentState.Unknown, report.Nodes.Single(n => n.Name == "node-c").Agent.State);
+    }
+
+    [Fact]
+    public void Build_LeasesRead_TheirJudgmentWinsOverTheLabel()
+    {
+        var nodes = StatusSite.Nodes();
+        nodes.Single(n => n.Metadata.Name == "node-a").Metadata.Labels = new Dictionary<string, string> { [ExtipApi.AgentLabel] = ExtipApi.AgentGone };
+        nodes.Single(n => n.Metadata.Name == "node-b").Metadata.Labels = new Dictionary<string, string> { [ExtipApi.AgentLabel] = ExtipApi.AgentLive };
+        var report = StatusReport.Build(nodes, StatusSite.Claims(), StatusSite.Services(), StatusSite.Pools(), StatusSite.Peers(), StatusSite.Leases(), StatusSite.Now);
+
+        Assert.Equal((AgentState.Live, "Lease renewed"), (report.Nodes.Single(n => n.Name == "node-a").Agent.State, report.Nodes.Single(n => n.Name == "node-a").Agent.Reason));
+        Assert.Equal((AgentState.Gone, "Lease expired"), (report.Nodes.Single(n => n.Name == "node-b").Agent.State, report.Nodes.Single(n => n.Name == "node-b").Agent.Reason));
+    }
+
+    [Fact]
     public void Build_NoLeaseForNode_Gone()
     {
         var report = StatusSite.Report(leases: StatusSite.Leases().Where(l => l.Metadata.Name != "extip-agent-node-a"));

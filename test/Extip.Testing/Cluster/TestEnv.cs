@@ -85,7 +85,7 @@ public sealed class TestEnv : IAsyncDisposable
     {
         var env = new TestEnv(fixture.Client, null, $"extip-{Guid.NewGuid().ToString("N")[..6]}");
         await env.PrepareAsync();
-        foreach (var plural in new[] { IpClaim.Plural, IpPool.Plural })
+        foreach (var plural in new[] { IpClaim.Plural, IpPool.Plural, IpNode.Plural })
         {
             await env.Client.CustomObjects.DeleteCollectionClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, plural);
         }
@@ -184,6 +184,27 @@ public sealed class TestEnv : IAsyncDisposable
     {
         var o = await Client.CustomObjects.ListClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, IpClaim.Plural);
         return KubernetesJson.Deserialize<ResourceList<IpClaim>>(((JsonElement)o).GetRawText()).Items.ToList();
+    }
+
+    /// <summary>Writes an IPNode as its agent does: creates it bare, then merge-patches its status subresource.</summary>
+    public async Task IpNodeAsync(string node, IpNodeStatusModel status)
+    {
+        try
+        {
+            await Client.CustomObjects.CreateClusterCustomObjectAsync(new IpNode { Metadata = new V1ObjectMeta { Name = node } }, ExtipApi.Group, ExtipApi.Version, IpNode.Plural);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
+        {
+        }
+
+        var patch = JsonSerializer.Serialize(new { status });
+        await Client.CustomObjects.PatchClusterCustomObjectStatusAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), ExtipApi.Group, ExtipApi.Version, IpNode.Plural, node);
+    }
+
+    public async Task<IpNode> IpNodeAsync(string node)
+    {
+        var o = await Client.CustomObjects.GetClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, IpNode.Plural, node);
+        return KubernetesJson.Deserialize<IpNode>(((JsonElement)o).GetRawText());
     }
 
     public async Task<IpPool> PoolStatusAsync(string name)
