@@ -36,6 +36,7 @@ internal static class FailoverBench
             var client = new k8s.Kubernetes(k8s.KubernetesClientConfiguration.BuildConfigFromConfigFile(state.Kubeconfig));
             await LabObjects.CreateSeedServiceAsync(client, spec, ct).ConfigureAwait(false);
             var lab = new Phases(home, state, interval, output);
+            await lab.SettleAsync(LabObjects.SeedV4, bgp ? 2 : 1, ct).ConfigureAwait(false);
             for (var run = 1; run <= runs; run++)
             {
                 foreach (var how in new[] { "freeze", "kill", "stop" })
