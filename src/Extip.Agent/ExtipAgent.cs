@@ -337,6 +337,28 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         }
     }
 
+    /// <summary>The addresses of this node's claims that pass <paramref name="keep"/>, and those claims by name.</summary>
+    private (List<DesiredAddress> Desired, Dictionary<string, IpClaim> Claims) Desired(Func<IpClaim, bool> keep)
+    {
+        var desired = new List<DesiredAddress>();
+        var mine = new Dictionary<string, IpClaim>(StringComparer.Ordinal);
+        if (!_claims.IsReady)
+        {
+            return (desired, mine);
+        }
+
+        foreach (var claim in _claims.Items.Where(c => Mine(c) && keep(c)))
+        {
+            if (IPAddress.TryParse(claim.Spec.Address, out var ip))
+            {
+                desired.Add(new DesiredAddress(ip, claim.Spec.PrefixLength, claim.Spec.Interface, claim.Spec.Mode, claim.Metadata.Name));
+                mine[claim.Metadata.Name] = claim;
+            }
+        }
+
+        return (desired, mine);
+    }
+
     private async Task PassAsync(CancellationToken ct)
     {
         var fenced = _lease.ValidUntil <= DateTime.UtcNow;
@@ -358,14 +380,21 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         IReadOnlyList<AddressState> states;
         if (fenced)
         {
-            var removed = _dataplane!.RemoveAll();
+            // Only single-owner addresses are fenced: another node may be taking them over. The
+            // addresses of All claims stay (several holders are normal there, and the network,
+            // BFD or the router's hold time, judges whether this node is alive): an API server
+            // outage must not take every address off every node.
+            var (kept, mine) = Desired(c => c.Spec.SharedByNodes);
+            var before = _dataplane!.Marked().Count;
+            var keptNames = kept.Select(d => d.Claim).ToHashSet(StringComparer.Ordinal);
+            _bgp?.Announce(BgpRoutes(States.Where(s => keptNames.Contains(s.Want.Claim)), mine));
+            states = _dataplane.Apply(kept);
+            _bgp?.Announce(BgpRoutes(states, mine));
+            var removed = before - states.Count(s => s.State == AddressState.Held);
             if (removed > 0)
             {
                 LogDropped(_logger, removed);
             }
-
-            states = [];
-            _bgp?.Announce(new Dictionary<Prefix, RouteAttributes>());
         }
         else if (!_claims.IsReady)
         {
@@ -374,16 +403,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         }
         else
         {
-            var desired = new List<DesiredAddress>();
-            var mine = new Dictionary<string, IpClaim>(StringComparer.Ordinal);
-            foreach (var claim in _claims.Items.Where(Mine))
-            {
-                if (IPAddress.TryParse(claim.Spec.Address, out var ip))
-                {
-                    desired.Add(new DesiredAddress(ip, claim.Spec.PrefixLength, claim.Spec.Interface, claim.Spec.Mode, claim.Metadata.Name));
-                    mine[claim.Metadata.Name] = claim;
-                }
-            }
+            var (desired, mine) = Desired(_ => true);
 
             // Withdraw what is going before its address goes; announce what is new once it is there.
             var wanted = desired.Select(d => d.Claim).ToHashSet(StringComparer.Ordinal);
@@ -550,7 +570,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     [LoggerMessage(EventId = 505, Level = LogLevel.Warning, Message = "pass failed, will retry: {Error}")]
     private static partial void LogPassFailed(ILogger logger, string error);
 
-    [LoggerMessage(EventId = 506, Level = LogLevel.Warning, Message = "fenced: the Lease ran out at {Until:O}; removing addresses")]
+    [LoggerMessage(EventId = 506, Level = LogLevel.Warning, Message = "fenced: the Lease ran out at {Until:O}; removing the addresses of single-owner claims (those of All claims stay)")]
     private static partial void LogFenced(ILogger logger, DateTime until);
 
     [LoggerMessage(EventId = 507, Level = LogLevel.Information, Message = "Lease valid again; taking claims back")]

@@ -51,4 +51,7 @@ public sealed record ControllerOptions
 
     /// <summary>Create or update the CRDs at start (the lab does; a cluster usually applies deploy/crds).</summary>
     public bool InstallCrds { get; init; }
+
+    /// <summary>The clock agent liveness is judged on (its monotonic timestamps); tests give a fake one.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
 }

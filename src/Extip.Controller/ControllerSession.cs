@@ -46,7 +46,13 @@ internal sealed partial class ControllerSession
         Claims = new ClaimReconciler(this);
         PoolStatus = new PoolStatusReconciler(this);
         AgentLabels = new AgentLabelReconciler(this, logger);
+        Agents = new AgentObservations(options.Time);
     }
+
+    public ILogger Logger => _logger;
+
+    /// <summary>Agent liveness as this session observed it (on its own clock).</summary>
+    public AgentObservations Agents { get; }
 
     public IKubernetes Client { get; }
 
@@ -85,6 +91,14 @@ internal sealed partial class ControllerSession
         View.EndpointSlices.Changed += OnEndpoints;
         View.Claims.Changed += OnClaim;
         View.IpNodes.Changed += AgentLabels.OnIpNode;
+
+        // Every agent counts as just seen: a session (a new leader, or one that has just got the
+        // API server back) gives the agents a Lease duration to renew before anything moves.
+        foreach (var lease in View.Leases.Items)
+        {
+            Agents.Observe(lease);
+        }
+
         try
         {
             LoadPools();
@@ -467,12 +481,22 @@ internal sealed partial class ControllerSession
     /// </summary>
     private void OnLease(k8s.WatchEventType type, k8s.Models.V1Lease lease, k8s.Models.V1Lease? old)
     {
-        var now = DateTimeOffset.UtcNow;
-        if (type != k8s.WatchEventType.Deleted && old is not null
-            && AgentLiveness.LiveUntil(old, now) is { } was && AgentLiveness.LiveUntil(lease, now) is { } until
-            && until >= was && AgentLiveness.NodeOf(old) == AgentLiveness.NodeOf(lease))
+        if (type == k8s.WatchEventType.Deleted)
         {
-            // Renewed, no shorter than before: the loop's timer is early, never late.
+            Agents.Forget(lease.Metadata.Name);
+        }
+        else
+        {
+            Agents.Observe(lease);
+        }
+
+        if (type != k8s.WatchEventType.Deleted && old is not null
+            && !string.IsNullOrEmpty(old.Spec?.HolderIdentity) && old.Spec.HolderIdentity == lease.Spec?.HolderIdentity
+            && (lease.Spec.LeaseDurationSeconds ?? 0) >= (old.Spec.LeaseDurationSeconds ?? 0)
+            && Metrics.UnconfirmedExpiries.Value == 0)
+        {
+            // Renewed, no shorter than before, and no expiry waits for a renewal to confirm it:
+            // the loop's timer is early, never late.
             return;
         }
 

@@ -208,12 +208,39 @@ public sealed class AgentScenarios(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task LostApiServer_KeepsAddressesUntilTheLeaseWouldExpire_ThenDropsThem()
+    public async Task LostApiServer_AllClaim_FencedAgentKeepsTheAddress_UntilSigterm()
+    {
+        var env = await EmbeddedAsync();
+        await using var lab = new NodeLab(env) { LeaseDuration = TimeSpan.FromSeconds(2), RenewInterval = TimeSpan.FromMilliseconds(400) };
+        lab.AddNode("n1");
+        var controller = await env.StartControllerAsync(Controller(env, Distribution.All));
+        var agent = await lab.StartAgentAsync("n1");
+        await env.PoolAsync("v4", ["192.0.2.0/28"]);
+        var ns = await env.NamespaceAsync("keep");
+        await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer("web"), ns);
+        await EventuallyAsync(() => Task.FromResult(lab.Marked("n1").Count), c => c == 1, what: "address held");
+
+        // The API server goes away: the agent fences (its Lease runs out) but keeps the address
+        // of its All claim, where several holders are normal and the network judges liveness.
+        await env.KillAsync(controller);
+        await env.Server!.DisposeAsync();
+        await UntilAsync(() => agent.Fenced, TimeSpan.FromSeconds(30), "the agent fenced without the API");
+        Assert.Equal(["192.0.2.0/32"], lab.MarkedText("n1"));
+        Assert.Equal(["192.0.2.0/32"], agent.States.Where(s => s.State == AddressState.Held).Select(s => $"{s.Want.Address}/{s.Want.PrefixLength}"));
+
+        // Only a SIGTERM (or its claim) takes it away.
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await agent.StopAsync(grace.Token);
+        Assert.Empty(lab.Marked("n1"));
+    }
+
+    [Fact]
+    public async Task LostApiServer_BalanceClaim_KeepsAddressesUntilTheLeaseWouldExpire_ThenDropsThem()
     {
         var env = await EmbeddedAsync();
         await using var lab = new NodeLab(env) { LeaseDuration = TimeSpan.FromSeconds(3), RenewInterval = TimeSpan.FromMilliseconds(500) };
         lab.AddNode("n1");
-        var controller = await env.StartControllerAsync(Controller(env, Distribution.All));
+        var controller = await env.StartControllerAsync(Controller(env, Distribution.Balance));
         var agent = await lab.StartAgentAsync("n1");
         await env.PoolAsync("v4", ["192.0.2.0/28"]);
         var ns = await env.NamespaceAsync("fence");

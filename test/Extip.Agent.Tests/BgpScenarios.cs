@@ -319,7 +319,12 @@ public sealed class BgpScenarios(ITestOutputHelper output)
         await DualStackServiceAsync(w.Env);
         await EcmpAsync(w);
 
-        var status = await EventuallyAsync(() => NodeStatusAsync(w.Env, "n1"), n => n.Status?.Peers.Count(p => p.State == "Invalid") == 3, what: "three invalid peers in n1's status");
+        // The status is written as things change: wait for one that shows both the three invalid
+        // peers and the good session up (a write between the two shows the session still opening).
+        var status = await EventuallyAsync(
+            () => NodeStatusAsync(w.Env, "n1"),
+            n => n.Status?.Peers.Count(p => p.State == "Invalid") == 3 && n.Status.Peers.Any(p => p.Name == "tor-v4" && p.State == "Established"),
+            what: "three invalid peers and tor-v4 Established in n1's status");
         var byName = status.Status!.Peers.ToDictionary(p => p.Name, StringComparer.Ordinal);
         Assert.Contains("spec.peerAddress: \"198.51.100.999\"", byName["bad-address"].Message, StringComparison.Ordinal);
         Assert.Contains("Secret nowhere/missing does not exist", byName["no-secret"].Message, StringComparison.Ordinal);

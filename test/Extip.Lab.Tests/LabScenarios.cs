@@ -147,6 +147,7 @@ public sealed class LabScenarios(ITestOutputHelper output)
         await LabObjects.CreateSeedServiceAsync(lab.Client, lab.State.Spec, CancellationToken.None);
         await lab.Until(() => lab.RoutedTo(Seed), r => r.SequenceEqual(["k8s1", "k8s2"]), "the seed routed to both agents");
         var first = lab.State.ControllerPid;
+        var claim = (await lab.ClaimAsync(Seed))!;
         // Every request must be answered: a generous timeout, so that a busy machine (a new
         // controller's start competes for the CPU with the nodes' responders) delays but does not fail.
         var probe = new Prober(lab.State.Client, Seed, lab.State.Spec.Port) { Interval = TimeSpan.FromMilliseconds(20), Timeout = TimeSpan.FromSeconds(15) };
@@ -157,7 +158,7 @@ public sealed class LabScenarios(ITestOutputHelper output)
         {
             while (!stop.IsCancellationRequested)
             {
-                routes.Add(string.Join(',', lab.RoutedTo(Seed)));
+                routes.Add(string.Join(',', lab.Holders(Seed, "lo")));
                 await Task.Delay(20);
             }
         });
@@ -171,11 +172,15 @@ public sealed class LabScenarios(ITestOutputHelper output)
         await stop.CancelAsync();
         var seen = await probing;
         await watching;
+        // The controller changed nothing: both nodes held the address throughout, and its claim
+        // was never rewritten. (The router's route is not asserted: on a starved 2-core machine a
+        // new process's start can delay a BFD packet past 150 ms, which is the network's business.)
         Assert.All(routes, r => Assert.Equal("k8s1,k8s2", r));
+        Assert.Equal(claim.Metadata.ResourceVersion, (await lab.ClaimAsync(Seed))!.Metadata.ResourceVersion);
         lab.Log($"while the controller was replaced: {seen.Succeeded} ok, {seen.Failed} failed, longest gap {seen.LongestGap.TotalMilliseconds:F0} ms");
         Assert.Equal(0, seen.Failed);
         Assert.True(seen.Succeeded > 0);
-        Assert.Equal(["k8s1", "k8s2"], lab.RoutedTo(Seed));
+        await lab.Until(() => lab.RoutedTo(Seed), r => r.SequenceEqual(["k8s1", "k8s2"]), "the seed routed to both agents at the end");
     }
 
     [Theory]

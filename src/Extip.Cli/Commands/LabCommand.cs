@@ -81,7 +81,7 @@ internal static class LabCommand
 
     private static Command Fail()
     {
-        var node = new Argument<string>("node") { Description = "A node (k8s1…), or `controller`." };
+        var node = new Argument<string>("node") { Description = "A node (k8s1…), `controller` (kill or stop) or `apiserver` (freeze or kill)." };
         var how = new Option<string>("--how") { Description = "freeze: the node dies silently (agent SIGSTOPped, its traffic dropped); kill: SIGKILL its agent; stop: SIGTERM its agent.", DefaultValueFactory = _ => "freeze" };
         how.AcceptOnlyFromAmong("freeze", "kill", "stop");
         var cmd = new Command("fail", "Breaks a node (or the controller) of the running lab.") { node, how };
@@ -95,7 +95,7 @@ internal static class LabCommand
 
     private static Command Heal()
     {
-        var node = new Argument<string>("node") { Description = "A node (k8s1…): thaws it, or starts its agent (also on a node that had none)." };
+        var node = new Argument<string>("node") { Description = "A node (k8s1…): thaws it, or starts its agent (also on a node that had none); or `apiserver`: thaws or restarts it." };
         var cmd = new Command("heal", "Brings a node back into service.") { node };
         cmd.SetAction((r, ct) => Guard("heal", async () =>
         {
@@ -248,7 +248,8 @@ internal static class LabCommand
                 Distribution = Enum.Parse<Distribution>(r.GetValue(_distribution)!, ignoreCase: true),
                 Ipv6 = r.GetValue(_ipv6),
                 ApiServer = r.GetValue(_apiServer)!,
-                Bfd = !r.GetValue(_noBfd),
+                // GoBGP has no BFD: a lab with it runs without (its peers would wait for BFD forever).
+                Bfd = !r.GetValue(_noBfd) && !string.Equals(r.GetValue(_router), "gobgp", StringComparison.Ordinal),
                 HoldTime = r.GetValue(_holdTime),
                 LeaseSeconds = r.GetValue(_lease),
                 RenewSeconds = r.GetValue(_lease) / 5,

@@ -36,6 +36,9 @@ internal sealed record LabState
 
     public string? ApiServerUrl { get; init; }
 
+    /// <summary>running, frozen or killed (<c>extip lab fail apiserver</c>).</summary>
+    public string ApiServer { get; init; } = "running";
+
     public LabNode Node(string name) =>
         Nodes.FirstOrDefault(n => n.Name == name) ?? throw new ArgumentException($"no node \"{name}\" in the lab (nodes: {string.Join(", ", Nodes.Select(n => n.Name))})");
 

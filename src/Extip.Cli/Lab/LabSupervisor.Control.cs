@@ -66,6 +66,10 @@ internal sealed partial class LabSupervisor
                 return "the lab is coming down";
             case ["fail", "controller", var how]:
                 return FailController(how);
+            case ["fail", "apiserver", var how]:
+                return FailApiServer(how);
+            case ["heal", "apiserver"]:
+                return await HealApiServerAsync(ct).ConfigureAwait(false);
             case ["fail", var node, var how]:
                 return await FailAsync(node, how).ConfigureAwait(false);
             case ["heal", "controller"]:
@@ -92,6 +96,49 @@ internal sealed partial class LabSupervisor
         };
         Signals.Send(c.Id, signal);
         return $"controller pid {c.Id}: {(how == "kill" ? "SIGKILL" : "SIGTERM")}; a new one starts";
+    }
+
+    /// <summary>The API server goes away: frozen (SIGSTOP: connections hang) or killed (SIGKILL: connections refused).</summary>
+    private string FailApiServer(string how)
+    {
+        if (_apiServer is not { HasExited: false } p || _apiServerState != "running")
+        {
+            throw new InvalidOperationException(_spec.ApiServer == "real"
+                ? "fail apiserver works on the embedded API server only (the real one runs with etcd from tools/real-apiserver)"
+                : $"the API server is not running ({_apiServerState}); `extip lab heal apiserver` brings it back");
+        }
+
+        switch (how)
+        {
+            case "freeze":
+                Signals.Send(p.Id, Signals.Stop);
+                _apiServerState = "frozen";
+                return $"API server pid {p.Id} stopped (SIGSTOP): requests and watches hang";
+            case "kill":
+                Signals.Send(p.Id, Signals.Kill);
+                p.WaitForExit();
+                _apiServerState = "killed";
+                return $"API server pid {p.Id} killed (SIGKILL): connections refused; `heal apiserver` starts it again from its data directory";
+            default:
+                throw new ArgumentException($"fail apiserver --how {how}: freeze or kill");
+        }
+    }
+
+    private async Task<string> HealApiServerAsync(CancellationToken ct)
+    {
+        switch (_apiServerState)
+        {
+            case "frozen":
+                Signals.Send(_apiServer!.Id, Signals.Cont);
+                _apiServerState = "running";
+                return $"API server pid {_apiServer.Id} continues (SIGCONT)";
+            case "killed":
+                await StartEmbeddedApiServerAsync(new Uri(_apiServerUrl!).Port, ct).ConfigureAwait(false);
+                WriteState();
+                return $"API server started again (pid {_apiServer!.Id}) on {_apiServerUrl}, from its data directory";
+            default:
+                return "the API server is running";
+        }
     }
 
     private async Task<string> FailAsync(string node, string how)

@@ -33,6 +33,7 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
     private Process? _apiServer;
     private Process? _controller;
     private string? _apiServerUrl;
+    private string _apiServerState = "running";
     private int _controllers;
 
     public LabSupervisor(LabSpec spec, LabHome home, TextWriter say)
@@ -143,23 +144,30 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
         }
         else
         {
-            File.Delete(_home.Kubeconfig);
-            _apiServer = StartSelf("apiserver", ["apiserver", "--listen", "127.0.0.1:0", "--kubeconfig-out", _home.Kubeconfig, "--data-dir", Path.Combine(_site!.WorkDir, "apiserver")]);
-            var sw = Stopwatch.StartNew();
-            while (!File.Exists(_home.Kubeconfig))
-            {
-                if (_apiServer.HasExited || sw.Elapsed > TimeSpan.FromSeconds(60))
-                {
-                    throw new LabException($"the API server did not start; see {Path.Combine(_home.LogDir, "apiserver.log")}");
-                }
-
-                await Task.Delay(20, ct).ConfigureAwait(false);
-            }
+            await StartEmbeddedApiServerAsync(0, ct).ConfigureAwait(false);
         }
 
         Client = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(_home.Kubeconfig));
         _apiServerUrl ??= Client.BaseUri.ToString().TrimEnd('/');
         return $"{(_spec.ApiServer == "real" ? "kube-apiserver v1.20 (real, with etcd)" : "extip's embedded API server")} at {_apiServerUrl}; kubeconfig {_home.Kubeconfig}";
+    }
+
+    /// <summary>The embedded API server as a process, its objects in the site's folder (so that a restart finds them).</summary>
+    private async Task StartEmbeddedApiServerAsync(int port, CancellationToken ct)
+    {
+        File.Delete(_home.Kubeconfig);
+        _apiServer = StartSelf("apiserver", ["apiserver", "--listen", $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}", "--kubeconfig-out", _home.Kubeconfig, "--data-dir", Path.Combine(_site!.WorkDir, "apiserver")]);
+        _apiServerState = "running";
+        var sw = Stopwatch.StartNew();
+        while (!File.Exists(_home.Kubeconfig))
+        {
+            if (_apiServer.HasExited || sw.Elapsed > TimeSpan.FromSeconds(60))
+            {
+                throw new LabException($"the API server did not start; see {Path.Combine(_home.LogDir, "apiserver.log")}");
+            }
+
+            await Task.Delay(20, ct).ConfigureAwait(false);
+        }
     }
 
     private async Task<string> ApplyClusterAsync(CancellationToken ct)
@@ -380,6 +388,7 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
             Nodes = nodes,
             ControllerPid = _controller is { HasExited: false } c ? c.Id : null,
             ApiServerUrl = _apiServerUrl,
+            ApiServer = _apiServerState,
         });
     }
 

@@ -10,6 +10,7 @@ using Extip.Kubernetes.Models;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
+using Microsoft.Extensions.Logging;
 
 namespace Extip.Controller.Reconcilers;
 
@@ -19,7 +20,7 @@ namespace Extip.Controller.Reconcilers;
 /// externalTrafficPolicy Local), and deletes claims no Service wants. Returns when it next
 /// needs to run (the next agent Lease expiry).
 /// </summary>
-internal sealed class ClaimReconciler(ControllerSession session)
+internal sealed partial class ClaimReconciler(ControllerSession session)
 {
     private HashSet<string> _lastLive = new(StringComparer.Ordinal);
 
@@ -35,19 +36,23 @@ internal sealed class ClaimReconciler(ControllerSession session)
 
     private HashSet<string> LiveAgents(DateTimeOffset now, out DateTimeOffset? nextExpiry)
     {
-        nextExpiry = null;
-        var live = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var lease in session.View.Leases.Items)
+        var judged = session.Agents.Judge();
+        nextExpiry = judged.NextExpiry is { } left ? now + left : null;
+        var unconfirmed = judged.Unconfirmed.Count;
+        if (unconfirmed != (int)session.Metrics.UnconfirmedExpiries.Value)
         {
-            if (AgentLiveness.LiveUntil(lease, now) is { } until)
+            session.Metrics.UnconfirmedExpiries.Set(unconfirmed);
+            if (unconfirmed > 0)
             {
-                live.Add(AgentLiveness.NodeOf(lease));
-                nextExpiry = nextExpiry is null || until < nextExpiry ? until : nextExpiry;
+                LogDisruption(session.Logger, string.Join(", ", judged.Unconfirmed));
             }
         }
 
-        return live;
+        return judged.Live;
     }
+
+    [LoggerMessage(EventId = 330, Level = LogLevel.Warning, Message = "agents {Nodes}: their Leases ran out while no other agent was seen renewing (a control-plane disruption, not dead nodes): their claims stay until a renewal confirms it")]
+    private static partial void LogDisruption(ILogger logger, string nodes);
 
     public async Task<DateTimeOffset?> SyncAsync(CancellationToken ct)
     {
@@ -102,6 +107,7 @@ internal sealed class ClaimReconciler(ControllerSession session)
                 PrefixLength = h.PrefixLength,
                 Interface = a.Interface,
                 Mode = a.Mode.ToString(),
+                Distribution = a.Distribution.ToString(),
                 Pool = h.Pool,
                 Owners = h.Owners.Select(o => o.Key.ToString()).Order(StringComparer.Ordinal).ToList(),
                 Communities = a.Communities.Count > 0 ? [.. a.Communities] : null,
@@ -165,7 +171,7 @@ internal sealed class ClaimReconciler(ControllerSession session)
     }
 
     private static bool Same(IpClaimSpecModel a, IpClaimSpecModel b) =>
-        a.Address == b.Address && a.PrefixLength == b.PrefixLength && a.Interface == b.Interface && a.Mode == b.Mode && a.Pool == b.Pool
+        a.Address == b.Address && a.PrefixLength == b.PrefixLength && a.Interface == b.Interface && a.Mode == b.Mode && a.Distribution == b.Distribution && a.Pool == b.Pool
         && a.Owners.SequenceEqual(b.Owners) && a.Nodes.SequenceEqual(b.Nodes)
         && (a.Communities ?? []).SequenceEqual(b.Communities ?? []) && a.LocalPreference == b.LocalPreference;
 

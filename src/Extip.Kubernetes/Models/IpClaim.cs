@@ -27,6 +27,19 @@ public sealed class IpClaimSpecModel
     [JsonPropertyName("mode")]
     public string Mode { get; set; } = "Local";
 
+    /// <summary>
+    /// All (every node in <see cref="Nodes"/> holds it: ECMP, several holders are normal) or
+    /// Balance (one owner at a time). An agent that loses the API keeps the addresses of All
+    /// claims: only their claim, or a SIGTERM, takes them away.
+    /// </summary>
+    [JsonPropertyName("distribution")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Distribution { get; set; }
+
+    /// <summary>Whether several nodes may hold the address at once (All, and not L2, whose address answers ARP on one node).</summary>
+    [JsonIgnore]
+    public bool SharedByNodes => Distribution == "All" && Mode != "L2";
+
     [JsonPropertyName("pool")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Pool { get; set; }

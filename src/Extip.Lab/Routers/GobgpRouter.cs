@@ -7,7 +7,7 @@ using System.Text.Json;
 namespace Extip.Lab.Routers;
 
 /// <summary>GoBGP (gobgpd) as a lab router or as a route source, driven through the gobgp CLI in its namespace.</summary>
-public sealed class GobgpRouter(Site site, string netns, RouterConfig config, string name) : Router(site, netns, config, name)
+public sealed partial class GobgpRouter(Site site, string netns, RouterConfig config, string name) : Router(site, netns, config, name)
 {
     private const string Api = "127.0.0.1";
     private const string ApiPort = "50051";
@@ -20,6 +20,10 @@ public sealed class GobgpRouter(Site site, string netns, RouterConfig config, st
         await File.WriteAllTextAsync(conf, Render(Config), ct).ConfigureAwait(false);
         StartProcess("gobgpd", ["-f", conf, "-t", "toml", "--api-hosts", $"{Api}:{ApiPort}", "--pprof-disable", "-p", "-l", "info"]);
         await WaitUntilAsync(async () => (await CliAsync(["global"], ct).ConfigureAwait(false)).Contains("AS:", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "gobgpd answering its API", ct).ConfigureAwait(false);
+        if (Config.InstallRoutes)
+        {
+            StartFib();
+        }
     }
 
     /// <summary>One gobgp CLI command against this daemon (run in its namespace, where its API listens).</summary>

@@ -1,0 +1,114 @@
+using k8s.Models;
+
+namespace Extip.Controller;
+
+/// <summary>
+/// Agent liveness judged from what this controller observed, on its own monotonic clock, never
+/// by comparing an agent's <c>renewTime</c> (its clock) with ours (as client-go's leader election
+/// and the node lifecycle controller do). An agent is live for its Lease's duration after we last
+/// saw its <c>renewTime</c> change.
+/// <para>
+/// An expiry counts only when it is confirmed: some other agent's renewal was seen at least half
+/// a Lease duration after the expired agent's last one, so the API server and our watch were
+/// working while it stayed silent. When every agent falls silent together (an API server outage,
+/// or this controller cut off from it), nobody's expiry is confirmed and no claim moves: the
+/// nodes are most likely fine and nobody could take their addresses over anyway. A new session
+/// starts with every agent just seen, so a controller that has just regained the API server gives
+/// the agents a Lease duration to renew before it moves anything.
+/// </para>
+/// </summary>
+internal sealed class AgentObservations(TimeProvider time)
+{
+    private readonly Dictionary<string, Seen> _agents = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
+
+    /// <summary>Records a Lease as listed or watched: a changed renewTime (or a new Lease) is a renewal seen now.</summary>
+    public void Observe(V1Lease lease)
+    {
+        ArgumentNullException.ThrowIfNull(lease);
+        if (!AgentLiveness.IsAgentLease(lease))
+        {
+            return;
+        }
+
+        var node = lease.Metadata.Name[Kubernetes.Models.ExtipApi.AgentLeasePrefix.Length..];
+        var renew = lease.Spec?.RenewTime;
+        var duration = TimeSpan.FromSeconds(Math.Max(1, lease.Spec?.LeaseDurationSeconds ?? 1));
+        var released = string.IsNullOrEmpty(lease.Spec?.HolderIdentity) || renew is null;
+        var now = time.GetTimestamp();
+        lock (_gate)
+        {
+            if (!_agents.TryGetValue(node, out var seen) || seen.Renew != renew)
+            {
+                _agents[node] = new Seen(renew, now, duration, released);
+            }
+            else
+            {
+                _agents[node] = seen with { Duration = duration, Released = released };
+            }
+        }
+    }
+
+    /// <summary>A Lease deleted: its agent is gone.</summary>
+    public void Forget(string leaseName)
+    {
+        if (!leaseName.StartsWith(Kubernetes.Models.ExtipApi.AgentLeasePrefix, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            _agents.Remove(leaseName[Kubernetes.Models.ExtipApi.AgentLeasePrefix.Length..]);
+        }
+    }
+
+    /// <summary>
+    /// The live agents; when the next one's Lease runs out on our clock; and the agents whose
+    /// Lease ran out unconfirmed (kept live: a control-plane disruption, not dead nodes).
+    /// </summary>
+    public Judgement Judge()
+    {
+        var now = time.GetTimestamp();
+        var live = new HashSet<string>(StringComparer.Ordinal);
+        var held = new List<string>();
+        TimeSpan? next = null;
+        lock (_gate)
+        {
+            foreach (var (node, seen) in _agents)
+            {
+                if (seen.Released)
+                {
+                    continue;
+                }
+
+                var left = seen.Duration - time.GetElapsedTime(seen.At, now);
+                if (left > TimeSpan.Zero)
+                {
+                    live.Add(node);
+                    next = next is null || left < next ? left : next;
+                    continue;
+                }
+
+                // Expired on our clock: dead only if another agent was seen renewing well after
+                // this one's last renewal.
+                var confirmAfter = seen.At + (long)(seen.Duration.TotalSeconds / 2 * time.TimestampFrequency);
+                if (_agents.Any(o => o.Key != node && !o.Value.Released && o.Value.At >= confirmAfter))
+                {
+                    continue;
+                }
+
+                live.Add(node);
+                held.Add(node);
+            }
+        }
+
+        held.Sort(StringComparer.Ordinal);
+        return new Judgement(live, next, held);
+    }
+
+    /// <summary>What <see cref="Judge"/> found.</summary>
+    public sealed record Judgement(HashSet<string> Live, TimeSpan? NextExpiry, IReadOnlyList<string> Unconfirmed);
+
+    private sealed record Seen(DateTime? Renew, long At, TimeSpan Duration, bool Released);
+}
