@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using Extip.Agent;
 using Extip.Netlink;
 
@@ -77,24 +76,7 @@ internal static class AgentCommand
                 return 2;
             }
 
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
-            {
-                c.Cancel = true;
-                stop.Cancel();
-            });
-            using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, c =>
-            {
-                c.Cancel = true;
-                stop.Cancel();
-            });
-            try
-            {
-                await Task.Delay(Timeout.Infinite, stop.Token);
-            }
-            catch (OperationCanceledException)
-            {
-            }
+            await Termination.WaitAsync(ct);
 
             using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
             await agent.StopAsync(grace.Token);

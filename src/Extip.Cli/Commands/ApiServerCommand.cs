@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using Extip.ApiServer;
 using Extip.ApiServer.Http;
 
@@ -32,19 +31,7 @@ internal static class ApiServerCommand
                 Console.WriteLine($"kubeconfig written to {Path.GetFullPath(path)} (export KUBECONFIG={Path.GetFullPath(path)})");
             }
 
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
-            {
-                ctx.Cancel = true;
-                stop.Cancel();
-            });
-            try
-            {
-                await Task.Delay(Timeout.Infinite, stop.Token);
-            }
-            catch (OperationCanceledException)
-            {
-            }
+            await Termination.WaitAsync(ct);
 
             Console.WriteLine("extip apiserver stopped");
             return 0;

@@ -47,8 +47,11 @@ internal static class BenchCommand
         var foRuns = new Option<int>("--runs") { Description = "Runs of each phase; the figures are medians.", DefaultValueFactory = _ => 5 };
         var foInterval = new Option<double>("--interval-ms") { Description = "The prober sends a request every this many ms.", DefaultValueFactory = _ => 1 };
         var foPlot = new Option<string?>("--plot") { Description = "Also draw the prober's timeline around each failure (first run) to this SVG file." };
-        var failover = new Command("failover", "In a lab of its own, a client probes the address every millisecond while the serving node dies (freeze), its agent is killed, then stopped; the same against the peer; needs root.") { foMode, foRuns, foInterval, foPlot };
-        failover.SetAction((r, ct) => FailoverBench.RunAsync(r.GetValue(foMode)!, r.GetValue(foRuns), r.GetValue(foInterval), r.GetValue(foPlot), Console.Out, ct));
+        var foApi = new Option<double?>("--api-outage") { Description = "Instead: freeze the API server for this many seconds and count failed requests, addresses removed and claim moves after (BGP: All and Balance; L2: Balance)." };
+        var failover = new Command("failover", "In a lab of its own, a client probes the address every millisecond while the serving node dies (freeze), its agent is killed, then stopped; the same against the peer; needs root.") { foMode, foRuns, foInterval, foPlot, foApi };
+        failover.SetAction((r, ct) => r.GetValue(foApi) is { } outage
+            ? ApiOutageBench.RunAsync(r.GetValue(foMode)!, outage, Console.Out, ct)
+            : FailoverBench.RunAsync(r.GetValue(foMode)!, r.GetValue(foRuns), r.GetValue(foInterval), r.GetValue(foPlot), Console.Out, ct));
         bench.Subcommands.Add(failover);
 
         var cvRuns = new Option<int>("--runs") { Description = "New Services, one after the other.", DefaultValueFactory = _ => 20 };

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using Extip.Controller;
 using Extip.Core.Allocation;
 using Extip.Core.Pools;
@@ -54,19 +53,7 @@ internal static class ControllerCommand
                 Console.WriteLine($"extip controller: metrics and health on {url}");
             }
 
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
-            {
-                c.Cancel = true;
-                stop.Cancel();
-            });
-            try
-            {
-                await Task.Delay(Timeout.Infinite, stop.Token);
-            }
-            catch (OperationCanceledException)
-            {
-            }
+            await Termination.WaitAsync(ct);
 
             return 0;
         });

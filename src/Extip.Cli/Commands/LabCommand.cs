@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Extip.Cli.Lab;
 using Extip.Core.Pools;
@@ -158,16 +157,7 @@ internal static class LabCommand
         {
             var labSpec = JsonSerializer.Deserialize<LabSpec>(r.GetValue(spec)!, LabState.Json)!;
             await using var supervisor = new LabSupervisor(labSpec, LabHome.Default, Console.Out);
-            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
-            {
-                c.Cancel = true;
-                supervisor.RequestStop();
-            });
-            using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, c =>
-            {
-                c.Cancel = true;
-                supervisor.RequestStop();
-            });
+            using var signals = Termination.OnSignal(supervisor.RequestStop);
             try
             {
                 await supervisor.StartAsync(supervisor.Stopping).ConfigureAwait(false);

@@ -141,18 +141,23 @@ internal sealed partial class LabSupervisor
         }
     }
 
-    private async Task<string> FailAsync(string node, string how)
+    /// <summary>The node's namespace and its agent process (null when it never had one).</summary>
+    private (string Netns, AgentProcess? Agent) NodeAndAgent(string node)
     {
         if (!_fabric!.Nodes.TryGetValue(node, out var ns))
         {
             throw new ArgumentException($"no node \"{node}\" (nodes: {_spec.NodeNames[0]}…{_spec.NodeNames[^1]})");
         }
 
-        AgentProcess? agent;
         lock (_gate)
         {
-            _agents.TryGetValue(node, out agent);
+            return (ns, _agents.GetValueOrDefault(node));
         }
+    }
+
+    private async Task<string> FailAsync(string node, string how)
+    {
+        var (ns, agent) = NodeAndAgent(node);
 
         if (agent is null || agent.Process.HasExited || agent.State != "running")
         {
@@ -191,16 +196,7 @@ internal sealed partial class LabSupervisor
 
     private async Task<string> HealAsync(string node, CancellationToken ct)
     {
-        if (!_fabric!.Nodes.TryGetValue(node, out var ns))
-        {
-            throw new ArgumentException($"no node \"{node}\" (nodes: {_spec.NodeNames[0]}…{_spec.NodeNames[^1]})");
-        }
-
-        AgentProcess? agent;
-        lock (_gate)
-        {
-            _agents.TryGetValue(node, out agent);
-        }
+        var (ns, agent) = NodeAndAgent(node);
 
         string said;
         if (agent is { State: "frozen" } && !agent.Process.HasExited)
