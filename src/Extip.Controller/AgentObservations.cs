@@ -8,9 +8,9 @@ namespace Extip.Controller;
 /// and the node lifecycle controller do). An agent is live for its Lease's duration after we last
 /// saw its <c>renewTime</c> change.
 /// <para>
-/// An expiry counts only when it is confirmed: some other agent's renewal was seen at least half
-/// a Lease duration after the expired agent's last one, so the API server and our watch were
-/// working while it stayed silent. When every agent falls silent together (an API server outage,
+/// An expiry counts only when it is confirmed: another agent was seen renewing without a break for
+/// at least half the expired agent's Lease while that one stayed silent, so the API server and our
+/// watch were working and it had the chance to renew. When every agent falls silent together (an API server outage,
 /// or this controller cut off from it), nobody's expiry is confirmed and no claim moves: the
 /// nodes are most likely fine and nobody could take their addresses over anyway. A new session
 /// starts with every agent just seen, so a controller that has just regained the API server gives
@@ -38,9 +38,17 @@ internal sealed class AgentObservations(TimeProvider time)
         var now = time.GetTimestamp();
         lock (_gate)
         {
-            if (!_agents.TryGetValue(node, out var seen) || seen.Renew != renew)
+            if (!_agents.TryGetValue(node, out var seen))
             {
-                _agents[node] = new Seen(renew, now, duration, released);
+                _agents[node] = new Seen(renew, now, now, duration, released);
+            }
+            else if (seen.Renew != renew)
+            {
+                // A renewal after a silence longer than half its Lease starts a new streak: until
+                // it has lasted, this agent proves nothing about the others (they may simply not
+                // have got through yet after the same outage).
+                var streak = time.GetElapsedTime(seen.At, now) > seen.Duration / 2 ? now : seen.Since;
+                _agents[node] = new Seen(renew, now, streak, duration, released);
             }
             else
             {
@@ -90,10 +98,10 @@ internal sealed class AgentObservations(TimeProvider time)
                     continue;
                 }
 
-                // Expired on our clock: dead only if another agent was seen renewing well after
-                // this one's last renewal.
-                var confirmAfter = seen.At + (long)(seen.Duration.TotalSeconds / 2 * time.TimestampFrequency);
-                if (_agents.Any(o => o.Key != node && !o.Value.Released && o.Value.At >= confirmAfter))
+                // Expired on our clock: dead only if another agent was seen renewing without a
+                // break for at least half this one's Lease while this one stayed silent.
+                var half = (long)(seen.Duration.TotalSeconds / 2 * time.TimestampFrequency);
+                if (_agents.Any(o => o.Key != node && !o.Value.Released && o.Value.At - Math.Max(seen.At, o.Value.Since) >= half))
                 {
                     continue;
                 }
@@ -110,5 +118,6 @@ internal sealed class AgentObservations(TimeProvider time)
     /// <summary>What <see cref="Judge"/> found.</summary>
     public sealed record Judgement(HashSet<string> Live, TimeSpan? NextExpiry, IReadOnlyList<string> Unconfirmed);
 
-    private sealed record Seen(DateTime? Renew, long At, TimeSpan Duration, bool Released);
+    /// <summary>The last renewTime seen, when it was seen, since when its renewals come without a long break, the Lease's duration, released.</summary>
+    private sealed record Seen(DateTime? Renew, long At, long Since, TimeSpan Duration, bool Released);
 }

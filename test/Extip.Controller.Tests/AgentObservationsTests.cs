@@ -60,9 +60,21 @@ public sealed class AgentObservationsTests
         Assert.Equal(["a", "b", "c"], during.Unconfirmed);
         Assert.Null(during.NextExpiry);
 
-        // The API server is back: b and c renew, a does not: a is dead now, b and c live.
+        // The API server is back: b's renewal gets through first. That proves nothing about a
+        // and c yet: their renewals may be a moment behind.
         Renew("b");
+        Assert.Equal(["a", "b", "c"], _agents.Judge().Live.Order(StringComparer.Ordinal));
         Renew("c");
+        Assert.Equal(["a", "b", "c"], _agents.Judge().Live.Order(StringComparer.Ordinal));
+
+        // b and c go on renewing, a does not: after half a Lease of that, a is dead.
+        for (var i = 0; i < 3; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(400));
+            Renew("b");
+            Renew("c");
+        }
+
         var after = _agents.Judge();
         Assert.Equal(["b", "c"], after.Live.Order(StringComparer.Ordinal));
         Assert.Empty(after.Unconfirmed);
@@ -96,8 +108,12 @@ public sealed class AgentObservationsTests
         _agents.Observe(Lease("b", new DateTime(1990, 1, 1, 0, 0, 0, DateTimeKind.Utc)));
         _time.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(["a", "b"], _agents.Judge().Live.Order(StringComparer.Ordinal));
-        _time.Advance(TimeSpan.FromSeconds(1.5));
-        _agents.Observe(Lease("b", new DateTime(1990, 1, 1, 0, 0, 3, DateTimeKind.Utc)));
+        for (var i = 1; i <= 5; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(400));
+            _agents.Observe(Lease("b", new DateTime(1990, 1, 1, 0, 0, i, DateTimeKind.Utc)));
+        }
+
         Assert.Equal(["b"], _agents.Judge().Live);
     }
 
