@@ -53,7 +53,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         _options = options;
         _logs = logs;
         _logger = logs.CreateLogger("extip.agent");
-        _claims = new Informer<IpClaim>(Resources.Custom<IpClaim>(client, IpClaim.Plural), logs.CreateLogger("informer.ipclaims"));
+        _claims = new Informer<IpClaim>(Resources.Custom<IpClaim>(client, IpClaim.Plural), logs.CreateLogger("informer.ipclaims")) { Required = true };
         _lease = new LeaseKeeper(client, options);
         _claims.Changed += (_, claim, old) =>
         {

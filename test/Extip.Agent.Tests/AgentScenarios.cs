@@ -208,6 +208,30 @@ public sealed class AgentScenarios(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task StartedBeforeTheCrds_NotReady_ThenHoldsItsClaimOnceTheyAppear()
+    {
+        var env = await EmbeddedAsync(crds: false);
+        await using var lab = new NodeLab(env);
+        lab.AddNode("n1");
+        var agent = await lab.StartAgentAsync("n1");
+
+        // No IPClaim resource yet: the agent keeps asking, and says it is not ready (it used to go
+        // on without claims, ready, and list them again only 30 s later).
+        await UntilAsync(() => env.DumpLog().Contains("ipclaims: the API server does not serve this resource (its CRD is not installed yet?)", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "the agent finding no IPClaim resource");
+        await UntilAsync(() => agent.LeaseValidUntil > DateTime.UtcNow, TimeSpan.FromSeconds(60), "the agent's Lease renewed");
+        Assert.False(agent.IsReady);
+
+        // The CRDs arrive, then the controller, a pool and a Service: the agent holds the address.
+        await Extip.Kubernetes.Crds.CrdInstaller.InstallAsync(env.Client, CancellationToken.None);
+        await env.StartControllerAsync(Controller(env, Distribution.All));
+        await env.PoolAsync("v4", ["192.0.2.0/28"]);
+        var ns = await env.NamespaceAsync("late");
+        await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer("web"), ns);
+        await EventuallyAsync(() => Task.FromResult(lab.MarkedText("n1")), m => m.SetEquals(["192.0.2.0/32"]), what: "the address held once the CRDs exist");
+        await UntilAsync(() => agent.IsReady, TimeSpan.FromSeconds(60), "the agent ready");
+    }
+
+    [Fact]
     public async Task LostApiServer_AllClaim_FencedAgentKeepsTheAddress_UntilSigterm()
     {
         var env = await EmbeddedAsync();

@@ -116,4 +116,40 @@ public sealed class InformerTests : IAsyncLifetime
         await cts.CancelAsync();
         await run;
     }
+
+    [Fact]
+    public async Task RequiredResource_NotServedYet_NotReady_ThenReadyWithItsObjects_OnceItsCrdIsInstalled()
+    {
+        var claims = new Informer<Extip.Kubernetes.Models.IpClaim>(Resources.Custom<Extip.Kubernetes.Models.IpClaim>(_client, Extip.Kubernetes.Models.IpClaim.Plural), _log.CreateLogger("informer")) { Required = true };
+        using var cts = new CancellationTokenSource();
+        var run = claims.RunAsync(cts.Token);
+        await Until(() => claims.NotServed, "the informer finding the resource not served");
+        Assert.False(claims.IsReady);
+
+        // The CRDs arrive (applied with the DaemonSet, say), then a claim: the informer lists it, without a restart.
+        await Extip.Kubernetes.Crds.CrdInstaller.InstallAsync(_client, CancellationToken.None);
+        await _client.CustomObjects.CreateClusterCustomObjectAsync(new Extip.Kubernetes.Models.IpClaim
+        {
+            ApiVersion = Extip.Kubernetes.Models.ExtipApi.ApiVersion,
+            Metadata = new V1ObjectMeta { Name = "192-0-2-1" },
+            Spec = new Extip.Kubernetes.Models.IpClaimSpecModel { Address = "192.0.2.1", PrefixLength = 32, Nodes = ["n1"] },
+        }, Extip.Kubernetes.Models.ExtipApi.Group, Extip.Kubernetes.Models.ExtipApi.Version, Extip.Kubernetes.Models.IpClaim.Plural);
+        await Until(() => claims.IsReady && claims.Items.Any(c => c.Spec.Address == "192.0.2.1"), "the informer ready with the claim");
+        Assert.False(claims.NotServed);
+        await cts.CancelAsync();
+        await run;
+    }
+
+    [Fact]
+    public async Task OptionalResource_NotServed_ReadyWithoutIt()
+    {
+        var claims = new Informer<Extip.Kubernetes.Models.IpClaim>(Resources.Custom<Extip.Kubernetes.Models.IpClaim>(_client, Extip.Kubernetes.Models.IpClaim.Plural), _log.CreateLogger("informer"));
+        using var cts = new CancellationTokenSource();
+        var run = claims.RunAsync(cts.Token);
+        await claims.ReadyAsync(CancellationToken.None);
+        Assert.True(claims.NotServed);
+        Assert.Empty(claims.Items);
+        await cts.CancelAsync();
+        await run;
+    }
 }

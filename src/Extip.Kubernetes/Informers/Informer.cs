@@ -20,6 +20,7 @@ public sealed partial class Informer<T>(ResourceOps<T> ops, ILogger logger)
     private readonly ConcurrentDictionary<string, T> _cache = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Backoff _backoff = new();
+    private readonly Backoff _notServedBackoff = new(TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(5));
 
     /// <summary>Type, new object, previous object (null when added).</summary>
     public event Action<WatchEventType, T, T?>? Changed;
@@ -34,6 +35,13 @@ public sealed partial class Informer<T>(ResourceOps<T> ops, ILogger logger)
 
     /// <summary>Set when the server does not serve the resource at all (404 on list).</summary>
     public bool NotServed { get; private set; }
+
+    /// <summary>
+    /// A resource the owner cannot work without (the agent's IPClaims): while the server does not
+    /// serve it (its CRD not installed yet), the informer is not ready and keeps asking, instead
+    /// of going on without it.
+    /// </summary>
+    public bool Required { get; init; }
 
     public long Relists { get; private set; }
 
@@ -79,11 +87,24 @@ public sealed partial class Informer<T>(ResourceOps<T> ops, ILogger logger)
                 if (!NotServed)
                 {
                     NotServed = true;
-                    LogNotServed(logger, ops.Name);
+                    if (Required)
+                    {
+                        LogWaitingForResource(logger, ops.Name);
+                    }
+                    else
+                    {
+                        LogNotServed(logger, ops.Name);
+                    }
                 }
 
-                _ready.TrySetResult();
-                await DelayAsync(TimeSpan.FromSeconds(30), ct);
+                if (!Required)
+                {
+                    _ready.TrySetResult();
+                }
+
+                // Ask again soon: CRDs and the workloads that use them are often applied together,
+                // and the resource appears seconds later.
+                await DelayAsync(_notServedBackoff.Next(), ct);
             }
             catch (Exception e) when (rv is not null && e is HttpRequestException or IOException)
             {
@@ -166,8 +187,11 @@ public sealed partial class Informer<T>(ResourceOps<T> ops, ILogger logger)
     [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "{Resource}: watch broke ({Error}); watching again from the last version")]
     private static partial void LogWatchBroken(ILogger logger, string resource, string error);
 
-    [LoggerMessage(EventId = 100, Level = LogLevel.Warning, Message = "{Resource}: the API server does not serve this resource; going on without it")]
+    [LoggerMessage(EventId = 100, Level = LogLevel.Warning, Message = "{Resource}: the API server does not serve this resource; going on without it, and asking again")]
     private static partial void LogNotServed(ILogger logger, string resource);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "{Resource}: the API server does not serve this resource (its CRD is not installed yet?); not ready until it does, asking again")]
+    private static partial void LogWaitingForResource(ILogger logger, string resource);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "{Resource}: watch ended ({Error}: {Message}); relisting")]
     private static partial void LogWatchFailed(ILogger logger, string resource, string error, string message);

@@ -57,15 +57,16 @@ public sealed class TestEnv : IAsyncDisposable
 
     public FakeAgents Agents { get; }
 
-    public static Task<TestEnv> EmbeddedAsync() => Track(EmbeddedCoreAsync());
+    /// <summary>An embedded API server, with the CRDs installed unless <paramref name="crds"/> is false (a test installs them later).</summary>
+    public static Task<TestEnv> EmbeddedAsync(bool crds = true) => Track(EmbeddedCoreAsync(crds));
 
-    private static async Task<TestEnv> EmbeddedCoreAsync()
+    private static async Task<TestEnv> EmbeddedCoreAsync(bool crds)
     {
         var server = new EmbeddedApiServer(new ApiServerOptions());
         await server.StartAsync();
         var client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = server.Url.ToString() });
         var env = new TestEnv(client, server, "extip-system");
-        await env.PrepareAsync();
+        await env.PrepareAsync(crds);
         return env;
     }
 
@@ -100,9 +101,13 @@ public sealed class TestEnv : IAsyncDisposable
         return env;
     }
 
-    private async Task PrepareAsync()
+    private async Task PrepareAsync(bool crds = true)
     {
-        await CrdInstaller.InstallAsync(Client, CancellationToken.None);
+        if (crds)
+        {
+            await CrdInstaller.InstallAsync(Client, CancellationToken.None);
+        }
+
         try
         {
             await Client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = Namespace } });
