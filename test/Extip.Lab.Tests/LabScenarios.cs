@@ -222,9 +222,19 @@ public sealed class LabScenarios(ITestOutputHelper output)
     [Fact]
     public async Task WithoutRoot_OneClearLine_Exit1()
     {
-        // The lab refuses to run unprivileged: `setpriv` drops to nobody for one command.
-        var psi = new System.Diagnostics.ProcessStartInfo("setpriv") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "dotnet", Path.Combine(AppContext.BaseDirectory, "extip.dll"), "lab" })
+        // The lab refuses to run unprivileged: `setpriv` drops to nobody for one command. Nobody
+        // may not read the checkout (a clone in a 0700 folder), so the CLI runs from a copy of
+        // its build in a folder of its own that everyone can read.
+        var copy = Path.Combine(Path.GetTempPath(), $"extip-noroot-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(copy);
+        foreach (var f in Directory.GetFiles(AppContext.BaseDirectory))
+        {
+            File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
+        }
+
+        using var cleanup = new DeleteOnDispose(copy);
+        var psi = new System.Diagnostics.ProcessStartInfo("setpriv") { RedirectStandardError = true, RedirectStandardOutput = true, WorkingDirectory = copy };
+        foreach (var a in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "dotnet", Path.Combine(copy, "extip.dll"), "lab" })
         {
             psi.ArgumentList.Add(a);
         }
@@ -238,6 +248,11 @@ public sealed class LabScenarios(ITestOutputHelper output)
         output.WriteLine(outText + err);
         Assert.Equal(1, p.ExitCode);
         Assert.Equal("extip lab demo: needs root (it creates network namespaces and runs routing daemons): sudo ./extip lab", err.Trim());
+    }
+
+    private sealed class DeleteOnDispose(string dir) : IDisposable
+    {
+        public void Dispose() => Directory.Delete(dir, recursive: true);
     }
 
     private static bool IPNetworkContains(string cidr, IPAddress a) => IPNetwork.Parse(cidr).Contains(a);
