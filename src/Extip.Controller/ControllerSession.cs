@@ -211,6 +211,15 @@ internal sealed partial class ControllerSession
         return result.LoadBalancer.Concat(result.ExternalIPs).Any(a => !shown.Contains(a.Address.ToString()));
     }
 
+    /// <summary>The Service's new address could not be written: its next reconcile reports it as new.</summary>
+    public void ReportLater(ServiceKey key)
+    {
+        lock (_gate)
+        {
+            _unreported.Add(key);
+        }
+    }
+
     public void Release(ServiceKey key)
     {
         bool released;

@@ -55,7 +55,17 @@ internal sealed class ServiceReconciler(ControllerSession session)
             result = session.Assign(request);
         }
 
-        await WriteAsync(svc, result, ct);
+        try
+        {
+            await WriteAsync(svc, result, ct);
+        }
+        catch when (result.Changed)
+        {
+            // Not written yet: the retry reports it, as the user has not seen it.
+            session.ReportLater(skey);
+            throw;
+        }
+
         Report(svc, skey, result);
         session.Metrics.ReconcileSeconds.WithLabels("service").Observe(sw.Elapsed.TotalSeconds);
     }
@@ -70,6 +80,10 @@ internal sealed class ServiceReconciler(ControllerSession session)
         var annotations = svc.Metadata.Annotations ?? new Dictionary<string, string>();
         var optIn = ServiceMapping.IsOptIn(svc);
 
+        // Every write names the version it was decided on: a write decided on an older view (a
+        // previous leader's last request landing late, or ours racing it) fails with a conflict
+        // and is decided again on what the API now shows, instead of overwriting it.
+        var version = svc.Metadata.ResourceVersion;
         if (svc.Spec?.Type == "LoadBalancer" || (svc.Status?.LoadBalancer?.Ingress?.Count ?? 0) > 0)
         {
             var want = svc.Spec?.Type == "LoadBalancer" && ServiceMapping.WantsPoolAddress(svc, session.Options) ? lb : [];
@@ -78,12 +92,14 @@ internal sealed class ServiceReconciler(ControllerSession session)
             {
                 var body = new JsonObject
                 {
+                    ["metadata"] = new JsonObject { ["resourceVersion"] = version },
                     ["status"] = new JsonObject
                     {
                         ["loadBalancer"] = new JsonObject { ["ingress"] = new JsonArray(want.Select(ip => (JsonNode)new JsonObject { ["ip"] = ip }).ToArray()) },
                     },
                 };
-                await client.CoreV1.PatchNamespacedServiceStatusAsync(new V1Patch(body.ToJsonString(), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct);
+                var written = await client.CoreV1.PatchNamespacedServiceStatusAsync(new V1Patch(body.ToJsonString(), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct);
+                version = written.Metadata.ResourceVersion;
             }
         }
 
@@ -113,13 +129,11 @@ internal sealed class ServiceReconciler(ControllerSession session)
             }
         }
 
-        if (annPatch.Count > 0)
+        if (patch.Count > 0 || annPatch.Count > 0)
         {
-            patch["metadata"] = new Dictionary<string, object?> { ["annotations"] = annPatch };
-        }
-
-        if (patch.Count > 0)
-        {
+            patch["metadata"] = annPatch.Count > 0
+                ? new Dictionary<string, object?> { ["resourceVersion"] = version, ["annotations"] = annPatch }
+                : new Dictionary<string, object?> { ["resourceVersion"] = version };
             await client.CoreV1.PatchNamespacedServiceAsync(new V1Patch(KubernetesJson.Serialize(patch), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct);
         }
     }

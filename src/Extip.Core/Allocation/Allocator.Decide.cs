@@ -88,8 +88,19 @@ public sealed partial class Allocator
         }
 
         // What the Service holds (or, after a restart, shows in its status) stays when still valid.
+        // What its status shows comes first: when it is valid and free yet differs from what this
+        // allocator holds, another writer got there first (a previous leader whose last write
+        // landed after this one reloaded), and clients already use the shown address.
         if (holding is not null)
         {
+            foreach (var text in req.CurrentAddresses)
+            {
+                if (Address.TryParse(text, out var c))
+                {
+                    KeepCurrent(c, req, families, requestedPool, chosen);
+                }
+            }
+
             foreach (var c in holding.LoadBalancer)
             {
                 KeepCurrent(c.Address, req, families, requestedPool, chosen);

@@ -243,6 +243,23 @@ public class AllocatorTests
     }
 
     [Fact]
+    public void StatusWrittenByAnotherWriter_WinsOverWhatOnlyThisAllocatorHolds_WhenValidAndFree()
+    {
+        // A previous leader's last write can land after this one reloaded: the Service then shows
+        // an address this allocator did not give it. Clients use what the status shows.
+        var (a, _) = New(null, Pool("p", "192.0.2.0/24"));
+        Assert.Equal(["192.0.2.0"], a.Assign(Svc("s")).Lb());
+        var adopted = a.Assign(Svc("s") with { CurrentAddresses = ["192.0.2.9"] });
+        Assert.True(adopted.Changed);
+        Assert.Equal(["192.0.2.9"], adopted.Lb());
+        Assert.Equal(["192.0.2.0"], a.Assign(Svc("other")).Lb());
+
+        // Not when the shown address is someone else's, or outside every pool.
+        Assert.Equal(["192.0.2.9"], a.Assign(Svc("s") with { CurrentAddresses = ["192.0.2.0"] }).Lb());
+        Assert.Equal(["192.0.2.9"], a.Assign(Svc("s") with { CurrentAddresses = ["198.51.100.1"] }).Lb());
+    }
+
+    [Fact]
     public void Reload_FromServiceStatus_KeepsEveryAddress()
     {
         var (a, _) = New(null, Pool("p", "192.0.2.0/24"));
