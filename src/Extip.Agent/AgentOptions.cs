@@ -32,6 +32,23 @@ public sealed record AgentOptions
     /// <summary>The BGP identifier when a BGPPeer names none; default: the node's first IPv4 address.</summary>
     public System.Net.IPAddress? RouterId { get; init; }
 
+    /// <summary>
+    /// UDP port of the peer heartbeat (on the nodes' own addresses); 0 turns it off, and then a
+    /// Lease that runs out always fences single-owner claims.
+    /// </summary>
+    public int PeerPort { get; init; } = DefaultPeerPort;
+
+    public const int DefaultPeerPort = 7473;
+
+    /// <summary>
+    /// How long single-owner addresses may be kept past the Lease when no peer has reached the API
+    /// server either (an outage of the control plane); null: as long as the outage lasts.
+    /// </summary>
+    public TimeSpan? OutageHold { get; init; }
+
+    /// <summary>The agent's clock for durations (Lease age, heartbeats, fencing).</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
     /// <summary>host:port for /metrics, /healthz and /readyz; null for none.</summary>
     public string? MetricsAddress { get; init; }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Extip.Agent.Bgp;
+using Extip.Agent.Peers;
 using Extip.Bgp.Speaker;
 using Extip.Bgp.Wire;
 using Extip.Core.Concurrency;
@@ -44,6 +45,14 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private string? _lastStatusError;
     private bool _fenced;
     private bool _stopped;
+    private readonly PeerWitness _witness;
+    private readonly Informer<IpNode> _ipNodes;
+    private readonly ulong _boot = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+    private ulong _sequence;
+    private volatile byte[][] _peerKeys = [];
+    private PeerLink? _link;
+    private IReadOnlyList<InterfaceState> _interfaces = [];
+    private string? _outage;
 
     public ExtipAgent(IKubernetes client, AgentOptions options, ILoggerFactory logs)
     {
@@ -55,6 +64,15 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         _logger = logs.CreateLogger("extip.agent");
         _claims = new Informer<IpClaim>(Resources.Custom<IpClaim>(client, IpClaim.Plural), logs.CreateLogger("informer.ipclaims")) { Required = true };
         _lease = new LeaseKeeper(client, options);
+        _witness = new PeerWitness(options.Time, options.Node);
+        _witness.Changed += () =>
+        {
+            if (_lease.ValidUntil <= DateTime.UtcNow)
+            {
+                Wake();
+            }
+        };
+        _ipNodes = new Informer<IpNode>(Resources.Custom<IpNode>(client, IpNode.Plural), logs.CreateLogger("informer.ipnodes"));
         _claims.Changed += (_, claim, old) =>
         {
             if (Mine(claim) || (old is not null && Mine(old)))
@@ -76,6 +94,12 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
     /// <summary>True while the Lease has run out and the agent holds nothing.</summary>
     public bool Fenced => _fenced;
+
+    /// <summary>True while the Lease has run out but single-owner addresses stay, because no peer has reached the API server either.</summary>
+    public bool HoldingThroughOutage => _outage is not null;
+
+    /// <summary>What this agent heard from its peers.</summary>
+    public PeerWitness Peers => _witness;
 
     /// <summary>The claims are known and the Lease is held.</summary>
     public bool IsReady => _claims.IsReady && !_fenced && _lease.ValidUntil > DateTime.UtcNow;
@@ -102,6 +126,15 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         _loops.Add(Task.Run(() => KernelLoopAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => ReconcileLoopAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => StatusLoopAsync(stop), CancellationToken.None));
+        if (_options.PeerPort > 0)
+        {
+            _link = new PeerLink(_options.Netns, _options.PeerPort, _witness, Verify, InterfaceOf, _logs.CreateLogger("extip.peers"));
+            _loops.Add(Task.Run(() => _ipNodes.RunAsync(stop), CancellationToken.None));
+            _loops.Add(Task.Run(() => _link.RunAsync(stop), CancellationToken.None));
+            _loops.Add(Task.Run(() => PeerKeyLoopAsync(stop), CancellationToken.None));
+            _loops.Add(Task.Run(() => HeartbeatLoopAsync(stop), CancellationToken.None));
+        }
+
         if (_options.Bgp)
         {
             _bgp = new BgpPeering(_client, _options, _logs, DefaultRouterId);
@@ -165,6 +198,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             await _endpoint.DisposeAsync().ConfigureAwait(false);
         }
 
+        _link?.Dispose();
         _dataplane?.Dispose();
         _stop.Dispose();
     }
@@ -330,6 +364,13 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             }
 
             var wait = _fenced ? _options.Resync : TimeSpan.FromTicks(Math.Min(_options.Resync.Ticks, untilFence.Ticks + TimeSpan.TicksPerMillisecond));
+            if (_outage is not null && _options.OutageHold is { } hold)
+            {
+                // Wake when the longest hold through an outage is over.
+                var untilHold = _lease.ValidUntil + hold - DateTime.UtcNow;
+                wait = TimeSpan.FromTicks(Math.Clamp(untilHold.Ticks + TimeSpan.TicksPerMillisecond, TimeSpan.TicksPerMillisecond, wait.Ticks));
+            }
+
             if (!await _wake.WaitAsync(wait, ct).ConfigureAwait(false))
             {
                 return;
@@ -384,7 +425,8 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             // addresses of All claims stay (several holders are normal there, and the network,
             // BFD or the router's hold time, judges whether this node is alive): an API server
             // outage must not take every address off every node.
-            var (kept, mine) = Desired(c => c.Spec.SharedByNodes);
+            var outage = OutageVerdicts();
+            var (kept, mine) = Desired(c => c.Spec.SharedByNodes || outage(c));
             var before = _dataplane!.Marked().Count;
             var keptNames = kept.Select(d => d.Claim).ToHashSet(StringComparer.Ordinal);
             _bgp?.Announce(BgpRoutes(States.Where(s => keptNames.Contains(s.Want.Claim)), mine));
@@ -398,11 +440,14 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         }
         else if (!_claims.IsReady)
         {
+            (_outage, _fenceWhy) = (null, null);
+
             // Keep what is there until the claims are known (or the Lease runs out).
             return;
         }
         else
         {
+            (_outage, _fenceWhy) = (null, null);
             var (desired, mine) = Desired(_ => true);
 
             // Withdraw what is going before its address goes; announce what is new once it is there.
@@ -420,6 +465,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
         // Read here, on the pass's netlink socket, not from the status loop beside it.
         var interfaces = _dataplane!.Interfaces();
+        _interfaces = interfaces;
 
         // The status goes out from its own loop: a slow or absent API server never delays the
         // dataplane (least of all the fencing).
@@ -430,6 +476,250 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
         _statusWake.Set();
         await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The fencing rule for single-owner claims once the Lease has run out: keep the address
+    /// (true) only while no peer has reached the API server since this agent lost it, heard over
+    /// the network the claim serves (for L2, its interface); then the outage is everyone's and
+    /// nobody can take over. A peer that has reached it means this node is the one cut off.
+    /// </summary>
+    private Func<IpClaim, bool> OutageVerdicts()
+    {
+        if (_link is null || _peerKeys.Length == 0)
+        {
+            // No way to hear the peers: fence, as a node that may be the one cut off must.
+            SetOutage(null, "no peer heartbeat (port 0 or no key)");
+            return _ => false;
+        }
+
+        if (_options.OutageHold is { } hold && DateTime.UtcNow > _lease.ValidUntil + hold)
+        {
+            SetOutage(null, $"kept them for the longest hold ({hold.TotalSeconds:0.###} s)");
+            return _ => false;
+        }
+
+        var since = _lease.LostSince;
+        var kept = 0;
+        string? cutOffBy = null;
+        bool Verdict(IpClaim c)
+        {
+            var l2 = string.Equals(c.Spec.Mode, "L2", StringComparison.OrdinalIgnoreCase);
+            var peer = _witness.ReachedSince(since, iface => !l2 || iface == c.Spec.Interface);
+            if (peer is null)
+            {
+                kept++;
+                return true;
+            }
+
+            cutOffBy ??= peer;
+            return false;
+        }
+
+        return c =>
+        {
+            var keep = Verdict(c);
+            SetOutage(kept > 0 ? "kept" : null, cutOffBy is null ? NoSingleOwner : $"{cutOffBy} reached the API server after this node lost it: this node is the one cut off");
+            return keep;
+        };
+    }
+
+    private void SetOutage(string? state, string why)
+    {
+        if (state == _outage && (state is not null || why == _fenceWhy))
+        {
+            return;
+        }
+
+        if (state is not null)
+        {
+            LogHoldingThroughOutage(_logger);
+        }
+        else if (why != NoSingleOwner)
+        {
+            LogOutageHoldOver(_logger, why);
+        }
+
+        _outage = state;
+        _fenceWhy = state is null ? why : null;
+    }
+
+    private const string NoSingleOwner = "no single-owner claims";
+    private string? _fenceWhy;
+
+    private Heartbeat? Verify(ReadOnlyMemory<byte> datagram)
+    {
+        foreach (var key in _peerKeys)
+        {
+            if (Heartbeat.Decode(datagram.Span, key) is { } beat)
+            {
+                return beat;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The local interface that owns <paramref name="address"/> (where a heartbeat came in).</summary>
+    private string? InterfaceOf(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        foreach (var i in _interfaces)
+        {
+            foreach (var a in i.Addresses)
+            {
+                var slash = a.IndexOf('/', StringComparison.Ordinal);
+                if (IPAddress.TryParse(slash < 0 ? a : a[..slash], out var ip) && ip.Equals(address))
+                {
+                    return i.Name;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Where heartbeats go: every other agent's node addresses (from its IPNode status) that share a
+    /// subnet with one of ours, so that each travels a network the two nodes have in common.
+    /// Claimed addresses are left out: they belong to Services, not to nodes.
+    /// </summary>
+    private List<IPEndPoint> HeartbeatTargets()
+    {
+        var ours = new List<IPNetwork>();
+        foreach (var i in _interfaces.Where(i => i.Up && i.Name != "lo"))
+        {
+            foreach (var a in i.Addresses)
+            {
+                var slash = a.IndexOf('/', StringComparison.Ordinal);
+                if (slash > 0 && IPAddress.TryParse(a[..slash], out var ip)
+                    && int.TryParse(a[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var length)
+                    && length <= (ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128))
+                {
+                    ours.Add(new IPNetwork(Masked(ip, length), length));
+                }
+            }
+        }
+
+        var claimed = _claims.IsReady ? _claims.Items.Select(c => c.Spec.Address).ToHashSet(StringComparer.Ordinal) : [];
+        var targets = new List<IPEndPoint>();
+        foreach (var node in _ipNodes.Items.Where(n => n.Metadata.Name != _options.Node))
+        {
+            foreach (var i in node.Status?.Interfaces ?? [])
+            {
+                if (!i.Up || i.Name == "lo")
+                {
+                    continue;
+                }
+
+                foreach (var a in i.Addresses)
+                {
+                    var slash = a.IndexOf('/', StringComparison.Ordinal);
+                    if (IPAddress.TryParse(slash < 0 ? a : a[..slash], out var ip) && !claimed.Contains(ip.ToString()) && ours.Any(n => n.Contains(ip)))
+                    {
+                        targets.Add(new IPEndPoint(ip, _options.PeerPort));
+                    }
+                }
+            }
+        }
+
+        return targets;
+    }
+
+    private static IPAddress Masked(IPAddress ip, int length)
+    {
+        var bytes = ip.GetAddressBytes();
+        for (var b = 0; b < bytes.Length; b++)
+        {
+            var keep = Math.Clamp(length - (b * 8), 0, 8);
+            bytes[b] &= (byte)(0xFF << (8 - keep));
+        }
+
+        return new IPAddress(bytes);
+    }
+
+    private async Task HeartbeatLoopAsync(CancellationToken ct)
+    {
+        var every = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond * 100, _options.RenewInterval.Ticks / 2));
+        while (!ct.IsCancellationRequested)
+        {
+            var keys = _peerKeys;
+            if (keys.Length > 0 && _link is { } link)
+            {
+                var beat = new Heartbeat(_options.Node, _boot, ++_sequence, _lease.ApiAge).Encode(keys[0]);
+                try
+                {
+                    await link.SendAsync(beat, HeartbeatTargets(), ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+
+            try
+            {
+                await Task.Delay(every, _options.Time, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Reads the heartbeat key (again every minute: a new key is used at once, the one before still accepted).</summary>
+    private async Task PeerKeyLoopAsync(CancellationToken ct)
+    {
+        string? lastError = null;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                var secret = await _client.CoreV1.ReadNamespacedSecretAsync(ExtipApi.PeerKeySecret, _options.Namespace, cancellationToken: ct).ConfigureAwait(false);
+                if (secret.Data?.TryGetValue(ExtipApi.PeerKeyField, out var key) == true && key.Length >= 16)
+                {
+                    var keys = _peerKeys;
+                    if (keys.Length == 0 || !keys[0].AsSpan().SequenceEqual(key))
+                    {
+                        _peerKeys = keys.Length == 0 ? [key] : [key, keys[0]];
+                        LogPeerKey(_logger, keys.Length == 0 ? "read" : "changed");
+                    }
+
+                    lastError = null;
+                }
+                else if (lastError != "short")
+                {
+                    lastError = "short";
+                    LogPeerKeyMissing(_logger, $"Secret {_options.Namespace}/{ExtipApi.PeerKeySecret} has no \"{ExtipApi.PeerKeyField}\" of 16 bytes or more");
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is HttpOperationException or HttpRequestException or OperationCanceledException or IOException)
+            {
+                if (e.Message != lastError)
+                {
+                    lastError = e.Message;
+                    LogPeerKeyMissing(_logger, e.Message);
+                }
+            }
+
+            try
+            {
+                await Task.Delay(_peerKeys.Length == 0 ? TimeSpan.FromSeconds(1) : TimeSpan.FromMinutes(1), _options.Time, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
     }
 
     private async Task StatusLoopAsync(CancellationToken ct)
@@ -584,6 +874,18 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
     [LoggerMessage(EventId = 511, Level = LogLevel.Debug, Message = "pass: fenced {Fenced}, lease valid until {Until:O}")]
     private static partial void LogPass(ILogger logger, bool fenced, DateTime until);
+
+    [LoggerMessage(EventId = 512, Level = LogLevel.Warning, Message = "the Lease ran out, but no peer has reached the API server since this node lost it: an outage of the control plane, so the addresses of single-owner claims stay")]
+    private static partial void LogHoldingThroughOutage(ILogger logger);
+
+    [LoggerMessage(EventId = 513, Level = LogLevel.Warning, Message = "fencing the addresses of single-owner claims: {Why}")]
+    private static partial void LogOutageHoldOver(ILogger logger, string why);
+
+    [LoggerMessage(EventId = 514, Level = LogLevel.Information, Message = "peer heartbeat key {What}")]
+    private static partial void LogPeerKey(ILogger logger, string what);
+
+    [LoggerMessage(EventId = 515, Level = LogLevel.Warning, Message = "no peer heartbeat key yet ({Error}): a Lease that runs out fences every single-owner claim")]
+    private static partial void LogPeerKeyMissing(ILogger logger, string error);
 
     [LoggerMessage(EventId = 510, Level = LogLevel.Warning, Message = "could not write the IPNode status: {Error}")]
     private static partial void LogStatusFailed(ILogger logger, string error);

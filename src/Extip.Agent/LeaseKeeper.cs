@@ -14,6 +14,7 @@ namespace Extip.Agent;
 public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
 {
     private long _validUntilTicks = DateTime.UtcNow.Add(options.LeaseDuration).Ticks;
+    private readonly long _started = options.Time.GetTimestamp();
 
     public string Name => ExtipApi.AgentLeasePrefix + options.Node;
 
@@ -25,6 +26,20 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
     public Exception? LastError { get; private set; }
 
     public int Failures { get; private set; }
+
+    /// <summary>When (a timestamp of <see cref="AgentOptions.Time"/>) the API server last answered a renewal; null before the first.</summary>
+    public long? ReachedAt { get; private set; }
+
+    /// <summary>How long ago the API server last answered a renewal; null before the first.</summary>
+    public TimeSpan? ApiAge => ReachedAt is { } at ? options.Time.GetElapsedTime(at) : null;
+
+    /// <summary>
+    /// Since when (a timestamp of <see cref="AgentOptions.Time"/>) this agent has been without the
+    /// API server: the end of the first failed renewal since the last good one (or the start).
+    /// </summary>
+    public long LostSince => _failingSince ?? (ReachedAt is null ? _started : options.Time.GetTimestamp());
+
+    private long? _failingSince;
 
     /// <summary>Renews once; true when the API took it.</summary>
     public async Task<bool> RenewAsync(CancellationToken ct)
@@ -71,12 +86,15 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
 
             LastError = null;
             Failures = 0;
+            ReachedAt = options.Time.GetTimestamp();
+            _failingSince = null;
             return true;
         }
         catch (Exception e) when (e is HttpOperationException or HttpRequestException or TimeoutException or IOException || (e is OperationCanceledException && bounded.IsCancellationRequested && !outer.IsCancellationRequested))
         {
             LastError = e;
             Failures++;
+            _failingSince ??= options.Time.GetTimestamp();
             return false;
         }
     }

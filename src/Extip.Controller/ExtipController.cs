@@ -3,6 +3,7 @@ using Extip.Controller.Metrics;
 using Extip.Core.Allocation;
 using Extip.Kubernetes.Crds;
 using Extip.Kubernetes.Events;
+using Extip.Kubernetes.Models;
 using k8s;
 using k8s.LeaderElection;
 using k8s.LeaderElection.ResourceLock;
@@ -65,6 +66,7 @@ public sealed partial class ExtipController : IAsyncDisposable
         }
 
         await EnsureNamespaceAsync(ct);
+        await EnsurePeerKeyAsync(ct);
         _running.AddRange(_view.Run(_stop.Token));
         _running.Add(_events.RunAsync(_stop.Token));
         if (_options.Metrics is { } listen)
@@ -167,6 +169,23 @@ public sealed partial class ExtipController : IAsyncDisposable
         try
         {
             await _client.CoreV1.CreateNamespaceAsync(new k8s.Models.V1Namespace { Metadata = new() { Name = _options.Namespace } }, cancellationToken: ct);
+        }
+        catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode is HttpStatusCode.Conflict or HttpStatusCode.Forbidden)
+        {
+        }
+    }
+
+    /// <summary>The agents' heartbeat key: 32 random bytes, made once; an existing one is never replaced.</summary>
+    private async Task EnsurePeerKeyAsync(CancellationToken ct)
+    {
+        try
+        {
+            await _client.CoreV1.CreateNamespacedSecretAsync(new k8s.Models.V1Secret
+            {
+                Metadata = new() { Name = ExtipApi.PeerKeySecret, Labels = new Dictionary<string, string> { [ExtipApi.ComponentLabel] = "controller" } },
+                Type = "Opaque",
+                Data = new Dictionary<string, byte[]> { [ExtipApi.PeerKeyField] = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32) },
+            }, _options.Namespace, cancellationToken: ct);
         }
         catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode is HttpStatusCode.Conflict or HttpStatusCode.Forbidden)
         {

@@ -259,26 +259,114 @@ public sealed class AgentScenarios(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task LostApiServer_BalanceClaim_KeepsAddressesUntilTheLeaseWouldExpire_ThenDropsThem()
+    public async Task LostApiServer_ForEveryone_BalanceClaimsStay_AsNoPeerReachesItEither()
     {
         var env = await EmbeddedAsync();
-        await using var lab = new NodeLab(env) { LeaseDuration = TimeSpan.FromSeconds(3), RenewInterval = TimeSpan.FromMilliseconds(500) };
+        await using var lab = new NodeLab(env, fabric: true) { LeaseDuration = TimeSpan.FromSeconds(2), RenewInterval = TimeSpan.FromMilliseconds(400) };
+        lab.AddNode("n1");
+        lab.AddNode("n2");
+        var controller = await env.StartControllerAsync(Controller(env, Distribution.Balance));
+        var agents = new[] { await lab.StartAgentAsync("n1"), await lab.StartAgentAsync("n2") };
+        await env.PoolAsync("v4", ["192.0.2.0/28"]);
+        var ns = await env.NamespaceAsync("outage");
+        foreach (var name in new[] { "a", "b", "c", "d" })
+        {
+            await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer(name), ns);
+        }
+
+        await EventuallyAsync(() => Task.FromResult(lab.Marked("n1").Count + lab.Marked("n2").Count), c => c == 4, what: "four addresses held");
+        await UntilAsync(() => agents.All(a => a.Peers.PeersHeard(TimeSpan.FromSeconds(2)) == 1), TimeSpan.FromSeconds(30), "each agent hears the other");
+        var before = lab.MarkedText("n1").Concat(lab.MarkedText("n2")).Order(StringComparer.Ordinal).ToList();
+
+        // The API server goes away for both: their Leases run out, but neither hears of a peer
+        // that reached it since, so nobody can take over: every address stays.
+        await env.KillAsync(controller);
+        await env.Server!.DisposeAsync();
+        await UntilAsync(() => agents.All(a => a.Fenced && a.HoldingThroughOutage), TimeSpan.FromSeconds(30), "both Leases ran out, addresses kept through the outage");
+        foreach (var a in agents)
+        {
+            await UntilAsync(() => DateTime.UtcNow > a.LeaseValidUntil.AddSeconds(1), TimeSpan.FromSeconds(30), "a second past the Lease");
+        }
+
+        Assert.Equal(before, lab.MarkedText("n1").Concat(lab.MarkedText("n2")).Order(StringComparer.Ordinal).ToList());
+        Assert.Contains("extip_agent_outage_hold 1", await agents[0].Metrics.RenderAsync(), StringComparison.Ordinal);
+        GC.KeepAlive(agents);
+    }
+
+    [Fact]
+    public async Task LostApiServer_OutageHold_BoundsHowLongSingleOwnerAddressesStay()
+    {
+        var env = await EmbeddedAsync();
+        await using var lab = new NodeLab(env) { LeaseDuration = TimeSpan.FromSeconds(2), RenewInterval = TimeSpan.FromMilliseconds(400) };
         lab.AddNode("n1");
         var controller = await env.StartControllerAsync(Controller(env, Distribution.Balance));
-        var agent = await lab.StartAgentAsync("n1");
+        var agent = await lab.StartAgentAsync("n1", configure: o => o with { OutageHold = TimeSpan.FromSeconds(1) });
         await env.PoolAsync("v4", ["192.0.2.0/28"]);
-        var ns = await env.NamespaceAsync("fence");
+        var ns = await env.NamespaceAsync("hold");
         await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer("web"), ns);
         await EventuallyAsync(() => Task.FromResult(lab.Marked("n1").Count), c => c == 1, what: "address held");
+        await UntilAsync(() => agent.Peers is not null && env.Server is not null, TimeSpan.FromSeconds(1), "started");
 
         await env.KillAsync(controller);
         await env.Server!.DisposeAsync();
-        await UntilAsync(() => lab.Marked("n1").Count == 0, TimeSpan.FromSeconds(10), "addresses dropped without the API");
-        var goneAt = DateTime.UtcNow;
-        var validUntil = agent.LeaseValidUntil;
-        output.WriteLine($"addresses dropped {(goneAt - validUntil).TotalMilliseconds:F0} ms after the agent's Lease ran out (lease {lab.LeaseDuration.TotalSeconds} s)");
-        Assert.True(goneAt >= validUntil, $"dropped at {goneAt:O}, before the Lease ran out at {validUntil:O}");
-        Assert.True(goneAt - validUntil < TimeSpan.FromMilliseconds(500), $"dropped at {goneAt:O}, long after the Lease ran out at {validUntil:O}\n{env.DumpLog()}");
-        GC.KeepAlive(agent);
+        await UntilAsync(() => agent.HoldingThroughOutage, TimeSpan.FromSeconds(30), "kept through the outage");
+        Assert.Single(lab.Marked("n1"));
+        await UntilAsync(() => lab.Marked("n1").Count == 0, TimeSpan.FromSeconds(30), "dropped once the longest hold is over");
+        Assert.True(DateTime.UtcNow >= agent.LeaseValidUntil.AddSeconds(1), "dropped before the Lease plus the hold had passed");
+    }
+
+    [Fact]
+    public async Task CutOffFromTheApiOnly_L2_TheNodeFencesOnItsPeersWord_AndTheOtherTakesOver()
+    {
+        var env = await EmbeddedAsync();
+        await using var lab = new NodeLab(env, fabric: true) { LeaseDuration = TimeSpan.FromSeconds(2), RenewInterval = TimeSpan.FromMilliseconds(400) };
+        lab.AddNode("n1");
+        lab.AddNode("n2");
+        await env.StartControllerAsync(env.Options() with { LeaderElection = false, Mode = AnnounceMode.L2, Interface = "eth0" });
+        var cuts = new Dictionary<string, ApiCut>(StringComparer.Ordinal) { ["n1"] = new(), ["n2"] = new() };
+        var agents = new Dictionary<string, ExtipAgent>(StringComparer.Ordinal)
+        {
+            ["n1"] = await lab.StartAgentAsync("n1", cuts["n1"]),
+            ["n2"] = await lab.StartAgentAsync("n2", cuts["n2"]),
+        };
+        await env.PoolAsync("segment", ["198.51.100.100/32"]);
+        var ns = await env.NamespaceAsync("cut");
+        await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer("web"), ns);
+        var claim = (await EventuallyAsync(env.ClaimsAsync, c => c.Count == 1 && c[0].Spec.Nodes.Count == 1, what: "an L2 claim on one node"))[0];
+        var first = claim.Spec.Nodes[0];
+        var second = first == "n1" ? "n2" : "n1";
+        await EventuallyAsync(() => Task.FromResult(lab.Marked(first).Count), c => c == 1, what: $"the address on {first}");
+        await UntilAsync(() => agents.Values.All(a => a.Peers.PeersHeard(TimeSpan.FromSeconds(2)) == 1), TimeSpan.FromSeconds(30), "each agent hears the other");
+
+        // Only the holder loses the API server; its data traffic (the heartbeats too) goes on.
+        cuts[first].Cut();
+        var sw = Stopwatch.StartNew();
+        TimeSpan? dropped = null, taken = null;
+        while (dropped is null || taken is null)
+        {
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(60), $"no hand-over: {first} holds {lab.Marked(first).Count}, {second} {lab.Marked(second).Count}\n{env.DumpLog()}");
+            if (dropped is null && lab.Marked(first).Count == 0)
+            {
+                dropped = sw.Elapsed;
+            }
+
+            if (taken is null && lab.Marked(second).Count == 1)
+            {
+                taken = sw.Elapsed;
+            }
+
+            await Task.Delay(5);
+        }
+
+        output.WriteLine($"cut at 0; {first} fenced at {dropped.Value.TotalMilliseconds:F0} ms (Lease {lab.LeaseDuration.TotalSeconds} s), {second} took over at {taken.Value.TotalMilliseconds:F0} ms; both held it for {Math.Max(0, (dropped - taken).Value.TotalMilliseconds):F0} ms");
+        Assert.True(agents[first].Fenced);
+        Assert.False(agents[first].HoldingThroughOutage);
+        Assert.Contains(env.DumpLog().Split('\n'), l => l.Contains($"{second} reached the API server after this node lost it", StringComparison.Ordinal));
+
+        // Back on the API: it takes nothing back that is not its own.
+        cuts[first].Heal();
+        await UntilAsync(() => !agents[first].Fenced, TimeSpan.FromSeconds(30), "unfenced");
+        Assert.Empty(lab.Marked(first));
+        Assert.Single(lab.Marked(second));
     }
 }

@@ -62,9 +62,11 @@ internal sealed class NodeLab : IAsyncDisposable
         Resync = TimeSpan.FromSeconds(2),
     };
 
-    public async Task<ExtipAgent> StartAgentAsync(string node)
+    public async Task<ExtipAgent> StartAgentAsync(string node, ApiCut? cut = null, Func<AgentOptions, AgentOptions>? configure = null)
     {
-        var agent = new ExtipAgent(_env.Client, Options(node), _env.Logs);
+        var client = cut is null ? _env.Client : new k8s.Kubernetes(new k8s.KubernetesClientConfiguration { Host = _env.Server!.Url.ToString() }, cut);
+        var options = Options(node);
+        var agent = new ExtipAgent(client, configure is null ? options : configure(options), _env.Logs);
         await agent.StartAsync();
         _agents.Add(agent);
         return agent;
@@ -99,5 +101,94 @@ internal sealed class NodeLab : IAsyncDisposable
 
         Site.Dispose();
         File.Delete(_kubeconfig);
+    }
+}
+
+/// <summary>One agent's way to the API server, which a test can cut (as a firewall dropping its API traffic) and heal.</summary>
+internal sealed class ApiCut : DelegatingHandler
+{
+    private volatile bool _cut;
+
+    public void Cut() => _cut = true;
+
+    public void Heal() => _cut = false;
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (_cut)
+        {
+            throw new HttpRequestException("the test cut this agent off from the API server");
+        }
+
+        var response = await base.SendAsync(request, cancellationToken);
+
+        // Streams already open (watches) break too, as a dropped connection's would.
+        var original = response.Content;
+        var wrapped = new StreamContent(new CutStream(await original.ReadAsStreamAsync(cancellationToken), this));
+        foreach (var h in original.Headers)
+        {
+            wrapped.Headers.TryAddWithoutValidation(h.Key, h.Value);
+        }
+
+        response.Content = wrapped;
+        return response;
+    }
+
+    private sealed class CutStream(Stream inner, ApiCut cut) : Stream
+    {
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Check(inner.Read(buffer, offset, count));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Check(0);
+            using var poll = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var reading = inner.ReadAsync(buffer, poll.Token).AsTask();
+            while (!reading.IsCompleted)
+            {
+                // A watch waits long for its next event: notice the cut while waiting.
+                await Task.WhenAny(reading, Task.Delay(50, cancellationToken));
+                if (cut._cut)
+                {
+                    await poll.CancelAsync();
+                    throw new IOException("the test cut this agent off from the API server");
+                }
+            }
+
+            return Check(await reading);
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        private int Check(int n) => cut._cut ? throw new IOException("the test cut this agent off from the API server") : n;
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
     }
 }

@@ -19,9 +19,11 @@ internal static class AgentCommand
         var noBgp = new Option<bool>("--no-bgp") { Description = "No BGP sessions (BGPPeers are ignored)." };
         var routerId = new Option<string?>("--router-id") { Description = "BGP identifier (an IPv4 address) for BGPPeers that name none; default: the node's first IPv4 address." };
         var metrics = new Option<string?>("--metrics") { Description = "host:port for /metrics, /healthz and /readyz." };
+        var peerPort = new Option<int>("--peer-port") { Description = "UDP port of the heartbeat between agents (signed with the extip-peer-key Secret); 0: off, and a Lease that runs out always fences single-owner claims.", DefaultValueFactory = _ => AgentOptions.DefaultPeerPort };
+        var outageHold = new Option<double?>("--outage-hold") { Description = "Longest time, in seconds, single-owner addresses stay past the Lease while no peer reaches the API server either; default: the whole outage." };
         var cmd = new Command("agent", "Puts the addresses of the IPClaims assigned to this node on its interfaces and announces them (ARP/NDP, BGP).")
         {
-            node, kubeconfig, netns, ns, lease, renew, noAnnounce, noBgp, routerId, metrics,
+            node, kubeconfig, netns, ns, lease, renew, noAnnounce, noBgp, routerId, metrics, peerPort, outageHold,
         };
         cmd.SetAction(async (r, ct) =>
         {
@@ -37,6 +39,18 @@ internal static class AgentCommand
             if (leaseSeconds < 1 || renewSeconds <= 0 || renewSeconds >= leaseSeconds)
             {
                 Console.Error.WriteLine($"extip agent: --lease-duration {leaseSeconds} and --renew-interval {renewSeconds}: the lease must be at least 1 s and longer than the renew interval");
+                return 2;
+            }
+
+            if (r.GetValue(peerPort) is < 0 or > 65535)
+            {
+                Console.Error.WriteLine($"extip agent: --peer-port {r.GetValue(peerPort)}: expected 0 (off) to 65535");
+                return 2;
+            }
+
+            if (r.GetValue(outageHold) is { } hold && (!double.IsFinite(hold) || hold < 0))
+            {
+                Console.Error.WriteLine($"extip agent: --outage-hold {hold}: expected a number of seconds, 0 or more");
                 return 2;
             }
 
@@ -59,6 +73,8 @@ internal static class AgentCommand
                 Bgp = !r.GetValue(noBgp),
                 RouterId = rid,
                 MetricsAddress = r.GetValue(metrics),
+                PeerPort = r.GetValue(peerPort),
+                OutageHold = r.GetValue(outageHold) is { } h ? TimeSpan.FromSeconds(h) : null,
             };
             await using var agent = new ExtipAgent(ClusterConnection.Connect(r.GetValue(kubeconfig)), options, logs);
             try

@@ -43,4 +43,9 @@ public static class ExtipApi
     public const string AgentLeasePrefix = "extip-agent-";
 
     public const string DefaultLoadBalancerClass = "extip.io/lb";
+
+    /// <summary>The Secret (in the controller's namespace) whose <c>key</c> signs the agents' heartbeats to each other.</summary>
+    public const string PeerKeySecret = "extip-peer-key";
+
+    public const string PeerKeyField = "key";
 }
