@@ -45,6 +45,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private string? _lastStatusError;
     private bool _fenced;
     private bool _stopped;
+    private long _relistsAtFence = -1;
     private readonly PeerWitness _witness;
     private readonly Informer<IpNode> _ipNodes;
     private readonly ulong _boot = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
@@ -119,6 +120,8 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         LogStarting(_logger, _options.Node, _options.Netns ?? "(own)", _dataplane.Marked().Count);
         var stop = _stop.Token;
         _loops.Add(Task.Run(() => _claims.RunAsync(stop), CancellationToken.None));
+
+        _claims.Listed += Wake;
 
         // The first list's changes come before the informer says it is ready: look again then.
         _ = _claims.ReadyAsync(stop).ContinueWith(_ => Wake(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
@@ -409,6 +412,10 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             if (fenced)
             {
                 LogFenced(_logger, _lease.ValidUntil);
+
+                // What the claims said before the API was lost may be stale by the time it is back.
+                _relistsAtFence = _claims.Relists;
+                _claims.RequestRelist();
             }
             else
             {
@@ -438,11 +445,13 @@ public sealed partial class ExtipAgent : IAsyncDisposable
                 LogDropped(_logger, removed);
             }
         }
-        else if (!_claims.IsReady)
+        else if (!_claims.IsReady || _claims.Relists <= _relistsAtFence)
         {
             (_outage, _fenceWhy) = (null, null);
 
-            // Keep what is there until the claims are known (or the Lease runs out).
+            // Keep what is there until the claims are known (or the Lease runs out), and after a
+            // fence until they have been listed again: the node may have been cut off while its
+            // claims moved, and must not take back what another node holds now.
             return;
         }
         else

@@ -43,7 +43,31 @@ public sealed partial class Informer<T>(ResourceOps<T> ops, ILogger logger)
     /// </summary>
     public bool Required { get; init; }
 
-    public long Relists { get; private set; }
+    public long Relists => Interlocked.Read(ref _relists);
+
+    private long _relists;
+    private volatile bool _relistRequested;
+    private CancellationTokenSource? _watching;
+
+    /// <summary>Raised after each list has replaced the cache (whether or not anything changed).</summary>
+    public event Action? Listed;
+
+    /// <summary>
+    /// Drops the current watch and lists again: for an owner that lost the API server and must not
+    /// act on what it knew before (a watch resumed from its last version gives no sign of having
+    /// caught up; a list is a consistent snapshot). <see cref="Relists"/> counts up once done.
+    /// </summary>
+    public void RequestRelist()
+    {
+        _relistRequested = true;
+        try
+        {
+            _watching?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
 
     public T? Get(string key) => _cache.GetValueOrDefault(key);
 
@@ -56,13 +80,24 @@ public sealed partial class Informer<T>(ResourceOps<T> ops, ILogger logger)
         {
             try
             {
-                if (rv is null)
+                if (rv is null || _relistRequested)
                 {
+                    // A list that fails leaves rv as it was: the request stays until one succeeds.
+                    rv = null;
+                    _relistRequested = false;
                     rv = await RelistAsync(ct);
                     _ready.TrySetResult();
+                    Listed?.Invoke();
                 }
 
-                await foreach (var (type, obj) in ops.Watch(rv, ct))
+                using var watching = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                _watching = watching;
+                if (_relistRequested)
+                {
+                    continue;
+                }
+
+                await foreach (var (type, obj) in ops.Watch(rv, watching.Token))
                 {
                     if (type == WatchEventType.Error)
                     {
@@ -81,6 +116,10 @@ public sealed partial class Informer<T>(ResourceOps<T> ops, ILogger logger)
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
                 return;
+            }
+            catch (OperationCanceledException) when (_relistRequested)
+            {
+                // RequestRelist stopped the watch: list at once.
             }
             catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound && rv is null)
             {
@@ -128,7 +167,7 @@ public sealed partial class Informer<T>(ResourceOps<T> ops, ILogger logger)
     private async Task<string> RelistAsync(CancellationToken ct)
     {
         var (items, rv) = await ops.ListAllAsync(ct);
-        Relists++;
+        Interlocked.Increment(ref _relists);
         NotServed = false;
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var item in items)
