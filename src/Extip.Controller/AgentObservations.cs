@@ -17,10 +17,17 @@ namespace Extip.Controller;
 /// the agents a Lease duration to renew before it moves anything.
 /// </para>
 /// </summary>
-internal sealed class AgentObservations(TimeProvider time)
+internal sealed class AgentObservations(TimeProvider time, DisruptionRule? rule = null)
 {
     private readonly Dictionary<string, Seen> _agents = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
+    private readonly DisruptionRule _rule = rule ?? new DisruptionRule();
+    private long? _disruptedUntil;
+    private bool _disruptionHolds;
+    private long _disruptions;
+
+    /// <summary>Control-plane disruptions declared so far.</summary>
+    public long Disruptions => Interlocked.Read(ref _disruptions);
 
     /// <summary>Records a Lease as listed or watched: a changed renewTime (or a new Lease) is a renewal seen now.</summary>
     public void Observe(V1Lease lease)
@@ -81,8 +88,49 @@ internal sealed class AgentObservations(TimeProvider time)
         var live = new HashSet<string>(StringComparer.Ordinal);
         var held = new List<string>();
         TimeSpan? next = null;
+        Disruption? disruption = null;
         lock (_gate)
         {
+            // Most agents' Leases running out within one window is a control-plane disruption,
+            // not dead nodes (as the node lifecycle controller's unhealthy-zone rule): no expiry is
+            // confirmed until the disruption is over and the agents have had the grace to renew.
+            var counted = _agents.Values.Where(a => !a.Released).ToList();
+            var expiries = counted.Select(a => a.At + Ticks(a.Duration)).Where(at => at <= now).Order().ToList();
+            var window = Ticks(_rule.Window);
+            var bunched = 0;
+            for (int i = 0, j = 0; j < expiries.Count; j++)
+            {
+                while (expiries[j] - expiries[i] > window)
+                {
+                    i++;
+                }
+
+                bunched = Math.Max(bunched, j - i + 1);
+            }
+
+            var grace = Ticks(_rule.Grace ?? (counted.Count > 0 ? counted.Max(a => a.Duration) : TimeSpan.Zero));
+            var holds = bunched >= Math.Max(2, _rule.MinimumAgents) && bunched >= _rule.Share * counted.Count;
+            if (holds && !_disruptionHolds)
+            {
+                // Declared once per episode, with a grace from now: a rack that lost power does
+                // not hold its claims for ever, only until its agents could have renewed.
+                Interlocked.Increment(ref _disruptions);
+                disruption = new Disruption(bunched, counted.Count, true);
+                _disruptedUntil = now + grace;
+            }
+            else if (!holds && _disruptionHolds)
+            {
+                // Seen over (the agents renew again): those still on their way get the grace too.
+                _disruptedUntil = now + grace;
+            }
+
+            _disruptionHolds = holds;
+            var disrupted = _disruptedUntil > now;
+            if (disrupted && disruption is null)
+            {
+                disruption = new Disruption(bunched, counted.Count, false);
+            }
+
             foreach (var (node, seen) in _agents)
             {
                 if (seen.Released)
@@ -101,7 +149,7 @@ internal sealed class AgentObservations(TimeProvider time)
                 // Expired on our clock: dead only if another agent was seen renewing without a
                 // break for at least half this one's Lease while this one stayed silent.
                 var half = (long)(seen.Duration.TotalSeconds / 2 * time.TimestampFrequency);
-                if (_agents.Any(o => o.Key != node && !o.Value.Released && o.Value.At - Math.Max(seen.At, o.Value.Since) >= half))
+                if (!disrupted && _agents.Any(o => o.Key != node && !o.Value.Released && o.Value.At - Math.Max(seen.At, o.Value.Since) >= half))
                 {
                     continue;
                 }
@@ -112,12 +160,41 @@ internal sealed class AgentObservations(TimeProvider time)
         }
 
         held.Sort(StringComparer.Ordinal);
-        return new Judgement(live, next, held);
+        if (disruption is not null && _disruptedUntil is { } until)
+        {
+            // Judge again when the grace is over.
+            var left = time.GetElapsedTime(now, until);
+            next = next is null || left < next ? left : next;
+        }
+
+        return new Judgement(live, next, held, disruption);
     }
 
+    private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * time.TimestampFrequency);
+
     /// <summary>What <see cref="Judge"/> found.</summary>
-    public sealed record Judgement(HashSet<string> Live, TimeSpan? NextExpiry, IReadOnlyList<string> Unconfirmed);
+    public sealed record Judgement(HashSet<string> Live, TimeSpan? NextExpiry, IReadOnlyList<string> Unconfirmed, Disruption? Disruption = null);
+
+    /// <summary>A control-plane disruption in force: how many agents' Leases ran out together, of how many; Started on the judgement that declared it.</summary>
+    public sealed record Disruption(int Expired, int Agents, bool Started);
 
     /// <summary>The last renewTime seen, when it was seen, since when its renewals come without a long break, the Lease's duration, released.</summary>
     private sealed record Seen(DateTime? Renew, long At, long Since, TimeSpan Duration, bool Released);
+}
+
+/// <summary>
+/// When most agents' Leases run out together, it is the control plane, not the nodes: at least
+/// <see cref="Share"/> of the agents (and <see cref="MinimumAgents"/>) expiring within
+/// <see cref="Window"/> of each other declares a disruption, and no claim moves until
+/// <see cref="Grace"/> (default: one Lease duration) after the last such judgement.
+/// </summary>
+public sealed record DisruptionRule
+{
+    public double Share { get; init; } = 0.55;
+
+    public int MinimumAgents { get; init; } = 2;
+
+    public TimeSpan Window { get; init; } = TimeSpan.FromSeconds(5);
+
+    public TimeSpan? Grace { get; init; }
 }

@@ -52,6 +52,9 @@ public sealed record ControllerOptions
     /// <summary>Create or update the CRDs at start (the lab does; a cluster usually applies deploy/crds).</summary>
     public bool InstallCrds { get; init; }
 
+    /// <summary>When most agents' Leases running out together counts as a control-plane disruption (no claim moves).</summary>
+    public DisruptionRule Disruption { get; init; } = new();
+
     /// <summary>The clock agent liveness is judged on (its monotonic timestamps); tests give a fake one.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 }

@@ -58,7 +58,8 @@ public sealed class AgentObservationsTests
         var during = _agents.Judge();
         Assert.Equal(["a", "b", "c"], during.Live.Order(StringComparer.Ordinal));
         Assert.Equal(["a", "b", "c"], during.Unconfirmed);
-        Assert.Null(during.NextExpiry);
+        Assert.NotNull(during.Disruption);
+        Assert.Equal(TimeSpan.FromSeconds(2), during.NextExpiry); // the disruption's grace: judge again then
 
         // The API server is back: b's renewal gets through first. That proves nothing about a
         // and c yet: their renewals may be a moment behind.
@@ -67,8 +68,9 @@ public sealed class AgentObservationsTests
         Renew("c");
         Assert.Equal(["a", "b", "c"], _agents.Judge().Live.Order(StringComparer.Ordinal));
 
-        // b and c go on renewing, a does not: after half a Lease of that, a is dead.
-        for (var i = 0; i < 3; i++)
+        // b and c go on renewing, a does not: after half a Lease of that, and the disruption's
+        // grace (a Lease) from when it was seen over, a is dead.
+        for (var i = 0; i < 6; i++)
         {
             _time.Advance(TimeSpan.FromMilliseconds(400));
             Renew("b");
@@ -123,5 +125,75 @@ public sealed class AgentObservationsTests
         Renew("a");
         _agents.Forget(ExtipApi.AgentLeasePrefix + "a");
         Assert.Empty(_agents.Judge().Live);
+    }
+
+    /// <summary>Advances in 100 ms steps, the named agents renewing every 400 ms and Judge called every step (as the timer would); the last judgement.</summary>
+    private AgentObservations.Judgement Run(AgentObservations agents, TimeSpan span, params string[] renewing)
+    {
+        AgentObservations.Judgement last = agents.Judge();
+        for (var t = TimeSpan.Zero; t < span; t += TimeSpan.FromMilliseconds(100))
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            if (t.TotalMilliseconds % 400 == 0)
+            {
+                foreach (var n in renewing)
+                {
+                    agents.Observe(Lease(n, new DateTime(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddTicks(_time.GetTimestamp())));
+                }
+            }
+
+            last = agents.Judge();
+        }
+
+        return last;
+    }
+
+    [Fact]
+    public void Judge_MostAgentsExpireTogether_WhileOneRenews_ADisruption_NoExpiryConfirmed_UntilTheGraceIsOver()
+    {
+        var agents = new AgentObservations(_time, new DisruptionRule { Grace = TimeSpan.FromSeconds(3) });
+        Run(agents, TimeSpan.FromSeconds(1), "a", "b", "c", "d");
+
+        // a, b and c fall silent at once (cut off from the API together); d goes on renewing.
+        var j = Run(agents, TimeSpan.FromSeconds(2.5), "d");
+        Assert.Equal(1, agents.Disruptions);
+        Assert.NotNull(j.Disruption);
+        Assert.Equal(["a", "b", "c", "d"], j.Live.Order(StringComparer.Ordinal));
+        Assert.Equal(["a", "b", "c"], j.Unconfirmed);
+
+        // The grace runs from the declaration: then they are dead (a rack that lost power does
+        // not hold its claims for ever), and the disruption is not declared again.
+        j = Run(agents, TimeSpan.FromSeconds(3), "d");
+        Assert.Equal(["d"], j.Live);
+        Assert.Null(j.Disruption);
+        Assert.Equal(1, agents.Disruptions);
+    }
+
+    [Fact]
+    public void Judge_OneAgentOfFourExpires_NoDisruption_ConfirmedDeadAtOnce()
+    {
+        var agents = new AgentObservations(_time);
+        Run(agents, TimeSpan.FromSeconds(1), "a", "b", "c", "d");
+        var j = Run(agents, TimeSpan.FromSeconds(2.5), "b", "c", "d");
+        Assert.Equal(0, agents.Disruptions);
+        Assert.Null(j.Disruption);
+        Assert.Equal(["b", "c", "d"], j.Live.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void Judge_AfterAnOutageOfEveryone_AnAgentStillOnItsWayGetsTheGrace_ThenIsDead()
+    {
+        var agents = new AgentObservations(_time, new DisruptionRule { Grace = TimeSpan.FromSeconds(3) });
+        Run(agents, TimeSpan.FromSeconds(1), "a", "b", "c");
+        var j = Run(agents, TimeSpan.FromSeconds(30));
+        Assert.Equal(1, agents.Disruptions);
+        Assert.Equal(["a", "b", "c"], j.Unconfirmed);
+
+        // The API server is back: a and b renew, c not yet. Without the disruption rule c would
+        // be confirmed dead half a Lease after a's and b's renewals resumed; it gets the grace.
+        j = Run(agents, TimeSpan.FromSeconds(2), "a", "b");
+        Assert.Contains("c", j.Live);
+        j = Run(agents, TimeSpan.FromSeconds(1.5), "a", "b");
+        Assert.Equal(["a", "b"], j.Live.Order(StringComparer.Ordinal));
     }
 }

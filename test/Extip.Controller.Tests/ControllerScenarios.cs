@@ -119,6 +119,43 @@ public abstract class ControllerScenarios
     }
 
     [Fact]
+    public async Task MostAgentsLeasesRunOutTogether_ADisruption_EventAndMetric_ClaimsWaitForTheGrace()
+    {
+        await using var env = await NewEnvAsync();
+        await env.Agents.StartAsync("k8s1", "k8s2", "k8s3", "k8s4");
+        var controller = await env.StartControllerAsync(env.Options() with
+        {
+            Distribution = Distribution.Balance,
+            Disruption = new DisruptionRule { Grace = TimeSpan.FromSeconds(10) },
+        });
+        await env.PoolAsync("default", ["203.0.113.0/27"]);
+        var ns = await env.NamespaceAsync("apps");
+        for (var i = 0; i < 8; i++)
+        {
+            await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer($"s{i}"), ns);
+        }
+
+        await EventuallyAsync(env.ClaimsAsync, c => c.Count == 8 && c.All(x => x.Spec.Nodes.Count == 1) && c.Select(x => x.Spec.Nodes[0]).Distinct().Count() == 4, what: "8 claims over 4 nodes");
+
+        // Three of four agents fall silent together: the control plane, most likely.
+        foreach (var n in new[] { "k8s1", "k8s2", "k8s3" })
+        {
+            env.Agents.Kill(n);
+        }
+
+        var events = await EventuallyAsync(() => env.EventsAsync(env.Namespace, "extip-controller"), e => e.Any(x => x.Reason == "ControlPlaneDisruption"),
+            TimeSpan.FromSeconds(30), "a ControlPlaneDisruption Event");
+        var e = events.Single(x => x.Reason == "ControlPlaneDisruption");
+        Assert.Equal("Warning", e.Type);
+        Assert.StartsWith("3 of 4 agents' Leases ran out within 5 s: a control-plane disruption", e.Message, StringComparison.Ordinal);
+        Assert.Contains("extip_control_plane_disruptions_total 1", await controller.Metrics.RenderAsync(), StringComparison.Ordinal);
+        Assert.Equal(6, (await env.ClaimsAsync()).Count(c => c.Spec.Nodes[0] != "k8s4"));
+
+        // The grace is over and they have not renewed: dead after all (a rack that lost power).
+        await EventuallyAsync(env.ClaimsAsync, c => c.Count == 8 && c.All(x => x.Spec.Nodes.SequenceEqual(["k8s4"])), TimeSpan.FromSeconds(60), "claims on k8s4 after the grace");
+    }
+
+    [Fact]
     public async Task AgentLeaseRunsOut_IpNodeLabelledGone_RenewedAgain_Live_StatusLeftToTheAgent()
     {
         await using var env = await NewEnvAsync();

@@ -22,6 +22,8 @@ public sealed class ControllerMetrics
         Leader = f.CreateGauge("extip_leader", "1 while this controller is the leader.");
         Claims = f.CreateGauge("extip_claims", "IPClaims the controller keeps.");
         LiveAgents = f.CreateGauge("extip_live_agents", "Agents whose Lease is live.");
+        Disruption = f.CreateGauge("extip_control_plane_disruption", "1 while most agents' Leases ran out together (a control-plane disruption): no claim moves until they have had a grace to renew.");
+        Disruptions = f.CreateCounter("extip_control_plane_disruptions_total", "Control-plane disruptions declared.");
         UnconfirmedExpiries = f.CreateGauge("extip_agents_expiry_unconfirmed", "Agents whose Lease ran out while no other agent was seen renewing (a control-plane disruption): kept live, their claims do not move.");
         ClaimWrites = f.CreateCounter("extip_claim_writes_total", "IPClaim creates, updates and deletes.", "op");
     }
@@ -45,6 +47,10 @@ public sealed class ControllerMetrics
     public Gauge Claims { get; }
 
     public Gauge LiveAgents { get; }
+
+    public Gauge Disruption { get; }
+
+    public Counter Disruptions { get; }
 
     public Gauge UnconfirmedExpiries { get; }
 

@@ -38,6 +38,22 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
     {
         var judged = session.Agents.Judge();
         nextExpiry = judged.NextExpiry is { } left ? now + left : null;
+        session.Metrics.Disruption.Set(judged.Disruption is null ? 0 : 1);
+        if (judged.Disruption is { Started: true } d)
+        {
+            session.Metrics.Disruptions.Inc();
+            var grace = session.Options.Disruption.Grace is { } g ? $"{g.TotalSeconds:0.###} s" : "one Lease duration";
+            var message = $"{d.Expired} of {d.Agents} agents' Leases ran out within {session.Options.Disruption.Window.TotalSeconds:0.###} s: a control-plane disruption, not dead nodes; no claim moves until it is over and the agents have had {grace} to renew";
+            LogControlPlaneDisruption(session.Logger, message);
+            session.Events.Warning(new V1ObjectReference
+            {
+                Kind = "Lease",
+                ApiVersion = "coordination.k8s.io/v1",
+                Name = "extip-controller",
+                NamespaceProperty = session.Options.Namespace,
+            }, "ControlPlaneDisruption", message);
+        }
+
         var unconfirmed = judged.Unconfirmed.Count;
         if (unconfirmed != (int)session.Metrics.UnconfirmedExpiries.Value)
         {
@@ -50,6 +66,9 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
 
         return judged.Live;
     }
+
+    [LoggerMessage(EventId = 331, Level = LogLevel.Warning, Message = "{Message}")]
+    private static partial void LogControlPlaneDisruption(ILogger logger, string message);
 
     [LoggerMessage(EventId = 330, Level = LogLevel.Warning, Message = "agents {Nodes}: their Leases ran out while no other agent was seen renewing (a control-plane disruption, not dead nodes): their claims stay until a renewal confirms it")]
     private static partial void LogDisruption(ILogger logger, string nodes);
