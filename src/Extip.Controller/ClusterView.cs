@@ -7,7 +7,11 @@ using Microsoft.Extensions.Logging;
 
 namespace Extip.Controller;
 
-/// <summary>The informers the controller reads the cluster through.</summary>
+/// <summary>
+/// The informers the controller reads the cluster through. Its own resources are required: while
+/// their CRDs are not served yet, the controller is not ready and waits for them (it never goes on
+/// thinking there are no claims); EndpointSlices are optional (older servers lack discovery/v1).
+/// </summary>
 internal sealed class ClusterView
 {
     public ClusterView(IKubernetes client, ControllerOptions options, ILoggerFactory logs)
@@ -17,9 +21,9 @@ internal sealed class ClusterView
         Nodes = new Informer<V1Node>(Resources.Nodes(client), logs.CreateLogger("informer.nodes"));
         EndpointSlices = new Informer<V1EndpointSlice>(Resources.EndpointSlices(client), logs.CreateLogger("informer.endpointslices"));
         Leases = new Informer<V1Lease>(Resources.Leases(client, options.Namespace), logs.CreateLogger("informer.leases"));
-        Pools = new Informer<IpPool>(Resources.Custom<IpPool>(client, IpPool.Plural), logs.CreateLogger("informer.ippools"));
-        Claims = new Informer<IpClaim>(Resources.Custom<IpClaim>(client, IpClaim.Plural), logs.CreateLogger("informer.ipclaims"));
-        IpNodes = new Informer<IpNode>(Resources.Custom<IpNode>(client, IpNode.Plural), logs.CreateLogger("informer.ipnodes"));
+        Pools = new Informer<IpPool>(Resources.Custom<IpPool>(client, IpPool.Plural), logs.CreateLogger("informer.ippools")) { Required = true };
+        Claims = new Informer<IpClaim>(Resources.Custom<IpClaim>(client, IpClaim.Plural), logs.CreateLogger("informer.ipclaims")) { Required = true };
+        IpNodes = new Informer<IpNode>(Resources.Custom<IpNode>(client, IpNode.Plural), logs.CreateLogger("informer.ipnodes")) { Required = true };
     }
 
     public Informer<V1Service> Services { get; }

@@ -49,7 +49,7 @@ public sealed partial class ExtipController : IAsyncDisposable
 
     public bool IsLeader => _session is not null;
 
-    public bool IsReady => _view.IsReady && (_session is null || _session.Reloaded);
+    public bool IsReady => _prepared && _view.IsReady && (_session is null || _session.Reloaded);
 
     /// <summary>The address of the metrics/health endpoint once started (port 0 resolved).</summary>
     public Uri? MetricsUrl { get; private set; }
@@ -60,13 +60,13 @@ public sealed partial class ExtipController : IAsyncDisposable
 
     public async Task StartAsync(CancellationToken ct = default)
     {
-        if (_options.InstallCrds)
+        // Start in any order: without the API server, the CRDs, the namespace and the heartbeat
+        // key come once it answers; the controller is not ready until then.
+        if (!await TryPrepareAsync(ct))
         {
-            await CrdInstaller.InstallAsync(_client, ct);
+            _running.Add(Task.Run(() => PrepareLoopAsync(_stop.Token), CancellationToken.None));
         }
 
-        await EnsureNamespaceAsync(ct);
-        await EnsurePeerKeyAsync(ct);
         _running.AddRange(_view.Run(_stop.Token));
         _running.Add(_events.RunAsync(_stop.Token));
         if (_options.Metrics is { } listen)
@@ -174,6 +174,57 @@ public sealed partial class ExtipController : IAsyncDisposable
         {
         }
     }
+
+    private volatile bool _prepared;
+
+    private async Task<bool> TryPrepareAsync(CancellationToken ct)
+    {
+        try
+        {
+            if (_options.InstallCrds)
+            {
+                await CrdInstaller.InstallAsync(_client, ct);
+            }
+
+            await EnsureNamespaceAsync(ct);
+            await EnsurePeerKeyAsync(ct);
+            _prepared = true;
+            return true;
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException
+            || (e is k8s.Autorest.HttpOperationException h && (int)h.Response.StatusCode >= 500)
+            || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            LogWaitingForApi(_logger, e.Message);
+            return false;
+        }
+    }
+
+    private async Task PrepareLoopAsync(CancellationToken ct)
+    {
+        var wait = TimeSpan.FromMilliseconds(250);
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(wait, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            if (await TryPrepareAsync(ct))
+            {
+                return;
+            }
+
+            wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+        }
+    }
+
+    [LoggerMessage(EventId = 403, Level = LogLevel.Warning, Message = "the API server does not answer yet ({Error}); trying again")]
+    private static partial void LogWaitingForApi(ILogger logger, string error);
 
     /// <summary>The agents' heartbeat key: 32 random bytes, made once; an existing one is never replaced.</summary>
     private async Task EnsurePeerKeyAsync(CancellationToken ct)

@@ -115,6 +115,37 @@ public sealed class RestartAndFaultTests
     }
 
     [Fact]
+    public async Task StartedBeforeTheApiServerAndTheCrds_NotReadyUntilBoth_ThenAssigns()
+    {
+        // A port nobody listens on yet: the controller starts first.
+        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        var client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = $"http://127.0.0.1:{port}/" });
+        var options = new ControllerOptions { LeaderElection = false, Namespace = "extip-system", Workers = 2 };
+        await using var controller = new ExtipController(client, options);
+        await controller.StartAsync();
+        Assert.False(controller.IsReady);
+
+        // The API server comes, without the CRDs: still not ready, and no "going on without".
+        await using var server = new Extip.ApiServer.EmbeddedApiServer(new Extip.ApiServer.Http.ApiServerOptions { Listen = $"127.0.0.1:{port}" });
+        await server.StartAsync();
+        await EventuallyAsync(async () => (await client.CoreV1.ListNamespacedSecretAsync("extip-system")).Items.Select(x => x.Metadata.Name).ToList(),
+            names => names.Contains(ExtipApi.PeerKeySecret), TimeSpan.FromSeconds(30), "the namespace and the heartbeat key, once the API server answers");
+        Assert.False(controller.IsReady);
+
+        await Extip.Kubernetes.Crds.CrdInstaller.InstallAsync(client, CancellationToken.None);
+        await client.CustomObjects.CreateClusterCustomObjectAsync(
+            new IpPool { Metadata = new V1ObjectMeta { Name = "late" }, Spec = new IpPoolSpecModel { Addresses = ["192.0.2.0/28"] } }, ExtipApi.Group, ExtipApi.Version, IpPool.Plural);
+        await client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer("web"), "default");
+        var ingress = await EventuallyAsync(async () => (await client.CoreV1.ReadNamespacedServiceAsync("web", "default")).Status?.LoadBalancer?.Ingress?.Select(i => i.Ip).ToList() ?? [],
+            i => i.Count == 1, TimeSpan.FromSeconds(30), "an address once the CRDs are served");
+        Assert.Equal(["192.0.2.0"], ingress);
+        Assert.True(controller.IsReady);
+    }
+
+    [Fact]
     public async Task ServiceCreatedWhileNoControllerRuns_IsReportedAsAssignedAfterStart()
     {
         await using var env = await EmbeddedAsync();
