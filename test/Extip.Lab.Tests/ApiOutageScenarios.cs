@@ -1,33 +1,51 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Extip.Cli.Lab;
 using Xunit.Abstractions;
 
 namespace Extip.Lab.Tests;
 
-/// <summary>The data plane outlives the control plane: an API server outage never takes an address away (BGP, All).</summary>
+/// <summary>
+/// The data plane outlives the control plane: an API server outage never takes an address away,
+/// in BGP All, BGP Balance and L2; and a node cut off from the API server alone fences and hands
+/// over, without two nodes answering for the address.
+/// </summary>
 public sealed class ApiOutageScenarios(ITestOutputHelper output)
 {
-    [Fact]
-    public async Task ApiServerFrozen30s_ThenKilled60sAndRestarted_BgpAll_NoRequestFails_NoAddressRemoved_NoClaimMoves()
+    [Theory]
+    [InlineData("bgp", "all")]
+    [InlineData("bgp", "balance")]
+    [InlineData("l2", "balance")]
+    public async Task ApiServerFrozen30s_ThenKilled60sWithTheController_NoRequestFails_NoAddressRemoved_NoClaimMoves(string mode, string distribution)
     {
         await using var lab = new LabDriver(output);
-        await lab.MustAsync("lab", "up", "--nodes", "3", "--agents", "2");
+        await lab.MustAsync("lab", "up", "--nodes", "3", "--agents", "2", "--mode", mode, "--distribution", distribution);
         await LabObjects.CreateSeedServiceAsync(lab.Client, lab.State.Spec, CancellationToken.None);
         var seed = LabObjects.SeedV4;
-        await lab.Until(() => lab.RoutedTo(seed), r => r.SequenceEqual(["k8s1", "k8s2"]), "the seed routed to both agents");
-        var claim = (await lab.ClaimAsync(seed))!;
+        var iface = mode == "bgp" ? "lo" : "eth0";
+        var holders = distribution == "all" ? 2 : 1;
+        var claim = await lab.UntilAsync(() => lab.ClaimAsync(seed), c => c?.Spec.Nodes.Count == holders, $"the seed's claim on {holders} node(s)");
+        var expected = string.Join(',', claim!.Spec.Nodes.Order(StringComparer.Ordinal));
+        await lab.Until(() => lab.Holders(seed, iface), h => string.Join(',', h) == expected, $"the seed's address on {expected}");
+        if (mode == "bgp")
+        {
+            await lab.Until(() => lab.RoutedTo(seed), r => string.Join(',', r) == expected, $"the seed routed to {expected}");
+        }
 
         // Every request must be answered (a generous timeout: a busy machine delays, it does not fail),
-        // and the address must stay on both nodes and in the router all the time.
+        // and the address must stay on its nodes (and in the router) all the time.
         var probe = new Prober(lab.State.Client, seed, lab.State.Spec.Port) { Interval = TimeSpan.FromMilliseconds(20), Timeout = TimeSpan.FromSeconds(15) };
         using var stop = new CancellationTokenSource();
         var probing = probe.RunAsync(TimeSpan.FromMinutes(10), ct: stop.Token);
         var seen = new ConcurrentBag<string>();
+        var want = mode == "bgp" ? $"holders {expected} routed {expected}" : $"holders {expected}";
         var watching = Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested)
             {
-                seen.Add($"holders {string.Join(',', lab.Holders(seed, "lo"))} routed {string.Join(',', lab.RoutedTo(seed))}");
+                seen.Add(mode == "bgp"
+                    ? $"holders {string.Join(',', lab.Holders(seed, iface))} routed {string.Join(',', lab.RoutedTo(seed))}"
+                    : $"holders {string.Join(',', lab.Holders(seed, iface))}");
                 await Task.Delay(50);
             }
         });
@@ -36,6 +54,12 @@ public sealed class ApiOutageScenarios(ITestOutputHelper output)
         {
             await lab.MustAsync("lab", "fail", "apiserver", "--how", how);
             lab.Log($"API server {how}: the outage lasts {outage.TotalSeconds} s");
+            if (how == "kill")
+            {
+                // The controller dies during the outage too; its replacement starts without the API.
+                await lab.MustAsync("lab", "fail", "controller", "--how", "kill");
+            }
+
             await Task.Delay(outage); // the scenario: the outage's length, not a wait for a state
             await lab.MustAsync("lab", "heal", "apiserver");
             foreach (var node in new[] { "k8s1", "k8s2" })
@@ -47,13 +71,68 @@ public sealed class ApiOutageScenarios(ITestOutputHelper output)
             Assert.Equal(claim.Spec.Nodes, now.Spec.Nodes);
         }
 
+        // Four Lease durations after the API server is back: still no claim has moved.
+        var settle = Stopwatch.StartNew();
+        await lab.Until(() => settle.Elapsed, e => e > TimeSpan.FromSeconds(lab.State.Spec.LeaseSeconds * 4), "four Lease durations after the outage");
         await stop.CancelAsync();
         var result = await probing;
         await watching;
-        lab.Log($"during both outages: {result.Succeeded} answered, {result.Failed} failed, longest gap {result.LongestGap.TotalMilliseconds:F0} ms");
+        lab.Log($"{mode} {distribution}, during both outages: {result.Succeeded} answered, {result.Failed} failed, longest gap {result.LongestGap.TotalMilliseconds:F0} ms");
         Assert.Equal(0, result.Failed);
         Assert.True(result.Succeeded > 0);
-        Assert.All(seen, s => Assert.Equal("holders k8s1,k8s2 routed k8s1,k8s2", s));
+        Assert.All(seen, s => Assert.Equal(want, s));
         Assert.Equal(claim.Metadata.ResourceVersion, (await lab.ClaimAsync(seed))!.Metadata.ResourceVersion);
+    }
+
+    [Fact]
+    public async Task OneNodeCutOffFromTheApiServerOnly_L2_ItFences_AnotherTakesOver_NeverTwoAnswering()
+    {
+        await using var lab = new LabDriver(output);
+        await lab.MustAsync("lab", "up", "--nodes", "3", "--agents", "2", "--mode", "l2", "--distribution", "balance");
+        await LabObjects.CreateSeedServiceAsync(lab.Client, lab.State.Spec, CancellationToken.None);
+        var seed = LabObjects.SeedV4;
+        var claim = await lab.UntilAsync(() => lab.ClaimAsync(seed), c => c?.Spec.Nodes.Count == 1, "the seed's claim on one node");
+        var first = claim!.Spec.Nodes[0];
+        var second = first == "k8s1" ? "k8s2" : "k8s1";
+        await lab.Until(() => lab.Holders(seed, "eth0"), h => h.SequenceEqual([first]), $"the seed's address on {first}");
+
+        var probe = new Prober(lab.State.Client, seed, lab.State.Spec.Port) { Interval = TimeSpan.FromMilliseconds(10), Timeout = TimeSpan.FromSeconds(2) };
+        using var stop = new CancellationTokenSource();
+        var probing = probe.RunAsync(TimeSpan.FromMinutes(10), ct: stop.Token);
+        await lab.MustAsync("lab", "fail", first, "--how", "cut-api");
+        var sw = Stopwatch.StartNew();
+        TimeSpan? fenced = null, taken = null, both = null;
+        await lab.Until(() =>
+        {
+            var h = lab.Holders(seed, "eth0");
+            if (h.Count == 2)
+            {
+                both ??= sw.Elapsed;
+            }
+
+            fenced ??= h.Contains(first) ? null : sw.Elapsed;
+            taken ??= h.Contains(second) ? sw.Elapsed : null;
+            return (fenced, taken);
+        }, t => t.fenced is not null && t.taken is not null, $"{first} fenced and {second} holding the address");
+        var moved = await lab.UntilAsync(() => lab.ClaimAsync(seed), c => c?.Spec.Nodes.SequenceEqual([second]) == true, $"the claim on {second}");
+        var answers = await lab.AskAsync(seed, 5);
+        await stop.CancelAsync();
+        var result = await probing;
+        var overlap = both is null ? TimeSpan.Zero : taken!.Value - fenced!.Value;
+        lab.Log($"cut-api at 0: {first} fenced at {fenced!.Value.TotalMilliseconds:F0} ms, {second} took over at {taken!.Value.TotalMilliseconds:F0} ms; " +
+            $"both held it for {Math.Max(0, overlap.TotalMilliseconds):F0} ms; probes: {result.Succeeded} answered, {result.Failed} failed, longest gap {result.LongestGap.TotalMilliseconds:F0} ms");
+
+        // The cut node fenced on its peer's word before (or as) the other took over: never two
+        // answering for the address longer than the agents' renew interval (the fence margin).
+        Assert.True(both is null || fenced <= taken + TimeSpan.FromSeconds(lab.State.Spec.RenewSeconds),
+            $"{first} still held the address {(fenced - taken)!.Value.TotalMilliseconds:F0} ms after {second} took it");
+        Assert.All(answers, a => Assert.Equal(second, a));
+        Assert.Contains($"{second} reached the API server after this node lost it", File.ReadAllText(Path.Combine(lab.Home.LogDir, $"agent-{first}.log")), StringComparison.Ordinal);
+
+        // Given the API server back, it takes nothing back.
+        await lab.MustAsync("lab", "heal", first);
+        await lab.UntilAsync(() => LabObjects.NodeReadyAsync(lab.Client, first, CancellationToken.None), r => r, $"{first}'s agent Ready again");
+        Assert.Equal([second], lab.Holders(seed, "eth0"));
+        Assert.Equal(moved!.Metadata.ResourceVersion, (await lab.ClaimAsync(seed))!.Metadata.ResourceVersion);
     }
 }

@@ -81,8 +81,8 @@ internal static class LabCommand
     private static Command Fail()
     {
         var node = new Argument<string>("node") { Description = "A node (k8s1…), `controller` (kill or stop) or `apiserver` (freeze or kill)." };
-        var how = new Option<string>("--how") { Description = "freeze: the node dies silently (agent SIGSTOPped, its traffic dropped); kill: SIGKILL its agent; stop: SIGTERM its agent.", DefaultValueFactory = _ => "freeze" };
-        how.AcceptOnlyFromAmong("freeze", "kill", "stop");
+        var how = new Option<string>("--how") { Description = "freeze: the node dies silently (agent SIGSTOPped, its traffic dropped); kill: SIGKILL its agent; stop: SIGTERM its agent; cut-api: only its agent's API traffic is dropped (its data traffic flows).", DefaultValueFactory = _ => "freeze" };
+        how.AcceptOnlyFromAmong("freeze", "kill", "stop", "cut-api");
         var cmd = new Command("fail", "Breaks a node (or the controller) of the running lab.") { node, how };
         cmd.SetAction((r, ct) => Guard("fail", async () =>
         {
@@ -94,7 +94,7 @@ internal static class LabCommand
 
     private static Command Heal()
     {
-        var node = new Argument<string>("node") { Description = "A node (k8s1…): thaws it, or starts its agent (also on a node that had none); or `apiserver`: thaws or restarts it." };
+        var node = new Argument<string>("node") { Description = "A node (k8s1…): gives its agent the API server back (after cut-api), thaws it, or starts its agent (also on a node that had none); or `apiserver`: thaws or restarts it." };
         var cmd = new Command("heal", "Brings a node back into service.") { node };
         cmd.SetAction((r, ct) => Guard("heal", async () =>
         {

@@ -77,7 +77,7 @@ internal sealed partial class LabSupervisor
             case ["heal", var node]:
                 return await HealAsync(node, ct).ConfigureAwait(false);
             default:
-                throw new ArgumentException($"unknown command \"{string.Join(' ', words)}\": fail NODE freeze|kill|stop, heal NODE, down");
+                throw new ArgumentException($"unknown command \"{string.Join(' ', words)}\": fail NODE freeze|kill|stop|cut-api, heal NODE, down");
         }
     }
 
@@ -159,6 +159,23 @@ internal sealed partial class LabSupervisor
     {
         var (ns, agent) = NodeAndAgent(node);
 
+        if (how == "cut-api")
+        {
+            ApiRelay? relay;
+            lock (_gate)
+            {
+                relay = _relays.GetValueOrDefault(node);
+            }
+
+            if (relay is null)
+            {
+                throw new InvalidOperationException($"{node}: no agent has run there, so it has no way to the API server to cut");
+            }
+
+            relay.Cut();
+            return $"{node}: its agent's API traffic dropped (its relay to the API server cut); its data traffic flows";
+        }
+
         if (agent is null || agent.Process.HasExited || agent.State != "running")
         {
             throw new InvalidOperationException($"{node}: no running agent to fail (agent: {agent?.State ?? "none"}); `extip lab heal {node}` starts one");
@@ -187,7 +204,7 @@ internal sealed partial class LabSupervisor
                 said = $"{node}: agent pid {agent.Process.Id} stopped cleanly (SIGTERM): withdrew its routes, removed its addresses, released its Lease";
                 break;
             default:
-                throw new ArgumentException($"fail {node} --how {how}: freeze, kill or stop");
+                throw new ArgumentException($"fail {node} --how {how}: freeze, kill, stop or cut-api");
         }
 
         WriteState();
@@ -199,7 +216,18 @@ internal sealed partial class LabSupervisor
         var (ns, agent) = NodeAndAgent(node);
 
         string said;
-        if (agent is { State: "frozen" } && !agent.Process.HasExited)
+        ApiRelay? cut;
+        lock (_gate)
+        {
+            cut = _relays.GetValueOrDefault(node) is { IsCut: true } r ? r : null;
+        }
+
+        if (cut is not null)
+        {
+            cut.Heal();
+            said = $"{node}: its agent reaches the API server again";
+        }
+        else if (agent is { State: "frozen" } && !agent.Process.HasExited)
         {
             Site.Thaw(ns);
             Signals.Send(agent.Process.Id, Signals.Cont);

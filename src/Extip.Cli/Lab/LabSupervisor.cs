@@ -24,6 +24,7 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
     private readonly LabHome _home;
     private readonly TextWriter _say;
     private readonly Dictionary<string, AgentProcess> _agents = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ApiRelay> _relays = new(StringComparer.Ordinal);
     private readonly List<Responder> _responders = [];
     private readonly Lock _gate = new();
     private readonly CancellationTokenSource _stopping = new();
@@ -227,13 +228,40 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
         _controller = StartSelf("controller", ["controller", "--kubeconfig", _home.Kubeconfig, "--id", $"lab-controller-{n}", "--mask", "32", "--iface", "lo"]);
     }
 
+    /// <summary>
+    /// The node's kubeconfig: the lab's, with the server reached through the node's own
+    /// <see cref="ApiRelay"/>, which <c>fail NODE --how cut-api</c> cuts.
+    /// </summary>
+    private string NodeKubeconfig(string node)
+    {
+        var api = new Uri(_apiServerUrl!);
+        ApiRelay relay;
+        lock (_gate)
+        {
+            if (!_relays.TryGetValue(node, out relay!))
+            {
+                relay = new ApiRelay(new System.Net.IPEndPoint(System.Net.IPAddress.Parse(api.Host), api.Port));
+                _relays[node] = relay;
+            }
+        }
+
+        var path = Path.Combine(_home.Dir, $"kubeconfig-{node}");
+        var text = File.ReadAllText(_home.Kubeconfig).Replace($"{api.Host}:{api.Port.ToString(CultureInfo.InvariantCulture)}", $"127.0.0.1:{relay.Port.ToString(CultureInfo.InvariantCulture)}", StringComparison.Ordinal);
+        File.WriteAllText(path, text);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+        return path;
+    }
+
     /// <summary>Starts an agent process for the node (replacing a dead one).</summary>
     private AgentProcess StartAgent(string node)
     {
         var ns = _fabric!.Nodes[node];
         var p = StartSelf($"agent-{node}",
         [
-            "agent", "--node", node, "--kubeconfig", _home.Kubeconfig, "--netns", ns,
+            "agent", "--node", node, "--kubeconfig", NodeKubeconfig(node), "--netns", ns,
             "--lease-duration", _spec.LeaseSeconds.ToString(CultureInfo.InvariantCulture),
             "--renew-interval", _spec.RenewSeconds.ToString(CultureInfo.InvariantCulture),
         ]);
@@ -419,6 +447,11 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
         foreach (var r in _responders)
         {
             await r.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var relay in _relays.Values)
+        {
+            await relay.DisposeAsync().ConfigureAwait(false);
         }
 
         if (_router is not null)
