@@ -10,7 +10,8 @@ namespace Extip.Cli.Bench;
 /// <c>extip bench failover --api-outage SECONDS</c>: in a lab of its own, the API server is
 /// frozen for SECONDS while a client probes the seed's address every 10 ms; counts the failed
 /// requests, the addresses taken off nodes, and the claim's moves after the API server is back.
-/// One JSON line per distribution (BGP: All and Balance; L2: Balance).
+/// One JSON line per distribution (BGP: All and Balance; L2: Balance), and in L2 one for a node
+/// cut off from the API server alone (<c>apiCut</c>).
 /// </summary>
 internal static class ApiOutageBench
 {
@@ -36,7 +37,8 @@ internal static class ApiOutageBench
                 var holders = distribution == Distribution.All ? 2 : 1;
                 var iface = bgp ? "lo" : "eth0";
                 var sw = Stopwatch.StartNew();
-                while (Held(state, iface).Count != holders || (await LabObjects.ClaimAsync(client, LabObjects.SeedV4, ct).ConfigureAwait(false))?.Spec.Nodes.Count != holders)
+                while (Held(state, iface).Count != holders || (await LabObjects.ClaimAsync(client, LabObjects.SeedV4, ct).ConfigureAwait(false))?.Spec.Nodes.Count != holders
+                    || (bgp && Fabric.NextHops(state.Router, LabObjects.SeedV4).Count != holders))
                 {
                     if (sw.Elapsed > TimeSpan.FromMinutes(2))
                     {
@@ -64,6 +66,7 @@ internal static class ApiOutageBench
                 }, CancellationToken.None);
 
                 await Task.Delay(1000, ct).ConfigureAwait(false);
+                var frozeAt = prober.Snapshot().Samples.LastOrDefault().AtMs;
                 await LabLauncher.SendAsync(home, "fail apiserver freeze", ct).ConfigureAwait(false);
                 await Task.Delay(TimeSpan.FromSeconds(seconds), ct).ConfigureAwait(false);
                 await LabLauncher.SendAsync(home, "heal apiserver", ct).ConfigureAwait(false);
@@ -87,7 +90,8 @@ internal static class ApiOutageBench
                 await stop.CancelAsync().ConfigureAwait(false);
                 var seen = await probing.ConfigureAwait(false);
                 await watching.ConfigureAwait(false);
-                await output.WriteLineAsync($"{mode} {distribution}: API server frozen {seconds} s: {seen.Succeeded} answered, {seen.Failed} failed, {removed} address removals, {moves} claim moves after").ConfigureAwait(false);
+                var failedAt = seen.Samples.Where(x => !x.Ok).Select(x => (x.AtMs - frozeAt).ToString("F0", System.Globalization.CultureInfo.InvariantCulture)).ToList();
+                await output.WriteLineAsync($"{mode} {distribution}: API server frozen {seconds} s: {seen.Succeeded} answered, {seen.Failed} failed{(failedAt.Count > 0 ? $" (at {string.Join(", ", failedAt.Take(20))} ms from the freeze)" : "")}, {removed} address removals, {moves} claim moves after").ConfigureAwait(false);
                 results.Add(new Dictionary<string, object>
                 {
                     ["bench"] = "apiOutage",
@@ -106,12 +110,96 @@ internal static class ApiOutageBench
             }
         }
 
+        if (!bgp)
+        {
+            results.Add(await CutApiAsync(output, ct).ConfigureAwait(false));
+        }
+
         foreach (var r in results)
         {
             BenchResult.Print(output, r);
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// L2, Balance: the seed's holder alone is cut off from the API server (<c>fail NODE --how
+    /// cut-api</c>); when it fenced, when the other node took over, how long both held the address.
+    /// </summary>
+    private static async Task<Dictionary<string, object>> CutApiAsync(TextWriter output, CancellationToken ct)
+    {
+        var home = new LabHome(Path.Combine(Path.GetTempPath(), $"extip-bench-api-cut-{Environment.ProcessId}"));
+        try
+        {
+            var spec = new LabSpec { Nodes = 3, Agents = 2, Mode = AnnounceMode.L2, Distribution = Distribution.Balance };
+            var state = await LabLauncher.UpAsync(spec, home, TextWriter.Null, ct).ConfigureAwait(false);
+            var client = new k8s.Kubernetes(k8s.KubernetesClientConfiguration.BuildConfigFromConfigFile(state.Kubeconfig));
+            await LabObjects.CreateSeedServiceAsync(client, spec, ct).ConfigureAwait(false);
+            var sw = Stopwatch.StartNew();
+            string? first = null;
+            while (first is null)
+            {
+                var nodes = (await LabObjects.ClaimAsync(client, LabObjects.SeedV4, ct).ConfigureAwait(false))?.Spec.Nodes;
+                if (nodes is [var n] && Held(state, "eth0").SetEquals([n]))
+                {
+                    first = n;
+                }
+                else if (sw.Elapsed > TimeSpan.FromMinutes(2))
+                {
+                    throw new LabException($"the seed's address was not on one node within 2 minutes; lab log {home.Log}");
+                }
+                else
+                {
+                    await Task.Delay(50, ct).ConfigureAwait(false);
+                }
+            }
+
+            var second = spec.AgentNodes.Single(n => n != first);
+            var prober = new Prober(state.Client, LabObjects.SeedV4, spec.Port) { Interval = TimeSpan.FromMilliseconds(10), Timeout = TimeSpan.FromSeconds(1) };
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var probing = prober.RunAsync(TimeSpan.FromHours(1), ct: stop.Token);
+            await LabLauncher.SendAsync(home, $"fail {first} cut-api", ct).ConfigureAwait(false);
+            sw.Restart();
+            TimeSpan? fenced = null, taken = null;
+            var both = TimeSpan.Zero;
+            var last = sw.Elapsed;
+            while ((fenced is null || taken is null) && sw.Elapsed < TimeSpan.FromMinutes(1))
+            {
+                var held = Held(state, "eth0");
+                var now = sw.Elapsed;
+                if (held.Count == 2)
+                {
+                    both += now - last;
+                }
+
+                last = now;
+                fenced ??= held.Contains(first) ? null : now;
+                taken ??= held.Contains(second) ? now : null;
+                await Task.Delay(2, ct).ConfigureAwait(false);
+            }
+
+            await Task.Delay(2000, ct).ConfigureAwait(false);
+            await stop.CancelAsync().ConfigureAwait(false);
+            var seen = await probing.ConfigureAwait(false);
+            await output.WriteLineAsync($"l2 Balance: {first} cut off from the API server: fenced after {fenced?.TotalMilliseconds:F0} ms, {second} took over after {taken?.TotalMilliseconds:F0} ms, both held it {both.TotalMilliseconds:F0} ms; {seen.Failed} of {seen.Sent} requests failed").ConfigureAwait(false);
+            return new Dictionary<string, object>
+            {
+                ["bench"] = "apiCut",
+                ["mode"] = "l2",
+                ["distribution"] = "Balance",
+                ["leaseSeconds"] = spec.LeaseSeconds,
+                ["fencedMs"] = Math.Round(fenced?.TotalMilliseconds ?? -1),
+                ["takenOverMs"] = Math.Round(taken?.TotalMilliseconds ?? -1),
+                ["bothHeldMs"] = Math.Round(both.TotalMilliseconds),
+                ["failedRequests"] = seen.Failed,
+                ["answeredRequests"] = seen.Succeeded,
+            };
+        }
+        finally
+        {
+            await LabLauncher.DownAsync(home, TextWriter.Null, CancellationToken.None).ConfigureAwait(false);
+        }
     }
 
     /// <summary>The agents' nodes whose kernel holds the seed's address on the interface.</summary>
