@@ -208,6 +208,33 @@ public sealed class AgentScenarios(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task StartedBeforeItReachesTheApiServer_NotReady_ThenHoldsItsClaimOnceItDoes()
+    {
+        var env = await EmbeddedAsync();
+        await using var lab = new NodeLab(env);
+        lab.AddNode("n1");
+
+        // Every request of the agent fails as a refused connection would, from its start.
+        var cut = new ApiCut();
+        cut.Cut();
+        var agent = await lab.StartAgentAsync("n1", cut);
+        await env.StartControllerAsync(Controller(env, Distribution.All));
+        await env.Agents.StartAsync("n1"); // the controller places the claim on n1 (a Lease renewed for it)
+        await env.PoolAsync("v4", ["192.0.2.0/28"]);
+        var ns = await env.NamespaceAsync("early");
+        await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer("web"), ns);
+        await EventuallyAsync(env.ClaimsAsync, c => c.Count == 1 && c[0].Spec.Nodes.SequenceEqual(["n1"]), what: "the claim on n1");
+        await UntilAsync(() => env.DumpLog().Contains("the test cut this agent off from the API server", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "the agent trying");
+        Assert.False(agent.IsReady);
+        Assert.Empty(lab.Marked("n1"));
+
+        // The API server answers: within a backoff step the agent holds its claim, without a restart.
+        cut.Heal();
+        await EventuallyAsync(() => Task.FromResult(lab.MarkedText("n1")), m => m.SetEquals(["192.0.2.0/32"]), TimeSpan.FromSeconds(60), "the address held once the API server answers");
+        await UntilAsync(() => agent.IsReady, TimeSpan.FromSeconds(60), "the agent ready");
+    }
+
+    [Fact]
     public async Task StartedBeforeTheCrds_NotReady_ThenHoldsItsClaimOnceTheyAppear()
     {
         var env = await EmbeddedAsync(crds: false);
