@@ -36,9 +36,12 @@ public sealed class Dataplane : IDisposable
     private readonly bool _announce;
     private readonly Dictionary<(string Interface, IPAddress Address, int Prefix), DateTime> _since = [];
     private readonly Dictionary<(int Index, IPAddress Address), CancellationTokenSource> _announcing = [];
+    private readonly HashSet<int> _promoting = [];
+    private readonly string? _netns;
 
     public Dataplane(string? netns, byte mark, bool announce = true)
     {
+        _netns = netns;
         _nl = RtNetlink.Open(netns);
         try
         {
@@ -128,6 +131,11 @@ public sealed class Dataplane : IDisposable
 
         if (adds.Count > 0)
         {
+            foreach (var (want, link) in adds.Where(a => a.Want.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork))
+            {
+                PromoteSecondaries(link);
+            }
+
             var results = _nl.AddAddresses(adds.Select(a => Spec(a.Link, a.Want.Address, a.Want.PrefixLength)).ToList());
             for (var i = 0; i < adds.Count; i++)
             {
@@ -146,6 +154,11 @@ public sealed class Dataplane : IDisposable
         }
 
         var stale = present.Where(a => a.Protocol == _mark && !keep.Contains((a.InterfaceIndex, a.Address, a.PrefixLength))).ToList();
+        foreach (var link in links.Values.Where(l => stale.Any(a => a.InterfaceIndex == l.Index && a.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)))
+        {
+            PromoteSecondaries(link);
+        }
+
         Remove(stale);
         foreach (var key in _since.Keys.Where(k => !desired.Any(d => (d.Interface, d.Address, d.PrefixLength) == k)).ToList())
         {
@@ -233,6 +246,38 @@ public sealed class Dataplane : IDisposable
             {
             }
         });
+    }
+
+    /// <summary>
+    /// With <c>promote_secondaries</c> off (the default in a fresh namespace), deleting the first
+    /// IPv4 address of a subnet on an interface deletes the others of that subnet with it: they
+    /// would blink until the next pass. Turned on for each interface extip adds IPv4 addresses to.
+    /// </summary>
+    private void PromoteSecondaries(Link link)
+    {
+        if (!_promoting.Add(link.Index))
+        {
+            return;
+        }
+
+        var path = $"/proc/sys/net/ipv4/conf/{link.Name}/promote_secondaries";
+        try
+        {
+            NetNs.Run(_netns, () =>
+            {
+                if (File.ReadAllText(path).Trim() != "1")
+                {
+                    File.WriteAllText(path, "1");
+                }
+
+                return 0;
+            });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Not fatal: without it a removal may blink a neighbour until the next pass.
+            _promoting.Remove(link.Index);
+        }
     }
 
     private DateTime Since(DesiredAddress want, DateTime now)

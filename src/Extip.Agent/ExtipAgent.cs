@@ -46,6 +46,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private bool _fenced;
     private bool _stopped;
     private long _relistsAtFence = -1;
+    private volatile string? _passFailing;
     private readonly PeerWitness _witness;
     private readonly Informer<IpNode> _ipNodes;
     private readonly ulong _boot = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
@@ -118,6 +119,14 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     {
         _dataplane = new Dataplane(_options.Netns, _options.Mark, _options.Announce);
         LogStarting(_logger, _options.Node, _options.Netns ?? "(own)", _dataplane.Marked().Count);
+
+        // Everything that can fail at start fails before the first renewal: an agent that exits
+        // must never have told the controller it was there to take claims.
+        if (_options.MetricsAddress is { } listen)
+        {
+            _endpoint = await AgentEndpoint.StartAsync(listen, this, Metrics, ct).ConfigureAwait(false);
+        }
+
         var stop = _stop.Token;
         _loops.Add(Task.Run(() => _claims.RunAsync(stop), CancellationToken.None));
 
@@ -144,12 +153,14 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             _bgp.Changed += () => _statusWake.Set();
             _loops.Add(Task.Run(() => _bgp.RunAsync(stop), CancellationToken.None));
         }
-
-        if (_options.MetricsAddress is { } listen)
-        {
-            _endpoint = await AgentEndpoint.StartAsync(listen, this, Metrics, ct).ConfigureAwait(false);
-        }
     }
+
+    /// <summary>Why the agent cannot act now (and so does not renew its Lease), or null when it can.</summary>
+    private string? CannotAct() =>
+        !_claims.IsReady ? "its IPClaims are not listed yet"
+        : _claims.Relists <= _relistsAtFence ? "its IPClaims are not listed again since the fence"
+        : _passFailing is { } error ? $"its last pass over the interfaces failed ({error})"
+        : null;
 
     /// <summary>Graceful stop (SIGTERM): addresses removed, Lease released, status says so.</summary>
     public async Task StopAsync(CancellationToken ct = default)
@@ -277,10 +288,38 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private async Task LeaseLoopAsync(CancellationToken ct)
     {
         var failingLogged = false;
+        string? notActing = null;
         while (!ct.IsCancellationRequested)
         {
             var wasValid = _lease.ValidUntil > DateTime.UtcNow;
             bool renewed;
+
+            // A Lease says "give me claims": only renewed while the agent can act on them.
+            var why = CannotAct();
+            if (why != notActing)
+            {
+                if (why is not null)
+                {
+                    LogNotRenewing(_logger, why);
+                }
+
+                notActing = why;
+            }
+
+            if (why is not null)
+            {
+                try
+                {
+                    await Task.Delay(_options.RenewInterval / 4, ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
             try
             {
                 renewed = await _lease.RenewAsync(ct).ConfigureAwait(false);
@@ -348,6 +387,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             try
             {
                 await PassAsync(ct).ConfigureAwait(false);
+                _passFailing = null;
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -355,6 +395,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             }
             catch (Exception e)
             {
+                _passFailing = e.Message;
                 LogPassFailed(_logger, e.Message);
             }
 
@@ -895,6 +936,9 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
     [LoggerMessage(EventId = 515, Level = LogLevel.Warning, Message = "no peer heartbeat key yet ({Error}): a Lease that runs out fences every single-owner claim")]
     private static partial void LogPeerKeyMissing(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 516, Level = LogLevel.Warning, Message = "not renewing the Lease: {Why}")]
+    private static partial void LogNotRenewing(ILogger logger, string why);
 
     [LoggerMessage(EventId = 510, Level = LogLevel.Warning, Message = "could not write the IPNode status: {Error}")]
     private static partial void LogStatusFailed(ILogger logger, string error);

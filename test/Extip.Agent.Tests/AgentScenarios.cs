@@ -235,6 +235,21 @@ public sealed class AgentScenarios(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task AgentThatCannotStart_NeverRenewsItsLease()
+    {
+        var env = await EmbeddedAsync();
+        await using var lab = new NodeLab(env);
+        lab.AddNode("n1");
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+
+        // Its metrics port is taken: it fails at start, before it could tell the controller it is there.
+        await Assert.ThrowsAnyAsync<IOException>(() => lab.StartAgentAsync("n1", configure: o => o with { MetricsAddress = $"127.0.0.1:{port}" }));
+        Assert.DoesNotContain((await env.Client.CoordinationV1.ListNamespacedLeaseAsync(env.Namespace)).Items, l => l.Metadata.Name == "extip-agent-n1");
+    }
+
+    [Fact]
     public async Task StartedBeforeTheCrds_NotReady_ThenHoldsItsClaimOnceTheyAppear()
     {
         var env = await EmbeddedAsync(crds: false);
@@ -245,8 +260,11 @@ public sealed class AgentScenarios(ITestOutputHelper output)
         // No IPClaim resource yet: the agent keeps asking, and says it is not ready (it used to go
         // on without claims, ready, and list them again only 30 s later).
         await UntilAsync(() => env.DumpLog().Contains("ipclaims: the API server does not serve this resource (its CRD is not installed yet?)", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "the agent finding no IPClaim resource");
-        await UntilAsync(() => agent.LeaseValidUntil > DateTime.UtcNow, TimeSpan.FromSeconds(60), "the agent's Lease renewed");
+        await UntilAsync(() => env.DumpLog().Contains("not renewing the Lease: its IPClaims are not listed yet", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "the agent holding back its Lease");
         Assert.False(agent.IsReady);
+
+        // It cannot act on claims, so it does not ask for any: no Lease.
+        Assert.DoesNotContain((await env.Client.CoordinationV1.ListNamespacedLeaseAsync(env.Namespace)).Items, l => l.Metadata.Name == "extip-agent-n1");
 
         // The CRDs arrive, then the controller, a pool and a Service: the agent holds the address.
         await Extip.Kubernetes.Crds.CrdInstaller.InstallAsync(env.Client, CancellationToken.None);

@@ -1,0 +1,35 @@
+using System.Net;
+using Extip.Lab;
+using Extip.Netlink;
+
+namespace Extip.Agent.Tests;
+
+/// <summary>The dataplane against a real kernel, in a namespace of its own.</summary>
+public sealed class DataplaneTests
+{
+    [Fact]
+    public void RemovingTheFirstAddressOfASubnet_LeavesItsNeighbours_NoBlink()
+    {
+        if (Environment.UserName != "root")
+        {
+            Assert.Fail("this test needs root (network namespaces); run the tests as root, as CI does");
+        }
+
+        using var site = Site.Create();
+        var ns = site.AddNamespace("dp");
+        site.Veth(ns, "eth0", site.AddNamespace("peer"), "eth0");
+        Assert.Equal("0", Site.Exec(ns, "cat", "/proc/sys/net/ipv4/conf/eth0/promote_secondaries").Trim());
+
+        // An L2 pool with a /27 mask: both addresses are in one subnet, the first is the primary.
+        var first = new DesiredAddress(IPAddress.Parse("192.0.2.1"), 27, "eth0", "L2", "c1");
+        var second = new DesiredAddress(IPAddress.Parse("192.0.2.2"), 27, "eth0", "L2", "c2");
+        using var dp = new Dataplane(ns, NodeLab.Mark, announce: false);
+        Assert.All(dp.Apply([first, second]), s => Assert.Equal(AddressState.Held, s.State));
+
+        // The first goes: the second must still be there right after, not put back by a later pass.
+        dp.Apply([second]);
+        using var nl = RtNetlink.Open(ns);
+        Assert.Equal(["192.0.2.2/27"], nl.Addresses(System.Net.Sockets.AddressFamily.InterNetwork).Where(a => a.Protocol == NodeLab.Mark).Select(a => $"{a.Address}/{a.PrefixLength}"));
+        Assert.Equal("1", Site.Exec(ns, "cat", "/proc/sys/net/ipv4/conf/eth0/promote_secondaries").Trim());
+    }
+}
