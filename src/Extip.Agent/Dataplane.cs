@@ -8,6 +8,9 @@ namespace Extip.Agent;
 /// <summary>An address a claim wants on this node.</summary>
 public sealed record DesiredAddress(IPAddress Address, int PrefixLength, string Interface, string Mode, string Claim)
 {
+    /// <summary>The kernel's lifetime for it, in whole seconds (refreshed at every pass); null: forever.</summary>
+    public uint? LifetimeSeconds { get; init; }
+
     public override string ToString() => $"{Address}/{PrefixLength} on {Interface}";
 }
 
@@ -98,6 +101,7 @@ public sealed class Dataplane : IDisposable
         var present = _nl.Addresses();
         var states = new List<AddressState>();
         var adds = new List<(DesiredAddress Want, Link Link)>();
+        var refresh = new List<RtNetlink.AddressSpec>();
         var keep = new HashSet<(int, IPAddress, int)>();
         foreach (var want in desired)
         {
@@ -126,6 +130,11 @@ public sealed class Dataplane : IDisposable
             {
                 keep.Add((link.Index, want.Address, want.PrefixLength));
                 states.Add(new AddressState(want, AddressState.Held, there.Protocol == _mark ? null : "was already on the interface (not put there by extip); extip will not remove it", Since(want, now)));
+                if (there.Protocol == _mark && (want.LifetimeSeconds is not null || there.ValidSeconds != uint.MaxValue))
+                {
+                    // The kernel's fence moves on: a live agent pushes its addresses' end further.
+                    refresh.Add(Spec(link, want.Address, want.PrefixLength) with { LifetimeSeconds = want.LifetimeSeconds });
+                }
             }
         }
 
@@ -136,7 +145,7 @@ public sealed class Dataplane : IDisposable
                 PromoteSecondaries(link);
             }
 
-            var results = _nl.AddAddresses(adds.Select(a => Spec(a.Link, a.Want.Address, a.Want.PrefixLength)).ToList());
+            var results = _nl.AddAddresses(adds.Select(a => Spec(a.Link, a.Want.Address, a.Want.PrefixLength) with { LifetimeSeconds = a.Want.LifetimeSeconds }).ToList());
             for (var i = 0; i < adds.Count; i++)
             {
                 var (want, link) = adds[i];
@@ -151,6 +160,11 @@ public sealed class Dataplane : IDisposable
                 states.Add(new AddressState(want, AddressState.Held, null, now));
                 StartAnnouncing(link, want.Address);
             }
+        }
+
+        if (refresh.Count > 0 && _nl.ReplaceAddresses(refresh).FirstOrDefault(r => r is not null) is { } failed)
+        {
+            throw failed;
         }
 
         var stale = present.Where(a => a.Protocol == _mark && !keep.Contains((a.InterfaceIndex, a.Address, a.PrefixLength))).ToList();

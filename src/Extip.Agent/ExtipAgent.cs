@@ -291,7 +291,6 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         string? notActing = null;
         while (!ct.IsCancellationRequested)
         {
-            var wasValid = _lease.ValidUntil > DateTime.UtcNow;
             bool renewed;
 
             // A Lease says "give me claims": only renewed while the agent can act on them.
@@ -337,10 +336,8 @@ public sealed partial class ExtipAgent : IAsyncDisposable
                     failingLogged = false;
                 }
 
-                if (!wasValid || _fenced)
-                {
-                    Wake();
-                }
+                // Every renewal moves the kernel's fence on (and ends a fence).
+                Wake();
             }
             else if (!failingLogged)
             {
@@ -407,7 +404,8 @@ public sealed partial class ExtipAgent : IAsyncDisposable
                 continue;
             }
 
-            var wait = _fenced ? _options.Resync : TimeSpan.FromTicks(Math.Min(_options.Resync.Ticks, untilFence.Ticks + TimeSpan.TicksPerMillisecond));
+            // While fenced, a pass every renew interval keeps the kernel lifetimes of what stays.
+            var wait = _fenced ? TimeSpan.FromTicks(Math.Min(_options.Resync.Ticks, _options.RenewInterval.Ticks)) : TimeSpan.FromTicks(Math.Min(_options.Resync.Ticks, untilFence.Ticks + TimeSpan.TicksPerMillisecond));
             if (_outage is not null && _options.OutageHold is { } hold)
             {
                 // Wake when the longest hold through an outage is over.
@@ -423,7 +421,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     }
 
     /// <summary>The addresses of this node's claims that pass <paramref name="keep"/>, and those claims by name.</summary>
-    private (List<DesiredAddress> Desired, Dictionary<string, IpClaim> Claims) Desired(Func<IpClaim, bool> keep)
+    private (List<DesiredAddress> Desired, Dictionary<string, IpClaim> Claims) Desired(Func<IpClaim, bool> keep, uint lifetime)
     {
         var desired = new List<DesiredAddress>();
         var mine = new Dictionary<string, IpClaim>(StringComparer.Ordinal);
@@ -436,7 +434,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         {
             if (IPAddress.TryParse(claim.Spec.Address, out var ip))
             {
-                desired.Add(new DesiredAddress(ip, claim.Spec.PrefixLength, claim.Spec.Interface, claim.Spec.Mode, claim.Metadata.Name));
+                desired.Add(new DesiredAddress(ip, claim.Spec.PrefixLength, claim.Spec.Interface, claim.Spec.Mode, claim.Metadata.Name) { LifetimeSeconds = lifetime });
                 mine[claim.Metadata.Name] = claim;
             }
         }
@@ -474,7 +472,9 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             // BFD or the router's hold time, judges whether this node is alive): an API server
             // outage must not take every address off every node.
             var outage = OutageVerdicts();
-            var (kept, mine) = Desired(c => c.Spec.SharedByNodes || outage(c));
+            // What stays lives as long as this agent does: each pass (every renew interval while
+            // fenced) pushes its kernel lifetime a Lease duration on; a hung agent's go by themselves.
+            var (kept, mine) = Desired(c => c.Spec.SharedByNodes || outage(c), KernelLifetime(_options.LeaseDuration));
             var before = _dataplane!.Marked().Count;
             var keptNames = kept.Select(d => d.Claim).ToHashSet(StringComparer.Ordinal);
             _bgp?.Announce(BgpRoutes(States.Where(s => keptNames.Contains(s.Want.Claim)), mine));
@@ -498,7 +498,9 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         else
         {
             (_outage, _fenceWhy) = (null, null);
-            var (desired, mine) = Desired(_ => true);
+            // The kernel fence: no address outlives this agent's Lease by more than the controller's
+            // margin, even if the agent hangs right after this pass.
+            var (desired, mine) = Desired(_ => true, KernelLifetime(_lease.ValidUntil - DateTime.UtcNow));
 
             // Withdraw what is going before its address goes; announce what is new once it is there.
             var wanted = desired.Select(d => d.Claim).ToHashSet(StringComparer.Ordinal);
@@ -526,6 +528,20 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
         _statusWake.Set();
         await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A kernel lifetime (whole seconds, at least 1) for what is left of a validity: rounded up
+    /// when that overshoots by half a second or less, else down; the kernel removes the address
+    /// within about 0.2 s of its lifetime (measured). The controller's fence margin (0.75 s by
+    /// default) covers the overshoot, except when less than a second is left (a failing Lease).
+    /// </summary>
+    public static uint KernelLifetime(TimeSpan left)
+    {
+        var seconds = Math.Max(0, left.TotalSeconds);
+        var up = Math.Ceiling(seconds);
+        var down = Math.Floor(seconds);
+        return (uint)Math.Max(1, up - seconds <= 0.5 || down < 1 ? up : down);
     }
 
     /// <summary>

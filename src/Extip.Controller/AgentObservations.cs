@@ -17,7 +17,7 @@ namespace Extip.Controller;
 /// the agents a Lease duration to renew before it moves anything.
 /// </para>
 /// </summary>
-internal sealed class AgentObservations(TimeProvider time, DisruptionRule? rule = null)
+internal sealed class AgentObservations(TimeProvider time, DisruptionRule? rule = null, TimeSpan fenceMargin = default)
 {
     private readonly Dictionary<string, Seen> _agents = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
@@ -95,7 +95,7 @@ internal sealed class AgentObservations(TimeProvider time, DisruptionRule? rule 
             // not dead nodes (as the node lifecycle controller's unhealthy-zone rule): no expiry is
             // confirmed until the disruption is over and the agents have had the grace to renew.
             var counted = _agents.Values.Where(a => !a.Released).ToList();
-            var expiries = counted.Select(a => a.At + Ticks(a.Duration)).Where(at => at <= now).Order().ToList();
+            var expiries = counted.Select(a => a.At + Ticks(a.Duration + fenceMargin)).Where(at => at <= now).Order().ToList();
             var window = Ticks(_rule.Window);
             var bunched = 0;
             for (int i = 0, j = 0; j < expiries.Count; j++)
@@ -138,7 +138,9 @@ internal sealed class AgentObservations(TimeProvider time, DisruptionRule? rule 
                     continue;
                 }
 
-                var left = seen.Duration - time.GetElapsedTime(seen.At, now);
+                // Live for the Lease plus the fence margin: the kernel removes a hung agent's
+                // addresses by then (their lifetimes are whole seconds, and expire within ~0.2 s).
+                var left = seen.Duration + fenceMargin - time.GetElapsedTime(seen.At, now);
                 if (left > TimeSpan.Zero)
                 {
                     live.Add(node);

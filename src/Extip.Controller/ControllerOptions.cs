@@ -52,6 +52,13 @@ public sealed record ControllerOptions
     /// <summary>Create or update the CRDs at start (the lab does; a cluster usually applies deploy/crds).</summary>
     public bool InstallCrds { get; init; }
 
+    /// <summary>
+    /// How long past an agent's Lease the controller still counts it live: covers the kernel's
+    /// removal of a hung agent's addresses (whole-second lifetimes, expiring within ~0.2 s), so
+    /// that no single-owner address is given to another node while the hung one may still hold it.
+    /// </summary>
+    public TimeSpan FenceMargin { get; init; } = TimeSpan.FromMilliseconds(750);
+
     /// <summary>When most agents' Leases running out together counts as a control-plane disruption (no claim moves).</summary>
     public DisruptionRule Disruption { get; init; } = new();
 

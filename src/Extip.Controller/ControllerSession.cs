@@ -46,7 +46,7 @@ internal sealed partial class ControllerSession
         Claims = new ClaimReconciler(this);
         PoolStatus = new PoolStatusReconciler(this);
         AgentLabels = new AgentLabelReconciler(this, logger);
-        Agents = new AgentObservations(options.Time, options.Disruption);
+        Agents = new AgentObservations(options.Time, options.Disruption, options.FenceMargin);
     }
 
     public ILogger Logger => _logger;

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using Extip.Netlink.Wire;
@@ -52,6 +53,12 @@ public sealed class RtNetlink : IDisposable
     /// <summary>The spec of one address to add or delete.</summary>
     public sealed record AddressSpec(int InterfaceIndex, IPAddress Address, int PrefixLength, byte Protocol = 0, bool NoDad = true, byte Scope = 0)
     {
+        /// <summary>
+        /// The kernel's valid (and preferred) lifetime in whole seconds: the kernel itself removes
+        /// the address when it runs out without a refresh. Null: forever.
+        /// </summary>
+        public uint? LifetimeSeconds { get; init; }
+
         public override string ToString() => $"{Address}/{PrefixLength} on interface #{InterfaceIndex}";
     }
 
@@ -62,6 +69,13 @@ public sealed class RtNetlink : IDisposable
     /// <summary>Adds the addresses, pipelined; returns one result per address (null when it was added).</summary>
     public IReadOnlyList<NetlinkException?> AddAddresses(IReadOnlyList<AddressSpec> specs) =>
         Pipeline(specs, Rtm.NewAddr, NetlinkHeader.FCreate | NetlinkHeader.FExcl, "add address");
+
+    /// <summary>
+    /// Sets the lifetimes of addresses that are there (NLM_F_REPLACE; an address deleted meanwhile
+    /// is added again, so call it only for addresses that are wanted); one result per address.
+    /// </summary>
+    public IReadOnlyList<NetlinkException?> ReplaceAddresses(IReadOnlyList<AddressSpec> specs) =>
+        Pipeline(specs, Rtm.NewAddr, NetlinkHeader.FCreate | NetlinkHeader.FReplace, "refresh address");
 
     /// <summary>Deletes the addresses, pipelined; returns one result per address (null when it was deleted).</summary>
     public IReadOnlyList<NetlinkException?> DeleteAddresses(IReadOnlyList<AddressSpec> specs) =>
@@ -146,6 +160,7 @@ public sealed class RtNetlink : IDisposable
     {
         const int PerSend = 256;
         var results = new NetlinkException?[specs.Count];
+        Span<byte> info = stackalloc byte[16];
         lock (_gate)
         {
             for (var start = 0; start < specs.Count; start += PerSend)
@@ -163,6 +178,16 @@ public sealed class RtNetlink : IDisposable
                     if (s.Protocol != 0)
                     {
                         _writer.U8(Rtnl.IfaProto, s.Protocol);
+                    }
+
+                    if (type == Rtm.NewAddr)
+                    {
+                        // struct ifa_cacheinfo: preferred, valid, cstamp, tstamp (the kernel fills the stamps).
+                        var lifetime = s.LifetimeSeconds ?? uint.MaxValue;
+                        info.Clear();
+                        BinaryPrimitives.WriteUInt32LittleEndian(info, lifetime);
+                        BinaryPrimitives.WriteUInt32LittleEndian(info[4..], lifetime);
+                        _writer.Attr(Rtnl.IfaCacheinfo, info);
                     }
 
                     _writer.End();

@@ -110,7 +110,7 @@ public sealed class AgentScenarios(ITestOutputHelper output)
         await EventuallyAsync(() => Task.FromResult(nodes.Select(n => lab.Marked(n).Count).ToList()), c => c.All(x => x == 2), TimeSpan.FromSeconds(30), "two addresses on each node");
         var n1Had = lab.MarkedText("n1");
 
-        // SIGKILL: nobody removes n1's addresses; its Lease runs out and the claims move.
+        // SIGKILL: n1's agent removes nothing; its Lease runs out and the claims move.
         var killedAt = Stopwatch.StartNew();
         processes["n1"].Kill();
         var moved = await UntilAsync(() => n1Had.All(a => lab.MarkedText("n2").Contains(a) || lab.MarkedText("n3").Contains(a)), TimeSpan.FromSeconds(20), "n1's addresses on n2 or n3");
@@ -119,7 +119,8 @@ public sealed class AgentScenarios(ITestOutputHelper output)
         var expiry = lease.Spec.RenewTime!.Value.ToUniversalTime().AddSeconds(lease.Spec.LeaseDurationSeconds!.Value);
         output.WriteLine($"failover after SIGKILL: {moved.TotalMilliseconds:F0} ms from the kill to all of n1's addresses on the other nodes' interfaces, {(movedAt - expiry).TotalMilliseconds:F0} ms after n1's Lease expired (lease {lab.LeaseDuration.TotalSeconds} s, renewed every {lab.RenewInterval.TotalMilliseconds} ms)");
         Assert.True(movedAt >= expiry, $"moved at {movedAt:O}, before n1's Lease expired at {expiry:O}");
-        Assert.Equal(n1Had, lab.MarkedText("n1")); // a dead agent removes nothing
+        // A dead agent removes nothing, but its addresses' kernel lifetimes ran out with its Lease.
+        await EventuallyAsync(() => Task.FromResult(lab.MarkedText("n1")), m => m.Count == 0, what: "n1's addresses removed by the kernel");
         Assert.Equal(6, lab.MarkedText("n2").Count + lab.MarkedText("n3").Count);
 
         // Restarted, it sweeps what no claim gives it any more; whatever the controller gives back, it holds.
@@ -232,6 +233,49 @@ public sealed class AgentScenarios(ITestOutputHelper output)
         cut.Heal();
         await EventuallyAsync(() => Task.FromResult(lab.MarkedText("n1")), m => m.SetEquals(["192.0.2.0/32"]), TimeSpan.FromSeconds(60), "the address held once the API server answers");
         await UntilAsync(() => agent.IsReady, TimeSpan.FromSeconds(60), "the agent ready");
+    }
+
+    [Fact]
+    public async Task FrozenAgent_L2_TheKernelRemovesItsAddress_BeforeTheClaimMoves()
+    {
+        var env = await EmbeddedAsync();
+        await using var lab = new NodeLab(env, fabric: true) { LeaseDuration = TimeSpan.FromSeconds(2), RenewInterval = TimeSpan.FromMilliseconds(400) };
+        lab.AddNode("n1");
+        lab.AddNode("n2");
+        await env.StartControllerAsync(env.Options() with { LeaderElection = false, Mode = AnnounceMode.L2, Interface = "eth0" });
+        var processes = new Dictionary<string, Process>(StringComparer.Ordinal) { ["n1"] = lab.StartAgentProcess("n1"), ["n2"] = lab.StartAgentProcess("n2") };
+        await env.PoolAsync("segment", ["198.51.100.100/32"]);
+        var ns = await env.NamespaceAsync("frozen");
+        await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer("web"), ns);
+        var claim = (await EventuallyAsync(env.ClaimsAsync, c => c.Count == 1 && c[0].Spec.Nodes.Count == 1, TimeSpan.FromSeconds(60), "an L2 claim on one node"))[0];
+        var first = claim.Spec.Nodes[0];
+        var second = first == "n1" ? "n2" : "n1";
+        await EventuallyAsync(() => Task.FromResult(lab.Marked(first)), m => m.Count == 1 && m[0].ValidSeconds <= 3, TimeSpan.FromSeconds(60), $"the address on {first}, with a kernel lifetime");
+
+        // The agent hangs (SIGSTOP): nothing of it runs, but its address must not outlive its Lease.
+        Extip.Netlink.Signals.Send(processes[first].Id, Extip.Netlink.Signals.Stop);
+        var sw = Stopwatch.StartNew();
+        TimeSpan? dropped = null, taken = null;
+        while (dropped is null || taken is null)
+        {
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(60), $"{first} holds {lab.Marked(first).Count}, {second} {lab.Marked(second).Count}\n{env.DumpLog()}");
+            if (dropped is null && lab.Marked(first).Count == 0)
+            {
+                dropped = sw.Elapsed;
+            }
+
+            if (taken is null && lab.Marked(second).Count == 1)
+            {
+                taken = sw.Elapsed;
+            }
+
+            await Task.Delay(2);
+        }
+
+        output.WriteLine($"{first} frozen at 0; its address removed by the kernel at {dropped.Value.TotalMilliseconds:F0} ms; {second} took it at {taken.Value.TotalMilliseconds:F0} ms");
+        Assert.False(processes[first].HasExited);
+        Assert.True(dropped <= taken, $"both held the address for {(dropped - taken)!.Value.TotalMilliseconds:F0} ms");
+        Extip.Netlink.Signals.Send(processes[first].Id, Extip.Netlink.Signals.Cont);
     }
 
     [Fact]

@@ -59,6 +59,34 @@ public sealed class KernelTests : IDisposable
         Assert.DoesNotContain(ip, Site.Exec(_ns, "ip", "addr", "show", "dev", "lo"), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("192.0.2.8", 32)]
+    [InlineData("2001:db8::8", 128)]
+    public async Task Address_WithALifetime_TheKernelRemovesIt_UnlessRefreshed(string ip, int prefix)
+    {
+        using var nl = RtNetlink.Open(_ns);
+        var lo = nl.Link("lo")!;
+        var address = IPAddress.Parse(ip);
+        nl.AddAddress(On(lo, ip, prefix) with { LifetimeSeconds = 2 });
+        Assert.InRange(Assert.Single(nl.Addresses(), a => a.Address.Equals(address)).ValidSeconds, 1u, 2u);
+
+        // A refresh moves the end on; forever is forever.
+        Assert.All(nl.ReplaceAddresses([On(lo, ip, prefix) with { LifetimeSeconds = 600 }]), Assert.Null);
+        Assert.InRange(Assert.Single(nl.Addresses(), a => a.Address.Equals(address)).ValidSeconds, 599u, 600u);
+        Assert.All(nl.ReplaceAddresses([On(lo, ip, prefix)]), Assert.Null);
+        Assert.Equal(uint.MaxValue, Assert.Single(nl.Addresses(), a => a.Address.Equals(address)).ValidSeconds);
+        Assert.Equal(Mark, Assert.Single(nl.Addresses(), a => a.Address.Equals(address)).Protocol);
+
+        // Not refreshed: gone by the kernel's own hand, nobody deleting it.
+        Assert.All(nl.ReplaceAddresses([On(lo, ip, prefix) with { LifetimeSeconds = 1 }]), Assert.Null);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while (nl.Addresses().Any(a => a.Address.Equals(address)))
+        {
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(30), "the kernel did not remove the address whose lifetime ran out");
+            await Task.Delay(10);
+        }
+    }
+
     [Fact]
     public void AddressesAddedByOthers_HaveNoMark()
     {

@@ -25,12 +25,19 @@ internal static class ControllerCommand
         var id = new Option<string?>("--id") { Description = "Identity in the leader election (default: host-pid)." };
         var noElect = new Option<bool>("--no-leader-elect") { Description = "Lead without an election (a single controller)." };
         var installCrds = new Option<bool>("--install-crds") { Description = "Create or update the extip CRDs at start." };
+        var fenceMargin = new Option<double>("--fence-margin") { Description = "Seconds an agent still counts live past its Lease: covers the kernel's removal of a hung agent's addresses (whole-second lifetimes).", DefaultValueFactory = _ => 0.75 };
         var cmd = new Command("controller", "Allocates addresses to Services and assigns them to nodes (IPClaims).")
         {
-            kubeconfig, mask, iface, distribution, mode, externalIps, lbClass, ns, metrics, id, noElect, installCrds,
+            kubeconfig, mask, iface, distribution, mode, externalIps, lbClass, ns, metrics, id, noElect, installCrds, fenceMargin,
         };
         cmd.SetAction(async (r, ct) =>
         {
+            if (r.GetValue(fenceMargin) is var margin && (!double.IsFinite(margin) || margin < 0 || margin > 60))
+            {
+                Console.Error.WriteLine($"extip controller: --fence-margin {margin}: expected 0 to 60 seconds");
+                return 2;
+            }
+
             using var logs = ClusterConnection.Logs("controller");
             var options = new ControllerOptions
             {
@@ -45,6 +52,7 @@ internal static class ControllerCommand
                 LeaderElection = !r.GetValue(noElect),
                 Identity = r.GetValue(id) ?? $"{Environment.MachineName}-{Environment.ProcessId}",
                 InstallCrds = r.GetValue(installCrds),
+                FenceMargin = TimeSpan.FromSeconds(r.GetValue(fenceMargin)),
             };
             await using var controller = new ExtipController(ClusterConnection.Connect(r.GetValue(kubeconfig)), options, logs);
             await controller.StartAsync(ct);

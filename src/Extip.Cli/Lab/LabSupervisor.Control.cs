@@ -195,7 +195,7 @@ internal sealed partial class LabSupervisor
                 Signals.Send(agent.Process.Id, Signals.Kill);
                 await agent.Process.WaitForExitAsync().ConfigureAwait(false);
                 agent.State = "killed";
-                said = $"{node}: agent pid {agent.Process.Id} killed (SIGKILL): its BGP sessions closed with it; the addresses it put there stay until an agent runs there again, and the controller moves its claims once its Lease runs out";
+                said = $"{node}: agent pid {agent.Process.Id} killed (SIGKILL): its BGP sessions closed with it; the kernel removes the addresses it put there when their lifetime (its Lease) runs out, and the controller moves its claims then";
                 break;
             case "stop":
                 Signals.Send(agent.Process.Id, Signals.Term);

@@ -32,6 +32,9 @@ public sealed record Link(int Index, string Name, LinkFlags Flags, PhysicalAddre
 /// <summary>An address on an interface. <see cref="Protocol"/> is IFA_PROTO: who put it there.</summary>
 public sealed record AddressEntry(int InterfaceIndex, IPAddress Address, int PrefixLength, byte Scope, uint Flags, byte Protocol, string? Label)
 {
+    /// <summary>What is left of the kernel's valid lifetime, in seconds; <see cref="uint.MaxValue"/>: forever.</summary>
+    public uint ValidSeconds { get; init; } = uint.MaxValue;
+
     public const uint FlagNoDad = 0x02;
     public const uint FlagTentative = 0x40;
     public const uint FlagPermanent = 0x80;
@@ -85,6 +88,7 @@ public static class Rtnl
     public const ushort IfaAddress = 1;
     public const ushort IfaLocal = 2;
     public const ushort IfaLabel = 3;
+    public const ushort IfaCacheinfo = 6;
     public const ushort IfaFlags = 8;
     public const ushort IfaProto = 11;
 
@@ -187,6 +191,7 @@ public static class Rtnl
         var index = BinaryPrimitives.ReadInt32LittleEndian(payload[4..]);
         IPAddress? address = null, local = null;
         byte proto = 0;
+        var valid = uint.MaxValue;
         string? label = null;
         var r = new AttributeReader(payload[IfAddrSize..]);
         while (r.Next())
@@ -198,11 +203,12 @@ public static class Rtnl
                 case IfaLabel: label = r.String(); break;
                 case IfaFlags: flags = r.U32(); break;
                 case IfaProto: proto = r.U8(); break;
+                case IfaCacheinfo when r.Value.Length >= 8: valid = BinaryPrimitives.ReadUInt32LittleEndian(r.Value[4..]); break;
             }
         }
 
         var ip = local ?? address ?? throw new NetlinkFormatException("address message without IFA_LOCAL or IFA_ADDRESS");
-        return new AddressEntry(index, ip, prefix, scope, flags, proto, label);
+        return new AddressEntry(index, ip, prefix, scope, flags, proto, label) { ValidSeconds = valid };
     }
 
     public static Route DecodeRoute(ReadOnlySpan<byte> payload)
