@@ -119,7 +119,7 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
 
             var name = h.Address.ToName();
             var current = view.Claims.Get(name)?.Spec.Nodes ?? [];
-            demands.Add(new ClaimDemand(name, a.Distribution, a.NodesPerAddress, eligible, current));
+            demands.Add(new ClaimDemand(name, a.Distribution, a.NodesPerAddress, eligible, current) { Group = $"{h.Pool}/{h.Address.Family}" });
             specs[name] = new IpClaimSpecModel
             {
                 Address = h.Address.ToString(),

@@ -8,7 +8,14 @@ public sealed record ClaimDemand(
     Distribution Distribution,
     int NodesPerAddress,
     IReadOnlyCollection<string> Eligible,
-    IReadOnlyList<string> Current);
+    IReadOnlyList<string> Current)
+{
+    /// <summary>
+    /// What Balance evens out over: claims of one group (a pool and family) are spread within
+    /// ±1 per node of each other; the nodes' totals over every group only break ties.
+    /// </summary>
+    public string Group { get; init; } = string.Empty;
+}
 
 public sealed record SchedulerOptions
 {
@@ -18,9 +25,11 @@ public sealed record SchedulerOptions
 
 /// <summary>
 /// Computes which nodes hold each address. <c>All</c>: every eligible node. <c>Balance</c>:
-/// <c>nodesPerAddress</c> nodes per address such that no node holds more than one address above
-/// any other, keeping every placement that is still valid: a lost node moves only its own
-/// addresses, and an arriving node receives only what evens the spread.
+/// <c>nodesPerAddress</c> nodes per address such that, within each group (pool and family), no
+/// node holds more than one address above any other, keeping every placement that is still
+/// valid: a lost node moves only its own addresses, and an arriving node receives only what evens
+/// the spread. Between equally loaded nodes of a group, the one with fewer addresses over all
+/// groups wins, so the totals stay even too without being the target.
 /// </summary>
 public static class ClaimScheduler
 {
@@ -44,18 +53,29 @@ public static class ClaimScheduler
 
         if (balance.Count > 0)
         {
-            var spread = new Spread(balance);
-            spread.KeepValid();
-            spread.Fill();
-            spread.Repair();
-            if (options.RebalanceOnArrival)
+            // Kept placements count in the totals before any group fills: the tie-breaker sees
+            // every group's current load, not only the groups already done.
+            var totals = new Dictionary<string, int>(StringComparer.Ordinal);
+            var spreads = balance.GroupBy(c => c.Group, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal)
+                .Select(g => new Spread(g, totals)).ToList();
+            foreach (var spread in spreads)
             {
-                spread.Rebalance();
+                spread.KeepValid();
             }
 
-            foreach (var (id, nodes) in spread.Result())
+            foreach (var spread in spreads)
             {
-                result[id] = nodes;
+                spread.Fill();
+                spread.Repair();
+                if (options.RebalanceOnArrival)
+                {
+                    spread.Rebalance();
+                }
+
+                foreach (var (id, nodes) in spread.Result())
+                {
+                    result[id] = nodes;
+                }
             }
         }
 

@@ -1,15 +1,19 @@
 namespace Extip.Core.Scheduling;
 
-/// <summary>The working state of a Balance placement: node loads and which claims sit on which node.</summary>
+/// <summary>The working state of one group's Balance placement: node loads and which claims sit on which node.</summary>
 internal sealed class Spread
 {
     private readonly List<Slotted> _claims;
     private readonly Dictionary<string, int> _load = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SortedSet<int>> _onNode = new(StringComparer.Ordinal);
     private readonly HashSet<(int Claim, string Node)> _placedNew = [];
+    private readonly Dictionary<string, int> _totals;
 
-    public Spread(IEnumerable<ClaimDemand> claims)
+    /// <param name="claims">One group's claims.</param>
+    /// <param name="totals">Every group's load per node, shared: the tie-breaker.</param>
+    public Spread(IEnumerable<ClaimDemand> claims, Dictionary<string, int>? totals = null)
     {
+        _totals = totals ?? new Dictionary<string, int>(StringComparer.Ordinal);
         _claims = claims
             .OrderBy(c => c.Id, StringComparer.Ordinal)
             .Select(c => new Slotted(c, c.Eligible as IReadOnlySet<string> ?? c.Eligible.ToHashSet(StringComparer.Ordinal)))
@@ -113,7 +117,7 @@ internal sealed class Spread
             queue.Enqueue(n);
         }
 
-        var targets = _load.Where(kv => kv.Value <= max - 2).OrderBy(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key).ToList();
+        var targets = _load.Where(kv => kv.Value <= max - 2).OrderBy(kv => kv.Value).ThenBy(kv => _totals.GetValueOrDefault(kv.Key)).ThenBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key).ToList();
         while (queue.Count > 0)
         {
             var u = queue.Dequeue();
@@ -182,13 +186,20 @@ internal sealed class Spread
     private bool Better(string candidate, string best)
     {
         var l = _load[candidate].CompareTo(_load[best]);
-        return l < 0 || (l == 0 && string.CompareOrdinal(candidate, best) < 0);
+        if (l != 0)
+        {
+            return l < 0;
+        }
+
+        var t = _totals.GetValueOrDefault(candidate).CompareTo(_totals.GetValueOrDefault(best));
+        return t < 0 || (t == 0 && string.CompareOrdinal(candidate, best) < 0);
     }
 
     private void Place(int claim, string node)
     {
         _claims[claim].Nodes.Add(node);
         _load[node]++;
+        _totals[node] = _totals.GetValueOrDefault(node) + 1;
         if (!_onNode.TryGetValue(node, out var set))
         {
             _onNode[node] = set = [];
@@ -201,6 +212,7 @@ internal sealed class Spread
     {
         _claims[claim].Nodes.Remove(node);
         _load[node]--;
+        _totals[node]--;
         _onNode[node].Remove(claim);
     }
 

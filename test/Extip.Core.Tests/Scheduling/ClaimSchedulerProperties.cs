@@ -31,6 +31,47 @@ public class ClaimSchedulerProperties
         });
     }
 
+    /// <summary>Several pools (groups) of claims, each with its own size, over one set of nodes.</summary>
+    private static readonly Gen<(int[] Groups, int K, int Nodes, int[] Events)> Pools =
+        Gen.Select(Gen.Int[0, 15].Array[1, 3], Gen.Int[1, 2], Gen.Int[2, 6], Gen.Int[-6, 1].Array[1, 20]);
+
+    [Fact]
+    public void Balance_IsPerPool_EachPoolWithinOne_AfterLossesAndArrivals()
+    {
+        Pools.Sample(s =>
+        {
+            var live = Enumerable.Range(1, s.Nodes).Select(i => $"k8s{i}").ToList();
+            var next = s.Nodes + 1;
+            var a = new Dictionary<string, IReadOnlyList<string>>();
+            void Schedule()
+            {
+                var demands = s.Groups.SelectMany((count, g) => Enumerable.Range(0, count).Select(i =>
+                    new ClaimDemand($"p{g}-c{i:D2}", Distribution.Balance, s.K, live, a.GetValueOrDefault($"p{g}-c{i:D2}") ?? []) { Group = $"p{g}" })).ToList();
+                a = ClaimScheduler.Schedule(demands).ToDictionary();
+                for (var g = 0; g < s.Groups.Length; g++)
+                {
+                    var pool = a.Where(kv => kv.Key.StartsWith($"p{g}-", StringComparison.Ordinal)).ToDictionary();
+                    AssertBalanced(pool, live, s.K);
+                }
+            }
+
+            Schedule();
+            foreach (var e in s.Events)
+            {
+                if (e < 0 && live.Count > 1)
+                {
+                    live.RemoveAt(-e % live.Count);
+                }
+                else if (e > 0)
+                {
+                    live.Add($"k8s{next++}");
+                }
+
+                Schedule();
+            }
+        }, iter: 300);
+    }
+
     [Fact]
     public void Balance_AndMinimalMovement_HoldAfterLossesAndArrivals()
     {
