@@ -225,11 +225,17 @@ internal sealed partial class LabSupervisor
         if (cut is not null)
         {
             cut.Heal();
+            if (agent is not null)
+            {
+                agent.ReadySince = DateTime.UtcNow;
+            }
+
             said = $"{node}: its agent reaches the API server again";
         }
         else if (agent is { State: "frozen" } && !agent.Process.HasExited)
         {
             Site.Thaw(ns);
+            agent.ReadySince = DateTime.UtcNow;
             Signals.Send(agent.Process.Id, Signals.Cont);
             agent.State = "running";
             said = $"{node}: traffic flows again and agent pid {agent.Process.Id} continues (SIGCONT)";

@@ -304,6 +304,21 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
             return false;
         }
 
+        // A killed agent's Ready status is still there: the new process must have renewed its
+        // Lease (it does once it can act). One machine, one clock: the times compare.
+        try
+        {
+            var lease = await Client.CoordinationV1.ReadNamespacedLeaseAsync(Extip.Kubernetes.Models.ExtipApi.AgentLeasePrefix + node, "extip-system", cancellationToken: ct).ConfigureAwait(false);
+            if (lease.Spec?.HolderIdentity != node || lease.Spec.RenewTime is not { } renewed || renewed.ToUniversalTime() < _agents[node].ReadySince)
+            {
+                return false;
+            }
+        }
+        catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+
         if (_spec.Mode != AnnounceMode.BGP)
         {
             return true;
@@ -477,5 +492,8 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
 
         /// <summary>running, frozen, stopped (SIGTERM), killed (SIGKILL).</summary>
         public string State { get; set; } = "running";
+
+        /// <summary>Its Lease must be renewed after this to count as ready: its start, or its thaw (a killed or frozen one's Lease is still there).</summary>
+        public DateTime ReadySince { get; set; } = DateTime.UtcNow;
     }
 }
