@@ -15,6 +15,9 @@ public enum RefusalReason
     FamilyUnavailable,
     InvalidRequest,
     ExternalIPNotAllowed,
+
+    /// <summary>The address is unspecified, loopback, link-local, multicast or broadcast (<see cref="ReservedAddresses"/>).</summary>
+    ReservedAddress,
 }
 
 /// <summary>Why an address was not given: the reason, the value concerned, and a message naming both.</summary>

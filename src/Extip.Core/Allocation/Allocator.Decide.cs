@@ -23,6 +23,12 @@ public sealed partial class Allocator
                 continue;
             }
 
+            if (ReservedAddresses.Of(a) is { } block)
+            {
+                refusals.Add(new(RefusalReason.ReservedAddress, text, $"spec.externalIPs: {a} is in {block}, which is never routed to a Service"));
+                continue;
+            }
+
             if (_options.ExternalIPs == ExternalIpPolicy.Deny)
             {
                 refusals.Add(new(RefusalReason.ExternalIPNotAllowed, text,
@@ -212,6 +218,12 @@ public sealed partial class Allocator
             {
                 refusals.Add(new(RefusalReason.InvalidRequest, a.ToString(),
                     $"requested address {a} is {a.Family}, but the Service's ipFamilies/ipFamilyPolicy allow only {families}"));
+                continue;
+            }
+
+            if (ReservedAddresses.Of(a) is { } block)
+            {
+                refusals.Add(new(RefusalReason.ReservedAddress, a.ToString(), $"requested address {a} is in {block}, which is never handed out"));
                 continue;
             }
 

@@ -172,7 +172,23 @@ public sealed partial class PoolSet
             }
         }
 
-        return Merge(ranges);
+        return WithoutReserved(Merge(ranges), errors);
+    }
+
+    /// <summary>
+    /// Reserved addresses (<see cref="ReservedAddresses"/>) are cut out of the pool: a pool of
+    /// <c>0.0.0.0/0</c> never hands out <c>0.0.0.0</c>. A pool left with nothing is invalid.
+    /// </summary>
+    private static List<AddressRange> WithoutReserved(List<AddressRange> ranges, List<string> errors)
+    {
+        var touched = new List<ReservedBlock>();
+        var rest = ranges.SelectMany(r => ReservedAddresses.Subtract(r, touched)).ToList();
+        if (ranges.Count > 0 && rest.Count == 0)
+        {
+            errors.Add($"spec.addresses: every address is in a range that is never handed out: {string.Join(", ", touched)}");
+        }
+
+        return rest;
     }
 
     private static void CheckPrefix(string field, int value, IpFamily family, List<string> errors)
