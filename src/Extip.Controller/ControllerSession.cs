@@ -32,6 +32,7 @@ internal sealed partial class ControllerSession
     private readonly Channel<bool> _poolSignal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly ILogger _logger;
     private PoolSet _pools = PoolSet.Empty;
+    private readonly PoolLastGood _lastGood = new();
 
     public ControllerSession(IKubernetes client, ClusterView view, ControllerOptions options, ControllerMetrics metrics, EventRecorder events, ILogger logger)
     {
@@ -170,7 +171,9 @@ internal sealed partial class ControllerSession
         int count;
         lock (_gate)
         {
-            var set = PoolSet.Build(View.Pools.Items.Select(PoolMapping.ToSpec));
+            var items = View.Pools.Items.ToList();
+            var set = PoolSet.Build(items.Select(_lastGood.Entry));
+            _lastGood.Served(items, set);
             _pools = set;
             _allocator.SetPools(set);
             count = set.Pools.Count;
@@ -281,6 +284,15 @@ internal sealed partial class ControllerSession
         lock (_gate)
         {
             return (_allocator.Usage(), _pools);
+        }
+    }
+
+    /// <summary>The spec (as JSON) and generation the pool last served validly, for its status.</summary>
+    public (string Json, long Generation)? LastValidPool(string pool)
+    {
+        lock (_gate)
+        {
+            return _lastGood.Of(pool);
         }
     }
 

@@ -110,4 +110,16 @@ public sealed class IpPoolStatusModel
 
     [JsonPropertyName("conditions")]
     public List<Condition> Conditions { get; set; } = [];
+
+    /// <summary>
+    /// The spec the controller last found valid, as JSON (a string, so a merge patch replaces it
+    /// whole), and its generation: an invalid edit keeps serving it, across controller restarts too.
+    /// </summary>
+    [JsonPropertyName("lastValidSpec")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? LastValidSpec { get; set; }
+
+    [JsonPropertyName("lastValidGeneration")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? LastValidGeneration { get; set; }
 }
