@@ -79,3 +79,25 @@ public sealed class LastGoodTests
         Assert.Equal(before, await env.IngressAsync(ns, "web"));
     }
 }
+
+/// <summary>Issue 11: the controller's own validation, for servers whose schema let a typo through.</summary>
+public sealed class PoolMappingTests
+{
+    [Theory]
+    [InlineData("""{"addresses":["192.0.2.0/28"],"serviceAllocation":{"namespaceSelector":{"matchExpressions":[{"key":"team","operator":"Notin","values":["b"]}]}}}""",
+        "spec.serviceAllocation.namespaceSelector.matchExpressions[0].operator: \"Notin\" is not one of In, NotIn, Exists, DoesNotExist")]
+    [InlineData("""{"addresses":["192.0.2.0/28"],"serviceAllocation":{"namespaceSelector":{"matchLabel":{"team":"a"}}}}""",
+        "spec.serviceAllocation.namespaceSelector.matchLabel: unknown field (a label selector has matchLabels and matchExpressions)")]
+    [InlineData("""{"addresses":["192.0.2.0/28"],"announce":{"nodeSelector":{"matchExpressions":[{"key":"rack","operator":"Exist"}]}}}""",
+        "spec.announce.nodeSelector.matchExpressions[0].operator: \"Exist\" is not one of In, NotIn, Exists, DoesNotExist")]
+    [InlineData("""{"addresses":["192.0.2.0/28"],"announce":{"mode":"bgp"}}""", "spec.announce.mode: \"bgp\" is not one of BGP, L2, Local")]
+    [InlineData("""{"addresses":["192.0.2.0/28"],"announce":{"mode":"1"}}""", "spec.announce.mode: \"1\" is not one of BGP, L2, Local")]
+    [InlineData("""{"addresses":["192.0.2.0/28"],"announce":{"distribution":"all"}}""", "spec.announce.distribution: \"all\" is not one of All, Balance")]
+    public void UnknownValues_MakeThePoolInvalid_NeverADefault(string spec, string error)
+    {
+        var pool = new IpPool { Metadata = new V1ObjectMeta { Name = "p", Generation = 1 }, Spec = KubernetesJson.Deserialize<IpPoolSpecModel>(spec) };
+        var set = Extip.Core.Pools.PoolSet.Build([Mapping.PoolMapping.ToSpec(pool)]);
+        Assert.Empty(set.Pools);
+        Assert.Equal(error, Assert.Single(set.Problems).Message);
+    }
+}
