@@ -205,6 +205,12 @@ internal sealed partial class ControllerSession
             RequestPoolStatus();
         }
 
+        // Services that lost an address to this one's explicit request get another (or are refused).
+        foreach (var d in r.Displaced)
+        {
+            Queue.Add(d.ToString());
+        }
+
         return r;
     }
 

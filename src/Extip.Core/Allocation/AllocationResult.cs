@@ -39,6 +39,9 @@ public sealed record AllocationResult(
     bool Changed)
 {
     public bool Ok => Refusals.Count == 0;
+
+    /// <summary>Services that lost an address to this one's explicit request: they are to be assigned again.</summary>
+    public IReadOnlyList<ServiceKey> Displaced { get; init; } = [];
 }
 
 /// <summary>What <c>spec.externalIPs</c> may use (the guard against CVE-2020-8554).</summary>

@@ -22,6 +22,7 @@ public sealed partial class Allocator
     private readonly List<Refusal> _refusals = [];
     private readonly List<Pick> _chosen = new(2);
     private PoolSet _pools = PoolSet.Empty;
+    private bool _reloading;
 
     public Allocator(AllocatorOptions? options = null, TimeProvider? time = null)
     {
@@ -77,6 +78,8 @@ public sealed partial class Allocator
         ArgumentNullException.ThrowIfNull(request);
         ExpireReservations();
         _services.TryGetValue(request.Key, out var holding);
+        Name(request);
+        _displace.Clear();
         var refusals = _refusals;
         refusals.Clear();
         var ext = DecideExternal(request, refusals);
@@ -84,13 +87,15 @@ public sealed partial class Allocator
         var refused = refusals.Count == 0 ? [] : refusals.ToArray();
         if (lb.Count == 0 && ext.Count == 0)
         {
+            _displace.Clear();
             var had = holding is not null && holding.HoldsAny;
             ReleaseInternal(request.Key, sticky: false);
             return new AllocationResult([], [], refused, had);
         }
 
         var changed = Commit(request, holding, lb, ext, out var committed);
-        return new AllocationResult(committed.LoadBalancer, committed.External, refused, changed);
+        var displaced = Displace(committed);
+        return new AllocationResult(committed.LoadBalancer, committed.External, refused, changed || displaced.Count > 0) { Displaced = displaced };
     }
 
     /// <summary>
@@ -112,9 +117,25 @@ public sealed partial class Allocator
         }
 
         var results = new Dictionary<ServiceKey, AllocationResult>();
+        var byKey = ordered.ToDictionary(r => r.Key);
+        var again = new List<ServiceKey>();
         foreach (var r in ordered)
         {
             results[r.Key] = Assign(r);
+            again.AddRange(results[r.Key].Displaced);
+        }
+
+        // A Service assigned before one whose explicit request took its address is assigned
+        // again. Each round only takes addresses from less senior holders, so this ends.
+        while (again.Count > 0)
+        {
+            var round = again.Distinct().Where(byKey.ContainsKey).ToList();
+            again.Clear();
+            foreach (var k in round)
+            {
+                results[k] = Assign(byKey[k]);
+                again.AddRange(results[k].Displaced);
+            }
         }
 
         return results;
@@ -130,13 +151,25 @@ public sealed partial class Allocator
         }
 
         ExpireReservations();
+        Name(request);
         var refusals = new List<Refusal>();
         var held = request with { ExternalIPs = request.ExternalIPs.Intersect(request.CurrentExternalIPs, StringComparer.Ordinal).ToList() };
-        var ext = DecideExternal(held, refusals);
-        var lb = request.WantsLoadBalancer ? DecideLoadBalancer(held, null, refusals, reloadOnly: true) : NoPicks;
-        if (lb.Count > 0 || ext.Count > 0)
+
+        // A reload takes back what the status shows and takes nothing from anybody: who wins an
+        // address is decided by the assignments that follow.
+        _reloading = true;
+        try
         {
-            Commit(held, null, lb, ext, out _);
+            var ext = DecideExternal(held, refusals);
+            var lb = request.WantsLoadBalancer ? DecideLoadBalancer(held, null, refusals, reloadOnly: true) : NoPicks;
+            if (lb.Count > 0 || ext.Count > 0)
+            {
+                Commit(held, null, lb, ext, out _);
+            }
+        }
+        finally
+        {
+            _reloading = false;
         }
     }
 
@@ -144,6 +177,7 @@ public sealed partial class Allocator
     public bool Release(ServiceKey key)
     {
         ExpireReservations();
+        Unname(key);
         return ReleaseInternal(key, sticky: true);
     }
 
