@@ -59,11 +59,7 @@ public sealed class ExplicitWinsTests
 
         // The thief is younger (a later creation second, as seen by the API server's clock):
         // created in the same second, an explicit request would win (applied together).
-        var victimCreated = (await env.Client.CoreV1.ReadNamespacedServiceAsync("svc-0000", a)).Metadata.CreationTimestamp;
-        var probes = 0;
-        await EventuallyAsync(
-            async () => (await env.Client.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = $"clock-{probes++}" } }, b)).Metadata.CreationTimestamp,
-            t => t > victimCreated, what: "a later second on the API server's clock");
+        await env.YoungerThanAsync((await env.Client.CoreV1.ReadNamespacedServiceAsync("svc-0000", a)).Metadata.CreationTimestamp, b);
         await env.Client.CoreV1.CreateNamespacedServiceAsync(new V1Service
         {
             Metadata = new V1ObjectMeta { Name = "thief" },
