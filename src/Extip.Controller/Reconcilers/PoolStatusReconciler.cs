@@ -30,6 +30,8 @@ internal sealed class PoolStatusReconciler(ControllerSession session)
                 InUseIPv4 = u?.InUseV4 ?? 0,
                 CapacityIPv6 = (u?.CapacityV6 ?? 0).ToString(CultureInfo.InvariantCulture),
                 InUseIPv6 = u?.InUseV6 ?? 0,
+                ReservedIPv4 = u?.ReservedV4 ?? 0,
+                ReservedIPv6 = u?.ReservedV6 ?? 0,
             };
             if (u is not null)
             {
@@ -61,7 +63,7 @@ internal sealed class PoolStatusReconciler(ControllerSession session)
                 Condition("Invalid", invalid is not null, invalid is not null ? "InvalidSpec" : "Valid", invalid?.Message ?? string.Empty, pool),
                 Condition("Overlap", overlap is not null, overlap is not null ? "Overlap" : "NoOverlap", overlap?.Message ?? string.Empty, pool),
                 Condition("Exhausted", exhausted, exhausted ? "NoFreeAddress" : "FreeAddresses",
-                    exhausted ? $"no free {(u!.ExhaustedV4 ? "IPv4" : "IPv6")} address ({(u.ExhaustedV4 ? u.InUseV4 : u.InUseV6)} in use)" : string.Empty, pool),
+                    exhausted ? $"no free {(u!.ExhaustedV4 ? "IPv4" : "IPv6")} address ({(u.ExhaustedV4 ? u.InUseV4 : u.InUseV6)} in use, {(u.ExhaustedV4 ? u.ReservedV4 : u.ReservedV6)} kept for deleted Services)" : string.Empty, pool),
             ];
             Keep(status, pool.Status);
             if (!Same(status, pool.Status))
@@ -118,7 +120,7 @@ internal sealed class PoolStatusReconciler(ControllerSession session)
     }
 
     private static bool Same(IpPoolStatusModel a, IpPoolStatusModel? b) =>
-        b is not null && a.LastValidSpec == b.LastValidSpec && a.LastValidGeneration == b.LastValidGeneration && a.CapacityIPv4 == b.CapacityIPv4 && a.CapacityIPv6 == b.CapacityIPv6 && a.InUseIPv4 == b.InUseIPv4 && a.InUseIPv6 == b.InUseIPv6
+        b is not null && a.LastValidSpec == b.LastValidSpec && a.LastValidGeneration == b.LastValidGeneration && a.CapacityIPv4 == b.CapacityIPv4 && a.CapacityIPv6 == b.CapacityIPv6 && a.InUseIPv4 == b.InUseIPv4 && a.InUseIPv6 == b.InUseIPv6 && a.ReservedIPv4 == b.ReservedIPv4 && a.ReservedIPv6 == b.ReservedIPv6
         && a.Conditions.Count == b.Conditions.Count
         && a.Conditions.Zip(b.Conditions).All(p => p.First.Type == p.Second.Type && p.First.Status == p.Second.Status && p.First.Reason == p.Second.Reason
             && p.First.Message == p.Second.Message && p.First.ObservedGeneration == p.Second.ObservedGeneration);

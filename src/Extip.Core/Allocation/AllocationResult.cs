@@ -65,12 +65,16 @@ public sealed record AllocatorOptions
     public TimeSpan StickyGrace { get; init; } = TimeSpan.FromMinutes(10);
 }
 
-/// <summary>Use of one pool by family.</summary>
+/// <summary>Use of one pool by family: addresses held by Services, and addresses kept for recently deleted ones (sticky).</summary>
 public sealed record PoolUsage(string Pool, UInt128 CapacityV4, long InUseV4, UInt128 CapacityV6, long InUseV6)
 {
-    public bool ExhaustedV4 => CapacityV4 > 0 && (UInt128)InUseV4 >= CapacityV4;
+    public long ReservedV4 { get; init; }
 
-    public bool ExhaustedV6 => CapacityV6 > 0 && (UInt128)InUseV6 >= CapacityV6;
+    public long ReservedV6 { get; init; }
+
+    public bool ExhaustedV4 => CapacityV4 > 0 && (UInt128)(InUseV4 + ReservedV4) >= CapacityV4;
+
+    public bool ExhaustedV6 => CapacityV6 > 0 && (UInt128)(InUseV6 + ReservedV6) >= CapacityV6;
 }
 
 /// <summary>One held address: its pool (none for an external IP outside every pool), mask and holders.</summary>

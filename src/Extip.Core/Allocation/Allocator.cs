@@ -229,9 +229,42 @@ public sealed partial class Allocator
         return list;
     }
 
-    public IReadOnlyList<PoolUsage> Usage() =>
-        _poolStates.Values.Select(ps => new PoolUsage(ps.Pool.Name, ps.Pool.CapacityV4, ps.InUseV4, ps.Pool.CapacityV6, ps.InUseV6)).ToList();
+    /// <summary>Use of every pool: addresses held, and addresses kept for recently deleted Services (sticky) apart, so a reservation never reads as a leak.</summary>
+    public IReadOnlyList<PoolUsage> Usage()
+    {
+        ExpireReservations();
+        var reserved = Reserved();
+        return _poolStates.Values.Select(ps => UsageOf(ps, reserved)).ToList();
+    }
 
-    public PoolUsage? UsageOf(string pool) =>
-        _poolStates.TryGetValue(pool, out var ps) ? new PoolUsage(ps.Pool.Name, ps.Pool.CapacityV4, ps.InUseV4, ps.Pool.CapacityV6, ps.InUseV6) : null;
+    public PoolUsage? UsageOf(string pool)
+    {
+        ExpireReservations();
+        return _poolStates.TryGetValue(pool, out var ps) ? UsageOf(ps, Reserved()) : null;
+    }
+
+    private static PoolUsage UsageOf(PoolState ps, Dictionary<(PoolState, IpFamily), long> reserved)
+    {
+        var r4 = reserved.GetValueOrDefault((ps, IpFamily.IPv4));
+        var r6 = reserved.GetValueOrDefault((ps, IpFamily.IPv6));
+        return new PoolUsage(ps.Pool.Name, ps.Pool.CapacityV4, ps.InUseV4 - r4, ps.Pool.CapacityV6, ps.InUseV6 - r6) { ReservedV4 = r4, ReservedV6 = r6 };
+    }
+
+    /// <summary>Kept-for-a-deleted-Service addresses by pool and family: as few as the Services deleted within the grace period.</summary>
+    private Dictionary<(PoolState, IpFamily), long> Reserved()
+    {
+        var counts = new Dictionary<(PoolState, IpFamily), long>();
+        foreach (var (key, res) in _sticky)
+        {
+            foreach (var a in res.Addresses)
+            {
+                if (_addresses.TryGetValue(a, out var e) && e.ReservedFor == key && e.Holders.Count == 0 && e.Pool is { } ps)
+                {
+                    counts[(ps, a.Family)] = counts.GetValueOrDefault((ps, a.Family)) + 1;
+                }
+            }
+        }
+
+        return counts;
+    }
 }

@@ -108,6 +108,13 @@ public sealed class IpPoolStatusModel
     [JsonPropertyName("inUseIPv6")]
     public long InUseIPv6 { get; set; }
 
+    /// <summary>IPv4 addresses kept for recently deleted Services (sticky), not counted in <see cref="InUseIPv4"/>.</summary>
+    [JsonPropertyName("reservedIPv4")]
+    public long ReservedIPv4 { get; set; }
+
+    [JsonPropertyName("reservedIPv6")]
+    public long ReservedIPv6 { get; set; }
+
     [JsonPropertyName("conditions")]
     public List<Condition> Conditions { get; set; } = [];
 
