@@ -46,6 +46,7 @@ internal sealed partial class ControllerSession
         Services = new ServiceReconciler(this);
         Claims = new ClaimReconciler(this);
         PoolStatus = new PoolStatusReconciler(this);
+        PeerStatus = new PeerStatusReconciler(this);
         AgentLabels = new AgentLabelReconciler(this, logger);
         Agents = new AgentObservations(options.Time);
     }
@@ -73,6 +74,9 @@ internal sealed partial class ControllerSession
 
     public PoolStatusReconciler PoolStatus { get; }
 
+    /// <summary>BGPPeer status, written in the pool status loop (on BGPPeer, IPNode and Node changes too).</summary>
+    public PeerStatusReconciler PeerStatus { get; }
+
     public AgentLabelReconciler AgentLabels { get; }
 
     /// <summary>Set once the allocator holds what the API showed at start.</summary>
@@ -92,6 +96,9 @@ internal sealed partial class ControllerSession
         View.EndpointSlices.Changed += OnEndpoints;
         View.Claims.Changed += OnClaim;
         View.IpNodes.Changed += AgentLabels.OnIpNode;
+        View.IpNodes.Changed += OnPeerInput;
+        View.Peers.Changed += OnPeerInput;
+        View.Nodes.Changed += OnPeerInput;
 
         // Every agent counts as just seen: a session (a new leader, or one that has just got the
         // API server back) gives the agents a Lease duration to renew before anything moves.
@@ -128,6 +135,9 @@ internal sealed partial class ControllerSession
             View.Leases.Changed -= OnLease;
             View.Nodes.Changed -= OnNode;
             View.EndpointSlices.Changed -= OnEndpoints;
+            View.IpNodes.Changed -= OnPeerInput;
+            View.Peers.Changed -= OnPeerInput;
+            View.Nodes.Changed -= OnPeerInput;
             View.Claims.Changed -= OnClaim;
             View.IpNodes.Changed -= AgentLabels.OnIpNode;
         }
@@ -430,6 +440,7 @@ internal sealed partial class ControllerSession
                 await _poolSignal.Reader.ReadAsync(ct);
                 await Task.Delay(100, ct);
                 await PoolStatus.SyncAsync(ct);
+                await PeerStatus.SyncAsync(ct);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -468,6 +479,8 @@ internal sealed partial class ControllerSession
         LogServiceEvent(_logger, Kubernetes.Client.Resources.KeyOf(svc), type, svc.Metadata.ResourceVersion);
         Queue.Add(Kubernetes.Client.Resources.KeyOf(svc));
     }
+
+    private void OnPeerInput<T>(k8s.WatchEventType type, T item, T? old) => RequestPoolStatus();
 
     private void OnPool(k8s.WatchEventType type, Kubernetes.Models.IpPool pool, Kubernetes.Models.IpPool? old)
     {
