@@ -67,10 +67,17 @@ public sealed class ExplicitWinsTests
         }, b);
         var events = await EventuallyAsync(() => env.EventsAsync(b, "thief"), e => e.Any(x => x.Reason == nameof(RefusalReason.AddressInUse)), what: "refusal event");
         var message = events.First(x => x.Reason == nameof(RefusalReason.AddressInUse)).Message;
-        Assert.Contains($"{held} is in use by a Service in another namespace", message, StringComparison.Ordinal);
+        Assert.Equal($"spec.externalIPs: {held} is in use by a Service in another namespace", message);
         Assert.DoesNotContain("h2-a", message, StringComparison.Ordinal);
         Assert.DoesNotContain("svc-0000", message, StringComparison.Ordinal);
         Assert.Equal([held], await env.IngressAsync(a, "svc-0000"));
+
+        // kube-proxy would program spec.externalIPs whatever extip says: the hijacking address is removed, and the Service says so.
+        var thief = await EventuallyAsync(() => env.Client.CoreV1.ReadNamespacedServiceAsync("thief", b), s => s.Spec.ExternalIPs is null or { Count: 0 }, what: "external IP removed");
+        Assert.Equal(held, thief.Metadata.Annotations[ExtipApi.RemovedExternalIpsAnnotation]);
+        var removed = await EventuallyAsync(() => env.EventsAsync(b, "thief"), e => e.Any(x => x.Reason == "ExternalIPRemoved"), what: "ExternalIPRemoved event");
+        Assert.Equal($"spec.externalIPs: removed {held}: another Service holds it, and kube-proxy would send its traffic here (CVE-2020-8554); recorded in annotation extip.io/removed-external-ips",
+            removed.First(x => x.Reason == "ExternalIPRemoved").Message);
     }
 }
 

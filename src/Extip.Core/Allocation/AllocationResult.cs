@@ -23,6 +23,9 @@ public enum RefusalReason
 /// <summary>Why an address was not given: the reason, the value concerned, and a message naming both.</summary>
 public sealed record Refusal(RefusalReason Reason, string Value, string Message)
 {
+    /// <summary>The field of the Service the refused value comes from, when it is <c>spec.externalIPs</c>.</summary>
+    public string? Field { get; init; }
+
     public override string ToString() => $"{Reason}: {Message}";
 }
 

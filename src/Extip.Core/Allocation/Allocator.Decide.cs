@@ -7,6 +7,9 @@ public sealed partial class Allocator
 {
     private static readonly List<Pick> NoPicks = [];
 
+    /// <summary>The Service field a refusal of an external IP names.</summary>
+    public const string ExternalIPsField = "spec.externalIPs";
+
     private List<Pick> DecideExternal(ServiceRequest req, List<Refusal> refusals)
     {
         if (req.ExternalIPs.Count == 0)
@@ -50,7 +53,8 @@ public sealed partial class Allocator
 
             if (Conflict(a, req, allowReserved: true, mayPreempt: true) is { } conflict)
             {
-                refusals.Add(conflict);
+                // The field is the problem, and the rule that refused it is named (issue 11).
+                refusals.Add(conflict with { Message = $"spec.externalIPs: {conflict.Message}", Field = ExternalIPsField });
                 continue;
             }
 

@@ -303,7 +303,7 @@ public class AllocatorTests
         Assert.Empty(r.ExternalIPs);
         Assert.Equal(RefusalReason.AddressInUse, Assert.Single(r.Refusals).Reason);
         // The refusal says the address is taken, and never what another namespace runs (issue 11).
-        Assert.Equal($"{victim} is in use by a Service in another namespace", r.Refusals[0].Message);
+        Assert.Equal($"spec.externalIPs: {victim} is in use by a Service in another namespace", r.Refusals[0].Message);
         Assert.Equal([victim], a.LoadBalancerOf(new ServiceKey("prod", "victim")).Select(x => x.Address.ToString()));
     }
 
