@@ -437,7 +437,7 @@ internal sealed partial class ControllerSession
         {
             try
             {
-                await _poolSignal.Reader.ReadAsync(ct);
+                await NextPoolChangeAsync(ct);
                 await Task.Delay(100, ct);
                 await PoolStatus.SyncAsync(ct);
                 await PeerStatus.SyncAsync(ct);
@@ -455,6 +455,32 @@ internal sealed partial class ControllerSession
                 RequestPoolStatus();
             }
         }
+    }
+
+    /// <summary>
+    /// A request for pool status, or the moment an address kept for a deleted Service is freed:
+    /// the pool's reserved count drops then, with no event to say so.
+    /// </summary>
+    private async Task NextPoolChangeAsync(CancellationToken ct)
+    {
+        DateTimeOffset? expiry;
+        lock (_gate)
+        {
+            expiry = _allocator.NextReservationExpiry;
+        }
+
+        if (expiry is not { } at)
+        {
+            await _poolSignal.Reader.ReadAsync(ct);
+            return;
+        }
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var wait = at - DateTimeOffset.UtcNow;
+        await Task.WhenAny(_poolSignal.Reader.WaitToReadAsync(stop.Token).AsTask(), Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, stop.Token));
+        await stop.CancelAsync();
+        ct.ThrowIfCancellationRequested();
+        _poolSignal.Reader.TryRead(out _);
     }
 
     private static readonly TimeSpan ClaimDebounce = TimeSpan.FromMilliseconds(20);

@@ -121,6 +121,21 @@ public sealed class StatusTests
         var pool = await EventuallyAsync(() => env.PoolStatusAsync("p"), p => p.Status?.InUseIPv4 == 1, what: "one in use after the deletion");
         Assert.Equal((1L, 1L), (pool.Status!.InUseIPv4, pool.Status.ReservedIPv4));
     }
+
+    [Fact]
+    public async Task PoolStatus_ReservedCount_DropsWhenTheGracePeriodEnds_WithNoOtherChange()
+    {
+        var env = await EmbeddedAsync();
+        await using var _ = env;
+        await env.Agents.StartAsync(["k8s1"]);
+        await env.StartControllerAsync(env.Options() with { StickyGrace = TimeSpan.FromSeconds(1) });
+        var ns = await env.NamespaceAsync("apps");
+        await env.PoolAsync("p", ["192.0.2.0/28"]);
+        await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer("gone"), ns);
+        await EventuallyAsync(() => env.PoolStatusAsync("p"), p => p.Status?.InUseIPv4 == 1, what: "one in use");
+        await env.DeleteServiceAsync(ns, "gone");
+        await EventuallyAsync(() => env.PoolStatusAsync("p"), p => p.Status is { InUseIPv4: 0, ReservedIPv4: 0 }, what: "nothing in use or kept once the grace period is over");
+    }
 }
 
 /// <summary>Issue 11: BGPPeers have a status, written by the controller, with or without agents running.</summary>

@@ -34,6 +34,9 @@ public sealed partial class Allocator
 
     public int ServiceCount => _services.Count;
 
+    /// <summary>When the next address kept for a deleted Service may be freed (pool status changes then), if any.</summary>
+    public DateTimeOffset? NextReservationExpiry => _stickyExpiry.TryPeek(out _, out var until) ? until : null;
+
     /// <summary>Replaces the pools. Held addresses stay held; those now outside every pool are given up when their Service is next assigned.</summary>
     public void SetPools(PoolSet pools)
     {
