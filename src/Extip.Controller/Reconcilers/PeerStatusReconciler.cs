@@ -46,7 +46,10 @@ internal sealed class PeerStatusReconciler(ControllerSession session)
             [
                 Condition("Accepted", error is null, error is null ? "Valid" : "Invalid", error ?? "the spec is valid", peer),
                 Condition("Ready", ready, ready ? "SessionsUp" : error is not null ? "Invalid" : nodes.Count == 0 ? "NoNodes" : "SessionsDown",
-                    error is not null ? error
+                    error is not null
+                        ? reports.Any(r => r.Peer.Message?.Contains("serving the last valid spec", StringComparison.Ordinal) == true)
+                            ? string.Create(CultureInfo.InvariantCulture, $"{error}; the agents keep the last valid spec ({up} of {nodes.Count} sessions up)")
+                            : error
                     : nodes.Count == 0 ? "no node with an agent is selected"
                     : string.Create(CultureInfo.InvariantCulture, $"{up} of {nodes.Count} sessions up{(trouble.Peer is { } t ? $"; node {trouble.Node}: {t.Message}" : string.Empty)}"),
                     peer),

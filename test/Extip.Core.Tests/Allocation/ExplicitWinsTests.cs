@@ -9,9 +9,7 @@ public class ExplicitWinsTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
-    private static Fixtures_ Both() => new();
-
-    private sealed class Fixtures_
+        private sealed class World
     {
         public Allocator Alloc { get; } = New(new AllocatorOptions { StickyGrace = TimeSpan.Zero },
             Pool("p", "203.0.113.1-203.0.113.10") with { AllowExternalIPs = true }).Alloc;
@@ -49,7 +47,7 @@ public class ExplicitWinsTests
     [InlineData(false, 1)]
     public void ExternalIPs_AndAutomaticService_AppliedTogether_ExplicitWinsInEitherOrder(bool explicitFirst, int lbLaterBy)
     {
-        var w = Both();
+        var w = new World();
         var ext = new ServiceKey("a", "ext");
         var lb = new ServiceKey("a", "lb");
         w.Requests[ext] = At(Svc("ext", "a") with { WantsLoadBalancer = false, ExternalIPs = ["203.0.113.1"] }, 0, "u-2");
@@ -63,7 +61,7 @@ public class ExplicitWinsTests
     [InlineData(false)]
     public void TwoExplicitRequests_TheOlderWins_InEitherOrder_AndTheRefusalSaysWhy(bool olderFirst)
     {
-        var w = Both();
+        var w = new World();
         var older = new ServiceKey("a", "older");
         var younger = new ServiceKey("b", "younger");
         w.Requests[older] = At(Svc("older", "a") with { RequestedAddresses = ["203.0.113.5"] }, 0, "u-9");
@@ -81,7 +79,7 @@ public class ExplicitWinsTests
     [InlineData(false)]
     public void TwoExplicitRequests_InTheSameSecond_TheLowerUidWins(bool lowFirst)
     {
-        var w = Both();
+        var w = new World();
         var x = new ServiceKey("a", "x");
         var y = new ServiceKey("a", "y");
         w.Requests[x] = At(Svc("x", "a") with { RequestedAddresses = ["203.0.113.5"] }, 0, "b-uid");
@@ -94,7 +92,7 @@ public class ExplicitWinsTests
     [Fact]
     public void NewerExplicitRequest_NeverTakesAnOlderServicesAddress()
     {
-        var w = Both();
+        var w = new World();
         var victim = new ServiceKey("prod", "victim");
         var thief = new ServiceKey("evil", "thief");
         w.Requests[victim] = At(Svc("victim", "prod"), 0, "u-1");
@@ -106,7 +104,7 @@ public class ExplicitWinsTests
     [Fact]
     public void AutomaticAllocation_SkipsAnAddressAnotherServiceNames_EvenWhenItsRequestWasRefused()
     {
-        var w = Both();
+        var w = new World();
         var asks = new ServiceKey("a", "asks");
         var auto = new ServiceKey("a", "auto");
         w.Requests[asks] = At(Svc("asks", "a") with { RequestedAddresses = ["203.0.113.1"], SharingKey = null, Families = [Core.Addresses.IpFamily.IPv4] }, 0, "u-1");
@@ -139,7 +137,7 @@ public class ExplicitWinsTests
 
             string Outcome(int[] shuffle)
             {
-                var w = Both();
+                var w = new World();
                 foreach (var r in requests)
                 {
                     w.Requests[r.Key] = r;
@@ -170,34 +168,5 @@ public class ExplicitWinsTests
 
             Assert.Equal(Outcome(order1), Outcome(order2));
         }, iter: 500);
-    }
-}
-
-/// <summary>Issue 11: pool use counts held and kept-for-deleted addresses apart, so a reservation never reads as a leak.</summary>
-public class PoolUsageTests
-{
-    [Fact]
-    public void Release_WithStickyGrace_CountsTheAddressAsKept_NotInUse_UntilItExpires()
-    {
-        var (a, time) = New(new AllocatorOptions { StickyGrace = TimeSpan.FromMinutes(10) }, Pool("p", "192.0.2.0/30", "2001:db8::/126"));
-        a.Assign(Svc("keep"));
-        a.Assign(Svc("gone") with { Families = [Core.Addresses.IpFamily.IPv6] });
-        a.Release(new ServiceKey("default", "gone"));
-        var u = Assert.Single(a.Usage());
-        Assert.Equal((1L, 0L, 0L, 1L), (u.InUseV4, u.ReservedV4, u.InUseV6, u.ReservedV6));
-        time.Advance(TimeSpan.FromMinutes(11));
-        u = Assert.Single(a.Usage());
-        Assert.Equal((1L, 0L, 0L, 0L), (u.InUseV4, u.ReservedV4, u.InUseV6, u.ReservedV6));
-    }
-
-    [Fact]
-    public void KeptAddresses_CountTowardsExhaustion()
-    {
-        var (a, _) = New(new AllocatorOptions { StickyGrace = TimeSpan.FromMinutes(10) }, Pool("p", "192.0.2.1-192.0.2.2"));
-        a.Assign(Svc("x"));
-        a.Assign(Svc("y"));
-        a.Release(new ServiceKey("default", "y"));
-        var u = a.UsageOf("p")!;
-        Assert.Equal((1L, 1L, true), (u.InUseV4, u.ReservedV4, u.ExhaustedV4));
     }
 }
