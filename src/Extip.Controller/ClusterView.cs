@@ -24,7 +24,11 @@ internal sealed class ClusterView
         Pools = new Informer<IpPool>(Resources.Custom<IpPool>(client, IpPool.Plural), logs.CreateLogger("informer.ippools")) { Required = true };
         Claims = new Informer<IpClaim>(Resources.Custom<IpClaim>(client, IpClaim.Plural), logs.CreateLogger("informer.ipclaims")) { Required = true };
         IpNodes = new Informer<IpNode>(Resources.Custom<IpNode>(client, IpNode.Plural), logs.CreateLogger("informer.ipnodes")) { Required = true };
+        Peers = new Informer<BgpPeer>(Resources.Custom<BgpPeer>(client, BgpPeer.Plural), logs.CreateLogger("informer.bgppeers"));
     }
+
+    /// <summary>BGPPeers: the controller writes their status.</summary>
+    public Informer<BgpPeer> Peers { get; }
 
     public Informer<V1Service> Services { get; }
 
@@ -46,14 +50,14 @@ internal sealed class ClusterView
     public IEnumerable<Task> Run(CancellationToken ct) =>
     [
         Services.RunAsync(ct), Namespaces.RunAsync(ct), Nodes.RunAsync(ct), EndpointSlices.RunAsync(ct),
-        Leases.RunAsync(ct), Pools.RunAsync(ct), Claims.RunAsync(ct), IpNodes.RunAsync(ct),
+        Leases.RunAsync(ct), Pools.RunAsync(ct), Claims.RunAsync(ct), IpNodes.RunAsync(ct), Peers.RunAsync(ct),
     ];
 
     public Task ReadyAsync(CancellationToken ct) => Task.WhenAll(
         Services.ReadyAsync(ct), Namespaces.ReadyAsync(ct), Nodes.ReadyAsync(ct), EndpointSlices.ReadyAsync(ct),
-        Leases.ReadyAsync(ct), Pools.ReadyAsync(ct), Claims.ReadyAsync(ct), IpNodes.ReadyAsync(ct));
+        Leases.ReadyAsync(ct), Pools.ReadyAsync(ct), Claims.ReadyAsync(ct), IpNodes.ReadyAsync(ct), Peers.ReadyAsync(ct));
 
-    public bool IsReady => Services.IsReady && Namespaces.IsReady && Nodes.IsReady && EndpointSlices.IsReady && Leases.IsReady && Pools.IsReady && Claims.IsReady && IpNodes.IsReady;
+    public bool IsReady => Services.IsReady && Namespaces.IsReady && Nodes.IsReady && EndpointSlices.IsReady && Leases.IsReady && Pools.IsReady && Claims.IsReady && IpNodes.IsReady && Peers.IsReady;
 
     public IReadOnlyDictionary<string, string> NamespaceLabels(string ns) =>
         Namespaces.Get(ns)?.Metadata.Labels is { } l ? new Dictionary<string, string>(l) : new Dictionary<string, string>();

@@ -23,6 +23,13 @@ public sealed record ControllerOptions
 
     public ExternalIpPolicy ExternalIPs { get; init; } = ExternalIpPolicy.Pools;
 
+    /// <summary>
+    /// Remove from spec.externalIPs an address another Service holds (recorded in the
+    /// <c>extip.io/removed-external-ips</c> annotation, with an Event): kube-proxy programs
+    /// spec.externalIPs whatever extip decides, so a refusal alone would not stop the hijack.
+    /// </summary>
+    public bool RemoveConflictingExternalIPs { get; init; } = true;
+
     /// <summary>LoadBalancer Services with this class (or none) are ours.</summary>
     public string LoadBalancerClass { get; init; } = Kubernetes.Models.ExtipApi.DefaultLoadBalancerClass;
 

@@ -32,6 +32,7 @@ internal sealed partial class ControllerSession
     private readonly Channel<bool> _poolSignal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly ILogger _logger;
     private PoolSet _pools = PoolSet.Empty;
+    private readonly PoolLastGood _lastGood = new();
 
     public ControllerSession(IKubernetes client, ClusterView view, ControllerOptions options, ControllerMetrics metrics, EventRecorder events, ILogger logger)
     {
@@ -45,6 +46,7 @@ internal sealed partial class ControllerSession
         Services = new ServiceReconciler(this);
         Claims = new ClaimReconciler(this);
         PoolStatus = new PoolStatusReconciler(this);
+        PeerStatus = new PeerStatusReconciler(this);
         AgentLabels = new AgentLabelReconciler(this, logger);
         Agents = new AgentObservations(options.Time, options.Disruption, options.FenceMargin);
     }
@@ -72,6 +74,9 @@ internal sealed partial class ControllerSession
 
     public PoolStatusReconciler PoolStatus { get; }
 
+    /// <summary>BGPPeer status, written in the pool status loop (on BGPPeer, IPNode and Node changes too).</summary>
+    public PeerStatusReconciler PeerStatus { get; }
+
     public AgentLabelReconciler AgentLabels { get; }
 
     /// <summary>Set once the allocator holds what the API showed at start.</summary>
@@ -91,6 +96,9 @@ internal sealed partial class ControllerSession
         View.EndpointSlices.Changed += OnEndpoints;
         View.Claims.Changed += OnClaim;
         View.IpNodes.Changed += AgentLabels.OnIpNode;
+        View.IpNodes.Changed += OnPeerInput;
+        View.Peers.Changed += OnPeerInput;
+        View.Nodes.Changed += OnPeerInput;
 
         // Every agent counts as just seen: a session (a new leader, or one that has just got the
         // API server back) gives the agents a Lease duration to renew before anything moves.
@@ -127,6 +135,9 @@ internal sealed partial class ControllerSession
             View.Leases.Changed -= OnLease;
             View.Nodes.Changed -= OnNode;
             View.EndpointSlices.Changed -= OnEndpoints;
+            View.IpNodes.Changed -= OnPeerInput;
+            View.Peers.Changed -= OnPeerInput;
+            View.Nodes.Changed -= OnPeerInput;
             View.Claims.Changed -= OnClaim;
             View.IpNodes.Changed -= AgentLabels.OnIpNode;
         }
@@ -170,7 +181,9 @@ internal sealed partial class ControllerSession
         int count;
         lock (_gate)
         {
-            var set = PoolSet.Build(View.Pools.Items.Select(PoolMapping.ToSpec));
+            var items = View.Pools.Items.ToList();
+            var set = PoolSet.Build(items.Select(_lastGood.Entry));
+            _lastGood.Served(items, set);
             _pools = set;
             _allocator.SetPools(set);
             count = set.Pools.Count;
@@ -200,6 +213,12 @@ internal sealed partial class ControllerSession
         {
             RequestClaimSync();
             RequestPoolStatus();
+        }
+
+        // Services that lost an address to this one's explicit request get another (or are refused).
+        foreach (var d in r.Displaced)
+        {
+            Queue.Add(d.ToString());
         }
 
         return r;
@@ -281,6 +300,15 @@ internal sealed partial class ControllerSession
         lock (_gate)
         {
             return (_allocator.Usage(), _pools);
+        }
+    }
+
+    /// <summary>The spec (as JSON) and generation the pool last served validly, for its status.</summary>
+    public (string Json, long Generation)? LastValidPool(string pool)
+    {
+        lock (_gate)
+        {
+            return _lastGood.Of(pool);
         }
     }
 
@@ -409,9 +437,10 @@ internal sealed partial class ControllerSession
         {
             try
             {
-                await _poolSignal.Reader.ReadAsync(ct);
+                await NextPoolChangeAsync(ct);
                 await Task.Delay(100, ct);
                 await PoolStatus.SyncAsync(ct);
+                await PeerStatus.SyncAsync(ct);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -426,6 +455,32 @@ internal sealed partial class ControllerSession
                 RequestPoolStatus();
             }
         }
+    }
+
+    /// <summary>
+    /// A request for pool status, or the moment an address kept for a deleted Service is freed:
+    /// the pool's reserved count drops then, with no event to say so.
+    /// </summary>
+    private async Task NextPoolChangeAsync(CancellationToken ct)
+    {
+        DateTimeOffset? expiry;
+        lock (_gate)
+        {
+            expiry = _allocator.NextReservationExpiry;
+        }
+
+        if (expiry is not { } at)
+        {
+            await _poolSignal.Reader.ReadAsync(ct);
+            return;
+        }
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var wait = at - DateTimeOffset.UtcNow;
+        await Task.WhenAny(_poolSignal.Reader.WaitToReadAsync(stop.Token).AsTask(), Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, stop.Token));
+        await stop.CancelAsync();
+        ct.ThrowIfCancellationRequested();
+        _poolSignal.Reader.TryRead(out _);
     }
 
     private static readonly TimeSpan ClaimDebounce = TimeSpan.FromMilliseconds(20);
@@ -450,6 +505,8 @@ internal sealed partial class ControllerSession
         LogServiceEvent(_logger, Kubernetes.Client.Resources.KeyOf(svc), type, svc.Metadata.ResourceVersion);
         Queue.Add(Kubernetes.Client.Resources.KeyOf(svc));
     }
+
+    private void OnPeerInput<T>(k8s.WatchEventType type, T item, T? old) => RequestPoolStatus();
 
     private void OnPool(k8s.WatchEventType type, Kubernetes.Models.IpPool pool, Kubernetes.Models.IpPool? old)
     {

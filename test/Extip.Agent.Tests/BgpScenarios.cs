@@ -334,4 +334,38 @@ public sealed class BgpScenarios(ITestOutputHelper output)
         var events = await EventuallyAsync(() => w.Env.EventsAsync("default", "bad-address"), e => e.Count > 0, what: "an Event on the bad BGPPeer");
         Assert.Contains(events, e => e.Reason == "InvalidPeer" && e.Type == "Warning" && e.Message.Contains("198.51.100.999", StringComparison.Ordinal));
     }
+
+    /// <summary>
+    /// Issue 11: a BGPPeer edited into holdTime 1e400 (or NaN) made the peer building throw, and
+    /// the catch around the whole reconcile stopped every peer change on the node. Now it is an
+    /// error naming the field, and the session goes on with the last valid spec. The schema now
+    /// refuses 1e400 and NaN at the door (ExtipCrdTests); a duration that overflows a TimeSpan
+    /// still passes it and threw the same way.
+    /// </summary>
+    [Fact]
+    public async Task BgpPeerEditedIntoANonFiniteHoldTime_KeepsItsSession_AndSaysSo_OtherPeerChangesGoOn()
+    {
+        await using var w = await WorldAsync();
+        await w.Lab.StartAgentAsync("n1");
+        await w.Lab.StartAgentAsync("n2");
+        await DualStackServiceAsync(w.Env);
+        await EcmpAsync(w);
+        var o = await w.Env.Client.CustomObjects.GetClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, BgpPeer.Plural, "tor-v4");
+        var peer = KubernetesJson.Deserialize<BgpPeer>(((JsonElement)o).GetRawText());
+        var generation = peer.Metadata.Generation;
+        peer.Spec.HoldTime = "99999999999999999999999h";
+        await w.Env.Client.CustomObjects.ReplaceClusterCustomObjectAsync(peer, ExtipApi.Group, ExtipApi.Version, BgpPeer.Plural, "tor-v4");
+
+        // Another peer change made afterwards is still carried out.
+        await PeerAsync(w.Env, "bad-address", new BgpPeerSpecModel { PeerAddress = "198.51.100.999", PeerAsn = RouterAs, LocalAsn = NodeAs });
+        var expected = $"spec.holdTime: \"99999999999999999999999h\" is not a duration (such as 90s or 3m; a finite, non-negative number); serving the last valid spec (generation {generation})";
+        var status = await EventuallyAsync(
+            () => NodeStatusAsync(w.Env, "n1"),
+            n => n.Status?.Peers.Any(p => p.Name == "tor-v4" && p.Message == expected) == true && n.Status.Peers.Any(p => p.Name == "bad-address"),
+            what: "tor-v4 serving its last valid spec and bad-address reported in n1's status");
+        Assert.Equal("Established", status.Status!.Peers.Single(p => p.Name == "tor-v4").State);
+        await EcmpAsync(w);
+        var events = await EventuallyAsync(() => w.Env.EventsAsync("default", "tor-v4"), e => e.Any(x => x.Reason == "InvalidPeer"), what: "an Event on tor-v4");
+        Assert.Contains(events, e => e.Type == "Warning" && e.Message.EndsWith(expected, StringComparison.Ordinal));
+    }
 }

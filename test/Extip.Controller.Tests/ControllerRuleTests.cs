@@ -84,6 +84,7 @@ public sealed class ControllerRuleTests
         holder.Metadata.Annotations[ExtipApi.AddressesAnnotation] = "192.0.2.1";
         await env.Client.CoreV1.CreateNamespacedServiceAsync(holder, ns);
         await EventuallyAsync(() => env.IngressAsync(ns, "holder"), i => i.Count == 1);
+        await env.YoungerThanAsync((await env.Client.CoreV1.ReadNamespacedServiceAsync("holder", ns)).Metadata.CreationTimestamp, ns);
         var bad = LoadBalancer("bad");
         bad.Metadata.Annotations[annotation] = value;
         await env.Client.CoreV1.CreateNamespacedServiceAsync(bad, ns);
@@ -106,7 +107,10 @@ public sealed class ControllerRuleTests
             var svc = LoadBalancer(name, 80);
             svc.Metadata.Annotations[ExtipApi.SharingKeyAnnotation] = "k";
             svc.Metadata.Annotations[ExtipApi.AddressesAnnotation] = "192.0.2.5";
-            await env.Client.CoreV1.CreateNamespacedServiceAsync(svc, ns);
+            var created = await env.Client.CoreV1.CreateNamespacedServiceAsync(svc, ns);
+
+            // b is younger: in the same second the lower UID would win.
+            await env.YoungerThanAsync(created.Metadata.CreationTimestamp, ns);
         }
 
         var conflict = await WarningAsync(env, ns, "b", nameof(RefusalReason.SharingConflict));

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Text;
 using Extip.Bgp.Bfd;
@@ -37,6 +38,9 @@ public sealed partial class BgpPeering : IAsyncDisposable
     private readonly Dictionary<string, (PeerOptions Options, BgpSession Session)> _active = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string Address, string Error)> _invalid = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _reported = new(StringComparer.Ordinal);
+
+    /// <summary>Per BGPPeer selecting this node: the options of its last valid spec and that spec's generation. Only the reconcile loop uses it.</summary>
+    private readonly Dictionary<string, (long Generation, PeerOptions Options)> _lastGood = new(StringComparer.Ordinal);
 
     public BgpPeering(IKubernetes client, AgentOptions options, ILoggerFactory logs, Func<uint> defaultRouterId)
     {
@@ -109,10 +113,12 @@ public sealed partial class BgpPeering : IAsyncDisposable
                     Bfd = s.Bfd?.State.ToString(),
                     PrefixesAdvertised = s.PrefixesAdvertised,
                     Since = s.EstablishedSince,
-                    Message = s.State == SessionState.Established ? null : s.LastError,
+                    Message = _invalid.TryGetValue(kv.Key, out var bad) ? bad.Error : s.State == SessionState.Established ? null : s.LastError,
                 };
             }).ToList();
-            list.AddRange(_invalid.Select(kv => new PeerStatus { Name = kv.Key, Address = kv.Value.Address, State = "Invalid", Message = kv.Value.Error }));
+
+            // A peer serving its last valid spec shows its session, with the error as message.
+            list.AddRange(_invalid.Where(kv => !_active.ContainsKey(kv.Key)).Select(kv => new PeerStatus { Name = kv.Key, Address = kv.Value.Address, State = "Invalid", Message = kv.Value.Error }));
             return [.. list.OrderBy(p => p.Name, StringComparer.Ordinal)];
         }
     }
@@ -168,16 +174,30 @@ public sealed partial class BgpPeering : IAsyncDisposable
         var invalid = new Dictionary<string, (string Address, string Error)>(StringComparer.Ordinal);
         var byAddress = new Dictionary<IPAddress, string>();
         var routerId = _defaultRouterId();
-        foreach (var peer in _peers.Items.Where(p => PeerConfig.Selects(p, labels)).OrderBy(p => p.Metadata.Name, StringComparer.Ordinal))
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var peer in _peers.Items.OrderBy(p => p.Metadata.Name, StringComparer.Ordinal))
         {
             var name = peer.Metadata.Name;
-            var secrets = new Dictionary<SecretKeyRef, (string?, string?)>();
-            foreach (var r in peer.Spec.PasswordSecret is { } psr ? [psr] : Array.Empty<SecretKeyRef>())
+            names.Add(name);
+            var (selected, error) = PeerConfig.Selection(peer, labels);
+            PeerOptions? options = null;
+            if (error is null && !selected)
             {
-                secrets[r] = await PasswordAsync(r, ct).ConfigureAwait(false);
+                _lastGood.Remove(name);
+                continue;
             }
 
-            var (options, error) = PeerConfig.Build(peer, routerId, r => secrets[r]);
+            if (error is null)
+            {
+                var secrets = new Dictionary<SecretKeyRef, (string?, string?)>();
+                foreach (var r in peer.Spec.PasswordSecret is { } psr ? [psr] : Array.Empty<SecretKeyRef>())
+                {
+                    secrets[r] = await PasswordAsync(r, ct).ConfigureAwait(false);
+                }
+
+                (options, error) = PeerConfig.Build(peer, routerId, r => secrets[r]);
+            }
+
             if (options is not null && byAddress.TryGetValue(options.PeerAddress, out var other))
             {
                 error = $"spec.peerAddress: {options.PeerAddress} is BGPPeer {other}'s peer already; one session per peer address";
@@ -186,6 +206,18 @@ public sealed partial class BgpPeering : IAsyncDisposable
 
             if (options is null)
             {
+                // Last good configuration (DESIGN.md): a bad edit keeps the session this node had
+                // with the last valid spec; it never takes a working peer down.
+                if (_lastGood.TryGetValue(name, out var last) && !byAddress.ContainsKey(last.Options.PeerAddress))
+                {
+                    var serving = string.Create(CultureInfo.InvariantCulture, $"{error}; serving the last valid spec (generation {last.Generation})");
+                    invalid[name] = (peer.Spec.PeerAddress, serving);
+                    Report(peer, "Warning", "InvalidPeer", $"node {_options.Node}: {serving}");
+                    byAddress[last.Options.PeerAddress] = name;
+                    desired[name] = last.Options;
+                    continue;
+                }
+
                 invalid[name] = (peer.Spec.PeerAddress, error!);
                 Report(peer, "Warning", "InvalidPeer", $"node {_options.Node}: {error}");
                 continue;
@@ -193,6 +225,12 @@ public sealed partial class BgpPeering : IAsyncDisposable
 
             byAddress[options.PeerAddress] = name;
             desired[name] = options with { Netns = _options.Netns };
+            _lastGood[name] = (peer.Metadata.Generation ?? 0, desired[name]);
+        }
+
+        foreach (var gone in _lastGood.Keys.Where(n => !names.Contains(n)).ToList())
+        {
+            _lastGood.Remove(gone);
         }
 
         List<(string Name, PeerOptions Options)> add = [];

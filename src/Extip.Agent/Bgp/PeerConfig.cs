@@ -14,22 +14,25 @@ namespace Extip.Agent.Bgp;
 /// </summary>
 public static class PeerConfig
 {
-    /// <summary>Whether the BGPPeer's node selector picks a node with these labels (no selector: every node).</summary>
-    public static bool Selects(BgpPeer peer, IReadOnlyDictionary<string, string> nodeLabels)
+    /// <summary>Whether the BGPPeer's node selector picks a node with these labels (no selector: every node); false when the selector is invalid.</summary>
+    public static bool Selects(BgpPeer peer, IReadOnlyDictionary<string, string> nodeLabels) =>
+        Selection(peer, nodeLabels) is (true, null);
+
+    /// <summary>
+    /// Whether the node selector picks a node with these labels, or what is wrong with the selector
+    /// (an unknown field or operator is an error, never <c>In</c>: a typo must not widen it).
+    /// </summary>
+    public static (bool Selected, string? Error) Selection(BgpPeer peer, IReadOnlyDictionary<string, string> nodeLabels)
     {
         ArgumentNullException.ThrowIfNull(peer);
-        var s = peer.Spec.NodeSelector;
-        if (s is null)
+        if (peer.Spec.NodeSelector is not { } s)
         {
-            return true;
+            return (true, null);
         }
 
-        var selector = new LabelSelector
-        {
-            MatchLabels = s.MatchLabels ?? [],
-            MatchExpressions = (s.MatchExpressions ?? []).Select(e => new SelectorRequirement(e.Key, Enum.TryParse<SelectorOperator>(e.Operator, out var op) ? op : SelectorOperator.In, e.Values ?? [])).ToList(),
-        };
-        return selector.Matches(nodeLabels);
+        var errors = new List<string>();
+        var selector = s.ToSelector("spec.nodeSelector", errors);
+        return errors.Count > 0 ? (false, string.Join("; ", errors)) : (selector.Matches(nodeLabels), null);
     }
 
     /// <summary>The session options, or the first thing wrong with the BGPPeer.</summary>
@@ -56,7 +59,7 @@ public static class PeerConfig
         var hold = TimeSpan.FromSeconds(90);
         if (s.HoldTime is { } h && !TryDuration(h, out hold))
         {
-            return Fail($"spec.holdTime: \"{h}\" is not a duration (such as 90s or 3m)");
+            return Fail($"spec.holdTime: \"{h}\" is not a duration (such as 90s or 3m; a finite, non-negative number)");
         }
 
         TimeSpan? keepalive = null;
@@ -64,7 +67,7 @@ public static class PeerConfig
         {
             if (!TryDuration(k, out var ka))
             {
-                return Fail($"spec.keepaliveTime: \"{k}\" is not a duration (such as 30s)");
+                return Fail($"spec.keepaliveTime: \"{k}\" is not a duration (such as 30s; a finite, non-negative number)");
             }
 
             keepalive = ka;
@@ -73,7 +76,7 @@ public static class PeerConfig
         var connect = TimeSpan.FromSeconds(5);
         if (s.ConnectTime is { } c && !TryDuration(c, out connect))
         {
-            return Fail($"spec.connectTime: \"{c}\" is not a duration (such as 5s)");
+            return Fail($"spec.connectTime: \"{c}\" is not a duration (such as 5s; a finite, non-negative number)");
         }
 
         IPAddress? source = null;
@@ -167,8 +170,8 @@ public static class PeerConfig
 
         if (double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var plain))
         {
-            value = TimeSpan.FromSeconds(plain);
-            return plain >= 0;
+            // "1e400" parses as infinity and "NaN" as NaN; TimeSpan.FromSeconds throws on both.
+            return Seconds(plain, out value);
         }
 
         var at = 0;
@@ -201,7 +204,19 @@ public static class PeerConfig
             total += n * scale.Value;
         }
 
-        value = TimeSpan.FromSeconds(total);
+        return Seconds(total, out value);
+    }
+
+    /// <summary>A finite, non-negative number of seconds a TimeSpan can hold; never throws.</summary>
+    private static bool Seconds(double seconds, out TimeSpan value)
+    {
+        value = TimeSpan.Zero;
+        if (!double.IsFinite(seconds) || seconds < 0 || seconds >= TimeSpan.MaxValue.TotalSeconds)
+        {
+            return false;
+        }
+
+        value = TimeSpan.FromSeconds(seconds);
         return true;
     }
 }

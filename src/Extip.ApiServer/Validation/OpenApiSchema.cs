@@ -166,6 +166,7 @@ public sealed class OpenApiSchema(JsonObject root)
             errors.Add(FieldError.NotSupported(path, Render(value), options.Select(o => o?.ToString() ?? "null")));
         }
 
+        AnyOf(value, schema, path, errors);
         switch (value)
         {
             case JsonObject o:
@@ -184,6 +185,16 @@ public sealed class OpenApiSchema(JsonObject root)
                 }
 
                 Required(o, schema, path, errors);
+                if (schema["maxProperties"] is { } maxProps && o.Count > maxProps.GetValue<long>())
+                {
+                    errors.Add(FieldError.Invalid(path, maxProps.GetValue<long>(), $"{path} in body should have at most {maxProps} properties"));
+                }
+
+                if (schema["minProperties"] is { } minProps && o.Count < minProps.GetValue<long>())
+                {
+                    errors.Add(FieldError.Invalid(path, minProps.GetValue<long>(), $"{path} in body should have at least {minProps} properties"));
+                }
+
                 break;
             case JsonArray a:
                 if (schema["minItems"] is { } minItems && a.Count < minItems.GetValue<long>())
@@ -237,6 +248,34 @@ public sealed class OpenApiSchema(JsonObject root)
 
                 break;
         }
+    }
+
+    /// <summary>
+    /// <c>anyOf</c> of value validations, as kube-apiserver v1.20 reports it: a cause without a
+    /// field saying the value must validate at least one schema, then the first branch's errors.
+    /// </summary>
+    private static void AnyOf(JsonNode value, JsonObject schema, string path, List<FieldError> errors)
+    {
+        if (schema["anyOf"] is not JsonArray branches || branches.Count == 0)
+        {
+            return;
+        }
+
+        List<FieldError>? first = null;
+        foreach (var branch in branches.OfType<JsonObject>())
+        {
+            var e = new List<FieldError>();
+            Check(value, branch, path, e);
+            if (e.Count == 0)
+            {
+                return;
+            }
+
+            first ??= e;
+        }
+
+        errors.Add(new FieldError("<nil>", "FieldValueInvalid", $"Invalid value: \"\": \"{path}\" must validate at least one schema (anyOf)"));
+        errors.AddRange(first ?? []);
     }
 
     private static void Required(JsonObject o, JsonObject schema, string path, List<FieldError> errors)

@@ -19,6 +19,12 @@ internal static class ControllerCommand
         mode.AcceptOnlyFromAmong("Local", "L2", "BGP");
         var externalIps = new Option<string>("--external-ips") { Description = "Who may use spec.externalIPs: pools (only pools that allow them), any, deny.", DefaultValueFactory = _ => "pools" };
         externalIps.AcceptOnlyFromAmong("pools", "any", "deny");
+        var conflicting = new Option<string>("--conflicting-external-ips")
+        {
+            Description = "An address in spec.externalIPs that another Service holds: remove it from the spec (kube-proxy would program it anyway, CVE-2020-8554), or keep it (refusal Event only).",
+            DefaultValueFactory = _ => "remove",
+        };
+        conflicting.AcceptOnlyFromAmong("remove", "keep");
         var lbClass = new Option<string>("--lb-class") { Description = "loadBalancerClass handled besides Services without one.", DefaultValueFactory = _ => Kubernetes.Models.ExtipApi.DefaultLoadBalancerClass };
         var ns = new Option<string>("--namespace") { Description = "Namespace of the leader-election and agent Leases.", DefaultValueFactory = _ => "extip-system" };
         var metrics = new Option<string?>("--metrics") { Description = "host:port for /metrics, /healthz and /readyz." };
@@ -28,7 +34,7 @@ internal static class ControllerCommand
         var fenceMargin = new Option<double>("--fence-margin") { Description = "Seconds an agent still counts live past its Lease: covers the kernel's removal of a hung agent's addresses (whole-second lifetimes).", DefaultValueFactory = _ => 0.75 };
         var cmd = new Command("controller", "Allocates addresses to Services and assigns them to nodes (IPClaims).")
         {
-            kubeconfig, mask, iface, distribution, mode, externalIps, lbClass, ns, metrics, id, noElect, installCrds, fenceMargin,
+            kubeconfig, mask, iface, distribution, mode, externalIps, conflicting, lbClass, ns, metrics, id, noElect, installCrds, fenceMargin,
         };
         cmd.SetAction(async (r, ct) =>
         {
@@ -46,6 +52,7 @@ internal static class ControllerCommand
                 Distribution = Enum.Parse<Distribution>(r.GetValue(distribution)!, ignoreCase: true),
                 Mode = Enum.Parse<AnnounceMode>(r.GetValue(mode)!),
                 ExternalIPs = Enum.Parse<ExternalIpPolicy>(r.GetValue(externalIps)!, ignoreCase: true),
+                RemoveConflictingExternalIPs = r.GetValue(conflicting) == "remove",
                 LoadBalancerClass = r.GetValue(lbClass)!,
                 Namespace = r.GetValue(ns)!,
                 Metrics = r.GetValue(metrics),

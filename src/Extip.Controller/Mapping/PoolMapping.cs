@@ -7,49 +7,69 @@ namespace Extip.Controller.Mapping;
 /// <summary>IPPool objects to the core's pool model, and the controller defaults for what a pool leaves unset.</summary>
 internal static class PoolMapping
 {
-    public static IpPoolSpec ToSpec(IpPool pool)
+    public static IpPoolSpec ToSpec(IpPool pool) => ToSpec(pool.Metadata, pool.Spec);
+
+    /// <summary>
+    /// The core's spec of a pool. What the mapping cannot take (an unknown mode, distribution,
+    /// selector field or operator) lands in <see cref="IpPoolSpec.Errors"/>: the pool is invalid,
+    /// never widened or defaulted.
+    /// </summary>
+    public static IpPoolSpec ToSpec(k8s.Models.V1ObjectMeta metadata, IpPoolSpecModel s)
     {
-        var s = pool.Spec;
+        var errors = new List<string>();
         return new IpPoolSpec
         {
-            Name = pool.Metadata.Name,
+            Name = metadata.Name,
             Addresses = s.Addresses ?? [],
             PrefixLength = s.PrefixLength,
             PrefixLengthV6 = s.PrefixLengthV6,
             AutoAssign = s.AutoAssign ?? true,
             AvoidBuggyIPs = s.AvoidBuggyIPs ?? false,
             AllowExternalIPs = s.AllowExternalIPs ?? false,
-            CreatedAt = pool.Metadata.CreationTimestamp is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)) : null,
+            CreatedAt = metadata.CreationTimestamp is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)) : null,
             ServiceAllocation = s.ServiceAllocation is { } sa
                 ? new ServiceAllocationSpec
                 {
                     Priority = sa.Priority,
                     Namespaces = sa.Namespaces ?? [],
-                    NamespaceSelector = Selector(sa.NamespaceSelector),
-                    ServiceSelector = Selector(sa.ServiceSelector),
+                    NamespaceSelector = sa.NamespaceSelector?.ToSelector("spec.serviceAllocation.namespaceSelector", errors),
+                    ServiceSelector = sa.ServiceSelector?.ToSelector("spec.serviceAllocation.serviceSelector", errors),
                 }
                 : null,
             Announce = new AnnounceSpec
             {
-                Mode = Enum.TryParse<AnnounceMode>(s.Announce?.Mode, out var m) ? m : null,
+                Mode = Named<AnnounceMode>(s.Announce?.Mode, "spec.announce.mode", errors),
                 Interface = s.Announce?.Interface,
-                Distribution = Enum.TryParse<Distribution>(s.Announce?.Distribution, out var d) ? d : null,
+                Distribution = Named<Distribution>(s.Announce?.Distribution, "spec.announce.distribution", errors),
                 NodesPerAddress = s.Announce?.NodesPerAddress,
-                NodeSelector = Selector(s.Announce?.NodeSelector),
+                NodeSelector = s.Announce?.NodeSelector?.ToSelector("spec.announce.nodeSelector", errors),
                 Communities = s.Announce?.Communities ?? [],
                 LocalPreference = s.Announce?.LocalPreference,
             },
+            Errors = errors,
         };
     }
 
-    public static LabelSelector? Selector(LabelSelectorModel? m) => m is null ? null : new LabelSelector
+    /// <summary>An enum value spelled exactly as its name; anything else is an error (Enum.TryParse also takes "1").</summary>
+    private static T? Named<T>(string? text, string field, List<string> errors)
+        where T : struct, Enum
     {
-        MatchLabels = m.MatchLabels ?? [],
-        MatchExpressions = (m.MatchExpressions ?? []).Select(e => new SelectorRequirement(
-            e.Key,
-            Enum.TryParse<SelectorOperator>(e.Operator, out var op) ? op : SelectorOperator.In,
-            e.Values ?? [])).ToList(),
-    };
+        if (text is null)
+        {
+            return null;
+        }
+
+        foreach (var v in Enum.GetValues<T>())
+        {
+            if (v.ToString() == text)
+            {
+                return v;
+            }
+        }
+
+        errors.Add($"{field}: \"{text}\" is not one of {string.Join(", ", Enum.GetNames<T>())}");
+        return null;
+    }
 }
 
 /// <summary>How one pool's addresses are announced, with the controller defaults filled in.</summary>

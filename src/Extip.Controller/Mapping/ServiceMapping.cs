@@ -63,6 +63,8 @@ internal static class ServiceMapping
             CurrentAddresses = current,
             ExternalIPs = externals,
             CurrentExternalIPs = externals.Where(acceptedExternalIps.Contains).ToList(),
+            CreatedAt = svc.Metadata.CreationTimestamp is { } t ? new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)) : null,
+            Uid = svc.Metadata.Uid,
         };
     }
 }

@@ -10,6 +10,7 @@ using Extip.Kubernetes.Models;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
+using Extip.Kubernetes.Events;
 using Microsoft.Extensions.Logging;
 
 namespace Extip.Controller.Reconcilers;
@@ -23,6 +24,9 @@ namespace Extip.Controller.Reconcilers;
 internal sealed partial class ClaimReconciler(ControllerSession session)
 {
     private HashSet<string> _lastLive = new(StringComparer.Ordinal);
+
+    /// <summary>Per claim: the generation and spec of this controller's last write, to tell another writer's edit from an informer that is behind.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (long Generation, IpClaimSpecModel Spec)> _written = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Cheap: whether the set of live agents differs from the last pass's, and when the next
@@ -67,8 +71,11 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
         return judged.Live;
     }
 
-    [LoggerMessage(EventId = 331, Level = LogLevel.Warning, Message = "{Message}")]
+    [LoggerMessage(EventId = 332, Level = LogLevel.Warning, Message = "{Message}")]
     private static partial void LogControlPlaneDisruption(ILogger logger, string message);
+
+    [LoggerMessage(EventId = 331, Level = LogLevel.Warning, Message = "IPClaim {Name}: put back {Undone} (changed outside the controller)")]
+    private static partial void LogUndone(ILogger logger, string name, string undone);
 
     [LoggerMessage(EventId = 330, Level = LogLevel.Warning, Message = "agents {Nodes}: their Leases ran out while no other agent was seen renewing (a control-plane disruption, not dead nodes): their claims stay until a renewal confirms it")]
     private static partial void LogDisruption(ILogger logger, string nodes);
@@ -146,6 +153,7 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
             }
             else if (!Same(existing.Spec, spec))
             {
+                ReportUndone(existing);
                 writes.Add(() => ReplaceAsync(existing, spec, ct));
             }
         }
@@ -194,12 +202,69 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
         && a.Owners.SequenceEqual(b.Owners) && a.Nodes.SequenceEqual(b.Nodes)
         && (a.Communities ?? []).SequenceEqual(b.Communities ?? []) && a.LocalPreference == b.LocalPreference;
 
+    /// <summary>
+    /// A claim whose spec is newer than this controller's last write was edited by someone else
+    /// (by hand, or a tool): it is put back, and a log line and a Warning Event say what was undone
+    /// (issue 11). One at an older generation is only the informer being behind.
+    /// </summary>
+    private void ReportUndone(IpClaim existing)
+    {
+        var name = existing.Metadata.Name;
+        if (!_written.TryGetValue(name, out var mine) || (existing.Metadata.Generation ?? 0) <= mine.Generation)
+        {
+            return;
+        }
+
+        var undone = Diff(existing.Spec, mine.Spec);
+        if (undone.Length == 0)
+        {
+            return;
+        }
+
+        LogUndone(session.Logger, name, undone);
+        var target = EventRecorder.RefTo(existing);
+        target.ApiVersion ??= $"{ExtipApi.Group}/{ExtipApi.Version}";
+        target.Kind ??= "IPClaim";
+        target.NamespaceProperty = session.Options.Namespace;
+        session.Events.Warning(target, "ClaimRestored", $"IPClaim {name}: put back {undone} (changed outside the controller; the controller alone writes IPClaims)");
+    }
+
+    /// <summary>The fields that differ, each as "spec.field was → put back to".</summary>
+    private static string Diff(IpClaimSpecModel edited, IpClaimSpecModel mine)
+    {
+        var parts = new List<string>();
+        void Field(string field, string a, string b)
+        {
+            if (a != b)
+            {
+                parts.Add($"spec.{field} {a} → {b}");
+            }
+        }
+
+        static string L(IEnumerable<string>? l) => $"[{string.Join(",", l ?? [])}]";
+        Field("address", edited.Address, mine.Address);
+        Field("prefixLength", edited.PrefixLength.ToString(System.Globalization.CultureInfo.InvariantCulture), mine.PrefixLength.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Field("interface", edited.Interface, mine.Interface);
+        Field("mode", edited.Mode, mine.Mode);
+        Field("distribution", edited.Distribution ?? "", mine.Distribution ?? "");
+        Field("pool", edited.Pool ?? "", mine.Pool ?? "");
+        Field("owners", L(edited.Owners), L(mine.Owners));
+        Field("nodes", L(edited.Nodes), L(mine.Nodes));
+        Field("communities", L(edited.Communities), L(mine.Communities));
+        Field("localPreference", edited.LocalPreference?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "", mine.LocalPreference?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "");
+        return string.Join(", ", parts);
+    }
+
+    private static long GenerationOf(object written) =>
+        ((System.Text.Json.JsonElement)written).TryGetProperty("metadata", out var m) && m.TryGetProperty("generation", out var g) && g.TryGetInt64(out var v) ? v : 0;
+
     private async Task CreateAsync(string name, IpClaimSpecModel spec, CancellationToken ct)
     {
         var claim = new IpClaim { Metadata = new V1ObjectMeta { Name = name, Labels = spec.Pool is null ? null : new Dictionary<string, string> { ["extip.io/pool"] = spec.Pool } }, Spec = spec };
         try
         {
-            await session.Client.CustomObjects.CreateClusterCustomObjectAsync(claim, ExtipApi.Group, ExtipApi.Version, IpClaim.Plural, cancellationToken: ct);
+            var written = await session.Client.CustomObjects.CreateClusterCustomObjectAsync(claim, ExtipApi.Group, ExtipApi.Version, IpClaim.Plural, cancellationToken: ct);
+            _written[name] = (GenerationOf(written), spec);
             session.Metrics.ClaimWrites.WithLabels("create").Inc();
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
@@ -213,7 +278,8 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
     {
         // A JSON patch replacing the whole spec: fields the new spec drops go away too.
         var patch = $$"""[{"op":"replace","path":"/spec","value":{{KubernetesJson.Serialize(spec)}}}]""";
-        await session.Client.CustomObjects.PatchClusterCustomObjectAsync(new V1Patch(patch, V1Patch.PatchType.JsonPatch), ExtipApi.Group, ExtipApi.Version, IpClaim.Plural, existing.Metadata.Name, cancellationToken: ct);
+        var written = await session.Client.CustomObjects.PatchClusterCustomObjectAsync(new V1Patch(patch, V1Patch.PatchType.JsonPatch), ExtipApi.Group, ExtipApi.Version, IpClaim.Plural, existing.Metadata.Name, cancellationToken: ct);
+        _written[existing.Metadata.Name] = (GenerationOf(written), spec);
         session.Metrics.ClaimWrites.WithLabels("update").Inc();
     }
 
@@ -221,6 +287,7 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
     {
         try
         {
+            _written.TryRemove(name, out _);
             await session.Client.CustomObjects.DeleteClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, IpClaim.Plural, name, cancellationToken: ct);
             session.Metrics.ClaimWrites.WithLabels("delete").Inc();
         }

@@ -30,6 +30,8 @@ internal sealed class PoolStatusReconciler(ControllerSession session)
                 InUseIPv4 = u?.InUseV4 ?? 0,
                 CapacityIPv6 = (u?.CapacityV6 ?? 0).ToString(CultureInfo.InvariantCulture),
                 InUseIPv6 = u?.InUseV6 ?? 0,
+                ReservedIPv4 = u?.ReservedV4 ?? 0,
+                ReservedIPv6 = u?.ReservedV6 ?? 0,
             };
             if (u is not null)
             {
@@ -43,18 +45,39 @@ internal sealed class PoolStatusReconciler(ControllerSession session)
             var overlap = problems.FirstOrDefault(p => p.Condition == PoolCondition.Overlap);
             var exhausted = u is not null && (u.ExhaustedV4 || u.ExhaustedV6);
             var usable = pools.ByName.ContainsKey(name);
+
+            // Serving its last valid spec (DESIGN.md, "Last good configuration") is not Ready:
+            // the spec as written is not what runs.
+            var fallback = problems.FirstOrDefault(p => !p.Disabled && p.Message.Contains("serving the last valid spec", StringComparison.Ordinal));
+            var ready = usable && fallback is null;
+            if (session.LastValidPool(name) is { } last)
+            {
+                status.LastValidSpec = last.Json;
+                status.LastValidGeneration = last.Generation;
+            }
+
             status.Conditions =
             [
-                Condition("Ready", usable, usable ? "Usable" : invalid is not null ? "Invalid" : "Overlap", usable ? "addresses are being handed out" : (invalid ?? overlap)?.Message ?? "not usable", pool),
+                Condition("Ready", ready, ready ? "Usable" : fallback is not null ? "ServingLastValidSpec" : invalid is not null ? "Invalid" : "Overlap",
+                    ready ? "addresses are being handed out" : (fallback ?? invalid ?? overlap)?.Message ?? "not usable", pool),
                 Condition("Invalid", invalid is not null, invalid is not null ? "InvalidSpec" : "Valid", invalid?.Message ?? string.Empty, pool),
                 Condition("Overlap", overlap is not null, overlap is not null ? "Overlap" : "NoOverlap", overlap?.Message ?? string.Empty, pool),
                 Condition("Exhausted", exhausted, exhausted ? "NoFreeAddress" : "FreeAddresses",
-                    exhausted ? $"no free {(u!.ExhaustedV4 ? "IPv4" : "IPv6")} address ({(u.ExhaustedV4 ? u.InUseV4 : u.InUseV6)} in use)" : string.Empty, pool),
+                    exhausted ? $"no free {(u!.ExhaustedV4 ? "IPv4" : "IPv6")} address ({(u.ExhaustedV4 ? u.InUseV4 : u.InUseV6)} in use, {(u.ExhaustedV4 ? u.ReservedV4 : u.ReservedV6)} kept for deleted Services)" : string.Empty, pool),
             ];
             Keep(status, pool.Status);
             if (!Same(status, pool.Status))
             {
                 var patch = KubernetesJson.Serialize(new { status });
+                if (status.LastValidSpec is null && pool.Status?.LastValidSpec is not null)
+                {
+                    // The pool is out of service: its old last valid spec must not come back after a restart.
+                    var node = System.Text.Json.Nodes.JsonNode.Parse(patch)!;
+                    node["status"]!["lastValidSpec"] = null;
+                    node["status"]!["lastValidGeneration"] = null;
+                    patch = node.ToJsonString();
+                }
+
                 await session.Client.CustomObjects.PatchClusterCustomObjectStatusAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), ExtipApi.Group, ExtipApi.Version, IpPool.Plural, name, cancellationToken: ct);
             }
 
@@ -97,7 +120,7 @@ internal sealed class PoolStatusReconciler(ControllerSession session)
     }
 
     private static bool Same(IpPoolStatusModel a, IpPoolStatusModel? b) =>
-        b is not null && a.CapacityIPv4 == b.CapacityIPv4 && a.CapacityIPv6 == b.CapacityIPv6 && a.InUseIPv4 == b.InUseIPv4 && a.InUseIPv6 == b.InUseIPv6
+        b is not null && a.LastValidSpec == b.LastValidSpec && a.LastValidGeneration == b.LastValidGeneration && a.CapacityIPv4 == b.CapacityIPv4 && a.CapacityIPv6 == b.CapacityIPv6 && a.InUseIPv4 == b.InUseIPv4 && a.InUseIPv6 == b.InUseIPv6 && a.ReservedIPv4 == b.ReservedIPv4 && a.ReservedIPv6 == b.ReservedIPv6
         && a.Conditions.Count == b.Conditions.Count
         && a.Conditions.Zip(b.Conditions).All(p => p.First.Type == p.Second.Type && p.First.Status == p.Second.Status && p.First.Reason == p.Second.Reason
             && p.First.Message == p.Second.Message && p.First.ObservedGeneration == p.Second.ObservedGeneration);

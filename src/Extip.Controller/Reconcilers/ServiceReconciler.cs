@@ -111,10 +111,17 @@ internal sealed class ServiceReconciler(ControllerSession session)
             annPatch[ExtipApi.AssignedPoolAnnotation] = pools.Length > 0 ? pools : null;
         }
 
-        if (optIn || annotations.ContainsKey(ExtipApi.AllocatedAnnotation))
+        var removed = Hijacks(svc, result);
+        if (removed.Count > 0)
+        {
+            var before = annotations.Value(ExtipApi.RemovedExternalIpsAnnotation)?.Split(',', StringSplitOptions.RemoveEmptyEntries) ?? [];
+            annPatch[ExtipApi.RemovedExternalIpsAnnotation] = string.Join(",", before.Concat(removed).Distinct());
+        }
+
+        if (optIn || annotations.ContainsKey(ExtipApi.AllocatedAnnotation) || removed.Count > 0)
         {
             var previouslyAllocated = ServiceMapping.Allocated(svc);
-            var userExternal = (svc.Spec?.ExternalIPs ?? []).Where(ip => !previouslyAllocated.Contains(ip)).ToList();
+            var userExternal = (svc.Spec?.ExternalIPs ?? []).Where(ip => !previouslyAllocated.Contains(ip) && !removed.Contains(ip)).ToList();
             var nowAllocated = optIn ? lb : [];
             var externalIps = userExternal.Concat(nowAllocated).Distinct().ToList();
             if (!externalIps.SequenceEqual(svc.Spec?.ExternalIPs ?? []))
@@ -136,6 +143,25 @@ internal sealed class ServiceReconciler(ControllerSession session)
                 : new Dictionary<string, object?> { ["resourceVersion"] = version };
             await client.CoreV1.PatchNamespacedServiceAsync(new V1Patch(KubernetesJson.Serialize(patch), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct);
         }
+    }
+
+    /// <summary>
+    /// External IPs of the Service, as written in its spec, refused because another Service holds
+    /// them: those the controller removes (issue 11; kube-proxy would program them anyway).
+    /// </summary>
+    private List<string> Hijacks(V1Service svc, AllocationResult result)
+    {
+        if (!session.Options.RemoveConflictingExternalIPs)
+        {
+            return [];
+        }
+
+        var conflicting = result.Refusals
+            .Where(r => r.Field == Allocator.ExternalIPsField && r.Reason is RefusalReason.AddressInUse or RefusalReason.SharingConflict)
+            .Select(r => Core.Addresses.Address.TryParse(r.Value, out var a) ? a : (Core.Addresses.Address?)null)
+            .OfType<Core.Addresses.Address>()
+            .ToHashSet();
+        return (svc.Spec?.ExternalIPs ?? []).Where(ip => Core.Addresses.Address.TryParse(ip, out var a) && conflicting.Contains(a)).ToList();
     }
 
     private void Report(V1Service svc, ServiceKey key, AllocationResult result)
@@ -178,6 +204,12 @@ internal sealed class ServiceReconciler(ControllerSession session)
             {
                 session.Events.Warning(target, r.Reason.ToString(), r.Message);
                 session.Metrics.Refusals.WithLabels(r.Reason.ToString()).Inc();
+            }
+
+            foreach (var ip in Hijacks(svc, result))
+            {
+                session.Events.Warning(target, "ExternalIPRemoved",
+                    $"spec.externalIPs: removed {ip}: another Service holds it, and kube-proxy would send its traffic here (CVE-2020-8554); recorded in annotation {ExtipApi.RemovedExternalIpsAnnotation}");
             }
         }
     }

@@ -15,11 +15,17 @@ public enum RefusalReason
     FamilyUnavailable,
     InvalidRequest,
     ExternalIPNotAllowed,
+
+    /// <summary>The address is unspecified, loopback, link-local, multicast or broadcast (<see cref="ReservedAddresses"/>).</summary>
+    ReservedAddress,
 }
 
 /// <summary>Why an address was not given: the reason, the value concerned, and a message naming both.</summary>
 public sealed record Refusal(RefusalReason Reason, string Value, string Message)
 {
+    /// <summary>The field of the Service the refused value comes from, when it is <c>spec.externalIPs</c>.</summary>
+    public string? Field { get; init; }
+
     public override string ToString() => $"{Reason}: {Message}";
 }
 
@@ -36,6 +42,9 @@ public sealed record AllocationResult(
     bool Changed)
 {
     public bool Ok => Refusals.Count == 0;
+
+    /// <summary>Services that lost an address to this one's explicit request: they are to be assigned again.</summary>
+    public IReadOnlyList<ServiceKey> Displaced { get; init; } = [];
 }
 
 /// <summary>What <c>spec.externalIPs</c> may use (the guard against CVE-2020-8554).</summary>
@@ -59,12 +68,16 @@ public sealed record AllocatorOptions
     public TimeSpan StickyGrace { get; init; } = TimeSpan.FromMinutes(10);
 }
 
-/// <summary>Use of one pool by family.</summary>
+/// <summary>Use of one pool by family: addresses held by Services, and addresses kept for recently deleted ones (sticky).</summary>
 public sealed record PoolUsage(string Pool, UInt128 CapacityV4, long InUseV4, UInt128 CapacityV6, long InUseV6)
 {
-    public bool ExhaustedV4 => CapacityV4 > 0 && (UInt128)InUseV4 >= CapacityV4;
+    public long ReservedV4 { get; init; }
 
-    public bool ExhaustedV6 => CapacityV6 > 0 && (UInt128)InUseV6 >= CapacityV6;
+    public long ReservedV6 { get; init; }
+
+    public bool ExhaustedV4 => CapacityV4 > 0 && (UInt128)(InUseV4 + ReservedV4) >= CapacityV4;
+
+    public bool ExhaustedV6 => CapacityV6 > 0 && (UInt128)(InUseV6 + ReservedV6) >= CapacityV6;
 }
 
 /// <summary>One held address: its pool (none for an external IP outside every pool), mask and holders.</summary>

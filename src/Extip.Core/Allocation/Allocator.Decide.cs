@@ -7,6 +7,9 @@ public sealed partial class Allocator
 {
     private static readonly List<Pick> NoPicks = [];
 
+    /// <summary>The Service field a refusal of an external IP names.</summary>
+    public const string ExternalIPsField = "spec.externalIPs";
+
     private List<Pick> DecideExternal(ServiceRequest req, List<Refusal> refusals)
     {
         if (req.ExternalIPs.Count == 0)
@@ -20,6 +23,12 @@ public sealed partial class Allocator
             if (!Address.TryParse(text, out var a, out var why))
             {
                 refusals.Add(new(RefusalReason.MalformedAddress, text, $"spec.externalIPs: \"{text}\" is not an IP address: {why}"));
+                continue;
+            }
+
+            if (ReservedAddresses.Of(a) is { } block)
+            {
+                refusals.Add(new(RefusalReason.ReservedAddress, text, $"spec.externalIPs: {a} is in {block}, which is never routed to a Service"));
                 continue;
             }
 
@@ -42,9 +51,10 @@ public sealed partial class Allocator
                 continue;
             }
 
-            if (Conflict(a, req, allowReserved: true) is { } conflict)
+            if (Conflict(a, req, allowReserved: true, mayPreempt: true) is { } conflict)
             {
-                refusals.Add(conflict);
+                // The field is the problem, and the rule that refused it is named (issue 11).
+                refusals.Add(conflict with { Message = $"spec.externalIPs: {conflict.Message}", Field = ExternalIPsField });
                 continue;
             }
 
@@ -157,7 +167,7 @@ public sealed partial class Allocator
 
     private void KeepCurrent(Address c, ServiceRequest req, Families families, Pool? requestedPool, List<Pick> chosen)
     {
-        if (families.Includes(c.Family) && !HasFamily(chosen, c.Family)
+        if (families.Includes(c.Family) && !HasFamily(chosen, c.Family) && !NamedByOther(c, req, outranking: true)
             && Usable(c, req, requestedPool) is { } ps && Conflict(c, req, allowReserved: true) is null)
         {
             chosen.Add(new Pick(c, ps));
@@ -215,6 +225,12 @@ public sealed partial class Allocator
                 continue;
             }
 
+            if (ReservedAddresses.Of(a) is { } block)
+            {
+                refusals.Add(new(RefusalReason.ReservedAddress, a.ToString(), $"requested address {a} is in {block}, which is never handed out"));
+                continue;
+            }
+
             var pool = _pools.Find(a);
             if (requestedPool is not null && pool != requestedPool)
             {
@@ -235,7 +251,7 @@ public sealed partial class Allocator
                 continue;
             }
 
-            if (Conflict(a, req, allowReserved: true) is { } conflict)
+            if (Conflict(a, req, allowReserved: true, mayPreempt: true) is { } conflict)
             {
                 refusals.Add(conflict);
                 continue;
@@ -258,7 +274,7 @@ public sealed partial class Allocator
 
         foreach (var a in holding.LoadBalancer)
         {
-            if (families.Includes(a.Address.Family) && Usable(a.Address, req, requestedPool) is { } ps
+            if (families.Includes(a.Address.Family) && !NamedByOther(a.Address, req, outranking: true) && Usable(a.Address, req, requestedPool) is { } ps
                 && Conflict(a.Address, req, allowReserved: true) is null)
             {
                 keep.Add(new Pick(a.Address, ps));
@@ -292,7 +308,7 @@ public sealed partial class Allocator
 
         foreach (var a in res.Addresses)
         {
-            if (a.Family == family && Usable(a, req, requestedPool) is { } ps)
+            if (a.Family == family && !NamedByOther(a, req) && Usable(a, req, requestedPool) is { } ps)
             {
                 return new Pick(a, ps);
             }
@@ -312,7 +328,7 @@ public sealed partial class Allocator
         foreach (var a in shared.Where(a => a.Family == family).Order())
         {
             if (_addresses[a].Holders.Any(h => h.Request.SharingKey == key && Array.Exists(h.LoadBalancer, x => x.Address == a))
-                && Usable(a, req, requestedPool) is { } ps && Conflict(a, req, allowReserved: false) is null)
+                && !NamedByOther(a, req) && Usable(a, req, requestedPool) is { } ps && Conflict(a, req, allowReserved: false) is null)
             {
                 return new Pick(a, ps);
             }
@@ -325,7 +341,7 @@ public sealed partial class Allocator
     {
         if (requestedPool is not null)
         {
-            return Lowest(_poolStates[requestedPool.Name], family);
+            return Lowest(_poolStates[requestedPool.Name], family, req);
         }
 
         var pools = _pools.Pools;
@@ -333,7 +349,7 @@ public sealed partial class Allocator
         {
             var pool = pools[i];
             if (pool.Spec.AutoAssign && pool.Has(family) && pool.Serves(req.Key.Namespace, req.NamespaceLabels, req.Labels)
-                && Lowest(_poolStates[pool.Name], family) is { } pick)
+                && Lowest(_poolStates[pool.Name], family, req) is { } pick)
             {
                 return pick;
             }
@@ -342,8 +358,36 @@ public sealed partial class Allocator
         return null;
     }
 
-    private static Pick? Lowest(PoolState ps, IpFamily family) =>
-        ps.Free(family).TryPeekLowest(ps.AvoidBuggy(family), out var v) ? new Pick(new Address(family, v), ps) : null;
+    /// <summary>
+    /// The lowest free address of the pool that no other Service names. Named free addresses are
+    /// few (their namers were refused for another reason, or not assigned yet): they are taken out
+    /// of the free list while looking, and put back.
+    /// </summary>
+    private Pick? Lowest(PoolState ps, IpFamily family, ServiceRequest req)
+    {
+        var free = ps.Free(family);
+        List<UInt128>? skipped = null;
+        Pick? pick = null;
+        while (free.TryPeekLowest(ps.AvoidBuggy(family), out var v))
+        {
+            var a = new Address(family, v);
+            if (!NamedByOther(a, req))
+            {
+                pick = new Pick(a, ps);
+                break;
+            }
+
+            free.TryTake(v);
+            (skipped ??= []).Add(v);
+        }
+
+        foreach (var v in skipped ?? [])
+        {
+            free.Release(v);
+        }
+
+        return pick;
+    }
 
     private Refusal NoAddress(ServiceRequest req, IpFamily family, Pool? requestedPool)
     {
@@ -367,7 +411,7 @@ public sealed partial class Allocator
     /// Why this Service may not hold the address, or null when it may: it is free, or every
     /// holder shares the Service's sharing key with disjoint ports and a compatible traffic policy.
     /// </summary>
-    private Refusal? Conflict(Address a, ServiceRequest req, bool allowReserved)
+    private Refusal? Conflict(Address a, ServiceRequest req, bool allowReserved, bool mayPreempt = false)
     {
         if (!_addresses.TryGetValue(a, out var entry))
         {
@@ -378,46 +422,71 @@ public sealed partial class Allocator
         {
             return allowReserved || entry.ReservedFor == req.Key
                 ? null
-                : new(RefusalReason.AddressInUse, a.ToString(), $"{a} is kept for deleted Service {entry.ReservedFor}");
+                : new(RefusalReason.AddressInUse, a.ToString(), $"{a} is kept for deleted {Who(entry.ReservedFor!.Value, req)}");
         }
 
         for (var i = 0; i < entry.Holders.Count; i++)
         {
             var h = entry.Holders[i];
-            if (h.Key == req.Key)
+            if (h.Key == req.Key || Clash(a, req, h) is not { } refusal)
             {
                 continue;
             }
 
-            var other = h.Request;
-            if (req.SharingKey is null || other.SharingKey != req.SharingKey)
+            if (mayPreempt && !_reloading && Preempts(req, h, a))
             {
-                return new(RefusalReason.AddressInUse, a.ToString(), other.SharingKey is null
-                    ? $"{a} is in use by Service {h.Key}"
-                    : $"{a} is in use by Service {h.Key} with sharing key \"{other.SharingKey}\"{(req.SharingKey is null ? "; this Service has none" : $", not \"{req.SharingKey}\"")}");
+                // Explicit requests win: the holder gives the address up once this decision is committed.
+                _displace.Add((h, a));
+                continue;
             }
 
-            var clash = req.Ports.FirstOrDefault(p => other.Ports.Contains(p));
-            if (clash != default)
-            {
-                return new(RefusalReason.SharingConflict, a.ToString(), $"{a}: port {clash} is already used by Service {h.Key}");
-            }
-
-            if (req.ExternalTrafficPolicy != other.ExternalTrafficPolicy)
-            {
-                return new(RefusalReason.SharingConflict, a.ToString(),
-                    $"{a}: externalTrafficPolicy {req.ExternalTrafficPolicy} cannot share with Service {h.Key}, which has {other.ExternalTrafficPolicy}");
-            }
-
-            if (req.ExternalTrafficPolicy == TrafficPolicy.Local && !SameSelector(req.Selector, other.Selector))
-            {
-                return new(RefusalReason.SharingConflict, a.ToString(),
-                    $"{a}: Services with externalTrafficPolicy Local share an address only when they select the same pods; Service {h.Key} selects others");
-            }
+            return refusal;
         }
 
         return null;
     }
+
+    /// <summary>
+    /// Why this Service may not hold the address beside holder <paramref name="h"/>, or null when
+    /// they may share it. Messages never name a Service of another namespace (issue 11: a refusal
+    /// must not tell one tenant what another runs).
+    /// </summary>
+    private Refusal? Clash(Address a, ServiceRequest req, Holding h)
+    {
+        var other = h.Request;
+        var who = Who(h.Key, req);
+        var older = Names(h.Key, a) && Names(req.Key, a) ? "; between two requests for one address the older Service keeps it" : string.Empty;
+        if (req.SharingKey is null || other.SharingKey != req.SharingKey)
+        {
+            return new(RefusalReason.AddressInUse, a.ToString(), other.SharingKey is null || h.Key.Namespace != req.Key.Namespace
+                ? $"{a} is in use by {who}{older}"
+                : $"{a} is in use by {who} with sharing key \"{other.SharingKey}\"{(req.SharingKey is null ? "; this Service has none" : $", not \"{req.SharingKey}\"")}{older}");
+        }
+
+        var clash = req.Ports.FirstOrDefault(p => other.Ports.Contains(p));
+        if (clash != default)
+        {
+            return new(RefusalReason.SharingConflict, a.ToString(), $"{a}: port {clash} is already used by {who}");
+        }
+
+        if (req.ExternalTrafficPolicy != other.ExternalTrafficPolicy)
+        {
+            return new(RefusalReason.SharingConflict, a.ToString(),
+                $"{a}: externalTrafficPolicy {req.ExternalTrafficPolicy} cannot share with {who}, which has {other.ExternalTrafficPolicy}");
+        }
+
+        if (req.ExternalTrafficPolicy == TrafficPolicy.Local && !SameSelector(req.Selector, other.Selector))
+        {
+            return new(RefusalReason.SharingConflict, a.ToString(),
+                $"{a}: Services with externalTrafficPolicy Local share an address only when they select the same pods; {who} selects others");
+        }
+
+        return null;
+    }
+
+    /// <summary>Another Service as a refusal may name it: by name in the same namespace, else not at all.</summary>
+    private static string Who(ServiceKey other, ServiceRequest req) =>
+        other.Namespace == req.Key.Namespace ? $"Service {other}" : "a Service in another namespace";
 
     private static bool SameSelector(IReadOnlyDictionary<string, string> x, IReadOnlyDictionary<string, string> y) =>
         x.Count == y.Count && x.All(kv => y.TryGetValue(kv.Key, out var v) && v == kv.Value);

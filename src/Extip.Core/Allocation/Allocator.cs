@@ -22,6 +22,7 @@ public sealed partial class Allocator
     private readonly List<Refusal> _refusals = [];
     private readonly List<Pick> _chosen = new(2);
     private PoolSet _pools = PoolSet.Empty;
+    private bool _reloading;
 
     public Allocator(AllocatorOptions? options = null, TimeProvider? time = null)
     {
@@ -32,6 +33,9 @@ public sealed partial class Allocator
     public PoolSet Pools => _pools;
 
     public int ServiceCount => _services.Count;
+
+    /// <summary>When the next address kept for a deleted Service may be freed (pool status changes then), if any.</summary>
+    public DateTimeOffset? NextReservationExpiry => _stickyExpiry.TryPeek(out _, out var until) ? until : null;
 
     /// <summary>Replaces the pools. Held addresses stay held; those now outside every pool are given up when their Service is next assigned.</summary>
     public void SetPools(PoolSet pools)
@@ -77,6 +81,8 @@ public sealed partial class Allocator
         ArgumentNullException.ThrowIfNull(request);
         ExpireReservations();
         _services.TryGetValue(request.Key, out var holding);
+        Name(request);
+        _displace.Clear();
         var refusals = _refusals;
         refusals.Clear();
         var ext = DecideExternal(request, refusals);
@@ -84,13 +90,15 @@ public sealed partial class Allocator
         var refused = refusals.Count == 0 ? [] : refusals.ToArray();
         if (lb.Count == 0 && ext.Count == 0)
         {
+            _displace.Clear();
             var had = holding is not null && holding.HoldsAny;
             ReleaseInternal(request.Key, sticky: false);
             return new AllocationResult([], [], refused, had);
         }
 
         var changed = Commit(request, holding, lb, ext, out var committed);
-        return new AllocationResult(committed.LoadBalancer, committed.External, refused, changed);
+        var displaced = Displace(committed);
+        return new AllocationResult(committed.LoadBalancer, committed.External, refused, changed || displaced.Count > 0) { Displaced = displaced };
     }
 
     /// <summary>
@@ -112,9 +120,25 @@ public sealed partial class Allocator
         }
 
         var results = new Dictionary<ServiceKey, AllocationResult>();
+        var byKey = ordered.ToDictionary(r => r.Key);
+        var again = new List<ServiceKey>();
         foreach (var r in ordered)
         {
             results[r.Key] = Assign(r);
+            again.AddRange(results[r.Key].Displaced);
+        }
+
+        // A Service assigned before one whose explicit request took its address is assigned
+        // again. Each round only takes addresses from less senior holders, so this ends.
+        while (again.Count > 0)
+        {
+            var round = again.Distinct().Where(byKey.ContainsKey).ToList();
+            again.Clear();
+            foreach (var k in round)
+            {
+                results[k] = Assign(byKey[k]);
+                again.AddRange(results[k].Displaced);
+            }
         }
 
         return results;
@@ -130,13 +154,25 @@ public sealed partial class Allocator
         }
 
         ExpireReservations();
+        Name(request);
         var refusals = new List<Refusal>();
         var held = request with { ExternalIPs = request.ExternalIPs.Intersect(request.CurrentExternalIPs, StringComparer.Ordinal).ToList() };
-        var ext = DecideExternal(held, refusals);
-        var lb = request.WantsLoadBalancer ? DecideLoadBalancer(held, null, refusals, reloadOnly: true) : NoPicks;
-        if (lb.Count > 0 || ext.Count > 0)
+
+        // A reload takes back what the status shows and takes nothing from anybody: who wins an
+        // address is decided by the assignments that follow.
+        _reloading = true;
+        try
         {
-            Commit(held, null, lb, ext, out _);
+            var ext = DecideExternal(held, refusals);
+            var lb = request.WantsLoadBalancer ? DecideLoadBalancer(held, null, refusals, reloadOnly: true) : NoPicks;
+            if (lb.Count > 0 || ext.Count > 0)
+            {
+                Commit(held, null, lb, ext, out _);
+            }
+        }
+        finally
+        {
+            _reloading = false;
         }
     }
 
@@ -144,6 +180,7 @@ public sealed partial class Allocator
     public bool Release(ServiceKey key)
     {
         ExpireReservations();
+        Unname(key);
         return ReleaseInternal(key, sticky: true);
     }
 
@@ -195,9 +232,42 @@ public sealed partial class Allocator
         return list;
     }
 
-    public IReadOnlyList<PoolUsage> Usage() =>
-        _poolStates.Values.Select(ps => new PoolUsage(ps.Pool.Name, ps.Pool.CapacityV4, ps.InUseV4, ps.Pool.CapacityV6, ps.InUseV6)).ToList();
+    /// <summary>Use of every pool: addresses held, and addresses kept for recently deleted Services (sticky) apart, so a reservation never reads as a leak.</summary>
+    public IReadOnlyList<PoolUsage> Usage()
+    {
+        ExpireReservations();
+        var reserved = Reserved();
+        return _poolStates.Values.Select(ps => UsageOf(ps, reserved)).ToList();
+    }
 
-    public PoolUsage? UsageOf(string pool) =>
-        _poolStates.TryGetValue(pool, out var ps) ? new PoolUsage(ps.Pool.Name, ps.Pool.CapacityV4, ps.InUseV4, ps.Pool.CapacityV6, ps.InUseV6) : null;
+    public PoolUsage? UsageOf(string pool)
+    {
+        ExpireReservations();
+        return _poolStates.TryGetValue(pool, out var ps) ? UsageOf(ps, Reserved()) : null;
+    }
+
+    private static PoolUsage UsageOf(PoolState ps, Dictionary<(PoolState, IpFamily), long> reserved)
+    {
+        var r4 = reserved.GetValueOrDefault((ps, IpFamily.IPv4));
+        var r6 = reserved.GetValueOrDefault((ps, IpFamily.IPv6));
+        return new PoolUsage(ps.Pool.Name, ps.Pool.CapacityV4, ps.InUseV4 - r4, ps.Pool.CapacityV6, ps.InUseV6 - r6) { ReservedV4 = r4, ReservedV6 = r6 };
+    }
+
+    /// <summary>Kept-for-a-deleted-Service addresses by pool and family: as few as the Services deleted within the grace period.</summary>
+    private Dictionary<(PoolState, IpFamily), long> Reserved()
+    {
+        var counts = new Dictionary<(PoolState, IpFamily), long>();
+        foreach (var (key, res) in _sticky)
+        {
+            foreach (var a in res.Addresses)
+            {
+                if (_addresses.TryGetValue(a, out var e) && e.ReservedFor == key && e.Holders.Count == 0 && e.Pool is { } ps)
+                {
+                    counts[(ps, a.Family)] = counts.GetValueOrDefault((ps, a.Family)) + 1;
+                }
+            }
+        }
+
+        return counts;
+    }
 }

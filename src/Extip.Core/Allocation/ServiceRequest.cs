@@ -69,5 +69,11 @@ public sealed record ServiceRequest
     /// <summary><c>spec.externalIPs</c>, as written.</summary>
     public IReadOnlyList<string> ExternalIPs { get; init; } = [];
 
+    /// <summary>Creation time: between two explicit requests for one address the older Service wins.</summary>
+    public DateTimeOffset? CreatedAt { get; init; }
+
+    /// <summary>Breaks ties of <see cref="CreatedAt"/> (which has one-second resolution).</summary>
+    public string? Uid { get; init; }
+
     public IpFamily PrimaryFamily => Families.Count > 0 ? Families[0] : IpFamily.IPv4;
 }

@@ -83,6 +83,12 @@ public sealed record IpPoolSpec
 
     public AnnounceSpec Announce { get; init; } = new();
 
+    /// <summary>
+    /// What turning the API object into this spec found wrong (an unknown enum value or selector
+    /// operator), each naming the field and the value: the pool is invalid, never defaulted.
+    /// </summary>
+    public IReadOnlyList<string> Errors { get; init; } = [];
+
     /// <summary>Decides which of two overlapping pools wins: the older one.</summary>
     public DateTimeOffset? CreatedAt { get; init; }
 }

@@ -13,5 +13,15 @@ public enum PoolCondition
 /// <param name="Pool">The pool the condition goes on.</param>
 /// <param name="Condition">Condition type.</param>
 /// <param name="Message">Names the field and the value, or the other pool.</param>
-/// <param name="Disabled">True when the pool is not used because of it.</param>
+/// <param name="Disabled">True when the pool is not used because of it (false when it serves its last valid spec).</param>
 public sealed record PoolProblem(string Pool, PoolCondition Condition, string Message, bool Disabled);
+
+/// <summary>One generation of a pool's spec.</summary>
+public sealed record PoolVersion(IpPoolSpec Spec, long Generation);
+
+/// <summary>
+/// A pool as it is now, and its last valid version: the one in service when the pools were last
+/// built (null: none). A pool that was not in service has none, even if it once had one: its old
+/// addresses may be another pool's by now (found by the property test in LastGoodTests).
+/// </summary>
+public sealed record PoolEntry(PoolVersion Current, PoolVersion? LastValid);

@@ -11,14 +11,15 @@ namespace Extip.Core.Pools;
 /// </summary>
 public sealed partial class PoolSet
 {
-    private PoolSet(IReadOnlyList<Pool> pools, IReadOnlyList<PoolProblem> problems)
+    private PoolSet(IReadOnlyList<Pool> pools, IReadOnlyList<PoolProblem> problems, IReadOnlyDictionary<string, PoolVersion> serving)
     {
         Pools = pools;
         Problems = problems;
+        Serving = serving;
         ByName = pools.ToDictionary(p => p.Name, StringComparer.Ordinal);
     }
 
-    public static PoolSet Empty { get; } = new([], []);
+    public static PoolSet Empty { get; } = new([], [], new Dictionary<string, PoolVersion>());
 
     /// <summary>Usable pools in the order automatic allocation tries them.</summary>
     public IReadOnlyList<Pool> Pools { get; }
@@ -30,11 +31,25 @@ public sealed partial class PoolSet
     public static PoolSet Build(IEnumerable<IpPoolSpec> specs)
     {
         ArgumentNullException.ThrowIfNull(specs);
+        return Build(specs.Select(s => new PoolEntry(new PoolVersion(s, 0), null)));
+    }
+
+    /// <summary>
+    /// Builds the pools with the last-good rule (DESIGN.md, "Last good configuration"): a pool
+    /// whose current spec is invalid, or newly overlaps a pool in service, keeps serving its last
+    /// valid spec and says so; no address moves because of a bad edit. Pools whose spec did not
+    /// change since it was last found valid are placed first, so an edit of an older pool into a
+    /// younger one's addresses cannot take them away from it.
+    /// </summary>
+    public static PoolSet Build(IEnumerable<PoolEntry> entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
         var problems = new List<PoolProblem>();
-        var candidates = new List<(IpPoolSpec Spec, List<AddressRange> Ranges)>();
+        var candidates = new List<Candidate>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var spec in specs.OrderBy(s => s.CreatedAt ?? DateTimeOffset.MaxValue).ThenBy(s => s.Name, StringComparer.Ordinal))
+        foreach (var entry in entries.OrderBy(e => e.Current.Spec.CreatedAt ?? DateTimeOffset.MaxValue).ThenBy(e => e.Current.Spec.Name, StringComparer.Ordinal))
         {
+            var spec = entry.Current.Spec;
             if (!seen.Add(spec.Name))
             {
                 problems.Add(new(spec.Name, PoolCondition.Invalid, $"metadata.name: duplicate pool name \"{spec.Name}\"", true));
@@ -43,42 +58,117 @@ public sealed partial class PoolSet
 
             var errors = new List<string>();
             var ranges = Validate(spec, errors);
-            if (errors.Count > 0)
+            var fallback = LastValid(entry);
+            if (errors.Count == 0)
+            {
+                var settled = entry.LastValid is { } lv && lv.Generation == entry.Current.Generation;
+                candidates.Add(new(entry.Current, ranges, settled, fallback is { } f && f.Version.Generation != entry.Current.Generation ? f : null));
+                continue;
+            }
+
+            if (fallback is { } last)
+            {
+                problems.Add(new(spec.Name, PoolCondition.Invalid, $"{string.Join("; ", errors)}; {ServingText(last.Version)}", false));
+                candidates.Add(new(last.Version, last.Ranges, true, null));
+            }
+            else
             {
                 problems.Add(new(spec.Name, PoolCondition.Invalid, string.Join("; ", errors), true));
-                continue;
             }
-
-            candidates.Add((spec, ranges));
         }
 
-        // Older pools win: each pool is checked against those already accepted.
+        // Pools in service first, then new and edited ones; older first within each. Each pool is
+        // checked against those already accepted.
         var accepted = new List<(AddressRange Range, string Pool)>();
-        var kept = new List<(IpPoolSpec Spec, List<AddressRange> Ranges)>();
-        foreach (var (spec, ranges) in candidates)
+        var settledPools = new HashSet<string>(StringComparer.Ordinal);
+        var kept = new List<(PoolVersion Version, List<AddressRange> Ranges)>();
+        foreach (var c in candidates.OrderBy(c => c.Settled ? 0 : 1))
         {
-            var clash = ranges.SelectMany(r => accepted.Where(a => a.Range.Overlaps(r)).Select(a => (Mine: r, Theirs: a))).FirstOrDefault();
-            if (clash.Theirs.Pool is not null)
+            var spec = c.Version.Spec;
+            var clash = Clash(c.Ranges, accepted);
+            if (clash is null)
             {
-                problems.Add(new(spec.Name, PoolCondition.Overlap,
-                    $"spec.addresses: {clash.Mine} overlaps {clash.Theirs.Range} of pool \"{clash.Theirs.Pool}\"; this pool is younger and is not used", true));
-                problems.Add(new(clash.Theirs.Pool, PoolCondition.Overlap,
-                    $"spec.addresses: {clash.Theirs.Range} overlaps {clash.Mine} of pool \"{spec.Name}\"; that pool is younger and is not used", false));
+                accepted.AddRange(c.Ranges.Select(r => (r, spec.Name)));
+                kept.Add((c.Version, c.Ranges));
+                if (c.Settled)
+                {
+                    settledPools.Add(spec.Name);
+                }
+
                 continue;
             }
 
-            accepted.AddRange(ranges.Select(r => (r, spec.Name)));
-            kept.Add((spec, ranges));
+            var (mine, theirs) = clash.Value;
+            var message = $"spec.addresses: {mine} overlaps {theirs.Range} of pool \"{theirs.Pool}\"";
+            if (c.Fallback is { } last && Clash(last.Ranges, accepted) is null)
+            {
+                problems.Add(new(spec.Name, PoolCondition.Overlap, $"{message}; {ServingText(last.Version)}", false));
+                accepted.AddRange(last.Ranges.Select(r => (r, spec.Name)));
+                kept.Add((last.Version, last.Ranges));
+                continue;
+            }
+
+            var inService = !c.Settled && settledPools.Contains(theirs.Pool);
+            problems.Add(new(spec.Name, PoolCondition.Overlap,
+                $"{message}; {(inService ? $"pool \"{theirs.Pool}\" serves them already, so this pool" : "this pool is younger and")} is not used", true));
+            problems.Add(new(theirs.Pool, PoolCondition.Overlap,
+                $"spec.addresses: {theirs.Range} overlaps {mine} of pool \"{spec.Name}\"; that pool {(inService ? "came later" : "is younger")} and is not used", false));
         }
 
         var ordered = kept
-            .OrderBy(k => k.Spec.ServiceAllocation is null ? 1 : 0)
-            .ThenBy(k => k.Spec.ServiceAllocation?.Priority ?? int.MaxValue)
-            .ThenBy(k => k.Spec.Name, StringComparer.Ordinal)
-            .Select((k, i) => new Pool(k.Spec, k.Ranges, i))
+            .OrderBy(k => k.Version.Spec.ServiceAllocation is null ? 1 : 0)
+            .ThenBy(k => k.Version.Spec.ServiceAllocation?.Priority ?? int.MaxValue)
+            .ThenBy(k => k.Version.Spec.Name, StringComparer.Ordinal)
+            .Select((k, i) => new Pool(k.Version.Spec, k.Ranges, i))
             .ToList();
-        return new PoolSet(ordered, problems);
+        var serving = kept.ToDictionary(k => k.Version.Spec.Name, k => k.Version, StringComparer.Ordinal);
+        return new PoolSet(ordered, problems, serving);
     }
+
+    /// <summary>Which version of each usable pool is in service: its current spec, or the last valid one.</summary>
+    public IReadOnlyDictionary<string, PoolVersion> Serving { get; }
+
+    /// <summary>Validation errors of one spec, each naming the field and the value; empty when valid.</summary>
+    public static IReadOnlyList<string> Check(IpPoolSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var errors = new List<string>();
+        Validate(spec, errors);
+        return errors;
+    }
+
+    private static string ServingText(PoolVersion version) =>
+        string.Create(CultureInfo.InvariantCulture, $"serving the last valid spec (generation {version.Generation})");
+
+    private static (PoolVersion Version, List<AddressRange> Ranges)? LastValid(PoolEntry entry)
+    {
+        if (entry.LastValid is not { } lv)
+        {
+            return null;
+        }
+
+        var errors = new List<string>();
+        var ranges = Validate(lv.Spec, errors);
+        return errors.Count == 0 ? (lv, ranges) : null;
+    }
+
+    private static (AddressRange Mine, (AddressRange Range, string Pool) Theirs)? Clash(List<AddressRange> ranges, List<(AddressRange Range, string Pool)> accepted)
+    {
+        foreach (var r in ranges)
+        {
+            foreach (var a in accepted)
+            {
+                if (a.Range.Overlaps(r))
+                {
+                    return (r, a);
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private sealed record Candidate(PoolVersion Version, List<AddressRange> Ranges, bool Settled, (PoolVersion Version, List<AddressRange> Ranges)? Fallback);
 
     /// <summary>Which usable pool holds the address, if any.</summary>
     public Pool? Find(Address address)
@@ -96,6 +186,7 @@ public sealed partial class PoolSet
 
     private static List<AddressRange> Validate(IpPoolSpec spec, List<string> errors)
     {
+        errors.AddRange(spec.Errors);
         var ranges = new List<AddressRange>();
         if (spec.Addresses.Count == 0)
         {
@@ -172,7 +263,23 @@ public sealed partial class PoolSet
             }
         }
 
-        return Merge(ranges);
+        return WithoutReserved(Merge(ranges), errors);
+    }
+
+    /// <summary>
+    /// Reserved addresses (<see cref="ReservedAddresses"/>) are cut out of the pool: a pool of
+    /// <c>0.0.0.0/0</c> never hands out <c>0.0.0.0</c>. A pool left with nothing is invalid.
+    /// </summary>
+    private static List<AddressRange> WithoutReserved(List<AddressRange> ranges, List<string> errors)
+    {
+        var touched = new List<ReservedBlock>();
+        var rest = ranges.SelectMany(r => ReservedAddresses.Subtract(r, touched)).ToList();
+        if (ranges.Count > 0 && rest.Count == 0)
+        {
+            errors.Add($"spec.addresses: every address is in a range that is never handed out: {string.Join(", ", touched)}");
+        }
+
+        return rest;
     }
 
     private static void CheckPrefix(string field, int value, IpFamily family, List<string> errors)

@@ -10,6 +10,23 @@ public enum SelectorOperator
 
 public sealed record SelectorRequirement(string Key, SelectorOperator Operator, IReadOnlyList<string> Values)
 {
+    /// <summary>
+    /// The operator exactly as Kubernetes spells it. Not <see cref="Enum.TryParse{TEnum}(string, out TEnum)"/>,
+    /// which also takes "1" and "In, NotIn"; an unknown operator must be an error, never <c>In</c>.
+    /// </summary>
+    public static bool TryParseOperator(string? text, out SelectorOperator op)
+    {
+        (var ok, op) = text switch
+        {
+            "In" => (true, SelectorOperator.In),
+            "NotIn" => (true, SelectorOperator.NotIn),
+            "Exists" => (true, SelectorOperator.Exists),
+            "DoesNotExist" => (true, SelectorOperator.DoesNotExist),
+            _ => (false, SelectorOperator.In),
+        };
+        return ok;
+    }
+
     public bool Matches(IReadOnlyDictionary<string, string> labels)
     {
         ArgumentNullException.ThrowIfNull(labels);

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace Extip.Kubernetes.Models;
 
 /// <summary>BGPPeer: a router the agents of the selected nodes keep a BGP session with.</summary>
-public sealed class BgpPeer : CustomResource<BgpPeerSpecModel, object>
+public sealed class BgpPeer : CustomResource<BgpPeerSpecModel, BgpPeerStatusModel>
 {
     public const string Plural = "bgppeers";
 
@@ -89,4 +89,22 @@ public sealed class BfdModel
 
     [JsonPropertyName("multiplier")]
     public int Multiplier { get; set; } = 3;
+}
+
+/// <summary>What the controller says of a BGPPeer: whether it is valid, the nodes it selects, and the sessions the agents report.</summary>
+public sealed class BgpPeerStatusModel
+{
+    [JsonPropertyName("conditions")]
+    public List<Condition> Conditions { get; set; } = [];
+
+    /// <summary>Nodes with an agent (an IPNode) that the node selector picks, in name order.</summary>
+    [JsonPropertyName("nodes")]
+    public List<string> Nodes { get; set; } = [];
+
+    /// <summary>Sessions the agents of those nodes report, and how many are Established.</summary>
+    [JsonPropertyName("sessions")]
+    public int Sessions { get; set; }
+
+    [JsonPropertyName("sessionsUp")]
+    public int SessionsUp { get; set; }
 }

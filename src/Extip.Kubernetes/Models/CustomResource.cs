@@ -1,4 +1,6 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
+using Extip.Core.Selectors;
 using k8s;
 using k8s.Models;
 
@@ -63,6 +65,11 @@ public sealed class Condition
     public long? ObservedGeneration { get; set; }
 }
 
+/// <summary>
+/// A Kubernetes LabelSelector as written. Fields it does not know are kept, not dropped, so that
+/// a typo (<c>matchLabel</c>) is an error on servers whose schema let it through, never a wider
+/// selector.
+/// </summary>
 public sealed class LabelSelectorModel
 {
     [JsonPropertyName("matchLabels")]
@@ -72,6 +79,48 @@ public sealed class LabelSelectorModel
     [JsonPropertyName("matchExpressions")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public List<SelectorRequirementModel>? MatchExpressions { get; set; }
+
+    [JsonExtensionData]
+    public Dictionary<string, JsonElement>? Unknown { get; set; }
+
+    /// <summary>The selector, with every problem (unknown field, unknown operator) added to <paramref name="errors"/> naming the field under <paramref name="path"/>.</summary>
+    public LabelSelector ToSelector(string path, ICollection<string> errors)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        foreach (var k in (Unknown?.Keys ?? Enumerable.Empty<string>()).Order(StringComparer.Ordinal))
+        {
+            errors.Add($"{path}.{k}: unknown field (a label selector has matchLabels and matchExpressions)");
+        }
+
+        var exprs = new List<SelectorRequirement>();
+        for (var i = 0; i < (MatchExpressions?.Count ?? 0); i++)
+        {
+            var e = MatchExpressions![i];
+            var p = $"{path}.matchExpressions[{i}]";
+            foreach (var k in (e.Unknown?.Keys ?? Enumerable.Empty<string>()).Order(StringComparer.Ordinal))
+            {
+                errors.Add($"{p}.{k}: unknown field (a requirement has key, operator and values)");
+            }
+
+            if (!SelectorRequirement.TryParseOperator(e.Operator, out var op))
+            {
+                errors.Add(e.Operator is null
+                    ? $"{p}.operator: required (one of In, NotIn, Exists, DoesNotExist)"
+                    : $"{p}.operator: \"{e.Operator}\" is not one of In, NotIn, Exists, DoesNotExist");
+                continue;
+            }
+
+            exprs.Add(new SelectorRequirement(e.Key, op, e.Values ?? []));
+        }
+
+        var selector = new LabelSelector { MatchLabels = MatchLabels ?? [], MatchExpressions = exprs };
+        foreach (var error in selector.Validate(path))
+        {
+            errors.Add(error);
+        }
+
+        return selector;
+    }
 }
 
 public sealed class SelectorRequirementModel
@@ -79,10 +128,15 @@ public sealed class SelectorRequirementModel
     [JsonPropertyName("key")]
     public string Key { get; set; } = string.Empty;
 
+    /// <summary>Required; no default: a missing or unknown operator is an error, never <c>In</c>.</summary>
     [JsonPropertyName("operator")]
-    public string Operator { get; set; } = "In";
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Operator { get; set; }
 
     [JsonPropertyName("values")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public List<string>? Values { get; set; }
+
+    [JsonExtensionData]
+    public Dictionary<string, JsonElement>? Unknown { get; set; }
 }

@@ -25,6 +25,12 @@ public static class ExtipApi
     /// <summary>Written by the controller: addresses it put into spec.externalIPs of an opted-in Service.</summary>
     public const string AllocatedAnnotation = "extip.io/allocated";
 
+    /// <summary>
+    /// External IPs the controller removed from spec.externalIPs because another Service holds
+    /// them: left in place, kube-proxy would send that Service's traffic here (CVE-2020-8554).
+    /// </summary>
+    public const string RemovedExternalIpsAnnotation = "extip.io/removed-external-ips";
+
     /// <summary>The label on agent Leases.</summary>
     public const string ComponentLabel = "extip.io/component";
 

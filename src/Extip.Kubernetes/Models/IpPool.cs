@@ -108,6 +108,25 @@ public sealed class IpPoolStatusModel
     [JsonPropertyName("inUseIPv6")]
     public long InUseIPv6 { get; set; }
 
+    /// <summary>IPv4 addresses kept for recently deleted Services (sticky), not counted in <see cref="InUseIPv4"/>.</summary>
+    [JsonPropertyName("reservedIPv4")]
+    public long ReservedIPv4 { get; set; }
+
+    [JsonPropertyName("reservedIPv6")]
+    public long ReservedIPv6 { get; set; }
+
     [JsonPropertyName("conditions")]
     public List<Condition> Conditions { get; set; } = [];
+
+    /// <summary>
+    /// The spec the controller last found valid, as JSON (a string, so a merge patch replaces it
+    /// whole), and its generation: an invalid edit keeps serving it, across controller restarts too.
+    /// </summary>
+    [JsonPropertyName("lastValidSpec")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? LastValidSpec { get; set; }
+
+    [JsonPropertyName("lastValidGeneration")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? LastValidGeneration { get; set; }
 }

@@ -116,5 +116,55 @@ public sealed class PeerConfigTests
     [InlineData("5 minutes")]
     [InlineData("-3")]
     [InlineData("3d")]
-    public void BadDurations_AreRefused(string text) => Assert.False(PeerConfig.TryDuration(text, out _));
+    [InlineData("1e400")]
+    [InlineData("NaN")]
+    [InlineData("Infinity")]
+    [InlineData("-Infinity")]
+    [InlineData("1e300")]
+    [InlineData("99999999999999999999999h")]
+    public void BadDurations_AreRefused_NeverThrow(string text) => Assert.False(PeerConfig.TryDuration(text, out _));
+
+    /// <summary>Issue 11: a non-finite or overflowing time threw out of the peer building, stopping every peer change on the node.</summary>
+    [Theory]
+    [InlineData("1e400", "spec.holdTime: \"1e400\" is not a duration (such as 90s or 3m; a finite, non-negative number)")]
+    [InlineData("NaN", "spec.holdTime: \"NaN\" is not a duration (such as 90s or 3m; a finite, non-negative number)")]
+    [InlineData("-Infinity", "spec.holdTime: \"-Infinity\" is not a duration (such as 90s or 3m; a finite, non-negative number)")]
+    [InlineData("1e300", "spec.holdTime: \"1e300\" is not a duration (such as 90s or 3m; a finite, non-negative number)")]
+    [InlineData("65536", "spec.holdTime 65536 s: must be 0 or 3 to 65535 whole seconds (RFC 4271 §4.2)")]
+    [InlineData("2.5", "spec.holdTime 2.5 s: must be 0 or 3 to 65535 whole seconds (RFC 4271 §4.2)")]
+    public void NonFiniteOrOverflowingHoldTime_IsAnErrorNamingIt_NeverADefault(string hold, string message)
+    {
+        var (o, error) = PeerConfig.Build(Peer(s => s.HoldTime = hold), NodeId, NoSecret);
+        Assert.Null(o);
+        Assert.Equal(message, error);
+    }
+
+    [Fact]
+    public void NonFiniteKeepaliveAndConnectTimes_AreErrors()
+    {
+        Assert.Equal("spec.keepaliveTime: \"NaN\" is not a duration (such as 30s; a finite, non-negative number)", PeerConfig.Build(Peer(s => s.KeepaliveTime = "NaN"), NodeId, NoSecret).Error);
+        Assert.Equal("spec.connectTime: \"1e400\" is not a duration (such as 5s; a finite, non-negative number)", PeerConfig.Build(Peer(s => s.ConnectTime = "1e400"), NodeId, NoSecret).Error);
+    }
+
+    /// <summary>Issue 11: an unknown operator acted as In, and an unknown selector field was ignored.</summary>
+    [Theory]
+    [InlineData("Notin", null, "spec.nodeSelector.matchExpressions[0].operator: \"Notin\" is not one of In, NotIn, Exists, DoesNotExist")]
+    [InlineData("1", null, "spec.nodeSelector.matchExpressions[0].operator: \"1\" is not one of In, NotIn, Exists, DoesNotExist")]
+    [InlineData("In, NotIn", null, "spec.nodeSelector.matchExpressions[0].operator: \"In, NotIn\" is not one of In, NotIn, Exists, DoesNotExist")]
+    [InlineData(null, null, "spec.nodeSelector.matchExpressions[0].operator: required (one of In, NotIn, Exists, DoesNotExist)")]
+    [InlineData("NotIn", "matchLabel", "spec.nodeSelector.matchLabel: unknown field (a label selector has matchLabels and matchExpressions)")]
+    public void BadNodeSelector_IsAnError_NeverSelectsTheNode(string? op, string? unknownField, string message)
+    {
+        var selector = new LabelSelectorModel { MatchExpressions = [new SelectorRequirementModel { Key = "zone", Operator = op, Values = ["b"] }] };
+        if (unknownField is not null)
+        {
+            selector.Unknown = new() { [unknownField] = System.Text.Json.JsonDocument.Parse("{\"rack\":\"r7\"}").RootElement };
+        }
+
+        var peer = Peer(s => s.NodeSelector = selector);
+        var (selected, error) = PeerConfig.Selection(peer, new Dictionary<string, string> { ["zone"] = "a" });
+        Assert.False(selected);
+        Assert.Equal(message, error);
+        Assert.False(PeerConfig.Selects(peer, new Dictionary<string, string> { ["zone"] = "a" }));
+    }
 }

@@ -302,7 +302,9 @@ public class AllocatorTests
         var r = a.Assign(Svc("thief", "evil") with { WantsLoadBalancer = false, ExternalIPs = [victim] });
         Assert.Empty(r.ExternalIPs);
         Assert.Equal(RefusalReason.AddressInUse, Assert.Single(r.Refusals).Reason);
-        Assert.Contains("prod/victim", r.Refusals[0].Message, StringComparison.Ordinal);
+        // The refusal says the address is taken, and never what another namespace runs (issue 11).
+        Assert.Equal($"spec.externalIPs: {victim} is in use by a Service in another namespace", r.Refusals[0].Message);
+        Assert.Equal([victim], a.LoadBalancerOf(new ServiceKey("prod", "victim")).Select(x => x.Address.ToString()));
     }
 
     [Theory]

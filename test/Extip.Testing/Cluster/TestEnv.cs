@@ -185,6 +185,20 @@ public sealed class TestEnv : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until the API server's clock shows a later creation second than <paramref name="created"/>
+    /// (creation times have one-second resolution), so that what the test creates next is younger:
+    /// between two explicit requests for one address the older Service wins, and in the same second
+    /// the lower UID does. Waits on observed state: probe ConfigMaps in <paramref name="ns"/>.
+    /// </summary>
+    public async Task YoungerThanAsync(DateTime? created, string ns)
+    {
+        var probe = 0;
+        await EventuallyAsync(
+            async () => (await Client.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = $"clock-{Guid.NewGuid():N}-{probe++}" } }, ns)).Metadata.CreationTimestamp,
+            t => t > created, what: "a later second on the API server's clock");
+    }
+
     public async Task<List<IpClaim>> ClaimsAsync()
     {
         var o = await Client.CustomObjects.ListClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, IpClaim.Plural);
