@@ -223,7 +223,7 @@ public sealed partial class ExtipController : IAsyncDisposable
         }
     }
 
-    [LoggerMessage(EventId = 403, Level = LogLevel.Warning, Message = "the API server does not answer yet ({Error}); trying again")]
+    [LoggerMessage(EventId = 404, Level = LogLevel.Warning, Message = "the API server does not answer yet ({Error}); trying again")]
     private static partial void LogWaitingForApi(ILogger logger, string error);
 
     /// <summary>The agents' heartbeat key: 32 random bytes, made once; an existing one is never replaced.</summary>

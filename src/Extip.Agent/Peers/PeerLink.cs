@@ -141,6 +141,6 @@ public sealed partial class PeerLink : IDisposable
         _v6?.Dispose();
     }
 
-    [LoggerMessage(EventId = 520, Level = LogLevel.Debug, Message = "heartbeat to {Target} not sent: {Error}")]
+    [LoggerMessage(EventId = 540, Level = LogLevel.Debug, Message = "heartbeat to {Target} not sent: {Error}")]
     private static partial void LogSendFailed(ILogger logger, string target, string error);
 }
