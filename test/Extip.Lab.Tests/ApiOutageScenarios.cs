@@ -127,7 +127,9 @@ public sealed class ApiOutageScenarios(ITestOutputHelper output)
         Assert.True(both is null || fenced <= taken + TimeSpan.FromSeconds(lab.State.Spec.RenewSeconds),
             $"{first} still held the address {(fenced - taken)!.Value.TotalMilliseconds:F0} ms after {second} took it");
         Assert.All(answers, a => Assert.Equal(second, a));
-        Assert.Contains($"{second} reached the API server after this node lost it", File.ReadAllText(Path.Combine(lab.Home.LogDir, $"agent-{first}.log")), StringComparison.Ordinal);
+        // Its log says why (the agent's output reaches the file through the lab, a moment later).
+        await lab.Until(() => File.ReadAllText(Path.Combine(lab.Home.LogDir, $"agent-{first}.log")),
+            log => log.Contains($"{second} reached the API server after this node lost it", StringComparison.Ordinal), $"{first}'s log saying why it fenced");
 
         // Given the API server back, it takes nothing back.
         await lab.MustAsync("lab", "heal", first);
