@@ -54,7 +54,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private volatile byte[][] _peerKeys = [];
     private PeerLink? _link;
     private IReadOnlyList<InterfaceState> _interfaces = [];
-    private string? _outage;
+    private bool _outage;
 
     public ExtipAgent(IKubernetes client, AgentOptions options, ILoggerFactory logs)
     {
@@ -98,7 +98,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     public bool Fenced => _fenced;
 
     /// <summary>True while the Lease has run out but single-owner addresses stay, because no peer has reached the API server either.</summary>
-    public bool HoldingThroughOutage => _outage is not null;
+    public bool HoldingThroughOutage => _outage;
 
     /// <summary>What this agent heard from its peers.</summary>
     public PeerWitness Peers => _witness;
@@ -406,7 +406,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
             // While fenced, a pass every renew interval keeps the kernel lifetimes of what stays.
             var wait = _fenced ? TimeSpan.FromTicks(Math.Min(_options.Resync.Ticks, _options.RenewInterval.Ticks)) : TimeSpan.FromTicks(Math.Min(_options.Resync.Ticks, untilFence.Ticks + TimeSpan.TicksPerMillisecond));
-            if (_outage is not null && _options.OutageHold is { } hold)
+            if (_outage && _options.OutageHold is { } hold)
             {
                 // Wake when the longest hold through an outage is over.
                 var untilHold = _lease.ValidUntil + hold - DateTime.UtcNow;
@@ -488,7 +488,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         }
         else if (!_claims.IsReady || _claims.Relists <= _relistsAtFence)
         {
-            (_outage, _fenceWhy) = (null, null);
+            (_outage, _fenceWhy) = (false, null);
 
             // Keep what is there until the claims are known (or the Lease runs out), and after a
             // fence until they have been listed again: the node may have been cut off while its
@@ -497,7 +497,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         }
         else
         {
-            (_outage, _fenceWhy) = (null, null);
+            (_outage, _fenceWhy) = (false, null);
             // The kernel fence: no address outlives this agent's Lease by more than the controller's
             // margin, even if the agent hangs right after this pass.
             var (desired, mine) = Desired(_ => true, KernelLifetime(_lease.ValidUntil - DateTime.UtcNow));
@@ -555,13 +555,13 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         if (_link is null || _peerKeys.Length == 0)
         {
             // No way to hear the peers: fence, as a node that may be the one cut off must.
-            SetOutage(null, "no peer heartbeat (port 0 or no key)");
+            SetOutage(false, "no peer heartbeat (port 0 or no key)");
             return _ => false;
         }
 
         if (_options.OutageHold is { } hold && DateTime.UtcNow > _lease.ValidUntil + hold)
         {
-            SetOutage(null, $"kept them for the longest hold ({hold.TotalSeconds:0.###} s)");
+            SetOutage(false, $"kept them for the longest hold ({hold.TotalSeconds:0.###} s)");
             return _ => false;
         }
 
@@ -585,19 +585,20 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         return c =>
         {
             var keep = Verdict(c);
-            SetOutage(kept > 0 ? "kept" : null, cutOffBy is null ? NoSingleOwner : $"{cutOffBy} reached the API server after this node lost it: this node is the one cut off");
+            SetOutage(kept > 0, cutOffBy is null ? NoSingleOwner : $"{cutOffBy} reached the API server after this node lost it: this node is the one cut off");
             return keep;
         };
     }
 
-    private void SetOutage(string? state, string why)
+    /// <summary>Records whether single-owner addresses are kept through an outage; logs each change, and each new reason to fence.</summary>
+    private void SetOutage(bool keeping, string why)
     {
-        if (state == _outage && (state is not null || why == _fenceWhy))
+        if (keeping == _outage && (keeping || why == _fenceWhy))
         {
             return;
         }
 
-        if (state is not null)
+        if (keeping)
         {
             LogHoldingThroughOutage(_logger);
         }
@@ -606,8 +607,8 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             LogOutageHoldOver(_logger, why);
         }
 
-        _outage = state;
-        _fenceWhy = state is null ? why : null;
+        _outage = keeping;
+        _fenceWhy = keeping ? null : why;
     }
 
     private const string NoSingleOwner = "no single-owner claims";

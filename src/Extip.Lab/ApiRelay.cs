@@ -19,10 +19,9 @@ public sealed class ApiRelay : IAsyncDisposable
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
-    private readonly List<(TcpClient Client, TcpClient? Upstream, long Epoch)> _connections = [];
+    private readonly List<(TcpClient Client, TcpClient? Upstream)> _connections = [];
     private readonly Task? _accepting;
     private volatile bool _cut;
-    private long _epoch;
 
     public ApiRelay(IPEndPoint target)
     {
@@ -41,22 +40,20 @@ public sealed class ApiRelay : IAsyncDisposable
         lock (_gate)
         {
             _cut = true;
-            _epoch++;
         }
     }
 
     public void Heal()
     {
-        List<(TcpClient Client, TcpClient? Upstream, long Epoch)> broken;
+        List<(TcpClient Client, TcpClient? Upstream)> broken;
         lock (_gate)
         {
             _cut = false;
             broken = [.. _connections];
             _connections.Clear();
-            _epoch++;
         }
 
-        foreach (var (client, upstream, _) in broken)
+        foreach (var (client, upstream) in broken)
         {
             client.Dispose();
             upstream?.Dispose();
@@ -94,7 +91,7 @@ public sealed class ApiRelay : IAsyncDisposable
 
             lock (_gate)
             {
-                _connections.Add((client, upstream, _epoch));
+                _connections.Add((client, upstream));
             }
 
             if (upstream is null)
