@@ -404,8 +404,13 @@ public sealed partial class ExtipAgent : IAsyncDisposable
                 continue;
             }
 
-            // While fenced, a pass every renew interval keeps the kernel lifetimes of what stays.
-            var wait = _fenced ? TimeSpan.FromTicks(Math.Min(_options.Resync.Ticks, _options.RenewInterval.Ticks)) : TimeSpan.FromTicks(Math.Min(_options.Resync.Ticks, untilFence.Ticks + TimeSpan.TicksPerMillisecond));
+            // A pass at least every renew interval keeps the kernel lifetimes moving, also while
+            // renewals fail: the last pass before the Lease runs out sets what is left rounded up
+            // (at least 1 s), so an address the fence pass keeps (All, or an outage of everyone)
+            // is still there when that pass pushes it on. Without it the kernel's lifetime, set at
+            // the last renewal, could run out a moment before the fence pass.
+            var every = TimeSpan.FromTicks(Math.Min(_options.Resync.Ticks, _options.RenewInterval.Ticks));
+            var wait = _fenced ? every : TimeSpan.FromTicks(Math.Min(every.Ticks, untilFence.Ticks + TimeSpan.TicksPerMillisecond));
             if (_outage && _options.OutageHold is { } hold)
             {
                 // Wake when the longest hold through an outage is over.
