@@ -182,6 +182,24 @@ public sealed class Dataplane : IDisposable
         return states;
     }
 
+    /// <summary>
+    /// Pushes the kernel lifetime of every marked address that has one to <paramref name="seconds"/>,
+    /// adding and removing nothing: the addresses an agent keeps while it may not act on its claims
+    /// yet (they are being listed again) must not run out underneath it. Returns how many.
+    /// </summary>
+    public int Extend(uint seconds)
+    {
+        var refresh = Marked().Where(a => a.ValidSeconds != uint.MaxValue)
+            .Select(a => new RtNetlink.AddressSpec(a.InterfaceIndex, a.Address, a.PrefixLength, _mark) { LifetimeSeconds = seconds })
+            .ToList();
+        if (refresh.Count > 0 && _nl.ReplaceAddresses(refresh).FirstOrDefault(r => r is not null) is { } failed)
+        {
+            throw failed;
+        }
+
+        return refresh.Count;
+    }
+
     /// <summary>Removes every marked address (stop, fencing).</summary>
     public int RemoveAll()
     {

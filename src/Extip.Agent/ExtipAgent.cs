@@ -100,6 +100,9 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     /// <summary>True while the Lease has run out but single-owner addresses stay, because no peer has reached the API server either.</summary>
     public bool HoldingThroughOutage => _outage;
 
+    /// <summary>True after a fence until the claims are listed again: the agent keeps what it holds and acts on nothing.</summary>
+    public bool AwaitingRelist => _claims.Relists <= _relistsAtFence;
+
     /// <summary>What this agent heard from its peers.</summary>
     public PeerWitness Peers => _witness;
 
@@ -497,7 +500,10 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
             // Keep what is there until the claims are known (or the Lease runs out), and after a
             // fence until they have been listed again: the node may have been cut off while its
-            // claims moved, and must not take back what another node holds now.
+            // claims moved, and must not take back what another node holds now. What is kept
+            // lives on with the Lease: a relist slower than the kernel lifetimes the fenced passes
+            // set (an API server just back, busy) must not remove an address it then adds again.
+            _dataplane!.Extend(KernelLifetime(_lease.ValidUntil - DateTime.UtcNow));
             return;
         }
         else
@@ -551,9 +557,10 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
     /// <summary>
     /// The fencing rule for single-owner claims once the Lease has run out: keep the address
-    /// (true) only while no peer has reached the API server since this agent lost it, heard over
-    /// the network the claim serves (for L2, its interface); then the outage is everyone's and
-    /// nobody can take over. A peer that has reached it means this node is the one cut off.
+    /// (true) only while no peer has reached the API server without a break for half a Lease since
+    /// this agent last did, heard over the network the claim serves (for L2, its interface); then
+    /// the outage is everyone's (or the others are only just back from it) and the controller does
+    /// not count this node dead. A peer with such a streak means this node is the one cut off.
     /// </summary>
     private Func<IpClaim, bool> OutageVerdicts()
     {
@@ -570,13 +577,17 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             return _ => false;
         }
 
-        var since = _lease.LostSince;
+        // The controller counts this agent dead once another has renewed without a break for half
+        // a Lease since this one last did; a heartbeat tells of that up to half a renew interval
+        // late, so this agent asks a little less.
+        var since = _lease.LastReached;
+        var streak = _options.LeaseDuration / 2 - _options.RenewInterval / 2;
         var kept = 0;
         string? cutOffBy = null;
         bool Verdict(IpClaim c)
         {
             var l2 = string.Equals(c.Spec.Mode, "L2", StringComparison.OrdinalIgnoreCase);
-            var peer = _witness.ReachedSince(since, iface => !l2 || iface == c.Spec.Interface);
+            var peer = _witness.ConfirmsLoss(since, streak, iface => !l2 || iface == c.Spec.Interface);
             if (peer is null)
             {
                 kept++;
@@ -590,7 +601,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         return c =>
         {
             var keep = Verdict(c);
-            SetOutage(kept > 0, cutOffBy is null ? NoSingleOwner : $"{cutOffBy} reached the API server after this node lost it: this node is the one cut off");
+            SetOutage(kept > 0, cutOffBy is null ? NoSingleOwner : $"{cutOffBy} reached the API server after this node lost it, for half a Lease without a break: this node is the one cut off");
             return keep;
         };
     }
@@ -722,7 +733,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             var keys = _peerKeys;
             if (keys.Length > 0 && _link is { } link)
             {
-                var beat = new Heartbeat(_options.Node, _boot, ++_sequence, _lease.ApiAge).Encode(keys[0]);
+                var beat = new Heartbeat(_options.Node, _boot, ++_sequence, _lease.ApiAge, _lease.StreakAge).Encode(keys[0]);
                 try
                 {
                     await link.SendAsync(beat, HeartbeatTargets(), ct).ConfigureAwait(false);

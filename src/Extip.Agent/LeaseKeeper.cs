@@ -30,16 +30,21 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
     /// <summary>When (a timestamp of <see cref="AgentOptions.Time"/>) the API server last answered a renewal; null before the first.</summary>
     public long? ReachedAt { get; private set; }
 
+    /// <summary>
+    /// Since when (a timestamp of <see cref="AgentOptions.Time"/>) the API server has answered
+    /// renewals without a break: a silence longer than half the Lease starts a new streak, as the
+    /// controller counts them. Null before the first renewal.
+    /// </summary>
+    public long? StreakSince { get; private set; }
+
+    /// <summary>How long the current streak of renewals has lasted; null before the first.</summary>
+    public TimeSpan? StreakAge => StreakSince is { } at ? options.Time.GetElapsedTime(at) : null;
+
+    /// <summary>When this agent last reached the API server, or when it started if never.</summary>
+    public long LastReached => ReachedAt ?? _started;
+
     /// <summary>How long ago the API server last answered a renewal; null before the first.</summary>
     public TimeSpan? ApiAge => ReachedAt is { } at ? options.Time.GetElapsedTime(at) : null;
-
-    /// <summary>
-    /// Since when (a timestamp of <see cref="AgentOptions.Time"/>) this agent has been without the
-    /// API server: the end of the first failed renewal since the last good one (or the start).
-    /// </summary>
-    public long LostSince => _failingSince ?? (ReachedAt is null ? _started : options.Time.GetTimestamp());
-
-    private long? _failingSince;
 
     /// <summary>Renews once; true when the API took it.</summary>
     public async Task<bool> RenewAsync(CancellationToken ct)
@@ -86,15 +91,19 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
 
             LastError = null;
             Failures = 0;
-            ReachedAt = options.Time.GetTimestamp();
-            _failingSince = null;
+            var reached = options.Time.GetTimestamp();
+            if (ReachedAt is not { } last || options.Time.GetElapsedTime(last, reached) > options.LeaseDuration / 2)
+            {
+                StreakSince = reached;
+            }
+
+            ReachedAt = reached;
             return true;
         }
         catch (Exception e) when (e is HttpOperationException or HttpRequestException or TimeoutException or IOException || (e is OperationCanceledException && bounded.IsCancellationRequested && !outer.IsCancellationRequested))
         {
             LastError = e;
             Failures++;
-            _failingSince ??= options.Time.GetTimestamp();
             return false;
         }
     }

@@ -32,4 +32,27 @@ public sealed class DataplaneTests
         Assert.Equal(["192.0.2.2/27"], nl.Addresses(System.Net.Sockets.AddressFamily.InterNetwork).Where(a => a.Protocol == NodeLab.Mark).Select(a => $"{a.Address}/{a.PrefixLength}"));
         Assert.Equal("1", Site.Exec(ns, "cat", "/proc/sys/net/ipv4/conf/eth0/promote_secondaries").Trim());
     }
+
+    [Fact]
+    public void Extend_PushesOnTheLifetimesOfWhatIsThere_AddsAndRemovesNothing()
+    {
+        if (Environment.UserName != "root")
+        {
+            Assert.Fail("this test needs root (network namespaces); run the tests as root, as CI does");
+        }
+
+        using var site = Site.Create();
+        var ns = site.AddNamespace("dp");
+        using var dp = new Dataplane(ns, NodeLab.Mark, announce: false);
+        var held = new DesiredAddress(IPAddress.Parse("203.0.113.7"), 32, "lo", "BGP", "c1") { LifetimeSeconds = 2 };
+        Assert.All(dp.Apply([held]), s => Assert.Equal(AddressState.Held, s.State));
+        using var nl = RtNetlink.Open(ns);
+        nl.AddAddress(new RtNetlink.AddressSpec(nl.Link("lo")!.Index, IPAddress.Parse("203.0.113.8"), 32)); // not ours: forever, untouched
+
+        Assert.Equal(1, dp.Extend(600));
+        var marked = Assert.Single(nl.Addresses(), a => a.Protocol == NodeLab.Mark);
+        Assert.Equal(IPAddress.Parse("203.0.113.7"), marked.Address);
+        Assert.InRange(marked.ValidSeconds, 590u, 600u);
+        Assert.Equal(uint.MaxValue, nl.Addresses().Single(a => a.Address.Equals(IPAddress.Parse("203.0.113.8"))).ValidSeconds);
+    }
 }

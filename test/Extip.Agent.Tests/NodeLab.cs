@@ -108,14 +108,20 @@ internal sealed class NodeLab : IAsyncDisposable
 internal sealed class ApiCut : DelegatingHandler
 {
     private volatile bool _cut;
+    private volatile Func<HttpRequestMessage, bool> _which = _ => true;
 
-    public void Cut() => _cut = true;
+    /// <summary>Cuts every request (and open stream) from now on, or only those <paramref name="which"/> picks.</summary>
+    public void Cut(Func<HttpRequestMessage, bool>? which = null)
+    {
+        _which = which ?? (_ => true);
+        _cut = true;
+    }
 
     public void Heal() => _cut = false;
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        if (_cut)
+        if (_cut && _which(request))
         {
             throw new HttpRequestException("the test cut this agent off from the API server");
         }
@@ -124,7 +130,7 @@ internal sealed class ApiCut : DelegatingHandler
 
         // Streams already open (watches) break too, as a dropped connection's would.
         var original = response.Content;
-        var wrapped = new StreamContent(new CutStream(await original.ReadAsStreamAsync(cancellationToken), this));
+        var wrapped = new StreamContent(new CutStream(await original.ReadAsStreamAsync(cancellationToken), this, request));
         foreach (var h in original.Headers)
         {
             wrapped.Headers.TryAddWithoutValidation(h.Key, h.Value);
@@ -134,7 +140,9 @@ internal sealed class ApiCut : DelegatingHandler
         return response;
     }
 
-    private sealed class CutStream(Stream inner, ApiCut cut) : Stream
+    private bool Hits(HttpRequestMessage request) => _cut && _which(request);
+
+    private sealed class CutStream(Stream inner, ApiCut cut, HttpRequestMessage request) : Stream
     {
         public override bool CanRead => true;
 
@@ -157,7 +165,7 @@ internal sealed class ApiCut : DelegatingHandler
             {
                 // A watch waits long for its next event: notice the cut while waiting.
                 await Task.WhenAny(reading, Task.Delay(50, cancellationToken));
-                if (cut._cut)
+                if (cut.Hits(request))
                 {
                     await poll.CancelAsync();
                     throw new IOException("the test cut this agent off from the API server");
@@ -169,7 +177,7 @@ internal sealed class ApiCut : DelegatingHandler
 
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-        private int Check(int n) => cut._cut ? throw new IOException("the test cut this agent off from the API server") : n;
+        private int Check(int n) => cut.Hits(request) ? throw new IOException("the test cut this agent off from the API server") : n;
 
         public override void Flush()
         {

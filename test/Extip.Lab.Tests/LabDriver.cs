@@ -82,7 +82,7 @@ internal sealed class LabDriver : IAsyncDisposable
     }
 
     /// <summary>The lab's own log and the tail of each component's, for a failure's message.</summary>
-    public string Logs()
+    public string Logs(int tail = 25)
     {
         var parts = new List<string>();
         if (File.Exists(Home.Log))
@@ -94,7 +94,7 @@ internal sealed class LabDriver : IAsyncDisposable
         {
             foreach (var f in Directory.GetFiles(Home.LogDir).Order(StringComparer.Ordinal))
             {
-                parts.Add($"--- {Path.GetFileName(f)}\n" + string.Join('\n', File.ReadLines(f).TakeLast(25)));
+                parts.Add($"--- {Path.GetFileName(f)}\n" + string.Join('\n', File.ReadLines(f).TakeLast(tail)));
             }
         }
 

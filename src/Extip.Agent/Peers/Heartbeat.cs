@@ -5,16 +5,18 @@ using System.Text;
 namespace Extip.Agent.Peers;
 
 /// <summary>
-/// One agent's heartbeat to its peers: "I am NODE, and I last reached the API server AGE ago".
+/// One agent's heartbeat to its peers: "I am NODE, I last reached the API server AGE ago, and I
+/// have been reaching it without a break since STREAK ago" (a break: a silence longer than half
+/// its Lease, the controller's own rule for a renewal streak).
 /// The age is a duration on the sender's own clock, never a timestamp: the receiver places it
 /// on its own clock (arrival minus age), so no two machines' clocks are ever compared. Signed
 /// with HMAC-SHA256 under the key of the extip-peer-key Secret; a sequence number per sender
 /// life (a random boot id) refuses replays within that life.
 /// </summary>
-public sealed record Heartbeat(string Node, ulong Boot, ulong Sequence, TimeSpan? ApiAge)
+public sealed record Heartbeat(string Node, ulong Boot, ulong Sequence, TimeSpan? ApiAge, TimeSpan? StreakAge = null)
 {
     public const int MaxNodeName = 253;
-    private const uint Magic = 0x58484231; // "XHB1"
+    private const uint Magic = 0x58484232; // "XHB2"
     private const int MacLength = 32;
     private const uint Never = uint.MaxValue;
 
@@ -27,7 +29,7 @@ public sealed record Heartbeat(string Node, ulong Boot, ulong Sequence, TimeSpan
             throw new ArgumentException($"node name \"{Node}\" must be 1 to {MaxNodeName} bytes", nameof(Node));
         }
 
-        var body = 4 + 1 + name.Length + 8 + 8 + 4;
+        var body = 4 + 1 + name.Length + 8 + 8 + 4 + 4;
         var buffer = new byte[body + MacLength];
         var span = buffer.AsSpan();
         BinaryPrimitives.WriteUInt32BigEndian(span, Magic);
@@ -36,8 +38,8 @@ public sealed record Heartbeat(string Node, ulong Boot, ulong Sequence, TimeSpan
         var at = 5 + name.Length;
         BinaryPrimitives.WriteUInt64BigEndian(span[at..], Boot);
         BinaryPrimitives.WriteUInt64BigEndian(span[(at + 8)..], Sequence);
-        var age = ApiAge is { } a ? (uint)Math.Clamp((long)a.TotalMilliseconds, 0, Never - 1) : Never;
-        BinaryPrimitives.WriteUInt32BigEndian(span[(at + 16)..], age);
+        BinaryPrimitives.WriteUInt32BigEndian(span[(at + 16)..], Millis(ApiAge));
+        BinaryPrimitives.WriteUInt32BigEndian(span[(at + 20)..], Millis(StreakAge));
         HMACSHA256.HashData(key, span[..body], span[body..]);
         return buffer;
     }
@@ -45,13 +47,13 @@ public sealed record Heartbeat(string Node, ulong Boot, ulong Sequence, TimeSpan
     /// <summary>The heartbeat in <paramref name="datagram"/>, or null when it is malformed or not signed with <paramref name="key"/>.</summary>
     public static Heartbeat? Decode(ReadOnlySpan<byte> datagram, ReadOnlySpan<byte> key)
     {
-        if (datagram.Length < 4 + 1 + 1 + 20 + MacLength || BinaryPrimitives.ReadUInt32BigEndian(datagram) != Magic)
+        if (datagram.Length < 4 + 1 + 1 + Fixed + MacLength || BinaryPrimitives.ReadUInt32BigEndian(datagram) != Magic)
         {
             return null;
         }
 
         var nameLength = datagram[4];
-        var body = 4 + 1 + nameLength + 20;
+        var body = 4 + 1 + nameLength + Fixed;
         if (nameLength == 0 || datagram.Length != body + MacLength)
         {
             return null;
@@ -75,8 +77,14 @@ public sealed record Heartbeat(string Node, ulong Boot, ulong Sequence, TimeSpan
         }
 
         var at = 5 + nameLength;
-        var age = BinaryPrimitives.ReadUInt32BigEndian(datagram[(at + 16)..]);
         return new Heartbeat(node, BinaryPrimitives.ReadUInt64BigEndian(datagram[at..]), BinaryPrimitives.ReadUInt64BigEndian(datagram[(at + 8)..]),
-            age == Never ? null : TimeSpan.FromMilliseconds(age));
+            Age(BinaryPrimitives.ReadUInt32BigEndian(datagram[(at + 16)..])), Age(BinaryPrimitives.ReadUInt32BigEndian(datagram[(at + 20)..])));
     }
+
+    /// <summary>Boot, sequence, the two ages.</summary>
+    private const int Fixed = 8 + 8 + 4 + 4;
+
+    private static uint Millis(TimeSpan? age) => age is { } a ? (uint)Math.Clamp((long)a.TotalMilliseconds, 0, Never - 1) : Never;
+
+    private static TimeSpan? Age(uint millis) => millis == Never ? null : TimeSpan.FromMilliseconds(millis);
 }

@@ -2,9 +2,11 @@ namespace Extip.Agent.Peers;
 
 /// <summary>
 /// What this agent heard from its peers, on its own clock: for each peer and each local
-/// interface it was heard through, the latest moment the peer reached the API server (arrival
-/// minus the age the peer reported). Answers the fencing question "has anyone reached the API
-/// server since I lost it?": if so, this node is the one cut off and someone can take over.
+/// interface it was heard through, the latest moment the peer reached the API server and since
+/// when it has done so without a break (arrival minus the ages the peer reported). Answers the
+/// fencing question "could the controller now count me dead?": it does when another agent has
+/// renewed without a break for half a Lease since this one's last renewal; then this node is the
+/// one cut off and someone can take over.
 /// </summary>
 public sealed class PeerWitness(TimeProvider time, string self)
 {
@@ -13,7 +15,7 @@ public sealed class PeerWitness(TimeProvider time, string self)
 
     private readonly Lock _gate = new();
     private readonly Dictionary<string, (ulong Boot, ulong Sequence)> _sequences = new(StringComparer.Ordinal);
-    private readonly Dictionary<(string Node, string Interface), long> _reached = [];
+    private readonly Dictionary<(string Node, string Interface), (long Reached, long Streak)> _reached = [];
     private readonly Dictionary<string, long> _heard = new(StringComparer.Ordinal);
 
     /// <summary>Raised (outside the lock) after a heartbeat changed what is known.</summary>
@@ -51,10 +53,11 @@ public sealed class PeerWitness(TimeProvider time, string self)
             if (beat.ApiAge is { } age)
             {
                 var reached = now - (long)(age.TotalSeconds * time.TimestampFrequency);
+                var streak = beat.StreakAge is { } s ? Math.Min(reached, now - (long)(s.TotalSeconds * time.TimestampFrequency)) : reached;
                 var key = (beat.Node, arrivedOn);
-                if (!_reached.TryGetValue(key, out var before) || reached > before)
+                if (!_reached.TryGetValue(key, out var before) || reached > before.Reached)
                 {
-                    _reached[key] = reached;
+                    _reached[key] = (reached, streak);
                 }
             }
         }
@@ -64,18 +67,22 @@ public sealed class PeerWitness(TimeProvider time, string self)
     }
 
     /// <summary>
-    /// A peer that reached the API server after <paramref name="since"/> (a timestamp of this
+    /// A peer that has reached the API server without a break for at least <paramref name="streak"/>
+    /// after <paramref name="lastReached"/> (when this agent last reached it, a timestamp of this
     /// clock), heard through an interface that <paramref name="through"/> accepts; null if none.
+    /// A peer merely back first from the same outage has not: its streak starts after this
+    /// agent's loss and must last before the controller counts this agent dead.
     /// </summary>
-    public string? ReachedSince(long since, Func<string, bool> through)
+    public string? ConfirmsLoss(long lastReached, TimeSpan streak, Func<string, bool> through)
     {
         ArgumentNullException.ThrowIfNull(through);
         var allowance = (long)(Transit.TotalSeconds * time.TimestampFrequency);
+        var need = (long)(streak.TotalSeconds * time.TimestampFrequency);
         lock (_gate)
         {
-            foreach (var ((node, iface), reached) in _reached)
+            foreach (var ((node, iface), (reached, since)) in _reached)
             {
-                if (reached - allowance > since && through(iface))
+                if (reached - allowance > lastReached && reached - allowance - Math.Max(lastReached, since) >= need && through(iface))
                 {
                     return node;
                 }
