@@ -64,7 +64,15 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         _options = options;
         _logs = logs;
         _logger = logs.CreateLogger("extip.agent");
-        _claims = new Informer<IpClaim>(Resources.Custom<IpClaim>(client, IpClaim.Plural), logs.CreateLogger("informer.ipclaims")) { Required = true };
+        _claims = new Informer<IpClaim>(Resources.Custom<IpClaim>(client, IpClaim.Plural), logs.CreateLogger("informer.ipclaims"))
+        {
+            Required = true,
+
+            // After a fence the agent acts (and renews) only once it has listed its claims again:
+            // once the API server is back, that must not wait for a backoff grown through a long
+            // outage. Retrying at the renew interval costs what the renewals cost.
+            MaxBackoff = options.RenewInterval,
+        };
         _lease = new LeaseKeeper(client, options);
         _witness = new PeerWitness(options.Time, options.Node);
         _witness.Changed += () =>

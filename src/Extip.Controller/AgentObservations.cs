@@ -86,6 +86,7 @@ internal sealed class AgentObservations(TimeProvider time, DisruptionRule? rule 
     {
         var now = time.GetTimestamp();
         var live = new HashSet<string>(StringComparer.Ordinal);
+        var quiet = new HashSet<string>(StringComparer.Ordinal);
         var held = new List<string>();
         TimeSpan? next = null;
         Disruption? disruption = null;
@@ -140,7 +141,13 @@ internal sealed class AgentObservations(TimeProvider time, DisruptionRule? rule 
 
                 // Live for the Lease plus the fence margin: the kernel removes a hung agent's
                 // addresses by then (their lifetimes are whole seconds, and expire within ~0.2 s).
-                var left = seen.Duration + fenceMargin - time.GetElapsedTime(seen.At, now);
+                var since = time.GetElapsedTime(seen.At, now);
+                var left = seen.Duration + fenceMargin - since;
+                if (since > seen.Duration / 2)
+                {
+                    quiet.Add(node);
+                }
+
                 if (left > TimeSpan.Zero)
                 {
                     live.Add(node);
@@ -169,13 +176,18 @@ internal sealed class AgentObservations(TimeProvider time, DisruptionRule? rule 
             next = next is null || left < next ? left : next;
         }
 
-        return new Judgement(live, next, held, disruption);
+        quiet.IntersectWith(live);
+        return new Judgement(live, next, held, disruption) { Quiet = quiet };
     }
 
     private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * time.TimestampFrequency);
 
     /// <summary>What <see cref="Judge"/> found.</summary>
-    public sealed record Judgement(HashSet<string> Live, TimeSpan? NextExpiry, IReadOnlyList<string> Unconfirmed, Disruption? Disruption = null);
+    public sealed record Judgement(HashSet<string> Live, TimeSpan? NextExpiry, IReadOnlyList<string> Unconfirmed, Disruption? Disruption = null)
+    {
+        /// <summary>Live agents not seen renewing for more than half their Lease (hung, or cut off): nothing is moved off them just to rebalance.</summary>
+        public IReadOnlySet<string> Quiet { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+    }
 
     /// <summary>A control-plane disruption in force: how many agents' Leases ran out together, of how many; Started on the judgement that declared it.</summary>
     public sealed record Disruption(int Expired, int Agents, bool Started);

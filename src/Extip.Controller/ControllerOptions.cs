@@ -66,6 +66,9 @@ public sealed record ControllerOptions
     /// </summary>
     public TimeSpan FenceMargin { get; init; } = TimeSpan.FromMilliseconds(750);
 
+    /// <summary>Route-flap damping: how long a node that comes back waits before it gets new claims.</summary>
+    public HoldDownOptions HoldDown { get; init; } = new();
+
     /// <summary>When most agents' Leases running out together counts as a control-plane disruption (no claim moves).</summary>
     public DisruptionRule Disruption { get; init; } = new();
 

@@ -49,12 +49,16 @@ internal sealed partial class ControllerSession
         PeerStatus = new PeerStatusReconciler(this);
         AgentLabels = new AgentLabelReconciler(this, logger);
         Agents = new AgentObservations(options.Time, options.Disruption, options.FenceMargin);
+        Damping = new NodeDamping(options.Time, options.HoldDown);
     }
 
     public ILogger Logger => _logger;
 
     /// <summary>Agent liveness as this session observed it (on its own clock).</summary>
     public AgentObservations Agents { get; }
+
+    /// <summary>Route-flap damping: which nodes just came back and wait before they get new claims.</summary>
+    public NodeDamping Damping { get; }
 
     public IKubernetes Client { get; }
 

@@ -33,6 +33,20 @@ public sealed class AgentObservationsTests
     }
 
     [Fact]
+    public void Judge_AnAgentSilentForMoreThanHalfItsLease_IsQuiet_StillLive()
+    {
+        Renew("a");
+        Renew("b");
+        _time.Advance(TimeSpan.FromMilliseconds(900));
+        Renew("b");
+        Assert.Empty(_agents.Judge().Quiet);
+        _time.Advance(TimeSpan.FromMilliseconds(200));
+        var j = _agents.Judge();
+        Assert.Equal(["a"], j.Quiet);
+        Assert.Contains("a", j.Live);
+    }
+
+    [Fact]
     public void Judge_OneAgentSilent_OtherRenewing_ExpiryConfirmed_Dead()
     {
         Renew("a");

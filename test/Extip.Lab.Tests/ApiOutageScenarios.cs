@@ -1,3 +1,4 @@
+using k8s;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Extip.Cli.Lab;
@@ -64,10 +65,16 @@ public sealed class ApiOutageScenarios(ITestOutputHelper output)
 
             await Task.Delay(outage); // the scenario: the outage's length, not a wait for a state
             await lab.MustAsync("lab", "heal", "apiserver");
+            var renewed = new List<Task>();
             foreach (var node in new[] { "k8s1", "k8s2" })
             {
-                await lab.UntilAsync(() => LabObjects.NodeReadyAsync(lab.Client, node, CancellationToken.None), r => r, $"after the {how}: {node}'s agent Ready again");
+                // Its Lease as the outage left it (or one renewal later): back when that changes.
+                var name = $"extip-agent-{node}";
+                var before = await lab.UntilAsync(() => RenewTimeAsync(lab, name), t => t is not null, $"after the {how}: {node}'s Lease readable");
+                renewed.Add(lab.UntilAsync(() => RenewTimeAsync(lab, name), t => t != before, $"after the {how}: {node}'s agent renewing again"));
             }
+
+            await Task.WhenAll(renewed);
 
             var now = (await lab.ClaimAsync(seed))!;
             Assert.Equal(claim.Spec.Nodes, now.Spec.Nodes);
@@ -145,5 +152,17 @@ public sealed class ApiOutageScenarios(ITestOutputHelper output)
         await lab.UntilAsync(() => LabObjects.NodeReadyAsync(lab.Client, first, CancellationToken.None), r => r, $"{first}'s agent Ready again");
         Assert.Equal([second], lab.Holders(seed, "eth0"));
         Assert.Equal(moved!.Metadata.ResourceVersion, (await lab.ClaimAsync(seed))!.Metadata.ResourceVersion);
+    }
+
+    private static async Task<DateTime?> RenewTimeAsync(LabDriver lab, string lease)
+    {
+        try
+        {
+            return (await lab.Client.CoordinationV1.ReadNamespacedLeaseAsync(lease, "extip-system")).Spec.RenewTime;
+        }
+        catch (Exception e) when (e is k8s.Autorest.HttpOperationException or HttpRequestException)
+        {
+            return null;
+        }
     }
 }

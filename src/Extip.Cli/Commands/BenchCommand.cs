@@ -54,6 +54,13 @@ internal static class BenchCommand
             : FailoverBench.RunAsync(r.GetValue(foMode)!, r.GetValue(foRuns), r.GetValue(foInterval), r.GetValue(foPlot), Console.Out, ct));
         bench.Subcommands.Add(failover);
 
+        var flSeconds = new Option<double>("--seconds") { Description = "How long the chaos lasts.", DefaultValueFactory = _ => 120 };
+        var flSeed = new Option<int>("--seed") { Description = "The chaos's random seed (which agent fails how, and when).", DefaultValueFactory = _ => 1 };
+        var flHold = new Option<double?>("--hold-down") { Description = "The controller's --hold-down (0: damping off); default: its own default." };
+        var flaps = new Command("flaps", "In a lab of its own (5 nodes, agents on 3, an L2 and a lo Balance pool and an All pool, 32 Services), agents are killed, stopped and hung at random; counts claim moves, split-brain episodes, and after the heal, pool imbalance and kernel/claim mismatches; needs root.") { flSeconds, flSeed, flHold };
+        flaps.SetAction((r, ct) => FlapsBench.RunAsync(r.GetValue(flSeconds), r.GetValue(flSeed), r.GetValue(flHold), Console.Out, ct));
+        bench.Subcommands.Add(flaps);
+
         var cvRuns = new Option<int>("--runs") { Description = "New Services, one after the other.", DefaultValueFactory = _ => 20 };
         var converge = new Command("converge", "In a lab of its own, from sending a new Service until the client's first answer from its address; needs root.") { cvRuns };
         converge.SetAction((r, ct) => ConvergeBench.RunAsync(r.GetValue(cvRuns), Console.Out, ct));

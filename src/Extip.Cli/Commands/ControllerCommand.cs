@@ -32,15 +32,22 @@ internal static class ControllerCommand
         var noElect = new Option<bool>("--no-leader-elect") { Description = "Lead without an election (a single controller)." };
         var installCrds = new Option<bool>("--install-crds") { Description = "Create or update the extip CRDs at start." };
         var fenceMargin = new Option<double>("--fence-margin") { Description = "Seconds an agent still counts live past its Lease: covers the kernel's removal of a hung agent's addresses (whole-second lifetimes).", DefaultValueFactory = _ => 0.75 };
+        var holdDown = new Option<double>("--hold-down") { Description = "Seconds a node that comes back waits before it gets new claims; doubles each time it flaps (comes back within a minute of its last return), up to 60 s. 0: off.", DefaultValueFactory = _ => 3 };
         var cmd = new Command("controller", "Allocates addresses to Services and assigns them to nodes (IPClaims).")
         {
-            kubeconfig, mask, iface, distribution, mode, externalIps, conflicting, lbClass, ns, metrics, id, noElect, installCrds, fenceMargin,
+            kubeconfig, mask, iface, distribution, mode, externalIps, conflicting, lbClass, ns, metrics, id, noElect, installCrds, fenceMargin, holdDown,
         };
         cmd.SetAction(async (r, ct) =>
         {
             if (r.GetValue(fenceMargin) is var margin && (!double.IsFinite(margin) || margin < 0 || margin > 60))
             {
                 Console.Error.WriteLine($"extip controller: --fence-margin {margin}: expected 0 to 60 seconds");
+                return 2;
+            }
+
+            if (r.GetValue(holdDown) is var hold && (!double.IsFinite(hold) || hold < 0 || hold > 60))
+            {
+                Console.Error.WriteLine($"extip controller: --hold-down {hold}: expected 0 to 60 seconds");
                 return 2;
             }
 
@@ -60,6 +67,7 @@ internal static class ControllerCommand
                 Identity = r.GetValue(id) ?? $"{Environment.MachineName}-{Environment.ProcessId}",
                 InstallCrds = r.GetValue(installCrds),
                 FenceMargin = TimeSpan.FromSeconds(r.GetValue(fenceMargin)),
+                HoldDown = new HoldDownOptions { Base = TimeSpan.FromSeconds(hold) },
             };
             await using var controller = new ExtipController(ClusterConnection.Connect(r.GetValue(kubeconfig)), options, logs);
             await controller.StartAsync(ct);

@@ -39,6 +39,9 @@ internal sealed record LabSpec
 
     public double RenewSeconds { get; init; } = 0.4;
 
+    /// <summary>The controller's <c>--hold-down</c> (route-flap damping of returning nodes); null: its default.</summary>
+    public double? HoldDownSeconds { get; init; }
+
     /// <summary>The TCP port the nodes' responders (the "pods") answer on.</summary>
     public int Port { get; init; } = 80;
 

@@ -191,6 +191,13 @@ internal sealed partial class LabSupervisor
                 agent.State = "frozen";
                 said = $"{node}: agent pid {agent.Process.Id} stopped (SIGSTOP) and all of {ns}'s traffic dropped";
                 break;
+            case "hang":
+                // A stuck agent on a live node: its traffic flows, the kernel still answers for
+                // its addresses until their lifetimes (its Lease) run out.
+                Signals.Send(agent.Process.Id, Signals.Stop);
+                agent.State = "hung";
+                said = $"{node}: agent pid {agent.Process.Id} stopped (SIGSTOP); the node's traffic flows";
+                break;
             case "kill":
                 Signals.Send(agent.Process.Id, Signals.Kill);
                 await agent.Process.WaitForExitAsync().ConfigureAwait(false);
@@ -204,7 +211,7 @@ internal sealed partial class LabSupervisor
                 said = $"{node}: agent pid {agent.Process.Id} stopped cleanly (SIGTERM): withdrew its routes, removed its addresses, released its Lease";
                 break;
             default:
-                throw new ArgumentException($"fail {node} --how {how}: freeze, kill, stop or cut-api");
+                throw new ArgumentException($"fail {node} --how {how}: freeze, hang, kill, stop or cut-api");
         }
 
         WriteState();
@@ -239,6 +246,13 @@ internal sealed partial class LabSupervisor
             Signals.Send(agent.Process.Id, Signals.Cont);
             agent.State = "running";
             said = $"{node}: traffic flows again and agent pid {agent.Process.Id} continues (SIGCONT)";
+        }
+        else if (agent is { State: "hung" } && !agent.Process.HasExited)
+        {
+            agent.ReadySince = DateTime.UtcNow;
+            Signals.Send(agent.Process.Id, Signals.Cont);
+            agent.State = "running";
+            said = $"{node}: agent pid {agent.Process.Id} continues (SIGCONT)";
         }
         else if (agent is not null && !agent.Process.HasExited)
         {

@@ -225,7 +225,8 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
     private void StartController()
     {
         var n = Interlocked.Increment(ref _controllers);
-        _controller = StartSelf("controller", ["controller", "--kubeconfig", _home.Kubeconfig, "--id", $"lab-controller-{n}", "--mask", "32", "--iface", "lo"]);
+        string[] args = ["controller", "--kubeconfig", _home.Kubeconfig, "--id", $"lab-controller-{n}", "--mask", "32", "--iface", "lo"];
+        _controller = StartSelf("controller", _spec.HoldDownSeconds is { } hold ? [.. args, "--hold-down", hold.ToString(CultureInfo.InvariantCulture)] : args);
     }
 
     /// <summary>
@@ -451,6 +452,10 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
             if (a.State == "frozen")
             {
                 Site.Thaw(_fabric!.Nodes[a.Node]);
+                Signals.Send(a.Process.Id, Signals.Cont);
+            }
+            else if (a.State == "hung")
+            {
                 Signals.Send(a.Process.Id, Signals.Cont);
             }
 

@@ -24,6 +24,8 @@ namespace Extip.Controller.Reconcilers;
 internal sealed partial class ClaimReconciler(ControllerSession session)
 {
     private HashSet<string> _lastLive = new(StringComparer.Ordinal);
+    private HashSet<string> _lastSettling = new(StringComparer.Ordinal);
+    private HashSet<string> _lastQuiet = new(StringComparer.Ordinal);
 
     /// <summary>Per claim: the generation and spec of this controller's last write, to tell another writer's edit from an informer that is behind.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (long Generation, IpClaimSpecModel Spec)> _written = new(StringComparer.Ordinal);
@@ -34,14 +36,28 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
     /// </summary>
     public bool LivenessChanged(out DateTimeOffset? nextExpiry)
     {
-        var live = LiveAgents(DateTimeOffset.UtcNow, out nextExpiry);
-        return !live.SetEquals(_lastLive);
+        var (live, settling, quiet) = LiveAgents(DateTimeOffset.UtcNow, out nextExpiry);
+        return !live.SetEquals(_lastLive) || !settling.SetEquals(_lastSettling) || !quiet.SetEquals(_lastQuiet);
     }
 
-    private HashSet<string> LiveAgents(DateTimeOffset now, out DateTimeOffset? nextExpiry)
+    /// <summary>
+    /// The live agents, those of them in their hold-down and those gone quiet; and when to look
+    /// again: the next Lease expiry, the next node to settle, and while some agent is quiet, soon
+    /// (it may renew, and what waited for it can move).
+    /// </summary>
+    private (HashSet<string> Live, HashSet<string> Settling, HashSet<string> Quiet) LiveAgents(DateTimeOffset now, out DateTimeOffset? nextExpiry)
     {
         var judged = session.Agents.Judge();
-        nextExpiry = judged.NextExpiry is { } left ? now + left : null;
+        session.Damping.Observe(judged.Live);
+        var (settling, settles) = session.Damping.Settling();
+        var quiet = new HashSet<string>(judged.Quiet, StringComparer.Ordinal);
+        var next = judged.NextExpiry;
+        foreach (var t in new[] { settles, quiet.Count > 0 ? QuietRecheck : (TimeSpan?)null })
+        {
+            next = t is { } x && (next is null || x < next) ? x : next;
+        }
+
+        nextExpiry = next is { } left ? now + left : null;
         session.Metrics.Disruption.Set(judged.Disruption is null ? 0 : 1);
         if (judged.Disruption is { Started: true } d)
         {
@@ -68,8 +84,11 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
             }
         }
 
-        return judged.Live;
+        return (judged.Live, settling, quiet);
     }
+
+    /// <summary>How often liveness is judged again while some agent is quiet.</summary>
+    private static readonly TimeSpan QuietRecheck = TimeSpan.FromMilliseconds(500);
 
     [LoggerMessage(EventId = 332, Level = LogLevel.Warning, Message = "{Message}")]
     private static partial void LogControlPlaneDisruption(ILogger logger, string message);
@@ -85,8 +104,8 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
         var sw = Stopwatch.StartNew();
         var now = DateTimeOffset.UtcNow;
         var view = session.View;
-        var live = LiveAgents(now, out var nextExpiry);
-        _lastLive = live;
+        var (live, settling, quiet) = LiveAgents(now, out var nextExpiry);
+        (_lastLive, _lastSettling, _lastQuiet) = (live, settling, quiet);
 
         // The IPNode labels say what this pass schedules on, even if its claim writes fail.
         session.AgentLabels.Observe(live);
@@ -141,7 +160,7 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
             };
         }
 
-        var placed = ClaimScheduler.Schedule(demands, new SchedulerOptions { RebalanceOnArrival = session.Options.RebalanceOnArrival });
+        var placed = ClaimScheduler.Schedule(demands, new SchedulerOptions { RebalanceOnArrival = session.Options.RebalanceOnArrival, Settling = settling, Quiet = quiet });
         var writes = new List<Func<Task>>();
         foreach (var (name, spec) in specs)
         {

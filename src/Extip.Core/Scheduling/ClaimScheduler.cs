@@ -21,6 +21,15 @@ public sealed record SchedulerOptions
 {
     /// <summary>When a node arrives, move addresses onto it until the spread is even again.</summary>
     public bool RebalanceOnArrival { get; init; } = true;
+
+    /// <summary>
+    /// Nodes just back, in their hold-down: they keep what they hold, take new addresses only
+    /// when no other eligible node can, and nothing is moved onto them to rebalance.
+    /// </summary>
+    public IReadOnlySet<string> Settling { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>Nodes whose agent has gone quiet (its Lease not renewed for a while): nothing is moved off them just to rebalance.</summary>
+    public IReadOnlySet<string> Quiet { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 }
 
 /// <summary>
@@ -29,7 +38,9 @@ public sealed record SchedulerOptions
 /// node holds more than one address above any other, keeping every placement that is still
 /// valid: a lost node moves only its own addresses, and an arriving node receives only what evens
 /// the spread. Between equally loaded nodes of a group, the one with fewer addresses over all
-/// groups wins, so the totals stay even too without being the target.
+/// groups wins, so the totals stay even too without being the target. Damping: nodes in their
+/// hold-down get new addresses only as a last resort and none to rebalance, and nothing moves off
+/// a quiet node to rebalance.
 /// </summary>
 public static class ClaimScheduler
 {
@@ -57,7 +68,7 @@ public static class ClaimScheduler
             // every group's current load, not only the groups already done.
             var totals = new Dictionary<string, int>(StringComparer.Ordinal);
             var spreads = balance.GroupBy(c => c.Group, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal)
-                .Select(g => new Spread(g, totals)).ToList();
+                .Select(g => new Spread(g, totals, options.Settling, options.Quiet)).ToList();
             foreach (var spread in spreads)
             {
                 spread.KeepValid();

@@ -8,12 +8,18 @@ internal sealed class Spread
     private readonly Dictionary<string, SortedSet<int>> _onNode = new(StringComparer.Ordinal);
     private readonly HashSet<(int Claim, string Node)> _placedNew = [];
     private readonly Dictionary<string, int> _totals;
+    private readonly IReadOnlySet<string> _settling;
+    private readonly IReadOnlySet<string> _quiet;
 
     /// <param name="claims">One group's claims.</param>
     /// <param name="totals">Every group's load per node, shared: the tie-breaker.</param>
-    public Spread(IEnumerable<ClaimDemand> claims, Dictionary<string, int>? totals = null)
+    /// <param name="settling">Nodes in their hold-down: new addresses only as a last resort, none to rebalance.</param>
+    /// <param name="quiet">Nodes nothing is moved off to rebalance.</param>
+    public Spread(IEnumerable<ClaimDemand> claims, Dictionary<string, int>? totals = null, IReadOnlySet<string>? settling = null, IReadOnlySet<string>? quiet = null)
     {
         _totals = totals ?? new Dictionary<string, int>(StringComparer.Ordinal);
+        _settling = settling ?? new HashSet<string>(StringComparer.Ordinal);
+        _quiet = quiet ?? new HashSet<string>(StringComparer.Ordinal);
         _claims = claims
             .OrderBy(c => c.Id, StringComparer.Ordinal)
             .Select(c => new Slotted(c, c.Eligible as IReadOnlySet<string> ?? c.Eligible.ToHashSet(StringComparer.Ordinal)))
@@ -43,7 +49,10 @@ internal sealed class Spread
         }
     }
 
-    /// <summary>Step 2: missing slots go to the least-loaded eligible node (ties by name).</summary>
+    /// <summary>
+    /// Step 2: missing slots go to the least-loaded eligible node (ties by name); a node in its
+    /// hold-down only when no settled one can take the slot.
+    /// </summary>
     public void Fill()
     {
         for (var i = 0; i < _claims.Count; i++)
@@ -55,7 +64,7 @@ internal sealed class Spread
                 string? best = null;
                 foreach (var n in c.Eligible)
                 {
-                    if (!c.Nodes.Contains(n) && (best is null || Better(n, best)))
+                    if (!c.Nodes.Contains(n) && (best is null || Preferred(n, best)))
                     {
                         best = n;
                     }
@@ -102,8 +111,15 @@ internal sealed class Spread
             return false;
         }
 
-        var max = _load.Values.Max();
-        var min = _load.Values.Min();
+        // Nodes in their hold-down take no part: they are not even yet, and nothing moves onto them.
+        var loads = _load.Where(kv => !_settling.Contains(kv.Key)).ToList();
+        if (loads.Count < 2)
+        {
+            return false;
+        }
+
+        var max = loads.Max(kv => kv.Value);
+        var min = loads.Min(kv => kv.Value);
         if (max - min < 2)
         {
             return false;
@@ -111,13 +127,13 @@ internal sealed class Spread
 
         var parent = new Dictionary<string, (string From, int Claim)>(StringComparer.Ordinal);
         var queue = new Queue<string>();
-        foreach (var n in _load.Where(kv => kv.Value == max).Select(kv => kv.Key).Order(StringComparer.Ordinal))
+        foreach (var n in loads.Where(kv => kv.Value == max).Select(kv => kv.Key).Order(StringComparer.Ordinal))
         {
             parent[n] = (n, -1);
             queue.Enqueue(n);
         }
 
-        var targets = _load.Where(kv => kv.Value <= max - 2).OrderBy(kv => kv.Value).ThenBy(kv => _totals.GetValueOrDefault(kv.Key)).ThenBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key).ToList();
+        var targets = loads.Where(kv => kv.Value <= max - 2).OrderBy(kv => kv.Value).ThenBy(kv => _totals.GetValueOrDefault(kv.Key)).ThenBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key).ToList();
         while (queue.Count > 0)
         {
             var u = queue.Dequeue();
@@ -128,8 +144,11 @@ internal sealed class Spread
 
             foreach (var i in onU)
             {
-                if (onlyNew && !_placedNew.Contains((i, u)))
+                var placedNew = _placedNew.Contains((i, u));
+                if ((onlyNew && !placedNew) || (!placedNew && _quiet.Contains(u)))
                 {
+                    // Repair moves only what this pass placed; nothing that a quiet node holds
+                    // moves to rebalance (it may be hung, and still hold the address).
                     continue;
                 }
 
@@ -145,7 +164,7 @@ internal sealed class Spread
 
                 foreach (var v in c.Eligible.Order(StringComparer.Ordinal))
                 {
-                    if (!parent.ContainsKey(v) && !c.Nodes.Contains(v) && _load[v] < max)
+                    if (!parent.ContainsKey(v) && !c.Nodes.Contains(v) && !_settling.Contains(v) && _load[v] < max)
                     {
                         parent[v] = (u, i);
                         queue.Enqueue(v);
@@ -181,6 +200,13 @@ internal sealed class Spread
         }
 
         return true;
+    }
+
+    /// <summary>Settled before settling, then <see cref="Better"/>.</summary>
+    private bool Preferred(string candidate, string best)
+    {
+        var s = _settling.Contains(candidate).CompareTo(_settling.Contains(best));
+        return s != 0 ? s < 0 : Better(candidate, best);
     }
 
     private bool Better(string candidate, string best)

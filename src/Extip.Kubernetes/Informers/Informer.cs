@@ -19,7 +19,8 @@ public sealed partial class Informer<T>(ResourceOps<T> ops, ILogger logger)
 {
     private readonly ConcurrentDictionary<string, T> _cache = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Backoff _backoff = new();
+    private Backoff _backoff = new();
+    private TimeSpan _maxBackoff = TimeSpan.FromSeconds(30);
     private readonly Backoff _notServedBackoff = new(TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(5));
 
     /// <summary>Type, new object, previous object (null when added).</summary>
@@ -42,6 +43,21 @@ public sealed partial class Informer<T>(ResourceOps<T> ops, ILogger logger)
     /// of going on without it.
     /// </summary>
     public bool Required { get; init; }
+
+    /// <summary>
+    /// The longest wait before trying again after a failure (30 s by default, as client-go's
+    /// reflectors). An owner that cannot act until it has listed again (the agent after a fence)
+    /// sets it shorter: after a long outage it must not wait half a minute more once the server is back.
+    /// </summary>
+    public TimeSpan MaxBackoff
+    {
+        get => _maxBackoff;
+        init
+        {
+            _maxBackoff = value;
+            _backoff = new Backoff(max: value);
+        }
+    }
 
     public long Relists => Interlocked.Read(ref _relists);
 

@@ -56,6 +56,44 @@ public class ClaimSchedulerTests
     }
 
     [Fact]
+    public void Damping_ANodeInItsHoldDown_KeepsWhatItHas_GetsNothingToRebalance_NewAddressesOnlyAsALastResort()
+    {
+        // n3 is back, in its hold-down: the 6 addresses on n1 and n2 stay where they are (without
+        // damping, two would move onto n3), and a new address goes to a settled node.
+        string[] nodes = ["n1", "n2", "n3"];
+        var demands = Enumerable.Range(0, 6).Select(i => Balance($"c{i}", nodes, [i < 3 ? "n1" : "n2"])).Append(Balance("new", nodes)).ToList();
+        var settling = new HashSet<string>(["n3"], StringComparer.Ordinal);
+        var held = ClaimScheduler.Schedule(demands, new SchedulerOptions { Settling = settling });
+        Assert.All(Enumerable.Range(0, 6), i => Assert.Equal([i < 3 ? "n1" : "n2"], held[$"c{i}"]));
+        Assert.NotEqual(["n3"], held["new"]);
+        var undamped = ClaimScheduler.Schedule(demands);
+        Assert.Equal(2, undamped.Count(p => p.Value.Contains("n3")));
+
+        // Settled, it gets its share.
+        var settled = ClaimScheduler.Schedule(demands);
+        var loads = nodes.Select(n => settled.Count(p => p.Value.Contains(n))).ToList();
+        Assert.True(loads.Max() - loads.Min() <= 1, string.Join("/", loads));
+
+        // Only settling nodes eligible: they take the addresses (spread), rather than none.
+        var orphans = Enumerable.Range(0, 4).Select(i => Balance($"o{i}", ["n3", "n4"])).ToList();
+        var last = ClaimScheduler.Schedule(orphans, new SchedulerOptions { Settling = new HashSet<string>(["n3", "n4"], StringComparer.Ordinal) });
+        Assert.Equal(2, last.Count(p => p.Value.Contains("n3")));
+        Assert.Equal(2, last.Count(p => p.Value.Contains("n4")));
+    }
+
+    [Fact]
+    public void Damping_NothingMovesOffAQuietNodeToRebalance()
+    {
+        // n1 holds 4, n2 none (just settled); n1's agent has gone quiet (hung, maybe): moving its
+        // addresses would put each on two nodes until n1's Lease runs out.
+        string[] nodes = ["n1", "n2"];
+        var demands = Enumerable.Range(0, 4).Select(i => Balance($"c{i}", nodes, ["n1"])).ToList();
+        var quiet = ClaimScheduler.Schedule(demands, new SchedulerOptions { Quiet = new HashSet<string>(["n1"], StringComparer.Ordinal) });
+        Assert.All(quiet.Values, v => Assert.Equal(["n1"], v));
+        Assert.Equal(2, ClaimScheduler.Schedule(demands).Count(p => p.Value.Contains("n2")));
+    }
+
+    [Fact]
     public void Balance_NodesPerAddress_GivesDistinctNodes()
     {
         var r = ClaimScheduler.Schedule([Balance("a", ["n1", "n2", "n3"], k: 2)]);

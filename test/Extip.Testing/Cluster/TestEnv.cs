@@ -125,6 +125,9 @@ public sealed class TestEnv : IAsyncDisposable
         RenewDeadline = TimeSpan.FromSeconds(2),
         RetryPeriod = TimeSpan.FromMilliseconds(500),
         Workers = 4,
+
+        // Damping at the tests' pace (their Leases are short too): exercised everywhere, cheap.
+        HoldDown = new HoldDownOptions { Base = TimeSpan.FromMilliseconds(300), Max = TimeSpan.FromSeconds(2) },
     };
 
     public async Task<ExtipController> StartControllerAsync(ControllerOptions? options = null)
