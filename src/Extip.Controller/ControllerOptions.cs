@@ -66,6 +66,14 @@ public sealed record ControllerOptions
     /// </summary>
     public TimeSpan FenceMargin { get; init; } = TimeSpan.FromMilliseconds(750);
 
+    /// <summary>
+    /// Rebalancing is gradual: each step moves at most this share of a pool's addresses (at least
+    /// one), and the next step follows <see cref="RebalanceStep"/> later. Null: all at once.
+    /// </summary>
+    public double? RebalanceShare { get; init; } = 0.1;
+
+    public TimeSpan RebalanceStep { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Route-flap damping: how long a node that comes back waits before it gets new claims.</summary>
     public HoldDownOptions HoldDown { get; init; } = new();
 

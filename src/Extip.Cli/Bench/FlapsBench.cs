@@ -57,7 +57,9 @@ internal static class FlapsBench
             var lastNodes = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
             var moves = 0;
             var allChanges = 0;
+            var offLive = 0;
             var counting = false;
+            var down = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
             claims.Changed += (type, claim, previous) =>
             {
                 if (type == WatchEventType.Deleted)
@@ -77,6 +79,11 @@ internal static class FlapsBench
                     // A single-owner address moving is a disruption; an All address's node set
                     // follows the live nodes by design (counted apart).
                     Interlocked.Increment(ref claim.Spec.Distribution == "All" ? ref allChanges : ref moves);
+                    if (claim.Spec.Distribution != "All" && before.Split(',').All(n => !down.ContainsKey(n)))
+                    {
+                        // Off a node whose agent runs: a rebalance (or a late failover), not a forced move.
+                        Interlocked.Increment(ref offLive);
+                    }
                 }
 
                 lastNodes[claim.Metadata.Name] = nodes;
@@ -125,7 +132,6 @@ internal static class FlapsBench
 
             Volatile.Write(ref counting, true);
             var rng = new Random(seed);
-            var down = new Dictionary<string, string>(StringComparer.Ordinal);
             var actions = new List<string>();
             var chaos = Stopwatch.StartNew();
             while (chaos.Elapsed < TimeSpan.FromSeconds(seconds))
@@ -154,7 +160,7 @@ internal static class FlapsBench
                 {
                     var node = down.Keys.Order(StringComparer.Ordinal).ElementAt(rng.Next(down.Count));
                     await LabLauncher.SendAsync(home, $"heal {node}", ct).ConfigureAwait(false);
-                    down.Remove(node);
+                    down.TryRemove(node, out _);
                     actions.Add($"heal {node}");
                 }
             }
@@ -196,6 +202,7 @@ internal static class FlapsBench
                 ["allNodeSetChanges"] = allChanges,
                 ["actions"] = actions.Count,
                 ["claimMoves"] = moves,
+                ["movesOffRunningAgents"] = offLive,
                 ["movesPerClaimPerMinute"] = Math.Round(moves / (double)Math.Max(1, claimCount) / (chaosSeconds / 60), 2),
                 ["splitBrainEpisodes"] = episodes.Count,
                 ["splitBrainMaxMs"] = episodes.Count == 0 ? 0 : Math.Round(episodes.Max().TotalMilliseconds),

@@ -37,8 +37,11 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
     public bool LivenessChanged(out DateTimeOffset? nextExpiry)
     {
         var (live, settling, quiet) = LiveAgents(DateTimeOffset.UtcNow, out nextExpiry);
-        return !live.SetEquals(_lastLive) || !settling.SetEquals(_lastSettling) || !quiet.SetEquals(_lastQuiet);
+        return _rebalancePending || !live.SetEquals(_lastLive) || !settling.SetEquals(_lastSettling) || !quiet.SetEquals(_lastQuiet);
     }
+
+    /// <summary>A gradual rebalancing has steps to go.</summary>
+    private bool _rebalancePending;
 
     /// <summary>
     /// The live agents, those of them in their hold-down and those gone quiet; and when to look
@@ -160,7 +163,24 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
             };
         }
 
-        var placed = ClaimScheduler.Schedule(demands, new SchedulerOptions { RebalanceOnArrival = session.Options.RebalanceOnArrival, Settling = settling, Quiet = quiet });
+        var placed = ClaimScheduler.Schedule(demands, new SchedulerOptions
+        {
+            RebalanceOnArrival = session.Options.RebalanceOnArrival,
+            RebalanceShare = session.Options.RebalanceShare,
+            Settling = settling,
+            Quiet = quiet,
+        }, out var unbalanced);
+        if (unbalanced)
+        {
+            // The next rebalancing step: a pass soon, even if nothing else changes.
+            var step = now + session.Options.RebalanceStep;
+            nextExpiry = nextExpiry is { } n && n < step ? n : step;
+            _rebalancePending = true;
+        }
+        else
+        {
+            _rebalancePending = false;
+        }
         var writes = new List<Func<Task>>();
         foreach (var (name, spec) in specs)
         {

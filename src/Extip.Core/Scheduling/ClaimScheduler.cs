@@ -28,6 +28,13 @@ public sealed record SchedulerOptions
     /// </summary>
     public IReadOnlySet<string> Settling { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The share of a group's addresses that rebalancing may move in one call (at least one;
+    /// null: as many as it takes): a node that has come back is given addresses a few at a time,
+    /// so one that fails again soon takes few with it.
+    /// </summary>
+    public double? RebalanceShare { get; init; }
+
     /// <summary>Nodes whose agent has gone quiet (its Lease not renewed for a while): nothing is moved off them just to rebalance.</summary>
     public IReadOnlySet<string> Quiet { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 }
@@ -44,8 +51,13 @@ public sealed record SchedulerOptions
 /// </summary>
 public static class ClaimScheduler
 {
-    public static IReadOnlyDictionary<string, IReadOnlyList<string>> Schedule(IReadOnlyList<ClaimDemand> claims, SchedulerOptions? options = null)
+    public static IReadOnlyDictionary<string, IReadOnlyList<string>> Schedule(IReadOnlyList<ClaimDemand> claims, SchedulerOptions? options = null) =>
+        Schedule(claims, options, out _);
+
+    /// <summary>As <see cref="Schedule(IReadOnlyList{ClaimDemand}, SchedulerOptions?)"/>; <paramref name="unbalanced"/>: some group is still to be evened out (its rebalancing moves were limited).</summary>
+    public static IReadOnlyDictionary<string, IReadOnlyList<string>> Schedule(IReadOnlyList<ClaimDemand> claims, SchedulerOptions? options, out bool unbalanced)
     {
+        unbalanced = false;
         ArgumentNullException.ThrowIfNull(claims);
         options ??= new SchedulerOptions();
         var result = new Dictionary<string, IReadOnlyList<string>>(claims.Count, StringComparer.Ordinal);
@@ -80,7 +92,7 @@ public static class ClaimScheduler
                 spread.Repair();
                 if (options.RebalanceOnArrival)
                 {
-                    spread.Rebalance();
+                    unbalanced |= !spread.Rebalance(options.RebalanceShare is { } share ? Math.Max(1, (int)Math.Ceiling(share * spread.Count)) : null);
                 }
 
                 foreach (var (id, nodes) in spread.Result())

@@ -33,6 +33,9 @@ internal sealed class Spread
         }
     }
 
+    /// <summary>The group's claims.</summary>
+    public int Count => _claims.Count;
+
     /// <summary>Step 1: every current placement on a still-eligible node stays.</summary>
     public void KeepValid()
     {
@@ -88,11 +91,23 @@ internal sealed class Spread
         }
     }
 
-    /// <summary>Step 4 (when rebalancing is on): move any slot, one chain at a time, until no node is two above another.</summary>
-    public void Rebalance()
+    /// <summary>
+    /// Step 4 (when rebalancing is on): move any slot, one chain at a time, until no node is two
+    /// above another, or <paramref name="limit"/> chains have moved; false when the limit stopped it.
+    /// </summary>
+    public bool Rebalance(int? limit = null)
     {
-        while (TryChainMove(onlyNew: false))
+        for (var moved = 0; ; moved++)
         {
+            if (moved == limit)
+            {
+                return !TryChainMove(onlyNew: false, dryRun: true);
+            }
+
+            if (!TryChainMove(onlyNew: false))
+            {
+                return true;
+            }
         }
     }
 
@@ -104,7 +119,7 @@ internal sealed class Spread
     /// edge u→v is a slot on u that may move to v. The path is applied from its end, so each
     /// node on the way keeps its load and only the first loses one and the last gains one.
     /// </summary>
-    private bool TryChainMove(bool onlyNew)
+    private bool TryChainMove(bool onlyNew, bool dryRun = false)
     {
         if (_load.Count < 2)
         {
@@ -158,7 +173,7 @@ internal sealed class Spread
                     if (c.Eligible.Contains(v) && !c.Nodes.Contains(v))
                     {
                         parent[v] = (u, i);
-                        return ApplyPath(parent, v);
+                        return dryRun || ApplyPath(parent, v);
                     }
                 }
 

@@ -82,6 +82,30 @@ public class ClaimSchedulerTests
     }
 
     [Fact]
+    public void GradualRebalancing_MovesAShareAtATime_UntilEven()
+    {
+        // 20 addresses on n1, n2 just settled: 10 must move, at most 10 % of the group (2) per step.
+        string[] nodes = ["n1", "n2"];
+        var current = Enumerable.Range(0, 20).ToDictionary(i => $"c{i:D2}", _ => (IReadOnlyList<string>)["n1"], StringComparer.Ordinal);
+        var steps = 0;
+        bool unbalanced;
+        do
+        {
+            var placed = ClaimScheduler.Schedule([.. current.Select(kv => Balance(kv.Key, nodes, [.. kv.Value]))], new SchedulerOptions { RebalanceShare = 0.1 }, out unbalanced);
+            var moved = placed.Count(p => !p.Value.SequenceEqual(current[p.Key]));
+            Assert.InRange(moved, 1, 2);
+            current = placed.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+            steps++;
+        }
+        while (unbalanced);
+
+        Assert.Equal(5, steps);
+        Assert.Equal(10, current.Values.Count(v => v.Contains("n2")));
+        Assert.False(ClaimScheduler.Schedule([.. current.Select(kv => Balance(kv.Key, nodes, [.. kv.Value]))], new SchedulerOptions { RebalanceShare = 0.1 }, out var still).Count == 0);
+        Assert.False(still);
+    }
+
+    [Fact]
     public void Damping_NothingMovesOffAQuietNodeToRebalance()
     {
         // n1 holds 4, n2 none (just settled); n1's agent has gone quiet (hung, maybe): moving its

@@ -128,6 +128,7 @@ public sealed class TestEnv : IAsyncDisposable
 
         // Damping at the tests' pace (their Leases are short too): exercised everywhere, cheap.
         HoldDown = new HoldDownOptions { Base = TimeSpan.FromMilliseconds(300), Max = TimeSpan.FromSeconds(2) },
+        RebalanceStep = TimeSpan.FromMilliseconds(200),
     };
 
     public async Task<ExtipController> StartControllerAsync(ControllerOptions? options = null)
