@@ -169,7 +169,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     /// <summary>Why the agent cannot act now (and so does not renew its Lease), or null when it can.</summary>
     private string? CannotAct() =>
         !_claims.IsReady ? "its IPClaims are not listed yet"
-        : _claims.Relists <= _relistsAtFence ? "its IPClaims are not listed again since the fence"
+        : AwaitingRelist ? "its IPClaims are not listed again since the fence"
         : _passFailing is { } error ? $"its last pass over the interfaces failed ({error})"
         : null;
 
@@ -502,7 +502,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
                 LogDropped(_logger, removed);
             }
         }
-        else if (!_claims.IsReady || _claims.Relists <= _relistsAtFence)
+        else if (!_claims.IsReady || AwaitingRelist)
         {
             (_outage, _fenceWhy) = (false, null);
 
