@@ -80,7 +80,8 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             k.AddServerHeader = false;
         });
         _app = builder.Build();
-        var handler = new ApiHandler(_options, Store, Registry, Context, Faults, _loggerFactory.CreateLogger<ApiHandler>());
+        var admission = new Admission.WebhookAdmission(Store, Registry, _loggerFactory.CreateLogger<Admission.WebhookAdmission>());
+        var handler = new ApiHandler(_options, Store, Registry, Context, Faults, admission, _loggerFactory.CreateLogger<ApiHandler>());
         _app.Run(handler.HandleAsync);
         await _app.StartAsync(cancellationToken);
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

@@ -93,8 +93,13 @@ public sealed class ApiException : Exception
             ["metadata"] = new JsonObject(),
             ["status"] = "Failure",
             ["message"] = Message,
-            ["reason"] = Reason,
         };
+        if (Reason.Length > 0)
+        {
+            // A webhook's denial may carry no reason; the real server then sends none.
+            status["reason"] = Reason;
+        }
+
         if (Name is not null || Kind is not null || Causes.Count > 0 || RetryAfterSeconds is not null || Code is 415 || PatchError is not null)
         {
             var details = new JsonObject();

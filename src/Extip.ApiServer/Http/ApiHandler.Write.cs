@@ -60,22 +60,29 @@ public sealed partial class ApiHandler
         Validate(type, obj, null, name);
         meta.Remove("managedFields");
         ManagedFields.RecordUpdate(obj, null, manager, type, null, DateTimeOffset.UtcNow);
-        if (DryRun(http))
+        var ticket = new AdmissionTicket(ns, DryRun(http));
+        if (ticket.DryRun)
         {
+            await AdmittedAsync(http, ticket, () =>
+            {
+                Admit(ticket, type, "CREATE", null, name, obj, null, 0);
+                return 0;
+            });
             await WriteJsonAsync(http, 201, FromStorage(type, obj));
             return;
         }
 
-        var (stored, _, _) = store.Mutate(type, ns, name, existing =>
+        var (stored, _, _) = await AdmittedAsync(http, ticket, () => store.Mutate(type, ns, name, existing =>
         {
             if (existing is not null)
             {
                 throw Errors.AlreadyExists(type, name);
             }
 
+            Admit(ticket, type, "CREATE", null, name, obj, null, 0);
             Allocate(type, obj, null, name);
             return Mutation.Put(obj);
-        });
+        }));
         if (type.Strategy.ObservesCommits)
         {
             type.Strategy.Committed(context, stored!.Object);
@@ -100,7 +107,8 @@ public sealed partial class ApiHandler
         var manager = FieldManager(http);
         var dry = DryRun(http);
         JsonObject? dryResult = null;
-        var (stored, _, _) = store.Mutate(type, ns, info.Name!, prev =>
+        var ticket = new AdmissionTicket(ns, dry);
+        var (stored, _, _) = await AdmittedAsync(http, ticket, () => store.Mutate(type, ns, info.Name!, prev =>
         {
             if (prev is null)
             {
@@ -113,7 +121,7 @@ public sealed partial class ApiHandler
                 throw Errors.Conflict(type, info.Name!);
             }
 
-            var m = Updated(type, prev, incoming, info.Subresource, manager);
+            var m = Updated(type, prev, incoming, info.Subresource, manager, ticket);
             if (dry)
             {
                 dryResult = m.Object ?? prev.Object;
@@ -121,7 +129,7 @@ public sealed partial class ApiHandler
             }
 
             return m;
-        });
+        }));
         if (dryResult is not null)
         {
             await WriteJsonAsync(http, 200, FromStorage(type, dryResult));
@@ -165,7 +173,8 @@ public sealed partial class ApiHandler
         var dry = DryRun(http);
         JsonObject? dryResult = null;
         var created = false;
-        var (stored, _, _) = store.Mutate(type, ns, info.Name!, prev =>
+        var ticket = new AdmissionTicket(ns, dry);
+        var (stored, _, _) = await AdmittedAsync(http, ticket, () => store.Mutate(type, ns, info.Name!, prev =>
         {
             if (prev is null)
             {
@@ -191,6 +200,7 @@ public sealed partial class ApiHandler
 
                 type.Strategy.PrepareForCreate(context, fresh);
                 Validate(type, fresh, null, info.Name!);
+                Admit(ticket, type, "CREATE", null, info.Name!, fresh, null, 0);
                 if (dry)
                 {
                     dryResult = fresh;
@@ -231,7 +241,7 @@ public sealed partial class ApiHandler
                 throw Errors.BadRequest($"the name of the object ({candidate.Str("metadata", "name")}) does not match the name on the URL ({info.Name})");
             }
 
-            var m = Updated(type, prev, ToStorage(type, candidate), info.Subresource, kind == "apply" ? null : manager);
+            var m = Updated(type, prev, ToStorage(type, candidate), info.Subresource, kind == "apply" ? null : manager, ticket);
             if (dry)
             {
                 dryResult = m.Object ?? prev.Object;
@@ -239,7 +249,7 @@ public sealed partial class ApiHandler
             }
 
             return m;
-        });
+        }));
         if (dryResult is not null)
         {
             await WriteJsonAsync(http, 200, FromStorage(type, dryResult));
@@ -269,7 +279,7 @@ public sealed partial class ApiHandler
     /// managed fields; nothing when the result equals what is stored; deletion when the last
     /// finalizer of a terminating object went away.
     /// </summary>
-    private Mutation Updated(ResourceType type, StoredObject prev, JsonObject incoming, string? subresource, string? manager)
+    private Mutation Updated(ResourceType type, StoredObject prev, JsonObject incoming, string? subresource, string? manager, AdmissionTicket ticket)
     {
         var old = prev.Object;
         JsonObject result;
@@ -316,6 +326,8 @@ public sealed partial class ApiHandler
             ManagedFields.RecordUpdate(result, old, manager, type, subresource, DateTimeOffset.UtcNow);
         }
 
+        // As kube-apiserver, webhooks see an update even when it changes nothing.
+        Admit(ticket, type, "UPDATE", subresource, prev.Name, result, old, prev.ResourceVersion);
         if (SameObject(old, result))
         {
             return Mutation.Nothing;

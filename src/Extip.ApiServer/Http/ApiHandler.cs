@@ -15,7 +15,7 @@ namespace Extip.ApiServer.Http;
 /// the fault-injection admin endpoints. One handler for every path, parsed as the real server
 /// parses request paths.
 /// </summary>
-public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore store, ResourceRegistry registry, ResourceContext context, FaultInjector faults, ILogger logger)
+public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore store, ResourceRegistry registry, ResourceContext context, FaultInjector faults, Admission.WebhookAdmission admission, ILogger logger)
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 

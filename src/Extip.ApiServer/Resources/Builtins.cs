@@ -54,6 +54,12 @@ public static class Builtins
         },
         new ResourceType
         {
+            Group = "admissionregistration.k8s.io", Version = "v1", Plural = "validatingwebhookconfigurations", Singular = "validatingwebhookconfiguration",
+            Kind = "ValidatingWebhookConfiguration", Namespaced = false, Categories = ["api-extensions"],
+            Strategy = new WebhookConfigurationStrategy(), Table = WebhookConfigurationTable(),
+        },
+        new ResourceType
+        {
             Group = "apiextensions.k8s.io", Version = "v1", Plural = "customresourcedefinitions", Singular = "customresourcedefinition",
             Kind = "CustomResourceDefinition", Namespaced = false, ShortNames = ["crd", "crds"], Categories = ["api-extensions"], HasStatus = true,
             Strategy = new CrdStrategy(), Table = DefaultTable.Instance,
@@ -92,6 +98,10 @@ public static class Builtins
     private static string Age(JsonObject o, DateTimeOffset now) => TableColumns.Age(o, now);
 
     private static string Name(JsonObject o) => o.Str("metadata", "name") ?? string.Empty;
+
+    private static LambdaTable WebhookConfigurationTable() => new(
+        [TableColumns.Name, Col("Webhooks", "Webhooks indicates the number of webhooks the configuration has.", type: "integer"), TableColumns.AgeColumn],
+        (o, now) => [Name(o), (o["webhooks"] as JsonArray)?.Count ?? 0, Age(o, now)]);
 
     private static LambdaTable NamespaceTable() => new(
         [TableColumns.Name, Col("Status", "The status of the namespace"), TableColumns.AgeColumn],
