@@ -80,6 +80,9 @@ public sealed record ControllerOptions
     /// <summary>When most agents' Leases running out together counts as a control-plane disruption (no claim moves).</summary>
     public DisruptionRule Disruption { get; init; } = new();
 
+    /// <summary>The validating admission webhook (issue 11); null: none.</summary>
+    public Webhook.WebhookOptions? Webhook { get; init; }
+
     /// <summary>The clock agent liveness is judged on (its monotonic timestamps); tests give a fake one.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 }

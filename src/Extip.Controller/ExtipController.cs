@@ -34,6 +34,7 @@ public sealed partial class ExtipController : IAsyncDisposable
     private ControllerSession? _session;
     private CancellationTokenSource? _sessionStop;
     private Task? _sessionTask;
+    private Webhook.ControllerWebhook? _webhook;
 
     public ExtipController(IKubernetes client, ControllerOptions options, ILoggerFactory? logs = null)
     {
@@ -54,6 +55,12 @@ public sealed partial class ExtipController : IAsyncDisposable
     /// <summary>The address of the metrics/health endpoint once started (port 0 resolved).</summary>
     public Uri? MetricsUrl { get; private set; }
 
+    /// <summary>The admission webhook's base URL once it serves (null without one).</summary>
+    public Uri? WebhookUrl => _webhook?.Url;
+
+    /// <summary>True once the webhook configuration points at this controller's webhook.</summary>
+    public bool WebhookRegistered => _webhook?.Registered ?? false;
+
     /// <summary>What the leader's allocator holds, per Service (empty when not leading).</summary>
     public IReadOnlyDictionary<ServiceKey, IReadOnlyList<Assignment>> Assignments() =>
         _session?.Assignments() ?? new Dictionary<ServiceKey, IReadOnlyList<Assignment>>();
@@ -72,6 +79,13 @@ public sealed partial class ExtipController : IAsyncDisposable
         if (_options.Metrics is { } listen)
         {
             await StartHttpAsync(listen, ct);
+        }
+
+        if (_options.Webhook is { } webhook)
+        {
+            _webhook = new Webhook.ControllerWebhook(_client, _view, _options, webhook, _logs.CreateLogger("extip.webhook"));
+            var w = _webhook;
+            _running.Add(Task.Run(() => w.RunAsync(_stop.Token), CancellationToken.None));
         }
 
         if (_options.LeaderElection)
@@ -280,6 +294,11 @@ public sealed partial class ExtipController : IAsyncDisposable
         {
             await _http.StopAsync();
             await _http.DisposeAsync();
+        }
+
+        if (_webhook is not null)
+        {
+            await _webhook.DisposeAsync();
         }
 
         _stop.Dispose();

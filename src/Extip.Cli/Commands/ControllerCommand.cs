@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Net;
 using Extip.Controller;
 using Extip.Core.Allocation;
 using Extip.Core.Pools;
@@ -33,9 +34,22 @@ internal static class ControllerCommand
         var installCrds = new Option<bool>("--install-crds") { Description = "Create or update the extip CRDs at start." };
         var fenceMargin = new Option<double>("--fence-margin") { Description = "Seconds an agent still counts live past its Lease: covers the kernel's removal of a hung agent's addresses (whole-second lifetimes).", DefaultValueFactory = _ => 0.75 };
         var holdDown = new Option<double>("--hold-down") { Description = "Seconds a node that comes back waits before it gets new claims; doubles each time it flaps (comes back within a minute of its last return), up to 60 s. 0: off.", DefaultValueFactory = _ => 3 };
+        var webhook = new Option<string?>("--webhook")
+        {
+            Description = "Serve the validating admission webhook on ADDRESS:PORT (:9443 for every address); it writes its certificate Secret and the ValidatingWebhookConfiguration 'extip'.",
+        };
+        var webhookUrl = new Option<string?>("--webhook-url") { Description = "Base URL the API server reaches the webhook at (outside a cluster); default: the Service --webhook-service, or the loopback address it listens on." };
+        var webhookService = new Option<string>("--webhook-service") { Description = "NAME[:PORT] of the Service in front of the webhook, in --namespace.", DefaultValueFactory = _ => "extip-webhook:443" };
+        var webhookServices = new Option<string>("--webhook-services-policy")
+        {
+            Description = "failurePolicy of the Services webhook: Ignore (a down controller never blocks a Service write) or Fail (no external-IP hijack gets past the door, but Service writes fail while no controller answers).",
+            DefaultValueFactory = _ => "Ignore",
+        };
+        webhookServices.AcceptOnlyFromAmong("Ignore", "Fail");
         var cmd = new Command("controller", "Allocates addresses to Services and assigns them to nodes (IPClaims).")
         {
             kubeconfig, mask, iface, distribution, mode, externalIps, conflicting, lbClass, ns, metrics, id, noElect, installCrds, fenceMargin, holdDown,
+            webhook, webhookUrl, webhookService, webhookServices,
         };
         cmd.SetAction(async (r, ct) =>
         {
@@ -49,6 +63,42 @@ internal static class ControllerCommand
             {
                 Console.Error.WriteLine($"extip controller: --hold-down {hold}: expected 0 to 60 seconds");
                 return 2;
+            }
+
+            Controller.Webhook.WebhookOptions? webhookOptions = null;
+            if (r.GetValue(webhook) is { } listenText)
+            {
+                var listenAt = listenText.StartsWith(':') ? "0.0.0.0" + listenText : listenText;
+                if (!IPEndPoint.TryParse(listenAt, out var listenEndpoint))
+                {
+                    Console.Error.WriteLine($"extip controller: --webhook {listenText}: expected ADDRESS:PORT or :PORT");
+                    return 2;
+                }
+
+                Uri? baseUrl = null;
+                if (r.GetValue(webhookUrl) is { } urlText && (!Uri.TryCreate(urlText, UriKind.Absolute, out baseUrl) || baseUrl.Scheme != "https"))
+                {
+                    Console.Error.WriteLine($"extip controller: --webhook-url {urlText}: expected an https:// URL");
+                    return 2;
+                }
+
+                var serviceText = r.GetValue(webhookService)!;
+                var colon = serviceText.LastIndexOf(':');
+                var servicePort = 443;
+                if (colon >= 0 && !int.TryParse(serviceText[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture, out servicePort))
+                {
+                    Console.Error.WriteLine($"extip controller: --webhook-service {serviceText}: expected NAME[:PORT]");
+                    return 2;
+                }
+
+                webhookOptions = new Controller.Webhook.WebhookOptions
+                {
+                    Listen = listenEndpoint,
+                    Url = baseUrl is null ? null : new Uri(baseUrl.ToString().TrimEnd('/') + "/"),
+                    ServiceName = colon >= 0 ? serviceText[..colon] : serviceText,
+                    ServicePort = servicePort,
+                    ServicesFail = r.GetValue(webhookServices) == "Fail",
+                };
             }
 
             using var logs = ClusterConnection.Logs("controller");
@@ -68,6 +118,7 @@ internal static class ControllerCommand
                 InstallCrds = r.GetValue(installCrds),
                 FenceMargin = TimeSpan.FromSeconds(r.GetValue(fenceMargin)),
                 HoldDown = new HoldDownOptions { Base = TimeSpan.FromSeconds(hold) },
+                Webhook = webhookOptions,
             };
             await using var controller = new ExtipController(ClusterConnection.Connect(r.GetValue(kubeconfig)), options, logs);
             await controller.StartAsync(ct);

@@ -20,36 +20,14 @@ public sealed partial class Allocator
         var picks = new List<Pick>(req.ExternalIPs.Count);
         foreach (var text in req.ExternalIPs.Distinct(StringComparer.Ordinal))
         {
-            if (!Address.TryParse(text, out var a, out var why))
+            if (ExternalIpRules.Refusal(text, _options.ExternalIPs, _pools, req.Key.Namespace, req.NamespaceLabels, req.Labels) is { } refused)
             {
-                refusals.Add(new(RefusalReason.MalformedAddress, text, $"spec.externalIPs: \"{text}\" is not an IP address: {why}"));
+                refusals.Add(refused);
                 continue;
             }
 
-            if (ReservedAddresses.Of(a) is { } block)
-            {
-                refusals.Add(new(RefusalReason.ReservedAddress, text, $"spec.externalIPs: {a} is in {block}, which is never routed to a Service"));
-                continue;
-            }
-
-            if (_options.ExternalIPs == ExternalIpPolicy.Deny)
-            {
-                refusals.Add(new(RefusalReason.ExternalIPNotAllowed, text,
-                    $"spec.externalIPs: {a} refused: this controller denies all external IPs (--external-ips=deny)"));
-                continue;
-            }
-
+            var a = Address.Parse(text);
             var pool = _pools.Find(a);
-            if (_options.ExternalIPs == ExternalIpPolicy.Pools
-                && (pool is null || !pool.Spec.AllowExternalIPs || !pool.Serves(req.Key.Namespace, req.NamespaceLabels, req.Labels)))
-            {
-                refusals.Add(new(RefusalReason.ExternalIPNotAllowed, text, pool is null
-                    ? $"spec.externalIPs: {a} is not inside any IPPool; only pools with allowExternalIPs may be used (CVE-2020-8554)"
-                    : !pool.Spec.AllowExternalIPs
-                        ? $"spec.externalIPs: {a} is in pool \"{pool.Name}\", which does not set allowExternalIPs (CVE-2020-8554)"
-                        : $"spec.externalIPs: {a} is in pool \"{pool.Name}\", which does not serve Services in namespace \"{req.Key.Namespace}\""));
-                continue;
-            }
 
             if (Conflict(a, req, allowReserved: true, mayPreempt: true) is { } conflict)
             {

@@ -137,6 +137,40 @@ public sealed partial class PoolSet
         return errors;
     }
 
+    /// <summary>
+    /// Errors of a spec judged beside the other pools, as admission judges a write: its own
+    /// errors, or else its first overlap with another pool that is valid. Empty when it may go in.
+    /// </summary>
+    public static IReadOnlyList<string> CheckAgainst(IpPoolSpec spec, IEnumerable<IpPoolSpec> others)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(others);
+        var errors = new List<string>();
+        var ranges = Validate(spec, errors);
+        if (errors.Count > 0)
+        {
+            return errors;
+        }
+
+        var accepted = new List<(AddressRange Range, string Pool)>();
+        foreach (var other in others.Where(o => o.Name != spec.Name))
+        {
+            var theirs = new List<string>();
+            var r = Validate(other, theirs);
+            if (theirs.Count == 0)
+            {
+                accepted.AddRange(r.Select(x => (x, other.Name)));
+            }
+        }
+
+        if (Clash(ranges, accepted) is { } clash)
+        {
+            errors.Add($"spec.addresses: {clash.Mine} overlaps {clash.Theirs.Range} of pool \"{clash.Theirs.Pool}\"");
+        }
+
+        return errors;
+    }
+
     private static string ServingText(PoolVersion version) =>
         string.Create(CultureInfo.InvariantCulture, $"serving the last valid spec (generation {version.Generation})");
 
