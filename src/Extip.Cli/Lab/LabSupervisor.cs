@@ -225,7 +225,8 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
     private void StartController()
     {
         var n = Interlocked.Increment(ref _controllers);
-        string[] args = ["controller", "--kubeconfig", _home.Kubeconfig, "--id", $"lab-controller-{n}", "--mask", "32", "--iface", "lo"];
+        // The admission webhook on loopback, where the lab's API server (embedded or real) reaches it.
+        string[] args = ["controller", "--kubeconfig", _home.Kubeconfig, "--id", $"lab-controller-{n}", "--mask", "32", "--iface", "lo", "--webhook", "127.0.0.1:0"];
         _controller = StartSelf("controller", _spec.HoldDownSeconds is { } hold ? [.. args, "--hold-down", hold.ToString(CultureInfo.InvariantCulture)] : args);
     }
 
