@@ -42,7 +42,7 @@ internal sealed partial class ControllerSession
         Metrics = metrics;
         Events = events;
         _logger = logger;
-        _allocator = new Allocator(new AllocatorOptions { ExternalIPs = options.ExternalIPs, StickyGrace = options.StickyGrace });
+        _allocator = new Allocator(new AllocatorOptions { ExternalIPs = options.ExternalIPs, StickyGrace = options.StickyGrace, Mask = options.Mask, MaskV6 = options.MaskV6 });
         Services = new ServiceReconciler(this);
         Claims = new ClaimReconciler(this);
         PoolStatus = new PoolStatusReconciler(this);

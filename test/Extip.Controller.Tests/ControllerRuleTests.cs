@@ -139,6 +139,33 @@ public sealed class ControllerRuleTests
         Assert.Contains("spec.addresses[0]: \"192.0.2.50-192.0.2.40\"", broken.Status!.Conditions.Single(c => c.Type == "Invalid").Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(24, 64)]
+    [InlineData(32, 128)]
+    public async Task ControllerMasks_GoOnAddressesOfPoolsWithoutAPrefixLength(int mask, int maskV6)
+    {
+        // Issue 12: --mask and --mask-v6 (the seed's extip_mask) were read and never used.
+        var env = await EmbeddedAsync();
+        await using var _ = env;
+        await env.Agents.StartAsync("k8s1", "k8s2");
+        await env.StartControllerAsync(env.Options() with { Mask = mask, MaskV6 = maskV6 });
+        var ns = await env.NamespaceAsync("apps");
+        await env.PoolAsync("plain", ["192.0.2.0/28", "2001:db8::/124"]);
+        await env.PoolAsync("own", ["198.51.100.0/28"], s => (s.PrefixLength, s.AutoAssign) = (28, false));
+        var v6 = LoadBalancer("v6");
+        v6.Spec.IpFamilies = ["IPv6"];
+        var own = LoadBalancer("own");
+        own.Metadata.Annotations[ExtipApi.PoolAnnotation] = "own";
+        foreach (var s in new[] { LoadBalancer("v4"), v6, own })
+        {
+            await env.Client.CoreV1.CreateNamespacedServiceAsync(s, ns);
+        }
+
+        var claims = await EventuallyAsync(env.ClaimsAsync, c => c.Count == 3, what: "three claims");
+        int Prefix(string prefix) => claims.Single(c => c.Spec.Address.StartsWith(prefix, StringComparison.Ordinal)).Spec.PrefixLength;
+        Assert.Equal((mask, maskV6, 28), (Prefix("192.0.2."), Prefix("2001:db8::"), Prefix("198.51.100.")));
+    }
+
     [Fact]
     public async Task L2Addresses_LiveOnOneNode_EvenWhenThePoolSaysAll()
     {

@@ -13,6 +13,7 @@ internal static class ControllerCommand
     {
         var kubeconfig = new Option<string?>("--kubeconfig") { Description = "kubeconfig file; in-cluster config when omitted inside a Pod." };
         var mask = new Option<int>("--mask") { Description = "Mask put on the interface with IPv4 addresses when the pool sets none (the seed's extip_mask).", DefaultValueFactory = _ => 32 };
+        var maskV6 = new Option<int>("--mask-v6") { Description = "Mask put on the interface with IPv6 addresses when the pool sets none.", DefaultValueFactory = _ => 128 };
         var iface = new Option<string>("--iface") { Description = "Interface the addresses go on when the pool sets none (the seed's extip_iface).", DefaultValueFactory = _ => "lo" };
         var distribution = new Option<string>("--distribution") { Description = "all: every eligible node holds each address (ECMP); balance: spread them (the seed's extip_distribution).", DefaultValueFactory = _ => "all" };
         distribution.AcceptOnlyFromAmong("all", "balance", "All", "Balance");
@@ -48,7 +49,7 @@ internal static class ControllerCommand
         webhookServices.AcceptOnlyFromAmong("Ignore", "Fail");
         var cmd = new Command("controller", "Allocates addresses to Services and assigns them to nodes (IPClaims).")
         {
-            kubeconfig, mask, iface, distribution, mode, externalIps, conflicting, lbClass, ns, metrics, id, noElect, installCrds, fenceMargin, holdDown,
+            kubeconfig, mask, maskV6, iface, distribution, mode, externalIps, conflicting, lbClass, ns, metrics, id, noElect, installCrds, fenceMargin, holdDown,
             webhook, webhookUrl, webhookService, webhookServices,
         };
         cmd.SetAction(async (r, ct) =>
@@ -101,10 +102,23 @@ internal static class ControllerCommand
                 };
             }
 
+            if (r.GetValue(mask) is var m4 && m4 is < 1 or > 32)
+            {
+                Console.Error.WriteLine($"extip controller: --mask {m4}: expected 1 to 32");
+                return 2;
+            }
+
+            if (r.GetValue(maskV6) is var m6 && m6 is < 1 or > 128)
+            {
+                Console.Error.WriteLine($"extip controller: --mask-v6 {m6}: expected 1 to 128");
+                return 2;
+            }
+
             using var logs = ClusterConnection.Logs("controller");
             var options = new ControllerOptions
             {
                 Mask = r.GetValue(mask),
+                MaskV6 = r.GetValue(maskV6),
                 Interface = r.GetValue(iface)!,
                 Distribution = Enum.Parse<Distribution>(r.GetValue(distribution)!, ignoreCase: true),
                 Mode = Enum.Parse<AnnounceMode>(r.GetValue(mode)!),

@@ -66,6 +66,12 @@ public sealed record AllocatorOptions
 
     /// <summary>How long a deleted Service's addresses are kept for a Service recreated under the same namespace/name.</summary>
     public TimeSpan StickyGrace { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The mask of IPv4 addresses whose pool sets no prefixLength, and of addresses in no pool (the seed's extip_mask).</summary>
+    public int Mask { get; init; } = 32;
+
+    /// <summary>The same for IPv6.</summary>
+    public int MaskV6 { get; init; } = 128;
 }
 
 /// <summary>Use of one pool by family: addresses held by Services, and addresses kept for recently deleted ones (sticky).</summary>

@@ -70,7 +70,7 @@ public sealed partial class Allocator
         }
     }
 
-    private static Assignment[] ToAssignments(List<Pick> picks)
+    private Assignment[] ToAssignments(List<Pick> picks)
     {
         if (picks.Count == 0)
         {
@@ -86,8 +86,9 @@ public sealed partial class Allocator
         return list;
     }
 
-    private static Assignment ToAssignment(Pick p) =>
-        new(p.Address, p.Pool?.Pool.Name, p.Pool?.Pool.PrefixLength(p.Address.Family) ?? p.Address.Bits);
+    private Assignment ToAssignment(Pick p) =>
+        new(p.Address, p.Pool?.Pool.Name, p.Pool?.Pool.PrefixLength(p.Address.Family, _options.Mask, _options.MaskV6)
+            ?? (p.Address.Family == IpFamily.IPv4 ? _options.Mask : _options.MaskV6));
 
     private bool ReleaseInternal(ServiceKey key, bool sticky)
     {

@@ -41,10 +41,10 @@ public sealed class Pool
 
     public bool Has(IpFamily family) => Capacity(family) > 0;
 
-    /// <summary>The mask the address gets on the interface.</summary>
-    public int PrefixLength(IpFamily family) => family == IpFamily.IPv4
-        ? Spec.PrefixLength ?? 32
-        : Spec.PrefixLengthV6 ?? (CapacityV4 == 0 ? Spec.PrefixLength : null) ?? 128;
+    /// <summary>The mask the address gets on the interface: the pool's, else the default given (the controller's <c>--mask</c>, <c>--mask-v6</c>).</summary>
+    public int PrefixLength(IpFamily family, int defaultV4 = 32, int defaultV6 = 128) => family == IpFamily.IPv4
+        ? Spec.PrefixLength ?? defaultV4
+        : Spec.PrefixLengthV6 ?? (CapacityV4 == 0 ? Spec.PrefixLength : null) ?? defaultV6;
 
     public bool Contains(Address address)
     {
