@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Nodes;
 using Extip.ApiServer.Faults;
 using Extip.ApiServer.Http;
@@ -6,6 +7,7 @@ using Extip.ApiServer.Json;
 using Extip.ApiServer.Resources;
 using Extip.ApiServer.Resources.Kinds;
 using Extip.ApiServer.Storage;
+using Extip.Core.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -23,7 +25,7 @@ namespace Extip.ApiServer;
 /// </summary>
 public sealed class EmbeddedApiServer : IAsyncDisposable
 {
-    private readonly ApiServerOptions _options;
+    private ApiServerOptions _options;
     private readonly ILoggerFactory _loggerFactory;
     private WebApplication? _app;
     private Persistence? _persistence;
@@ -54,8 +56,27 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
 
     public FaultInjector Faults { get; }
 
-    /// <summary>http://127.0.0.1:PORT once started.</summary>
-    public Uri Url { get; private set; } = new("http://127.0.0.1/");
+    /// <summary>The bearer token clients must send (set once started).</summary>
+    public string Token { get; private set; } = string.Empty;
+
+    /// <summary>What it listens on, as bound (0.0.0.0 stays 0.0.0.0).</summary>
+    public Uri Bound { get; private set; } = new("https://127.0.0.1/");
+
+    /// <summary>https://127.0.0.1:PORT once started (a wildcard listen is reached on loopback).</summary>
+    public Uri Url { get; private set; } = new("https://127.0.0.1/");
+
+    /// <summary>The CA that signed the serving certificate, as PEM: what clients trust (the kubeconfig carries it).</summary>
+    public string CaCertificatePem => _pki?.CaCert ?? throw new InvalidOperationException("not started");
+
+    /// <summary>The CA as a collection, for KubernetesClientConfiguration.SslCaCerts and HttpClient validation.</summary>
+    public X509Certificate2Collection Authority()
+    {
+        var roots = new X509Certificate2Collection();
+        roots.ImportFromPem(CaCertificatePem);
+        return roots;
+    }
+
+    private Pki? _pki;
 
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
@@ -67,6 +88,18 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
 
         Seed();
         var (host, port) = ParseListen(_options.Listen);
+        if (!IPAddress.IsLoopback(host) && !_options.AllowRemote)
+        {
+            throw new ArgumentException($"--listen {_options.Listen}: not a loopback address; the embedded API server serves Secrets and fault injection, so listening beyond this machine needs --allow-remote");
+        }
+
+        Token = _options.Token ?? StoredToken(_options.DataDir);
+        _options = _options with { Token = Token };
+
+        // TLS, as kube-apiserver: kubectl (client-go) sends a bearer token only over TLS.
+        _pki = ServingPki(_options.DataDir, host);
+        using var serving = _pki.Serving();
+        var certificate = X509CertificateLoader.LoadPkcs12(serving.Export(X509ContentType.Pkcs12), null);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(_loggerFactory);
@@ -75,7 +108,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(1));
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.Listen(host, port);
+            k.Listen(host, port, l => l.UseHttps(certificate));
             k.Limits.MaxRequestBodySize = 16 * 1024 * 1024;
             k.AddServerHeader = false;
         });
@@ -85,6 +118,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         _app.Run(handler.HandleAsync);
         await _app.StartAsync(cancellationToken);
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        Bound = new Uri(address + "/");
         Url = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal) + "/");
         _persistence?.Start();
     }
@@ -93,17 +127,18 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
     public string WriteKubeconfig(string path, string context = "extip")
     {
         var server = Url.ToString().TrimEnd('/');
-        File.WriteAllText(path, $"""
+        PrivateFiles.WriteAllText(path, $"""
             apiVersion: v1
             kind: Config
             clusters:
             - name: {context}
               cluster:
                 server: {server}
+                certificate-authority-data: {Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(CaCertificatePem))}
             users:
             - name: {context}
               user:
-                token: extip-lab
+                token: {Token}
             contexts:
             - name: {context}
               context:
@@ -181,6 +216,68 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         meta["uid"] = Guid.NewGuid().ToString();
         meta["creationTimestamp"] = JsonPath.Timestamp(DateTimeOffset.UtcNow);
         return new JsonObject { ["kind"] = kind, ["apiVersion"] = apiVersion, ["metadata"] = meta };
+    }
+
+    /// <summary>
+    /// The CA and serving certificate: made at start, or kept in the data directory (0600) so that
+    /// a kubeconfig written before a restart still trusts the server. Names loopback, localhost,
+    /// this host and, when listening on one address, that address.
+    /// </summary>
+    private static Pki ServingPki(string? dataDir, IPAddress listen)
+    {
+        var path = dataDir is null ? null : Path.Combine(dataDir, "pki.json");
+        if (path is not null && File.Exists(path))
+        {
+            var kept = JsonNode.Parse(File.ReadAllText(path));
+            if (kept.Str("caCert") is { } caCert && kept.Str("caKey") is { } caKey && kept.Str("cert") is { } cert && kept.Str("key") is { } key)
+            {
+                var pki = new Pki(caCert, caKey, cert, key);
+                if (pki.NotAfter > DateTimeOffset.UtcNow.AddDays(1) && pki.Names(listen))
+                {
+                    return pki;
+                }
+            }
+        }
+
+        var addresses = new List<IPAddress> { IPAddress.Loopback, IPAddress.IPv6Loopback };
+        if (!listen.Equals(IPAddress.Any) && !listen.Equals(IPAddress.IPv6Any))
+        {
+            addresses.Add(listen);
+        }
+        else
+        {
+            addresses.AddRange(System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+                .SelectMany(i => i.GetIPProperties().UnicastAddresses).Select(u => u.Address).Where(a => !a.IsIPv6LinkLocal));
+        }
+
+        var made = Certificates.Create(["localhost", Dns.GetHostName()], addresses.Distinct(), DateTimeOffset.UtcNow, TimeSpan.FromDays(3650), TimeSpan.FromDays(3650), "extip-apiserver");
+        if (path is not null)
+        {
+            PrivateFiles.Directory(dataDir!);
+            PrivateFiles.WriteAllText(path, new JsonObject { ["caCert"] = made.CaCert, ["caKey"] = made.CaKey, ["cert"] = made.Cert, ["key"] = made.Key }.ToJsonString());
+        }
+
+        return made;
+    }
+
+    /// <summary>A random token, kept (0600) in the data directory when there is one.</summary>
+    private static string StoredToken(string? dataDir)
+    {
+        var fresh = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
+        if (dataDir is null)
+        {
+            return fresh;
+        }
+
+        PrivateFiles.Directory(dataDir);
+        var path = Path.Combine(dataDir, "token");
+        if (File.Exists(path) && File.ReadAllText(path).Trim() is { Length: >= 16 } kept)
+        {
+            return kept;
+        }
+
+        PrivateFiles.WriteAllText(path, fresh);
+        return fresh;
     }
 
     private static (IPAddress Host, int Port) ParseListen(string listen)

@@ -122,14 +122,14 @@ public sealed class RestartAndFaultTests
         probe.Start();
         var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
         probe.Stop();
-        var client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = $"http://127.0.0.1:{port}/" });
+        var client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = $"https://127.0.0.1:{port}/", AccessToken = "restart-test-token", SkipTlsVerify = true });
         var options = new ControllerOptions { LeaderElection = false, Namespace = "extip-system", Workers = 2 };
         await using var controller = new ExtipController(client, options);
         await controller.StartAsync();
         Assert.False(controller.IsReady);
 
         // The API server comes, without the CRDs: still not ready, and no "going on without".
-        await using var server = new Extip.ApiServer.EmbeddedApiServer(new Extip.ApiServer.Http.ApiServerOptions { Listen = $"127.0.0.1:{port}" });
+        await using var server = new Extip.ApiServer.EmbeddedApiServer(new Extip.ApiServer.Http.ApiServerOptions { Listen = $"127.0.0.1:{port}", Token = "restart-test-token" });
         await server.StartAsync();
         await EventuallyAsync(async () => (await client.CoreV1.ListNamespacedSecretAsync("extip-system")).Items.Select(x => x.Metadata.Name).ToList(),
             names => names.Contains(ExtipApi.PeerKeySecret), TimeSpan.FromSeconds(30), "the namespace and the heartbeat key, once the API server answers");

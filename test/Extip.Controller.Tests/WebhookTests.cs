@@ -8,6 +8,7 @@ using k8s;
 using k8s.Autorest;
 using k8s.Models;
 using static Extip.Testing.Cluster.TestEnv;
+using Extip.Core.Security;
 
 namespace Extip.Controller.Tests;
 
@@ -197,7 +198,7 @@ public abstract class WebhookTests
         await using var _ = env;
 
         // A certificate issued long ago: past two thirds of its life, its CA good for years.
-        var old = WebhookCertificates.Create(["extip-webhook.extip-system.svc"], [IPAddress.Loopback], DateTimeOffset.UtcNow.AddDays(-300), TimeSpan.FromDays(3650), TimeSpan.FromDays(365));
+        var old = Certificates.Create(["extip-webhook.extip-system.svc"], [IPAddress.Loopback], DateTimeOffset.UtcNow.AddDays(-300), TimeSpan.FromDays(3650), TimeSpan.FromDays(365));
         await env.Client.CoreV1.CreateNamespacedSecretAsync(new V1Secret
         {
             // The names the controller serves under (as it records them): only the age is wrong.
@@ -214,7 +215,7 @@ public abstract class WebhookTests
         Assert.Equal(Names(env.Namespace), secret.Metadata.Annotations["extip.io/serving-names"]);
         Assert.Equal(old.CaCert, Encoding.UTF8.GetString(secret.Data["ca.crt"]));
         Assert.NotEqual(old.Cert, Encoding.UTF8.GetString(secret.Data["tls.crt"]));
-        var renewed = new WebhookPki(old.CaCert, old.CaKey, Encoding.UTF8.GetString(secret.Data["tls.crt"]), Encoding.UTF8.GetString(secret.Data["tls.key"]));
+        var renewed = new Pki(old.CaCert, old.CaKey, Encoding.UTF8.GetString(secret.Data["tls.crt"]), Encoding.UTF8.GetString(secret.Data["tls.key"]));
         Assert.True(renewed.NotAfter > DateTimeOffset.UtcNow.AddDays(300));
 
         // The API server trusts the renewed certificate: the webhook still refuses.

@@ -17,7 +17,7 @@ public sealed class InformerTests : IAsyncLifetime
     {
         _server = new EmbeddedApiServer();
         await _server.StartAsync();
-        _client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = _server.Url.ToString() });
+        _client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = _server.Url.ToString(), AccessToken = _server.Token, SslCaCerts = _server.Authority() });
     }
 
     public async Task DisposeAsync() => await _server.DisposeAsync();

@@ -28,6 +28,7 @@ public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore sto
                 await Task.Delay(faults.Latency, http.RequestAborted);
             }
 
+            Authenticate(http);
             await DispatchAsync(http);
         }
         catch (ApiException e)
@@ -47,6 +48,29 @@ public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore sto
         {
             LogUnexpected(logger, e, http.Request.Method, http.Request.Path);
             await WriteStatusAsync(http, new ApiException(500, "InternalError", $"Internal error occurred: {e.Message}"));
+        }
+    }
+
+    private static readonly string[] PublicPaths = ["/healthz", "/livez", "/readyz", "/version"];
+
+    /// <summary>
+    /// Bearer-token authentication (issue 12): everything but the health and version endpoints
+    /// (which kube-apiserver also serves to anonymous clients) needs the server's token,
+    /// the fault-injection admin endpoints included.
+    /// </summary>
+    private void Authenticate(HttpContext http)
+    {
+        var path = http.Request.Path.Value ?? "/";
+        if (PublicPaths.Any(p => path == p || path.StartsWith(p + "/", StringComparison.Ordinal)))
+        {
+            return;
+        }
+
+        var header = http.Request.Headers.Authorization.ToString();
+        var expected = Encoding.UTF8.GetBytes("Bearer " + options.Token);
+        if (!System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header), expected))
+        {
+            throw new ApiException(401, "Unauthorized", "Unauthorized");
         }
     }
 

@@ -25,6 +25,15 @@ public sealed record ApiServerOptions
     /// <summary>Where objects are kept across restarts; null keeps them in memory only.</summary>
     public string? DataDir { get; init; }
 
+    /// <summary>
+    /// The bearer token every request must carry (the kubeconfig it writes has it). Null: a
+    /// random one, kept in the data directory when there is one, so a restart keeps it.
+    /// </summary>
+    public string? Token { get; init; }
+
+    /// <summary>Listening on an address other than loopback must be asked for.</summary>
+    public bool AllowRemote { get; init; }
+
     /// <summary>The version /version reports; features follow this version where it differs from v1.20.</summary>
     public string GitVersion { get; init; } = "v1.32.0-extip";
 }

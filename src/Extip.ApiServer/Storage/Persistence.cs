@@ -20,7 +20,7 @@ internal sealed class Persistence(string dir, ObjectStore store, ResourceRegistr
 
     public void Load()
     {
-        Directory.CreateDirectory(dir);
+        PrivateFiles.Directory(dir);
         if (!File.Exists(_file))
         {
             return;
@@ -107,7 +107,8 @@ internal sealed class Persistence(string dir, ObjectStore store, ResourceRegistr
         }
 
         var tmp = _file + ".tmp";
-        File.WriteAllText(tmp, new JsonObject { ["resourceVersion"] = store.CurrentResourceVersion, ["buckets"] = buckets }.ToJsonString(new JsonSerializerOptions { WriteIndented = false }));
+        // Secrets are in there: only the owner may read it (issue 12).
+        PrivateFiles.WriteAllText(tmp, new JsonObject { ["resourceVersion"] = store.CurrentResourceVersion, ["buckets"] = buckets }.ToJsonString(new JsonSerializerOptions { WriteIndented = false }));
         File.Move(tmp, _file, overwrite: true);
     }
 

@@ -38,8 +38,15 @@ internal static class ApiServerBench
             await CreateAsync(client, Ns + "-warm", Math.Min(objects, 3000), concurrency, ct);
             var rv = (await client.CoreV1.ListNamespacedServiceAsync(Ns, cancellationToken: ct)).Metadata.ResourceVersion;
 
-            using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = watchers + concurrency + 8, PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
+            var config = KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig);
+            using var handler = new SocketsHttpHandler
+            {
+                MaxConnectionsPerServer = watchers + concurrency + 8,
+                PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+                SslOptions = new System.Net.Security.SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, cert, _, _) => cert is not null && Trusted(config, cert) },
+            };
             using var http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", config.AccessToken);
             var latencies = new double[watchers][];
             var received = new int[watchers];
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -113,16 +120,34 @@ internal static class ApiServerBench
         await Task.WhenAll(creators);
     }
 
+    /// <summary>The server's certificate chains to the kubeconfig's CA.</summary>
+    private static bool Trusted(KubernetesClientConfiguration config, System.Security.Cryptography.X509Certificates.X509Certificate cert)
+    {
+        using var chain = new System.Security.Cryptography.X509Certificates.X509Chain();
+        chain.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
+        chain.ChainPolicy.CustomTrustStore.AddRange(config.SslCaCerts);
+        using var leaf = new System.Security.Cryptography.X509Certificates.X509Certificate2(cert);
+        return chain.Build(leaf);
+    }
+
     private static async Task<Uri> ReadUrlAsync(Process server, CancellationToken ct)
     {
+        // The URL comes first, then the kubeconfig (with the token) is written.
+        Uri? url = null;
         while (await server.StandardOutput.ReadLineAsync(ct) is { } line)
         {
-            var at = line.IndexOf("http://", StringComparison.Ordinal);
+            var at = line.IndexOf("https://", StringComparison.Ordinal);
             if (at >= 0)
+            {
+                url = new Uri(line[at..].Split(' ')[0].Trim());
+            }
+
+            if (url is not null && line.StartsWith("kubeconfig written", StringComparison.Ordinal))
             {
                 _ = server.StandardOutput.ReadToEndAsync(ct);
                 _ = server.StandardError.ReadToEndAsync(ct);
-                return new Uri(line[at..].Trim());
+                return url;
             }
         }
 

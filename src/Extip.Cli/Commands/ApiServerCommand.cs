@@ -13,7 +13,8 @@ internal static class ApiServerCommand
         var kubeconfig = new Option<string?>("--kubeconfig-out") { Description = "Write a kubeconfig for kubectl and clients to this file." };
         var dataDir = new Option<string?>("--data-dir") { Description = "Keep objects in this directory across restarts." };
         var bookmark = new Option<int>("--bookmark-seconds") { Description = "Interval of watch bookmarks.", DefaultValueFactory = _ => 60 };
-        var cmd = new Command("apiserver", "Runs the embedded Kubernetes API server used by the lab and the tests.") { listen, kubeconfig, dataDir, bookmark };
+        var allowRemote = new Option<bool>("--allow-remote") { Description = "Allow --listen on an address other than loopback (the server holds Secrets; every request needs the kubeconfig's token)." };
+        var cmd = new Command("apiserver", "Runs the embedded Kubernetes API server used by the lab and the tests.") { listen, kubeconfig, dataDir, bookmark, allowRemote };
         cmd.SetAction(async (r, ct) =>
         {
             var options = new ApiServerOptions
@@ -21,10 +22,20 @@ internal static class ApiServerCommand
                 Listen = r.GetValue(listen)!,
                 DataDir = r.GetValue(dataDir),
                 BookmarkInterval = TimeSpan.FromSeconds(r.GetValue(bookmark)),
+                AllowRemote = r.GetValue(allowRemote),
             };
             await using var server = new EmbeddedApiServer(options);
-            await server.StartAsync(ct);
-            Console.WriteLine($"extip apiserver listening on {server.Url.ToString().TrimEnd('/')}");
+            try
+            {
+                await server.StartAsync(ct);
+            }
+            catch (ArgumentException e)
+            {
+                Console.Error.WriteLine($"extip apiserver: {e.Message}");
+                return 2;
+            }
+
+            Console.WriteLine($"extip apiserver listening on {server.Bound.ToString().TrimEnd('/')} (bearer token required; the kubeconfig has it)");
             if (r.GetValue(kubeconfig) is { } path)
             {
                 server.WriteKubeconfig(Path.GetFullPath(path));

@@ -10,6 +10,7 @@ using k8s;
 using k8s.Autorest;
 using k8s.Models;
 using Microsoft.Extensions.Logging;
+using Extip.Core.Security;
 
 namespace Extip.Controller.Webhook;
 
@@ -134,7 +135,7 @@ internal sealed partial class ControllerWebhook(IKubernetes client, ClusterView 
     private static AdmissionVerdict NotSynced(string what) =>
         new(true, Warnings: [$"extip's admission webhook has not read the cluster's {what} yet: not checked at the door (the controller still checks it)"]);
 
-    private DateTimeOffset RenewAt(WebhookPki pki) => pki.NotBefore + ((pki.NotAfter - pki.NotBefore) * 2 / 3);
+    private DateTimeOffset RenewAt(Pki pki) => pki.NotBefore + ((pki.NotAfter - pki.NotBefore) * 2 / 3);
 
     private IReadOnlyList<string> DnsNames()
     {
@@ -165,7 +166,7 @@ internal sealed partial class ControllerWebhook(IKubernetes client, ClusterView 
     }
 
     /// <summary>The CA and serving certificate from the shared Secret, made or renewed when needed.</summary>
-    private async Task<WebhookPki> EnsureCertificateAsync(CancellationToken ct)
+    private async Task<Pki> EnsureCertificateAsync(CancellationToken ct)
     {
         var names = string.Join(",", DnsNames().Concat(Addresses().Select(a => a.ToString())));
         for (var attempt = 0; ; attempt++)
@@ -189,8 +190,8 @@ internal sealed partial class ControllerWebhook(IKubernetes client, ClusterView 
             // Renew from the CA while it outlives the new certificate; otherwise start over.
             using var ca = current is null ? null : X509Certificate2.CreateFromPem(current.CaCert);
             var pki = ca is not null && ca.NotAfter.ToUniversalTime() > now + webhook.ServingLifetime
-                ? WebhookCertificates.Issue(current!.CaCert, current.CaKey, DnsNames(), Addresses(), now, webhook.ServingLifetime)
-                : WebhookCertificates.Create(DnsNames(), Addresses(), now, webhook.CaLifetime, webhook.ServingLifetime);
+                ? Certificates.Issue(current!.CaCert, current.CaKey, DnsNames(), Addresses(), now, webhook.ServingLifetime)
+                : Certificates.Create(DnsNames(), Addresses(), now, webhook.CaLifetime, webhook.ServingLifetime);
             var data = new Dictionary<string, byte[]>
             {
                 ["ca.crt"] = Encoding.UTF8.GetBytes(pki.CaCert),
@@ -232,7 +233,7 @@ internal sealed partial class ControllerWebhook(IKubernetes client, ClusterView 
         }
     }
 
-    private static WebhookPki? Read(V1Secret? secret)
+    private static Pki? Read(V1Secret? secret)
     {
         if (secret?.Data is not { } d
             || !d.TryGetValue("ca.crt", out var caCert) || !d.TryGetValue("ca.key", out var caKey)
@@ -241,7 +242,7 @@ internal sealed partial class ControllerWebhook(IKubernetes client, ClusterView 
             return null;
         }
 
-        var pki = new WebhookPki(Encoding.UTF8.GetString(caCert), Encoding.UTF8.GetString(caKey), Encoding.UTF8.GetString(cert), Encoding.UTF8.GetString(key));
+        var pki = new Pki(Encoding.UTF8.GetString(caCert), Encoding.UTF8.GetString(caKey), Encoding.UTF8.GetString(cert), Encoding.UTF8.GetString(key));
         try
         {
             using var serving = pki.Serving();

@@ -13,6 +13,7 @@ namespace Extip.ApiServer.Tests.Conformance;
 /// names the version) or because another component does it there; and the embedded server's
 /// own features (fault injection, persistence).
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class EmbeddedOnlyTests(EmbeddedFixture fixture) : ApiTests<EmbeddedFixture>(fixture)
 {
     /// <summary>On a real cluster kube-controller-manager's namespace controller does this.</summary>
@@ -201,18 +202,29 @@ public sealed class EmbeddedOnlyTests(EmbeddedFixture fixture) : ApiTests<Embedd
         {
             string rv;
             string clusterIp;
+            string firstToken;
             await using (var first = new EmbeddedApiServer(new ApiServerOptions { DataDir = dir }))
             {
                 await first.StartAsync();
-                var client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = first.Url.ToString() });
+                var client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = first.Url.ToString(), AccessToken = first.Token, SslCaCerts = first.Authority() });
                 var svc = await client.CoreV1.CreateNamespacedServiceAsync(Service("kept", "NodePort"), "default");
                 rv = svc.Metadata.ResourceVersion;
                 clusterIp = svc.Spec.ClusterIP;
+                firstToken = first.Token;
             }
 
             await using var second = new EmbeddedApiServer(new ApiServerOptions { DataDir = dir });
             await second.StartAsync();
-            var again = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = second.Url.ToString() });
+            var again = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = second.Url.ToString(), AccessToken = second.Token, SslCaCerts = second.Authority() });
+
+            // The token is kept with the objects (a kubeconfig written before the restart still
+            // works), and both are the owner's only: objects.json holds Secrets.
+            Assert.Equal(firstToken, second.Token);
+            foreach (var file in new[] { "objects.json", "token" })
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(dir, file)));
+            }
+
             var back = await again.CoreV1.ReadNamespacedServiceAsync("kept", "default");
             Assert.Equal(rv, back.Metadata.ResourceVersion);
             Assert.Equal(clusterIp, back.Spec.ClusterIP);
@@ -226,5 +238,64 @@ public sealed class EmbeddedOnlyTests(EmbeddedFixture fixture) : ApiTests<Embedd
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    /// <summary>Issue 12: the token was never checked; anyone on loopback read Secrets and injected faults.</summary>
+    [Theory]
+    [InlineData("/api/v1/namespaces/default/secrets", null)]
+    [InlineData("/api/v1/namespaces/default/secrets", "Bearer wrong")]
+    [InlineData("/api/v1/namespaces/default/secrets", "Bearer ")]
+    [InlineData("/apis", null)]
+    [InlineData("/openapi/v3", null)]
+    [InlineData("/_extip/faults", null)]
+    public async Task WithoutTheToken_Unauthorized(string path, string? authorization)
+    {
+        using var req = new HttpRequestMessage(path.StartsWith("/_extip", StringComparison.Ordinal) ? HttpMethod.Delete : HttpMethod.Get, new Uri(Fixture.Server.Url, path));
+        if (authorization is not null)
+        {
+            req.Headers.TryAddWithoutValidation("Authorization", authorization);
+        }
+
+        using var res = await RawClient.SendAsync(req);
+        Assert.Equal(HttpStatusCode.Unauthorized, res.StatusCode);
+        var status = JsonNode.Parse(await res.Content.ReadAsStringAsync())!;
+        Assert.Equal(("Status", "Unauthorized", "Unauthorized", 401), (status["kind"]!.GetValue<string>(), status["reason"]!.GetValue<string>(), status["message"]!.GetValue<string>(), status["code"]!.GetValue<int>()));
+    }
+
+    /// <summary>Health and version stay open, as kube-apiserver serves them to anonymous clients.</summary>
+    [Theory]
+    [InlineData("/healthz")]
+    [InlineData("/readyz")]
+    [InlineData("/livez")]
+    [InlineData("/version")]
+    public async Task HealthAndVersion_NeedNoToken(string path)
+    {
+        using var res = await RawClient.GetAsync(new Uri(Fixture.Server.Url, path));
+        Assert.Equal(HttpStatusCode.OK, res.StatusCode);
+    }
+
+    [Fact]
+    public async Task Kubeconfig_CarriesTheToken_OwnerOnly()
+    {
+        var config = KubernetesClientConfiguration.BuildConfigFromConfigFile(Fixture.Kubeconfig);
+        Assert.Equal(Fixture.Server.Token, config.AccessToken);
+        Assert.True(Fixture.Server.Token.Length >= 32);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Fixture.Kubeconfig));
+        await Client.CoreV1.ListNamespaceAsync();
+    }
+
+    /// <summary>Issue 12: --listen 0.0.0.0:0 bound every interface without a word, and then printed 127.0.0.1.</summary>
+    [Fact]
+    public async Task ListeningBeyondLoopback_NeedsAllowRemote_AndSaysWhatItBound()
+    {
+        await using (var refused = new EmbeddedApiServer(new ApiServerOptions { Listen = "0.0.0.0:0" }))
+        {
+            var e = await Assert.ThrowsAsync<ArgumentException>(() => refused.StartAsync());
+            Assert.Contains("--allow-remote", e.Message, StringComparison.Ordinal);
+        }
+
+        await using var remote = new EmbeddedApiServer(new ApiServerOptions { Listen = "0.0.0.0:0", AllowRemote = true });
+        await remote.StartAsync();
+        Assert.Equal("0.0.0.0", remote.Bound.Host);
     }
 }

@@ -6,6 +6,7 @@ using Extip.Testing.Fixtures;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
+using Extip.Core.Security;
 
 namespace Extip.ApiServer.Tests.Conformance;
 
@@ -17,14 +18,14 @@ namespace Extip.ApiServer.Tests.Conformance;
 /// </summary>
 public abstract partial class ConformanceTests<TFixture>
 {
-    private static readonly Lazy<WebhookPki> TestPki = new(() =>
-        WebhookCertificates.Create(["localhost"], [IPAddress.Loopback], DateTimeOffset.UtcNow, TimeSpan.FromDays(30), TimeSpan.FromDays(30)));
+    private static readonly Lazy<Pki> TestPki = new(() =>
+        Certificates.Create(["localhost"], [IPAddress.Loopback], DateTimeOffset.UtcNow, TimeSpan.FromDays(30), TimeSpan.FromDays(30)));
 
-    private static readonly Lazy<WebhookPki> OtherPki = new(() =>
-        WebhookCertificates.Create(["localhost"], [IPAddress.Loopback], DateTimeOffset.UtcNow, TimeSpan.FromDays(30), TimeSpan.FromDays(30)));
+    private static readonly Lazy<Pki> OtherPki = new(() =>
+        Certificates.Create(["localhost"], [IPAddress.Loopback], DateTimeOffset.UtcNow, TimeSpan.FromDays(30), TimeSpan.FromDays(30)));
 
     /// <summary>A webhook server: /deny refuses objects labelled deny=yes, /slow answers after 3 s, /dryrun refuses dry runs.</summary>
-    private static async Task<AdmissionServer> TestWebhookAsync(WebhookPki pki)
+    private static async Task<AdmissionServer> TestWebhookAsync(Pki pki)
     {
         var cert = pki.Serving();
         var server = new AdmissionServer(new IPEndPoint(IPAddress.Loopback, 0), () => cert, new Dictionary<string, Func<AdmissionRequest, AdmissionVerdict>>
@@ -43,7 +44,7 @@ public abstract partial class ConformanceTests<TFixture>
         return server;
     }
 
-    private static V1ValidatingWebhook Hook(string name, string url, string? failurePolicy = null, WebhookPki? pki = null, string label = "", V1LabelSelector? namespaceSelector = null, int? timeout = null) => new()
+    private static V1ValidatingWebhook Hook(string name, string url, string? failurePolicy = null, Pki? pki = null, string label = "", V1LabelSelector? namespaceSelector = null, int? timeout = null) => new()
     {
         Name = name,
         ClientConfig = new Admissionregistrationv1WebhookClientConfig { Url = url, CaBundle = Encoding.UTF8.GetBytes((pki ?? TestPki.Value).CaCert) },

@@ -64,7 +64,7 @@ public sealed class TestEnv : IAsyncDisposable
     {
         var server = new EmbeddedApiServer(new ApiServerOptions());
         await server.StartAsync();
-        var client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = server.Url.ToString() });
+        var client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = server.Url.ToString(), AccessToken = server.Token, SslCaCerts = server.Authority() });
         var env = new TestEnv(client, server, "extip-system");
         await env.PrepareAsync(crds);
         return env;
