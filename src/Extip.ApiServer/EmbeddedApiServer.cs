@@ -34,7 +34,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
     {
         _options = options ?? new ApiServerOptions();
         _loggerFactory = loggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
-        Store = new ObjectStore(_options.WatchHistory);
+        Store = new ObjectStore(_options.WatchHistory, historyBytes: _options.WatchHistoryBytes, maxObjectBytes: _options.MaxObjectBytes);
         Registry = new ResourceRegistry();
         Addressing = new ServiceAddressing(_options.ServiceCidr);
         Context = new ResourceContext { Store = Store, Services = Addressing, Registry = Registry };
@@ -109,7 +109,8 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Listen(host, port, l => l.UseHttps(certificate));
-            k.Limits.MaxRequestBodySize = 16 * 1024 * 1024;
+            // Bodies up to four times the limit are read and refused with a clean 413 (ReadLimitedAsync); beyond, Kestrel cuts them off.
+            k.Limits.MaxRequestBodySize = Math.Max(_options.MaxRequestBodyBytes * 4, 16L * 1024 * 1024);
             k.AddServerHeader = false;
         });
         _app = builder.Build();

@@ -35,6 +35,11 @@ public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore sto
         {
             await WriteStatusAsync(http, e);
         }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) when (e.StatusCode == 413)
+        {
+            // Kestrel's body limit, as kube-apiserver's MaxRequestBodyBytes answers it.
+            await WriteStatusAsync(http, Errors.TooLarge($"limit is {options.MaxRequestBodyBytes}"));
+        }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
         {
         }
@@ -154,7 +159,7 @@ public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore sto
                 await ListAsync(http, info);
                 break;
             case "watch":
-                await WatchAsync(http, info);
+                await LimitedWatchAsync(http, info);
                 break;
             case "create":
                 if (info.Name is not null)
@@ -188,7 +193,33 @@ public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore sto
             return;
         }
 
+        if (e.RetryAfterSeconds is { } retry && e.Code is 429 or 503 or 504)
+        {
+            http.Response.Headers.RetryAfter = retry.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         await WriteJsonAsync(http, e.Code, e.ToStatus());
+    }
+
+    private int _watches;
+
+    /// <summary>At most <see cref="ApiServerOptions.MaxWatches"/> watches at once; more get 429 with Retry-After (issue 12).</summary>
+    private async Task LimitedWatchAsync(HttpContext http, RequestInfo info)
+    {
+        if (Interlocked.Increment(ref _watches) > options.MaxWatches)
+        {
+            Interlocked.Decrement(ref _watches);
+            throw new ApiException(429, "TooManyRequests", "Too many requests, please try again later.") { RetryAfterSeconds = 1 };
+        }
+
+        try
+        {
+            await WatchAsync(http, info);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _watches);
+        }
     }
 
     internal static async Task WriteJsonAsync(HttpContext http, int status, JsonNode node)
@@ -206,10 +237,9 @@ public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore sto
         await http.Response.Body.WriteAsync(json);
     }
 
-    private static async Task<JsonNode?> ReadBodyAsync(HttpContext http, string? expectYamlType = null)
+    private async Task<JsonNode?> ReadBodyAsync(HttpContext http, string? expectYamlType = null)
     {
-        using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
-        var text = await reader.ReadToEndAsync(http.RequestAborted);
+        var text = await ReadLimitedAsync(http);
         var contentType = http.Request.ContentType ?? "application/json";
         if (contentType.Contains("protobuf", StringComparison.OrdinalIgnoreCase))
         {
@@ -235,6 +265,35 @@ public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore sto
             var snippet = text.Length > 32 ? text[..32] + " ..." : text;
             throw Errors.BadRequest($"the object provided is unrecognized: couldn't get version/kind; json parse error: {e.Message} ({snippet})");
         }
+    }
+
+    /// <summary>
+    /// The body as text, at most <see cref="ApiServerOptions.MaxRequestBodyBytes"/>. A longer one
+    /// is read to its end and dropped, then refused with 413: the client, still sending, gets the
+    /// answer rather than a reset connection.
+    /// </summary>
+    private async Task<string> ReadLimitedAsync(HttpContext http)
+    {
+        var limit = options.MaxRequestBodyBytes;
+        using var buffer = new MemoryStream();
+        var chunk = new byte[64 * 1024];
+        long total = 0;
+        int n;
+        while ((n = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
+        {
+            total += n;
+            if (total <= limit)
+            {
+                buffer.Write(chunk, 0, n);
+            }
+        }
+
+        if (total > limit)
+        {
+            throw Errors.TooLarge($"limit is {limit}");
+        }
+
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 
     private static string FieldManager(HttpContext http)

@@ -8,6 +8,18 @@ public sealed record ApiServerOptions
     /// <summary>Events kept per resource for watches that start from an older resourceVersion.</summary>
     public int WatchHistory { get; init; } = 5000;
 
+    /// <summary>And at most this many bytes of them per resource: the oldest go first, so memory returns after big objects are deleted.</summary>
+    public long WatchHistoryBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>Watches open at once; more get 429 Too Many Requests with Retry-After.</summary>
+    public int MaxWatches { get; init; } = 1000;
+
+    /// <summary>Largest request body (kube-apiserver's MaxRequestBodyBytes: 3 MiB); larger gets 413.</summary>
+    public long MaxRequestBodyBytes { get; init; } = 3 * 1024 * 1024;
+
+    /// <summary>Largest stored object (etcd's default request limit, 1.5 MiB); larger gets 413.</summary>
+    public int MaxObjectBytes { get; init; } = 1536 * 1024;
+
     /// <summary>How often a watch with allowWatchBookmarks gets a BOOKMARK (the real server: about a minute).</summary>
     public TimeSpan BookmarkInterval { get; init; } = TimeSpan.FromSeconds(60);
 

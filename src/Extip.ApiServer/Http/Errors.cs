@@ -22,6 +22,8 @@ public static class Errors
 
     public static ApiException BadRequest(string message) => new(400, "BadRequest", message);
 
+    public static ApiException TooLarge(string why) => new(413, "RequestEntityTooLarge", $"Request entity too large: {why}");
+
     public static ApiException MethodNotAllowed(string verb, ResourceType? t = null) =>
         new(405, "MethodNotAllowed", t is null ? $"the server does not allow this method on the requested resource" : $"the server does not allow this method on the requested resource", kind: t?.Plural) { };
 

@@ -20,16 +20,49 @@ public static class Yaml
             throw new FormatException($"error converting YAML to JSON: yaml: line {e.Start.Line}: {e.Message}", e);
         }
 
-        return stream.Documents.Count == 0 ? null : Convert(stream.Documents[0].RootNode);
+        if (stream.Documents.Count == 0)
+        {
+            return null;
+        }
+
+        // Aliases are expanded: a few hundred bytes of anchors can stand for millions of nodes
+        // (issue 12: a 493-byte body stored a 4.69 MB object). No document without aliases has
+        // more nodes than bytes, so ten times that (and at least 10,000) is plenty.
+        var budget = Math.Max(10_000L, 10L * text.Length);
+        return Convert(stream.Documents[0].RootNode, ref budget);
     }
 
-    private static JsonNode? Convert(YamlNode node) => node switch
+    private static JsonNode? Convert(YamlNode node, ref long budget)
     {
-        YamlMappingNode m => new JsonObject(m.Children.Select(kv => KeyValuePair.Create(((YamlScalarNode)kv.Key).Value ?? string.Empty, Convert(kv.Value)))),
-        YamlSequenceNode s => new JsonArray(s.Children.Select(Convert).ToArray()),
-        YamlScalarNode sc => Scalar(sc),
-        _ => null,
-    };
+        if (--budget < 0)
+        {
+            throw new FormatException("error converting YAML to JSON: yaml: document contains excessive aliasing");
+        }
+
+        switch (node)
+        {
+            case YamlMappingNode m:
+                var o = new JsonObject();
+                foreach (var (key, value) in m.Children)
+                {
+                    o[((YamlScalarNode)key).Value ?? string.Empty] = Convert(value, ref budget);
+                }
+
+                return o;
+            case YamlSequenceNode s:
+                var a = new JsonArray();
+                foreach (var item in s.Children)
+                {
+                    a.Add(Convert(item, ref budget));
+                }
+
+                return a;
+            case YamlScalarNode sc:
+                return Scalar(sc);
+            default:
+                return null;
+        }
+    }
 
     private static JsonNode? Scalar(YamlScalarNode s)
     {

@@ -18,8 +18,13 @@ public sealed partial class ObjectStore
     private readonly int _watcherCapacity;
     private long _rv;
 
-    public ObjectStore(int historyCapacity = 5000, int watcherCapacity = 200_000, long initialResourceVersion = 1)
+    private readonly long _historyBytes;
+    private readonly int _maxObjectBytes;
+
+    public ObjectStore(int historyCapacity = 5000, int watcherCapacity = 200_000, long initialResourceVersion = 1, long historyBytes = long.MaxValue, int maxObjectBytes = int.MaxValue)
     {
+        _historyBytes = historyBytes;
+        _maxObjectBytes = maxObjectBytes;
         _historyCapacity = historyCapacity;
         _watcherCapacity = watcherCapacity;
         _rv = initialResourceVersion;
@@ -136,10 +141,17 @@ public sealed partial class ObjectStore
                 case MutationKind.None:
                     return (previous, previous, null);
                 case MutationKind.Put:
-                    var rv = ++_rv;
+                    var rv = _rv + 1;
                     var obj = m.Object!;
                     ((JsonObject)obj["metadata"]!)["resourceVersion"] = rv.ToString(System.Globalization.CultureInfo.InvariantCulture);
                     result = new StoredObject(obj, rv);
+                    if (result.Json.Length > _maxObjectBytes)
+                    {
+                        // etcd refuses such a request; kube-apiserver answers 413 (issue 12).
+                        throw Errors.TooLarge($"etcdserver: request is too large ({result.Json.Length} bytes; an object may take {_maxObjectBytes})");
+                    }
+
+                    _rv = rv;
                     bucket.Objects[key] = result;
                     bucket.Index[key] = result;
                     eventType = previous is null ? WatchEventType.Added : WatchEventType.Modified;
@@ -198,7 +210,7 @@ public sealed partial class ObjectStore
         var key = BucketKey(type);
         if (!_buckets.TryGetValue(key, out var b))
         {
-            b = new Bucket(_historyCapacity) { OldestValidRv = _rv };
+            b = new Bucket(_historyCapacity, _historyBytes) { OldestValidRv = _rv };
             _buckets[key] = b;
         }
 
@@ -222,13 +234,13 @@ public sealed partial class ObjectStore
         }
     }
 
-    private sealed class Bucket(int capacity)
+    private sealed class Bucket(int capacity, long bytes)
     {
         public SortedDictionary<string, StoredObject> Objects { get; } = new(StringComparer.Ordinal);
 
         public System.Collections.Concurrent.ConcurrentDictionary<string, StoredObject> Index { get; } = new(StringComparer.Ordinal);
 
-        public EventRing History { get; } = new(capacity);
+        public EventRing History { get; } = new(capacity, bytes);
 
         /// <summary>A watch may start from any resourceVersion ≥ this one.</summary>
         public long OldestValidRv { get; set; }

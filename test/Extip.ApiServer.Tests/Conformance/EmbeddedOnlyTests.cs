@@ -298,4 +298,78 @@ public sealed class EmbeddedOnlyTests(EmbeddedFixture fixture) : ApiTests<Embedd
         await remote.StartAsync();
         Assert.Equal("0.0.0.0", remote.Bound.Host);
     }
+
+    /// <summary>Issue 12: watches were unlimited (2,000 accepted).</summary>
+    [Fact]
+    public async Task Watches_OverTheLimit_Get429WithRetryAfter_AndAFreedOneIsReused()
+    {
+        await using var server = new EmbeddedApiServer(new ApiServerOptions { MaxWatches = 3 });
+        await server.StartAsync();
+        using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator };
+        using var http = new HttpClient(handler) { BaseAddress = server.Url };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", server.Token);
+        Task<HttpResponseMessage> Watch() => http.GetAsync("/api/v1/configmaps?watch=true", HttpCompletionOption.ResponseHeadersRead);
+        var open = new List<HttpResponseMessage>();
+        for (var i = 0; i < 3; i++)
+        {
+            open.Add(await Watch());
+            Assert.Equal(HttpStatusCode.OK, open[^1].StatusCode);
+        }
+
+        using (var refused = await Watch())
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(1), refused.Headers.RetryAfter?.Delta);
+            var status = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!;
+            Assert.Equal(("TooManyRequests", 1), (status["reason"]!.GetValue<string>(), status["details"]!["retryAfterSeconds"]!.GetValue<int>()));
+        }
+
+        // A watch that ends frees its place (the server sees the connection close on its own time).
+        open[0].Dispose();
+        while (true)
+        {
+            var again = await Watch();
+            if (again.StatusCode == HttpStatusCode.OK)
+            {
+                again.Dispose();
+                break;
+            }
+
+            again.Dispose();
+            await Task.Delay(50);
+        }
+
+        open.ForEach(r => r.Dispose());
+    }
+
+    /// <summary>Issue 12: big objects deleted long ago stayed in memory through their watch events.</summary>
+    [Fact]
+    public void WatchHistory_IsBoundedInBytes_TheOldestBigEventsFallOut()
+    {
+        var store = new Storage.ObjectStore(historyCapacity: 1000, historyBytes: 1_000_000);
+        var type = Resources.Builtins.All().First(t => t.Plural == "configmaps" && t.Group.Length == 0);
+        store.EnsureBucket(type);
+        long first = 0;
+        for (var i = 0; i < 20; i++)
+        {
+            var obj = new JsonObject
+            {
+                ["apiVersion"] = "v1",
+                ["kind"] = "ConfigMap",
+                ["metadata"] = new JsonObject { ["name"] = $"big-{i}", ["namespace"] = "default" },
+                ["data"] = new JsonObject { ["blob"] = new string('x', 100_000) },
+            };
+            var (stored, _, _) = store.Mutate(type, "default", $"big-{i}", _ => Storage.Mutation.Put(obj));
+            first = first == 0 ? stored!.ResourceVersion : first;
+        }
+
+        // 20 events of 200 KB each do not fit in 1 MB: a watch from the first is too old...
+        var e = Assert.Throws<ApiException>(() => store.Watch(type, Storage.ListFilter.All, first));
+        Assert.Equal(410, e.Code);
+
+        // ...and one from a recent version gets what is kept, fewer than five.
+        var (watcher, initial) = store.Watch(type, Storage.ListFilter.All, store.CurrentResourceVersion - 3);
+        Assert.Equal(3, initial.Count);
+        store.StopWatch(watcher);
+    }
 }
