@@ -14,6 +14,7 @@ packages=(
   tshark      # decodes every message the speaker sends in the tests
   nftables    # the tests drop a frozen node's traffic inside its namespace
   keepalived  # VRRP: the L2 failover reference of `extip bench failover`
+  python3-kubernetes  # a second client library (Python) in the API conformance suite
 )
 # kubectl: the conformance tests drive the machine's kubectl; Debian's kubernetes-client
 # provides one where the machine has none.

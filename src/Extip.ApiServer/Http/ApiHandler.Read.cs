@@ -52,7 +52,7 @@ public sealed partial class ApiHandler
     {
         var q = http.Request.Query;
         var filter = Filter(http, info);
-        var limit = long.TryParse(q["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out var l) ? l : 0;
+        var limit = Math.Max(0, QueryValues.Long(q, "limit") ?? 0);
         string? startAfter = null;
         long? continueRv = null;
         if (q["continue"].ToString() is { Length: > 0 } token)
@@ -208,8 +208,8 @@ public sealed partial class ApiHandler
             fromRv = rv;
         }
 
-        var timeout = int.TryParse(q["timeoutSeconds"], NumberStyles.None, CultureInfo.InvariantCulture, out var ts) ? TimeSpan.FromSeconds(ts) : options.DefaultWatchTimeout;
-        var bookmarks = q["allowWatchBookmarks"].ToString() is "true" or "1";
+        var timeout = QueryValues.Long(q, "timeoutSeconds") is { } ts and > 0 ? TimeSpan.FromSeconds(Math.Min(ts, int.MaxValue)) : options.DefaultWatchTimeout;
+        var bookmarks = QueryValues.Bool(q, "allowWatchBookmarks");
         var shape = Wanted(http);
 
         // A watch from a version newer than the store waits a little for it, as the real server does.

@@ -168,7 +168,7 @@ public sealed partial class ApiHandler
             throw Errors.BadRequest("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch");
         }
 
-        var force = http.Request.Query["force"].ToString() is "true" or "1";
+        var force = QueryValues.Bool(http.Request.Query, "force");
         var ns = info.Namespace ?? string.Empty;
         var dry = DryRun(http);
         JsonObject? dryResult = null;

@@ -133,7 +133,7 @@ public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore sto
     private async Task ResourceAsync(HttpContext http, string group, string version, string[] rest)
     {
         var q = http.Request.Query;
-        var watch = q["watch"].ToString() is "true" or "1";
+        var watch = QueryValues.Bool(q, "watch");
         var info = RequestInfo.Parse(registry, group, version, rest, http.Request.Method, watch) ?? throw Errors.ResourceNotFound();
         if (info.Subresource is not null and not "status")
         {
