@@ -17,83 +17,186 @@ internal static class ApiServerBench
 {
     private const string Ns = "bench";
 
-    public static async Task<int> RunAsync(int objects, int watchers, int concurrency, TextWriter output, CancellationToken ct)
+    /// <summary>What one server did under the load.</summary>
+    private sealed record LoadResult(double CreatesPerSec, double P50, double P99, double PeakRssMb, double RssAfterDeletesMb, double ServerCpu, long Received, bool Complete);
+
+    public static async Task<int> RunAsync(int objects, int watchers, int concurrency, bool real, TextWriter output, CancellationToken ct)
     {
         var dll = typeof(ApiServerBench).Assembly.Location;
         var kubeconfig = Path.Combine(Path.GetTempPath(), $"extip-bench-{Environment.ProcessId}.kubeconfig");
-        using var server = Process.Start(new ProcessStartInfo("dotnet", [dll, "apiserver", "--listen", "127.0.0.1:0", "--kubeconfig-out", kubeconfig])
+        LoadResult ours;
+        using (var server = Process.Start(new ProcessStartInfo("dotnet", [dll, "apiserver", "--listen", "127.0.0.1:0", "--kubeconfig-out", kubeconfig])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-        })!;
-        try
+        })!)
         {
-            var url = await ReadUrlAsync(server, ct);
-            var client = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig));
-            await client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = Ns } }, cancellationToken: ct);
-
-            // Warm-up, not timed: both processes start cold, and the JIT would still be compiling
-            // and re-compiling (tiered, PGO) the create path during the first seconds of the run.
-            await client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = Ns + "-warm" } }, cancellationToken: ct);
-            await CreateAsync(client, Ns + "-warm", Math.Min(objects, 3000), concurrency, ct);
-            var rv = (await client.CoreV1.ListNamespacedServiceAsync(Ns, cancellationToken: ct)).Metadata.ResourceVersion;
-
-            var config = KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig);
-            using var handler = new SocketsHttpHandler
+            try
             {
-                MaxConnectionsPerServer = watchers + concurrency + 8,
-                PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
-                SslOptions = new System.Net.Security.SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, cert, _, _) => cert is not null && Trusted(config, cert) },
-            };
-            using var http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
-            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", config.AccessToken);
-            var latencies = new double[watchers][];
-            var received = new int[watchers];
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            var watchTasks = Enumerable.Range(0, watchers).Select(w => WatchAsync(http, url, rv, objects, latencies[w] = new double[objects], r => received[w] = r, stop.Token)).ToList();
-            await Task.Delay(500, ct);
-
-            var sw = Stopwatch.StartNew();
-            await CreateAsync(client, Ns, objects, concurrency, ct);
-            var createSeconds = sw.Elapsed.TotalSeconds;
-            var all = Task.WhenAll(watchTasks);
-            if (await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(60), ct)) != all)
-            {
-                stop.Cancel();
+                var url = await ReadUrlAsync(server, ct);
+                ours = await LoadAsync(kubeconfig, url, server.Id, objects, watchers, concurrency, ct);
             }
-
-            var samples = latencies.SelectMany((l, w) => l.Take(received[w])).Order().ToArray();
-            var p99 = samples.Length == 0 ? double.NaN : samples[(int)Math.Min(samples.Length - 1, Math.Ceiling(samples.Length * 0.99) - 1)];
-            var p50 = samples.Length == 0 ? double.NaN : samples[samples.Length / 2];
-            var rss = ServerPeakRssMb(server.Id);
-            var serverCpu = CpuSeconds($"/proc/{server.Id}/stat");
-            var benchCpu = CpuSeconds("/proc/self/stat");
-            var complete = received.All(r => r == objects);
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"created {objects} Services in {createSeconds:F2} s ({concurrency} in flight); {watchers} watchers received {samples.Length} of {(long)objects * watchers} events; delivery p50 {p50:F1} ms, p99 {p99:F1} ms; server peak RSS {rss} MB; CPU: server {serverCpu:F1} s, this process (client and watchers) {benchCpu:F1} s"));
-            BenchResult.Print(output, new()
+            finally
             {
-                ["bench"] = "apiserver",
-                ["objects"] = objects,
-                ["watchers"] = watchers,
-                ["createsPerSec"] = Math.Round(objects / createSeconds),
-                ["watchP99Ms"] = Math.Round(p99, 2),
-                ["watchP50Ms"] = Math.Round(p50, 2),
-                ["peakRssMb"] = rss,
-                ["complete"] = complete,
-            });
-            return complete ? 0 : 1;
+                if (!server.HasExited)
+                {
+                    server.Kill(entireProcessTree: true);
+                    await server.WaitForExitAsync(CancellationToken.None);
+                }
+
+                File.Delete(kubeconfig);
+            }
         }
-        finally
+
+        output.WriteLine(Line("extip's embedded API server", objects, watchers, concurrency, ours));
+        var result = new Dictionary<string, object>
         {
-            if (!server.HasExited)
+            ["bench"] = "apiserver",
+            ["objects"] = objects,
+            ["watchers"] = watchers,
+            ["createsPerSec"] = Math.Round(ours.CreatesPerSec),
+            ["watchP99Ms"] = Math.Round(ours.P99, 2),
+            ["watchP50Ms"] = Math.Round(ours.P50, 2),
+            ["peakRssMb"] = ours.PeakRssMb,
+            ["rssAfterDeletesMb"] = ours.RssAfterDeletesMb,
+            ["complete"] = ours.Complete,
+        };
+        var complete = ours.Complete;
+        if (real)
+        {
+            // The same load against kube-apiserver v1.20 with etcd (tools/real-apiserver), in the same run.
+            var dir = Path.Combine(Path.GetTempPath(), $"extip-bench-real-{Environment.ProcessId}");
+            var tools = Path.Combine(RepoRoot(), "tools", "real-apiserver");
+            try
             {
-                server.Kill(entireProcessTree: true);
-                await server.WaitForExitAsync(CancellationToken.None);
+                var port = FreePort();
+                var started = Extip.Lab.Shell.Run("bash", [Path.Combine(tools, "start.sh"), dir, port.ToString(CultureInfo.InvariantCulture)]);
+                var realConfig = started.Trim().Split('\n')[^1].Trim();
+                var pid = int.Parse(File.ReadAllText(Path.Combine(dir, "apiserver.pid")).Trim(), CultureInfo.InvariantCulture);
+                var theirs = await LoadAsync(realConfig, new Uri($"https://127.0.0.1:{port}/"), pid, objects, watchers, concurrency, ct);
+                output.WriteLine(Line("kube-apiserver v1.20 (etcd apart)", objects, watchers, concurrency, theirs));
+                result["realCreatesPerSec"] = Math.Round(theirs.CreatesPerSec);
+                result["realWatchP99Ms"] = Math.Round(theirs.P99, 2);
+                result["realWatchP50Ms"] = Math.Round(theirs.P50, 2);
+                result["realPeakRssMb"] = theirs.PeakRssMb;
+                result["realRssAfterDeletesMb"] = theirs.RssAfterDeletesMb;
+                result["createsRatio"] = Math.Round(ours.CreatesPerSec / theirs.CreatesPerSec, 2);
+                result["watchP99Ratio"] = Math.Round(ours.P99 / theirs.P99, 2);
+                complete &= theirs.Complete;
             }
-
-            File.Delete(kubeconfig);
+            finally
+            {
+                Extip.Lab.Shell.Run("bash", [Path.Combine(tools, "stop.sh"), dir], check: false);
+                try
+                {
+                    Directory.Delete(dir, recursive: true);
+                }
+                catch (IOException)
+                {
+                }
+            }
         }
+
+        BenchResult.Print(output, result);
+        return complete ? 0 : 1;
+    }
+
+    private static string Line(string who, int objects, int watchers, int concurrency, LoadResult r) => string.Create(CultureInfo.InvariantCulture,
+        $"{who}: created {objects} Services at {r.CreatesPerSec:F0}/s ({concurrency} in flight); {watchers} watchers received {r.Received} of {(long)objects * watchers} events; delivery p50 {r.P50:F1} ms, p99 {r.P99:F1} ms; server peak RSS {r.PeakRssMb} MB, {r.RssAfterDeletesMb} MB after every object was deleted again; server CPU {r.ServerCpu:F1} s");
+
+    /// <summary>
+    /// The load: a warm-up (not timed), W watchers from the namespace's version, N creates with
+    /// a few in flight (each Service carries its send time), then every object deleted again and
+    /// the server's memory read once it has settled.
+    /// </summary>
+    private static async Task<LoadResult> LoadAsync(string kubeconfig, Uri url, int serverPid, int objects, int watchers, int concurrency, CancellationToken ct)
+    {
+        var config = KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig);
+        var client = new k8s.Kubernetes(config);
+        await client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = Ns } }, cancellationToken: ct);
+
+        // Warm-up, not timed: both processes start cold, and the JIT would still be compiling
+        // and re-compiling (tiered, PGO) the create path during the first seconds of the run.
+        var warm = Math.Min(objects, 3000);
+        await client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = Ns + "-warm" } }, cancellationToken: ct);
+        await CreateAsync(client, Ns + "-warm", warm, concurrency, ct);
+        var rv = (await client.CoreV1.ListNamespacedServiceAsync(Ns, cancellationToken: ct)).Metadata.ResourceVersion;
+
+        using var handler = new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = watchers + concurrency + 8,
+            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+            SslOptions = new System.Net.Security.SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, cert, _, _) => cert is not null && Trusted(config, cert) },
+        };
+        using var http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", config.AccessToken);
+        var latencies = new double[watchers][];
+        var received = new int[watchers];
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var watchTasks = Enumerable.Range(0, watchers).Select(w => WatchAsync(http, url, rv, objects, latencies[w] = new double[objects], r => received[w] = r, stop.Token)).ToList();
+        await Task.Delay(500, ct);
+
+        var sw = Stopwatch.StartNew();
+        await CreateAsync(client, Ns, objects, concurrency, ct);
+        var createSeconds = sw.Elapsed.TotalSeconds;
+        var all = Task.WhenAll(watchTasks);
+        if (await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(60), ct)) != all)
+        {
+            stop.Cancel();
+        }
+
+        var samples = latencies.SelectMany((l, w) => l.Take(received[w])).Order().ToArray();
+        var p99 = samples.Length == 0 ? double.NaN : samples[(int)Math.Min(samples.Length - 1, Math.Ceiling(samples.Length * 0.99) - 1)];
+        var p50 = samples.Length == 0 ? double.NaN : samples[samples.Length / 2];
+        var peak = Rss(serverPid, "VmHWM:");
+
+        // Everything deleted again: does the memory come back?
+        await DeleteAsync(client, Ns, objects, concurrency, ct);
+        await DeleteAsync(client, Ns + "-warm", warm, concurrency, ct);
+        await Task.Delay(TimeSpan.FromSeconds(5), ct);
+        var after = Rss(serverPid, "VmRSS:");
+        return new LoadResult(objects / createSeconds, p50, p99, peak, after, CpuSeconds($"/proc/{serverPid}/stat"), samples.Length, received.All(r => r == objects));
+    }
+
+    private static async Task DeleteAsync(k8s.Kubernetes client, string ns, int objects, int concurrency, CancellationToken ct)
+    {
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < objects)
+            {
+                try
+                {
+                    await client.CoreV1.DeleteNamespacedServiceAsync(string.Create(CultureInfo.InvariantCulture, $"svc-{i}"), ns, cancellationToken: ct);
+                }
+                catch (System.Text.Json.JsonException)
+                {
+                    // v1.20 answers a Service deletion with a Status where the client expects a Service; it is gone.
+                }
+            }
+        }));
+    }
+
+    private static int FreePort()
+    {
+        using var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    /// <summary>The source checkout the CLI was built from (for tools/real-apiserver).</summary>
+    private static string RepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            if (File.Exists(Path.Combine(d.FullName, "extip.slnx")))
+            {
+                return d.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("cannot find the extip checkout (tools/real-apiserver) above " + AppContext.BaseDirectory);
     }
 
     /// <summary>Creates <paramref name="objects"/> Services with <paramref name="concurrency"/> requests in flight; each carries its send time.</summary>
@@ -225,13 +328,14 @@ internal static class ApiServerBench
         return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
     }
 
-    private static double ServerPeakRssMb(int pid)
+    /// <summary>A memory figure of /proc/PID/status in MB: VmHWM (peak) or VmRSS (now).</summary>
+    private static double Rss(int pid, string field)
     {
         foreach (var line in File.ReadLines($"/proc/{pid}/status"))
         {
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            if (line.StartsWith(field, StringComparison.Ordinal))
             {
-                return Math.Round(long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) / 1024.0, 1);
+                return Math.Round(long.Parse(line.AsSpan(field.Length).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) / 1024.0, 1);
             }
         }
 
