@@ -178,8 +178,21 @@ public sealed partial class ExtipController : IAsyncDisposable
         LogStopped(_logger, _options.Identity);
     }
 
+    /// <summary>
+    /// Its namespace, created only when missing (the manifests make it; the lab and a by-hand run
+    /// may not): a cluster's RBAC grants the controller no namespace creation, so it asks first.
+    /// </summary>
     private async Task EnsureNamespaceAsync(CancellationToken ct)
     {
+        try
+        {
+            await _client.CoreV1.ReadNamespaceAsync(_options.Namespace, cancellationToken: ct);
+            return;
+        }
+        catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode is HttpStatusCode.NotFound)
+        {
+        }
+
         try
         {
             await _client.CoreV1.CreateNamespaceAsync(new k8s.Models.V1Namespace { Metadata = new() { Name = _options.Namespace } }, cancellationToken: ct);

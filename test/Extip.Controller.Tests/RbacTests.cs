@@ -1,0 +1,222 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using Extip.Controller.Webhook;
+using Extip.Kubernetes.Models;
+using Extip.Testing.Cluster;
+using Extip.Testing.Fixtures;
+using k8s;
+using k8s.Models;
+using Xunit.Abstractions;
+using static Extip.Testing.Cluster.TestEnv;
+
+namespace Extip.Controller.Tests;
+
+/// <summary>
+/// Issue 12: the controller runs with exactly the RBAC of deploy/controller.yaml, against
+/// kube-apiserver v1.20 enforcing it, under the controller ServiceAccount's identity. Every call
+/// it makes in a full scenario (leader election, allocation, claims, statuses, Events, the
+/// admission webhook's Secret and configuration) must be allowed; the test lists them.
+/// </summary>
+public sealed class RbacTests(ITestOutputHelper output)
+{
+    private sealed class Recorder : DelegatingHandler
+    {
+        public ConcurrentDictionary<string, int> Calls { get; } = new(StringComparer.Ordinal);
+
+        public ConcurrentBag<string> Forbidden { get; } = [];
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            var call = Describe(request);
+            Calls.AddOrUpdate(call, 1, (_, n) => n + 1);
+            if (response.StatusCode == HttpStatusCode.Forbidden)
+            {
+                Forbidden.Add($"{call}: {await response.Content.ReadAsStringAsync(cancellationToken)}");
+            }
+
+            return response;
+        }
+
+        /// <summary>verb group/resource[/subresource] as RBAC sees the request.</summary>
+        private static string Describe(HttpRequestMessage r)
+        {
+            var segs = r.RequestUri!.AbsolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries);
+            var (group, rest) = segs[0] == "api" ? ("", segs[2..]) : (segs[1], segs[3..]);
+            if (rest.Length >= 2 && rest[0] == "namespaces" && rest.Length > 2)
+            {
+                rest = rest[2..];
+            }
+
+            var resource = rest[0] + (rest.Length > 2 ? "/" + rest[2] : string.Empty);
+            var named = rest.Length > 1;
+            var watch = r.RequestUri.Query.Contains("watch=true", StringComparison.OrdinalIgnoreCase);
+            var verb = r.Method.Method switch
+            {
+                "GET" => watch ? "watch" : named ? "get" : "list",
+                "POST" => "create",
+                "PUT" => "update",
+                "PATCH" => "patch",
+                "DELETE" => named ? "delete" : "deletecollection",
+                _ => r.Method.Method,
+            };
+            return $"{verb} {(group.Length == 0 ? "core" : group)}/{resource}";
+        }
+    }
+
+    [Fact]
+    public async Task Controller_WithTheManifestsRbac_OnAnRbacServer_IsNeverForbidden()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"extip-rbac-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        var tokens = Path.Combine(dir, "tokens.extra");
+        const string controllerToken = "extip-controller-test-token";
+        await File.WriteAllTextAsync(tokens, $"{controllerToken},system:serviceaccount:extip-system:extip-controller,ctl-uid,\"system:serviceaccounts,system:serviceaccounts:extip-system,system:authenticated\"\n");
+        var repo = ClusterFixture.RepoRoot();
+        var start = new ProcessStartInfo("bash", [Path.Combine(repo, "tools", "real-apiserver", "start.sh"), Path.Combine(dir, "server"), FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture)])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["AUTHORIZATION_MODE"] = "RBAC";
+        start.Environment["EXTRA_TOKENS"] = tokens;
+        try
+        {
+            using (var p = Process.Start(start)!)
+            {
+                var stdout = await p.StandardOutput.ReadToEndAsync();
+                var stderr = await p.StandardError.ReadToEndAsync();
+                await p.WaitForExitAsync();
+                Assert.True(p.ExitCode == 0, $"the real kube-apiserver did not start:\n{stderr}\n{stdout}");
+                var adminConfig = stdout.Trim().Split('\n')[^1].Trim();
+                await RunScenarioAsync(adminConfig, controllerToken, repo);
+            }
+        }
+        finally
+        {
+            using var stop = Process.Start(new ProcessStartInfo("bash", [Path.Combine(repo, "tools", "real-apiserver", "stop.sh"), Path.Combine(dir, "server")]))!;
+            await stop.WaitForExitAsync();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private async Task RunScenarioAsync(string adminConfig, string controllerToken, string repo)
+    {
+        var admin = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(adminConfig));
+        await Extip.Kubernetes.Crds.CrdInstaller.InstallAsync(admin, CancellationToken.None);
+
+        // The manifests' RBAC, as an operator applies it.
+        var apply = new ProcessStartInfo("kubectl", ["--kubeconfig", adminConfig, "apply", "-f", Path.Combine(repo, "deploy", "controller.yaml")]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using (var k = Process.Start(apply)!)
+        {
+            var err = await k.StandardError.ReadToEndAsync();
+            var @out = await k.StandardOutput.ReadToEndAsync();
+            await k.WaitForExitAsync();
+            Assert.True(k.ExitCode == 0, $"kubectl apply -f deploy/controller.yaml: {err}\n{@out}");
+        }
+
+        // The controller, as its ServiceAccount, every call recorded.
+        var controllerConfig = adminConfig + ".controller";
+        var adminToken = KubernetesClientConfiguration.BuildConfigFromConfigFile(adminConfig).AccessToken!;
+        await File.WriteAllTextAsync(controllerConfig, (await File.ReadAllTextAsync(adminConfig)).Replace(adminToken, controllerToken, StringComparison.Ordinal));
+        var recorder = new Recorder();
+        var client = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(controllerConfig), recorder);
+        await using var agents = new FakeAgents(admin, "extip-system");
+        await agents.StartAsync("k8s1", "k8s2");
+        var options = new ControllerOptions { Namespace = "extip-system", Identity = "rbac-1", Webhook = new WebhookOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0) } };
+        await using (var controller = new ExtipController(client, options))
+        {
+            await controller.StartAsync();
+            await EventuallyAsync(() => Task.FromResult(controller.IsLeader && controller.WebhookRegistered), r => r, what: "leading, webhook registered");
+
+            await admin.CustomObjects.CreateClusterCustomObjectAsync(new IpPool { Metadata = new V1ObjectMeta { Name = "rbac" }, Spec = new IpPoolSpecModel { Addresses = ["203.0.113.0/28"] } }, ExtipApi.Group, ExtipApi.Version, IpPool.Plural);
+            await admin.CustomObjects.CreateClusterCustomObjectAsync(new BgpPeer
+            {
+                Metadata = new V1ObjectMeta { Name = "tor" },
+                Spec = new BgpPeerSpecModel { PeerAddress = "198.51.100.1", PeerAsn = 64500, LocalAsn = 64512 },
+            }, ExtipApi.Group, ExtipApi.Version, BgpPeer.Plural);
+            await admin.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "apps" } });
+            await admin.CoreV1.CreateNamespacedServiceAsync(LoadBalancer("web"), "apps");
+            var refused = LoadBalancer("refused");
+            refused.Spec.LoadBalancerIP = "192.0.2.77";
+            await admin.CoreV1.CreateNamespacedServiceAsync(refused, "apps");
+            await EventuallyAsync(async () => (await admin.CoreV1.ReadNamespacedServiceAsync("web", "apps")).Status?.LoadBalancer?.Ingress?.Count ?? 0, n => n == 1, what: "web's address");
+            await EventuallyAsync(async () => (await admin.CoreV1.ListNamespacedEventAsync("apps")).Items.Count, n => n > 0, what: "an Event for the refused Service");
+            await EventuallyAsync(async () => KubernetesJson.Deserialize<BgpPeer>(((System.Text.Json.JsonElement)await admin.CustomObjects.GetClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, BgpPeer.Plural, "tor")).GetRawText()).Status?.Conditions.Count ?? 0,
+                n => n > 0, what: "the peer's status");
+
+            // A deleted Service's claim goes.
+            try
+            {
+                await admin.CoreV1.DeleteNamespacedServiceAsync("web", "apps");
+            }
+            catch (System.Text.Json.JsonException)
+            {
+            }
+
+            await EventuallyAsync(async () => (await admin.CustomObjects.ListClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, IpClaim.Plural)).ToString()!.Contains("203.0.113", StringComparison.Ordinal),
+                has => !has, what: "the claim deleted");
+        }
+
+        foreach (var call in recorder.Calls.OrderBy(c => c.Key, StringComparer.Ordinal))
+        {
+            output.WriteLine($"{call.Key} ×{call.Value}");
+        }
+
+        Assert.True(recorder.Forbidden.IsEmpty, "forbidden calls:\n" + string.Join("\n", recorder.Forbidden));
+
+        // And the role grants nothing it does not call: what this scenario did not call is one
+        // of the paths it does not reach, each named here.
+        var rare = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["patch core/events"] = "a repeated Event is counted on the first one",
+            ["patch extip.io/ipclaims"] = "a claim's nodes change (an agent dies or comes back)",
+            ["patch extip.io/ipnodes"] = "the agent label, when claims move off or onto a node with an IPNode",
+            ["update admissionregistration.k8s.io/validatingwebhookconfigurations"] = "the configuration changed (a new CA, another URL)",
+            ["update core/secrets"] = "the webhook's certificate is renewed",
+            ["watch discovery.k8s.io/endpointslices"] = "servers with discovery.k8s.io/v1 (v1.21 on); v1.20 serves v1beta1, which the controller does not read yet (issue 15)",
+        };
+        var granted = Granted(Path.Combine(repo, "deploy", "controller.yaml"));
+        var unused = granted.Where(g => !recorder.Calls.ContainsKey(g) && !rare.ContainsKey(g)).ToList();
+        Assert.True(unused.Count == 0, "granted and never called: " + string.Join(", ", unused));
+        Assert.All(rare.Keys, r => Assert.Contains(r, granted));
+    }
+
+    /// <summary>"verb group/resource" for every rule of the controller's ClusterRole and Role in the manifest.</summary>
+    private static HashSet<string> Granted(string manifest)
+    {
+        var granted = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var doc in KubernetesYaml.LoadAllFromString(File.ReadAllText(manifest)))
+        {
+            var rules = doc switch
+            {
+                V1ClusterRole { Metadata.Name: "extip-controller" } cr => cr.Rules,
+                V1Role { Metadata.Name: "extip-controller" } r => r.Rules,
+                _ => null,
+            };
+            foreach (var rule in rules ?? [])
+            {
+                foreach (var g in rule.ApiGroups)
+                {
+                    foreach (var res in rule.Resources)
+                    {
+                        foreach (var verb in rule.Verbs)
+                        {
+                            granted.Add($"{verb} {(g.Length == 0 ? "core" : g)}/{res}");
+                        }
+                    }
+                }
+            }
+        }
+
+        return granted;
+    }
+
+    private static int FreePort()
+    {
+        using var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+}
