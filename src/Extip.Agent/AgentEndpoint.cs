@@ -18,16 +18,10 @@ internal sealed class AgentEndpoint : IAsyncDisposable
 
     public static async Task<AgentEndpoint> StartAsync(string listen, ExtipAgent agent, AgentMetrics metrics, CancellationToken ct)
     {
-        var colon = listen.LastIndexOf(':');
-        if (colon < 0 || !int.TryParse(listen.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port))
-        {
-            throw new ArgumentException($"--metrics \"{listen}\": expected host:port");
-        }
-
-        var host = colon > 0 ? IPAddress.Parse(listen[..colon].Trim('[', ']')) : IPAddress.Loopback;
+        var endpoint = Extip.Core.Addresses.ListenAddress.Parse(listen, "--metrics");
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(host, port));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(endpoint));
         var app = builder.Build();
         app.MapGet("/healthz", () => Results.Text("ok"));
         app.MapGet("/readyz", () => agent.IsReady ? Results.Text("ok") : Results.Text("claims not synced or Lease not held", statusCode: 503));

@@ -283,9 +283,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
 
     private static (IPAddress Host, int Port) ParseListen(string listen)
     {
-        var colon = listen.LastIndexOf(':');
-        var host = colon > 0 ? listen[..colon].Trim('[', ']') : "127.0.0.1";
-        var port = colon > 0 ? int.Parse(listen[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture) : 0;
-        return (host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(host), port);
+        var endpoint = Extip.Core.Addresses.ListenAddress.Parse(listen, "--listen");
+        return (endpoint.Address, endpoint.Port);
     }
 }

@@ -272,12 +272,10 @@ public sealed partial class ExtipController : IAsyncDisposable
 
     private async Task StartHttpAsync(string listen, CancellationToken ct)
     {
-        var colon = listen.LastIndexOf(':');
-        var host = IPAddress.Parse(colon > 0 ? listen[..colon].Trim('[', ']') : "127.0.0.1");
-        var port = int.Parse(listen[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        var endpoint = Extip.Core.Addresses.ListenAddress.Parse(listen, "--metrics");
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(host, port));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(endpoint));
         _http = builder.Build();
         _http.MapGet("/healthz", () => Results.Text("ok"));
         _http.MapGet("/readyz", () => IsReady ? Results.Text("ok") : Results.Text("informers not synced", statusCode: 503));

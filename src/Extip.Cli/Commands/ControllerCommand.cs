@@ -69,10 +69,14 @@ internal static class ControllerCommand
             Controller.Webhook.WebhookOptions? webhookOptions = null;
             if (r.GetValue(webhook) is { } listenText)
             {
-                var listenAt = listenText.StartsWith(':') ? "0.0.0.0" + listenText : listenText;
-                if (!IPEndPoint.TryParse(listenAt, out var listenEndpoint))
+                IPEndPoint listenEndpoint;
+                try
                 {
-                    Console.Error.WriteLine($"extip controller: --webhook {listenText}: expected ADDRESS:PORT or :PORT");
+                    listenEndpoint = Extip.Core.Addresses.ListenAddress.Parse(listenText, "--webhook");
+                }
+                catch (ArgumentException e)
+                {
+                    Console.Error.WriteLine($"extip controller: {e.Message}");
                     return 2;
                 }
 
