@@ -74,7 +74,7 @@ public sealed class RbacTests(ITestOutputHelper output)
         const string controllerToken = "extip-controller-test-token";
         await File.WriteAllTextAsync(tokens, $"{controllerToken},system:serviceaccount:extip-system:extip-controller,ctl-uid,\"system:serviceaccounts,system:serviceaccounts:extip-system,system:authenticated\"\n");
         var repo = ClusterFixture.RepoRoot();
-        var start = new ProcessStartInfo("bash", [Path.Combine(repo, "tools", "real-apiserver", "start.sh"), Path.Combine(dir, "server"), FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture)])
+        var start = new ProcessStartInfo("bash", [Path.Combine(repo, "tools", "real-apiserver", "start.sh"), Path.Combine(dir, "server"), RealFixture.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture)])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -211,12 +211,5 @@ public sealed class RbacTests(ITestOutputHelper output)
         }
 
         return granted;
-    }
-
-    private static int FreePort()
-    {
-        using var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 }

@@ -66,10 +66,10 @@ internal static class ApiServerBench
         {
             // The same load against kube-apiserver v1.20 with etcd (tools/real-apiserver), in the same run.
             var dir = Path.Combine(Path.GetTempPath(), $"extip-bench-real-{Environment.ProcessId}");
-            var tools = Path.Combine(RepoRoot(), "tools", "real-apiserver");
+            var tools = Path.Combine(Checkout.Root() ?? throw new InvalidOperationException("cannot find the extip checkout (tools/real-apiserver) above " + AppContext.BaseDirectory), "tools", "real-apiserver");
             try
             {
-                var port = FreePort();
+                var port = Checkout.RealApiServerPort();
                 var started = Extip.Lab.Shell.Run("bash", [Path.Combine(tools, "start.sh"), dir, port.ToString(CultureInfo.InvariantCulture)]);
                 var realConfig = started.Trim().Split('\n')[^1].Trim();
                 var pid = int.Parse(File.ReadAllText(Path.Combine(dir, "apiserver.pid")).Trim(), CultureInfo.InvariantCulture);
@@ -176,27 +176,6 @@ internal static class ApiServerBench
                 }
             }
         }));
-    }
-
-    private static int FreePort()
-    {
-        using var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
-    /// <summary>The source checkout the CLI was built from (for tools/real-apiserver).</summary>
-    private static string RepoRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            if (File.Exists(Path.Combine(d.FullName, "extip.slnx")))
-            {
-                return d.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("cannot find the extip checkout (tools/real-apiserver) above " + AppContext.BaseDirectory);
     }
 
     /// <summary>Creates <paramref name="objects"/> Services with <paramref name="concurrency"/> requests in flight; each carries its send time.</summary>

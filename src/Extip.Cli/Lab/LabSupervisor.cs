@@ -138,7 +138,7 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
         {
             var script = Path.Combine(RepoRoot(), "tools", "real-apiserver", "start.sh");
             var dir = Path.Combine(_site!.WorkDir, "kube-apiserver");
-            var port = FreePort().ToString(CultureInfo.InvariantCulture);
+            var port = Checkout.RealApiServerPort().ToString(CultureInfo.InvariantCulture);
             var output = await Task.Run(() => Shell.Run("bash", [script, dir, port]), ct).ConfigureAwait(false);
             File.Copy(output.Trim().Split('\n')[^1].Trim(), _home.Kubeconfig, overwrite: true);
             _apiServerUrl = $"https://127.0.0.1:{port}";
@@ -368,45 +368,9 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
         return Path.GetFileNameWithoutExtension(host) == "dotnet" ? (host, [dll]) : (host, []);
     }
 
-    /// <summary>A loopback port that is free, and so are the three above it by 10,000 (start.sh puts etcd there).</summary>
-    private static int FreePort()
-    {
-        for (var port = 20000 + Random.Shared.Next(10000); ; port = 20000 + Random.Shared.Next(10000))
-        {
-            if (new[] { port, port + 10000, port + 10001, port + 10002 }.All(Free))
-            {
-                return port;
-            }
-        }
-
-        static bool Free(int port)
-        {
-            try
-            {
-                using var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, port);
-                l.Start();
-                return true;
-            }
-            catch (System.Net.Sockets.SocketException)
-            {
-                return false;
-            }
-        }
-    }
-
     /// <summary>The source checkout the CLI was built from (for tools/real-apiserver).</summary>
-    private static string RepoRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            if (File.Exists(Path.Combine(d.FullName, "extip.slnx")))
-            {
-                return d.FullName;
-            }
-        }
-
-        throw new LabException("cannot find the extip checkout (tools/real-apiserver) above " + AppContext.BaseDirectory);
-    }
+    private static string RepoRoot() =>
+        Checkout.Root() ?? throw new LabException("cannot find the extip checkout (tools/real-apiserver) above " + AppContext.BaseDirectory);
 
     private static string Now() => DateTime.Now.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
 

@@ -44,21 +44,28 @@ public abstract partial class ConformanceTests<TFixture>
           }
         }
         """;
+        await CreateCrdAsync(crd, group, "widgets");
+        return (group, "widgets");
+    }
+
+    /// <summary>Creates the CRD and waits until its resource is served.</summary>
+    private async Task CreateCrdAsync(string crd, string group, string plural)
+    {
         var (code, body) = await SendRawAsync(HttpMethod.Post, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
         Assert.True(code == HttpStatusCode.Created, body);
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (DateTime.UtcNow < deadline)
         {
-            var (c, _) = await SendRawAsync(HttpMethod.Get, $"/apis/{group}/v1/widgets");
+            var (c, _) = await SendRawAsync(HttpMethod.Get, $"/apis/{group}/v1/{plural}");
             if (c == HttpStatusCode.OK)
             {
-                return (group, "widgets");
+                return;
             }
 
             await Task.Delay(200);
         }
 
-        throw new TimeoutException($"widgets.{group} was not served within 30 s");
+        throw new TimeoutException($"{plural}.{group} was not served within 30 s");
     }
 
     private static JsonObject Widget(string group, string name, string spec) =>

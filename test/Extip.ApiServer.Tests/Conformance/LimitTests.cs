@@ -47,13 +47,7 @@ public abstract partial class ConformanceTests<TFixture>
           }
         }
         """;
-        var (code, body) = await SendRawAsync(HttpMethod.Post, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
-        Assert.True(code == HttpStatusCode.Created, body);
-        while ((await SendRawAsync(HttpMethod.Get, $"/apis/{group}/v1/blobs")).Code != HttpStatusCode.OK)
-        {
-            await Task.Delay(200);
-        }
-
+        await CreateCrdAsync(crd, group, "blobs");
         return group;
     }
 
