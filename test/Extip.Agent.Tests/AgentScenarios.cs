@@ -159,7 +159,8 @@ public sealed class AgentScenarios(ITestOutputHelper output)
         var moved = await UntilAsync(() => lab.Marked("n2").Count == 4 && lab.Marked("n1").Count == 0, TimeSpan.FromSeconds(8), "all addresses on n2 and none left on n1");
         output.WriteLine($"SIGTERM to all addresses on n2: {moved.TotalMilliseconds:F0} ms (lease {lab.LeaseDuration.TotalSeconds} s)");
         Assert.True(p1.WaitForExit(5000));
-        Assert.Equal(0, p1.ExitCode);
+        p1.WaitForExit();
+        Assert.True(p1.ExitCode == 0, $"agent n1 exited with {p1.ExitCode}; its output:\n{string.Join('\n', env.DumpLog().Split('\n').Where(l => l.Contains("[agent n1]", StringComparison.Ordinal)).TakeLast(80))}");
         var lease = await env.Client.CoordinationV1.ReadNamespacedLeaseAsync(ExtipApi.AgentLeasePrefix + "n1", env.Namespace);
         Assert.Null(lease.Spec.HolderIdentity);
         GC.KeepAlive(p2);

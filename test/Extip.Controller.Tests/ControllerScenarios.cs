@@ -149,7 +149,12 @@ public abstract class ControllerScenarios
         Assert.Equal("Warning", e.Type);
         Assert.StartsWith("3 of 4 agents' Leases ran out within 5 s: a control-plane disruption", e.Message, StringComparison.Ordinal);
         Assert.Contains("extip_control_plane_disruptions_total 1", await controller.Metrics.RenderAsync(), StringComparison.Ordinal);
-        Assert.Equal(6, (await env.ClaimsAsync()).Count(c => c.Spec.Nodes[0] != "k8s4"));
+        // The agents that ran out after the first keep their claims through the grace. The first
+        // one's may have moved already: on a busy machine the three last renewals can lie far
+        // enough apart that k8s4's unbroken renewals confirmed it dead (the streak rule) before
+        // the others ran out, which is the design's rule, not a disruption.
+        var held = (await env.ClaimsAsync()).Count(c => c.Spec.Nodes[0] != "k8s4");
+        Assert.True(held is 4 or 6, $"{held} claims off k8s4 at the disruption; expected those of the two or three agents it covers");
 
         // The grace is over and they have not renewed: dead after all (a rack that lost power).
         await EventuallyAsync(env.ClaimsAsync, c => c.Count == 8 && c.All(x => x.Spec.Nodes.SequenceEqual(["k8s4"])), TimeSpan.FromSeconds(60), "claims on k8s4 after the grace");

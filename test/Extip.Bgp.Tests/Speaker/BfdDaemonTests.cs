@@ -41,8 +41,10 @@ public sealed class BfdDaemonTests(ITestOutputHelper output)
         await Task.Delay(1000);
         var rate = session.Bfd.PacketsReceived - before;
 
-        // BIRD sends every 50 ms less up to 25 % jitter: 20 to 27 a second.
-        Assert.InRange(rate, 15, 30);
+        // BIRD sends every 50 ms less up to 25 % jitter: 20 to 27 a second, counted as this process
+        // gets to them; on a busy machine fewer land inside the second. The slow rate before the
+        // session settles is one a second: at least 5 shows the fast one, at most 30 no flood.
+        Assert.InRange(rate, 5, 30);
     }
 
     [Fact]
