@@ -350,11 +350,14 @@ public sealed class BgpScenarios(ITestOutputHelper output)
         await w.Lab.StartAgentAsync("n2");
         await DualStackServiceAsync(w.Env);
         await EcmpAsync(w);
-        var o = await w.Env.Client.CustomObjects.GetClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, BgpPeer.Plural, "tor-v4");
-        var peer = KubernetesJson.Deserialize<BgpPeer>(((JsonElement)o).GetRawText());
-        var generation = peer.Metadata.Generation;
-        peer.Spec.HoldTime = "99999999999999999999999h";
-        await w.Env.Client.CustomObjects.ReplaceClusterCustomObjectAsync(peer, ExtipApi.Group, ExtipApi.Version, BgpPeer.Plural, "tor-v4");
+        var generation = await UpdateAsync(async () =>
+        {
+            var o = await w.Env.Client.CustomObjects.GetClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, BgpPeer.Plural, "tor-v4");
+            var peer = KubernetesJson.Deserialize<BgpPeer>(((JsonElement)o).GetRawText());
+            peer.Spec.HoldTime = "99999999999999999999999h";
+            await w.Env.Client.CustomObjects.ReplaceClusterCustomObjectAsync(peer, ExtipApi.Group, ExtipApi.Version, BgpPeer.Plural, "tor-v4");
+            return peer.Metadata.Generation;
+        });
 
         // Another peer change made afterwards is still carried out.
         await PeerAsync(w.Env, "bad-address", new BgpPeerSpecModel { PeerAddress = "198.51.100.999", PeerAsn = RouterAs, LocalAsn = NodeAs });

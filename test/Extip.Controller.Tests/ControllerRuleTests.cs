@@ -41,8 +41,12 @@ public sealed class ControllerRuleTests
         Assert.Contains("198.51.100.9", refusal.Message, StringComparison.Ordinal);
 
         // Opting out removes only what extip added.
-        updated.Metadata.Annotations.Remove(ExtipApi.ExternalIpAnnotation);
-        await env.Client.CoreV1.ReplaceNamespacedServiceAsync(updated, "frontend", ns);
+        await UpdateAsync(async () =>
+        {
+            var current = await env.Client.CoreV1.ReadNamespacedServiceAsync("frontend", ns);
+            current.Metadata.Annotations.Remove(ExtipApi.ExternalIpAnnotation);
+            return await env.Client.CoreV1.ReplaceNamespacedServiceAsync(current, "frontend", ns);
+        });
         await EventuallyAsync(() => env.Client.CoreV1.ReadNamespacedServiceAsync("frontend", ns), s => s.Spec.ExternalIPs?.Count == 1, what: "opt-out");
         Assert.Equal(["198.51.100.9"], (await env.Client.CoreV1.ReadNamespacedServiceAsync("frontend", ns)).Spec.ExternalIPs);
     }

@@ -10,13 +10,13 @@ namespace Extip.Controller.Tests;
 /// <summary>Issue 11, last good configuration: a bad edit of a live pool moves no address.</summary>
 public sealed class LastGoodTests
 {
-    private static async Task<IpPool> EditAsync(TestEnv env, string name, Action<IpPoolSpecModel> edit)
+    private static Task<IpPool> EditAsync(TestEnv env, string name, Action<IpPoolSpecModel> edit) => UpdateAsync(async () =>
     {
         var pool = await env.PoolStatusAsync(name);
         edit(pool.Spec);
         var o = await env.Client.CustomObjects.ReplaceClusterCustomObjectAsync(pool, ExtipApi.Group, ExtipApi.Version, IpPool.Plural, name);
         return KubernetesJson.Deserialize<IpPool>(((JsonElement)o).GetRawText());
-    }
+    });
 
     private static Condition Cond(IpPool p, string type) => p.Status!.Conditions.Single(c => c.Type == type);
 

@@ -242,6 +242,25 @@ public sealed class TestEnv : IAsyncDisposable
     public async Task<List<Corev1Event>> EventsAsync(string ns, string name) =>
         (await Client.CoreV1.ListNamespacedEventAsync(ns, fieldSelector: $"involvedObject.name={name}")).Items.ToList();
 
+    /// <summary>
+    /// Reads, edits and writes back, as kubectl edit does: when the controller wrote the object in
+    /// between (a status, an annotation), the write answers 409 Conflict and the edit starts again
+    /// from the object as it is now.
+    /// </summary>
+    public static async Task<T> UpdateAsync<T>(Func<Task<T>> readModifyWrite)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await readModifyWrite();
+            }
+            catch (HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.Conflict && attempt < 20)
+            {
+            }
+        }
+    }
+
     /// <summary>Polls until the condition holds (returns its value) or fails the test with what it last saw.</summary>
     public static async Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> done, TimeSpan? timeout = null, string what = "condition")
     {
