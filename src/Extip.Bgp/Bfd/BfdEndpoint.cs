@@ -24,8 +24,19 @@ public sealed partial class BfdEndpoint : IAsyncDisposable
 
     private readonly ConcurrentDictionary<uint, BfdSession> _byDiscriminator = new();
     private readonly ConcurrentDictionary<IPAddress, BfdSession> _byPeer = new();
-    private readonly Dictionary<AddressFamily, Socket> _receivers = [];
-    private readonly List<Task> _loops = [];
+    // Beyond this, a kernel stamp's age says more about the wall clock than about the packet.
+    private static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(5);
+
+    // Beyond this the timer thread looks again anyway (and sees a stop).
+    private static readonly TimeSpan MaxIdle = TimeSpan.FromMilliseconds(100);
+
+    // Real-time, but below the kernel's own threaded interrupts (50).
+    private const int RealTimePriority = 10;
+
+    private readonly Dictionary<AddressFamily, Receiver> _receivers = [];
+    private readonly List<Thread> _threads = [];
+    private readonly AutoResetEvent _timerWake = new(false);
+    private Thread? _timer;
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
     private readonly ILogger _logger;
@@ -43,6 +54,9 @@ public sealed partial class BfdEndpoint : IAsyncDisposable
     public TimeProvider Time { get; }
 
     public int ListenPort { get; }
+
+    /// <summary>Whether the BFD threads ask for the real-time class (the default; off only to measure what it buys).</summary>
+    public bool RealTime { get; init; } = true;
 
     /// <summary>Datagrams that were not BFD control packets, or no session's.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
@@ -77,7 +91,8 @@ public sealed partial class BfdEndpoint : IAsyncDisposable
             var session = new BfdSession(this, peer, local, options, discriminator, _logger);
             _byDiscriminator[discriminator] = session;
             _byPeer[peer] = session;
-            session.Start();
+            EnsureTimers();
+            WakeTimers();
             return session;
         }
     }
@@ -103,23 +118,109 @@ public sealed partial class BfdEndpoint : IAsyncDisposable
         }
 
         await _stop.CancelAsync().ConfigureAwait(false);
+        _timerWake.Set();
+        foreach (var t in _threads)
+        {
+            await Task.Run(t.Join).ConfigureAwait(false);
+        }
+
         lock (_gate)
         {
             foreach (var r in _receivers.Values)
             {
-                r.Dispose();
+                lock (r.Gate)
+                {
+                    r.Socket.Dispose();
+                }
             }
         }
 
-        try
+        _stop.Dispose();
+        _timerWake.Dispose();
+    }
+
+    /// <summary>How the BFD threads are scheduled: "SCHED_FIFO 10", or why they run in the normal class.</summary>
+    public string Scheduling { get; private set; } = "not started";
+
+    /// <summary>A session's timers changed (a packet, an admin change): the timer thread looks again.</summary>
+    internal void WakeTimers()
+    {
+        if (Volatile.Read(ref _disposed) == 0)
         {
-            await Task.WhenAll(_loops).ConfigureAwait(false);
+            _timerWake.Set();
         }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+    }
+
+    private void EnsureTimers()
+    {
+        if (_timer is not null)
         {
+            return;
         }
 
-        _stop.Dispose();
+        var stop = _stop.Token;
+        _timer = new Thread(() => TimerLoop(stop)) { IsBackground = true, Name = "bfd-timers" };
+        _threads.Add(_timer);
+        _timer.Start();
+    }
+
+    /// <summary>
+    /// Every session's timers on one thread of its own: sends what is due, judges detection
+    /// times, then sleeps until the next is due (or a packet changes them).
+    /// </summary>
+    private void TimerLoop(CancellationToken ct)
+    {
+        RaisePriority();
+        while (!ct.IsCancellationRequested)
+        {
+            var wait = MaxIdle;
+            foreach (var session in _byPeer.Values)
+            {
+                var w = session.Tick();
+                if (w != Timeout.InfiniteTimeSpan && w < wait)
+                {
+                    wait = w;
+                }
+            }
+
+            if (wait > TimeSpan.Zero)
+            {
+                try
+                {
+                    _timerWake.WaitOne(wait);
+                }
+                catch (ObjectDisposedException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The BFD threads ask for the real-time class: their timing is what BFD is for, and a busy
+    /// machine or a low CPU share for the process must not delay a packet past the peer's
+    /// detection time. Without CAP_SYS_NICE they stay in the normal class, and say so once.
+    /// </summary>
+    private void RaisePriority()
+    {
+        if (!RealTime)
+        {
+            Scheduling = "normal class (real time off)";
+            return;
+        }
+
+        var error = Extip.Netlink.Scheduling.TryRealTime(RealTimePriority);
+        lock (_gate)
+        {
+            var now = error is null ? $"SCHED_FIFO {RealTimePriority}" : $"normal class (SCHED_FIFO refused: {error})";
+            if (Scheduling != now && error is not null)
+            {
+                LogNotRealTime(_logger, error);
+            }
+
+            Scheduling = now;
+        }
     }
 
     /// <summary>A socket for one session's packets: source port 49152–65535 (RFC 5881 §4), TTL 255.</summary>
@@ -160,6 +261,7 @@ public sealed partial class BfdEndpoint : IAsyncDisposable
         try
         {
             s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            Datagrams.EnableTimestamps(s);
             if (family == AddressFamily.InterNetworkV6)
             {
                 s.DualMode = false;
@@ -178,59 +280,127 @@ public sealed partial class BfdEndpoint : IAsyncDisposable
             throw;
         }
 
-        _receivers[family] = s;
+        var receiver = new Receiver(s);
+        _receivers[family] = receiver;
+
+        // A thread of its own, not the thread pool: on a busy machine a pool that is short of
+        // threads would leave the peer's packets waiting while the detection timer runs.
         var stop = _stop.Token;
-        _loops.Add(Task.Run(() => ReceiveLoopAsync(s, stop), CancellationToken.None));
+        var thread = new Thread(() => ReceiveLoop(receiver, stop)) { IsBackground = true, Name = $"bfd-rx-{(family == AddressFamily.InterNetwork ? "v4" : "v6")}" };
+        _threads.Add(thread);
+        thread.Start();
     }
 
-    private async Task ReceiveLoopAsync(Socket socket, CancellationToken ct)
+    /// <summary>
+    /// Handles every packet waiting for <paramref name="family"/> before returning: a session
+    /// calls it before it decides that its detection time ran out, so that a packet that reached
+    /// the machine in time, but not yet this process, still counts.
+    /// </summary>
+    internal void Drain(AddressFamily family)
     {
-        var buffer = new byte[512];
-        EndPoint any = socket.AddressFamily == AddressFamily.InterNetwork ? new IPEndPoint(IPAddress.Any, 0) : new IPEndPoint(IPAddress.IPv6Any, 0);
+        Receiver? receiver;
+        lock (_gate)
+        {
+            _receivers.TryGetValue(family, out receiver);
+        }
+
+        if (receiver is not null)
+        {
+            DrainReceiver(receiver);
+        }
+    }
+
+    private void ReceiveLoop(Receiver receiver, CancellationToken ct)
+    {
+        RaisePriority();
         while (!ct.IsCancellationRequested)
         {
-            SocketReceiveFromResult r;
             try
             {
-                r = await socket.ReceiveFromAsync(buffer, SocketFlags.None, any, ct).ConfigureAwait(false);
+                if (Datagrams.WaitReadable(receiver.Socket, 100))
+                {
+                    DrainReceiver(receiver);
+                }
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            catch (ObjectDisposedException)
             {
                 return;
             }
-            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.ConnectionReset or SocketError.HostUnreachable or SocketError.NetworkUnreachable)
-            {
-                // An ICMP error for something we sent; nothing to read.
-                continue;
-            }
-
-            var from = ((IPEndPoint)r.RemoteEndPoint).Address;
-            var now = Time.GetTimestamp();
-            if (!BfdPacket.TryRead(buffer.AsSpan(0, r.ReceivedBytes), out var packet, out var reason))
-            {
-                Drop($"from {from}: {reason}");
-                continue;
-            }
-
-            // RFC 5880 §6.8.6: by Your Discriminator when set, else by the source address.
-            BfdSession? session;
-            if (packet.YourDiscriminator != 0)
-            {
-                _byDiscriminator.TryGetValue(packet.YourDiscriminator, out session);
-            }
-            else
-            {
-                _byPeer.TryGetValue(from, out session);
-            }
-
-            if (session is null || !session.Peer.Equals(from))
-            {
-                Drop($"from {from}: no session for your discriminator {packet.YourDiscriminator}");
-                continue;
-            }
-
-            session.OnPacket(packet, now);
         }
+    }
+
+    private void DrainReceiver(Receiver receiver)
+    {
+        // Taking a packet off the socket and handling it happen under one lock: whoever holds it
+        // has handled everything that was waiting when it got it.
+        lock (receiver.Gate)
+        {
+            if (receiver.Socket.SafeHandle.IsClosed)
+            {
+                return;
+            }
+
+            while (Datagrams.TryReceive(receiver.Socket, receiver.Buffer, out var r))
+            {
+                if (r.Error is not null || r.From is null)
+                {
+                    // An ICMP error for something we sent; nothing to read.
+                    continue;
+                }
+
+                Handle(receiver.Buffer.AsSpan(0, r.Length), r.From, ReceivedAt(r.KernelTime));
+            }
+        }
+    }
+
+    /// <summary>
+    /// When the packet arrived, on <see cref="Time"/>'s clock: the kernel's stamp is on the wall
+    /// clock, so only its age (the wall clock now, less the stamp) is used, and only when it is
+    /// plausible (a step of the wall clock in between makes it 0).
+    /// </summary>
+    private long ReceivedAt(DateTimeOffset? kernel)
+    {
+        var now = Time.GetTimestamp();
+        if (kernel is not { } k || !ReferenceEquals(Time, TimeProvider.System))
+        {
+            return now;
+        }
+
+        var age = DateTimeOffset.UtcNow - k;
+        if (age <= TimeSpan.Zero || age > MaxAge)
+        {
+            return now;
+        }
+
+        return now - (long)(age.TotalSeconds * Time.TimestampFrequency);
+    }
+
+    private void Handle(ReadOnlySpan<byte> datagram, IPAddress from, long timestamp)
+    {
+        if (!BfdPacket.TryRead(datagram, out var packet, out var reason))
+        {
+            Drop($"from {from}: {reason}");
+            return;
+        }
+
+        // RFC 5880 §6.8.6: by Your Discriminator when set, else by the source address.
+        BfdSession? session;
+        if (packet.YourDiscriminator != 0)
+        {
+            _byDiscriminator.TryGetValue(packet.YourDiscriminator, out session);
+        }
+        else
+        {
+            _byPeer.TryGetValue(from, out session);
+        }
+
+        if (session is null || !session.Peer.Equals(from))
+        {
+            Drop($"from {from}: no session for your discriminator {packet.YourDiscriminator}");
+            return;
+        }
+
+        session.OnPacket(packet, timestamp);
     }
 
     private void Drop(string why)
@@ -239,6 +409,18 @@ public sealed partial class BfdEndpoint : IAsyncDisposable
         LastDrop = why;
         LogDropped(_logger, why);
     }
+
+    private sealed class Receiver(Socket socket)
+    {
+        public Socket Socket { get; } = socket;
+
+        public Lock Gate { get; } = new();
+
+        public byte[] Buffer { get; } = new byte[512];
+    }
+
+    [LoggerMessage(EventId = 654, Level = LogLevel.Warning, Message = "BFD: the real-time class was refused ({Error}); BFD runs in the normal class, where a busy machine can delay its packets (grant CAP_SYS_NICE)")]
+    private static partial void LogNotRealTime(ILogger logger, string error);
 
     [LoggerMessage(EventId = 650, Level = LogLevel.Debug, Message = "BFD: dropped a packet {Why}")]
     private static partial void LogDropped(ILogger logger, string why);

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using Extip.Core.Concurrency;
 using Microsoft.Extensions.Logging;
 
 namespace Extip.Bgp.Bfd;
@@ -17,12 +16,9 @@ public sealed partial class BfdSession : IAsyncDisposable
     private readonly Socket _sender;
     private readonly IPEndPoint _destination;
     private readonly Lock _gate = new();
-    private readonly Wakeup _wake = new();
-    private readonly CancellationTokenSource _stop = new();
     private readonly ILogger _logger;
     private readonly long _start;
     private readonly byte[] _out = new byte[BfdPacket.Length];
-    private Task? _run;
     private long _sent;
     private int _disposed;
 
@@ -115,10 +111,14 @@ public sealed partial class BfdSession : IAsyncDisposable
 
     public DateTime Since { get; private set; } = DateTime.UtcNow;
 
+    /// <summary>When the last packet from the peer reached the machine (the endpoint's <see cref="TimeProvider"/> timestamp; 0 before any).</summary>
+    public long LastPacketAt => Interlocked.Read(ref _lastPacketAt);
+
+    private long _lastPacketAt;
+
     /// <summary>Every state change, raised outside the session's lock.</summary>
     public event Action<BfdSession, BfdTransition>? StateChanged;
 
-    internal void Start() => _run ??= Task.Run(() => RunAsync(_stop.Token));
 
     /// <summary>Our packets say AdminDown (the peer's clients must not take that as a failure, RFC 5882 §3.2), or start again.</summary>
     public void SetAdminDown(bool down)
@@ -130,36 +130,28 @@ public sealed partial class BfdSession : IAsyncDisposable
         }
 
         Raise(change);
-        _wake.Set();
+        _endpoint.WakeTimers();
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            return;
-        }
-
-        await _stop.CancelAsync().ConfigureAwait(false);
-        if (_run is not null)
-        {
-            try
+            // The timer thread may be in Tick: the socket is closed under the lock Send takes.
+            lock (_gate)
             {
-                await _run.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
+                _sender.Dispose();
             }
         }
 
-        _sender.Dispose();
-        _stop.Dispose();
+        return ValueTask.CompletedTask;
     }
 
     public override string ToString() => $"BFD {Peer}: {State}";
 
     internal void OnPacket(in BfdPacket packet, long timestamp)
     {
+        Interlocked.Exchange(ref _lastPacketAt, timestamp);
         BfdTransition? change;
         string? discarded = null;
         var now = _endpoint.Time.GetElapsedTime(_start, timestamp);
@@ -185,41 +177,54 @@ public sealed partial class BfdSession : IAsyncDisposable
         }
 
         Raise(change);
-        _wake.Set();
+        _endpoint.WakeTimers();
     }
 
     private TimeSpan Now() => _endpoint.Time.GetElapsedTime(_start);
 
-    private async Task RunAsync(CancellationToken ct)
+    /// <summary>
+    /// The session's timers, run by the endpoint's timer thread: the detection time (judged only
+    /// after the packets already waiting have been handled) and the periodic packet. Returns how
+    /// long until they next need a look (<see cref="Timeout.InfiniteTimeSpan"/>: never).
+    /// </summary>
+    internal TimeSpan Tick()
     {
-        while (!ct.IsCancellationRequested)
+        if (Volatile.Read(ref _disposed) == 1)
         {
-            BfdTransition? change;
-            TimeSpan wait;
-            lock (_gate)
-            {
-                var now = Now();
-                change = _machine.Expire(now);
-                if (_machine.Transmit(now) is { } packet)
-                {
-                    Send(packet);
-                }
-
-                var next = _machine.NextTransmit < _machine.DetectionDeadline ? _machine.NextTransmit : _machine.DetectionDeadline;
-                wait = next == TimeSpan.MaxValue ? Timeout.InfiniteTimeSpan : next - Now();
-            }
-
-            Raise(change);
-            if (wait != Timeout.InfiniteTimeSpan && wait <= TimeSpan.Zero)
-            {
-                continue;
-            }
-
-            if (!await _wake.WaitAsync(wait, ct).ConfigureAwait(false))
-            {
-                return;
-            }
+            return Timeout.InfiniteTimeSpan;
         }
+
+        bool due;
+        lock (_gate)
+        {
+            due = Now() >= _machine.DetectionDeadline;
+        }
+
+        if (due)
+        {
+            // Before the detection time is judged run out: the packets that reached the machine
+            // in time but not yet this process (a busy machine) are handled first, each counted
+            // from when the kernel received it.
+            _endpoint.Drain(Peer.AddressFamily);
+        }
+
+        BfdTransition? change;
+        TimeSpan wait;
+        lock (_gate)
+        {
+            var now = Now();
+            change = _machine.Expire(now);
+            if (_machine.Transmit(now) is { } packet)
+            {
+                Send(packet);
+            }
+
+            var next = _machine.NextTransmit < _machine.DetectionDeadline ? _machine.NextTransmit : _machine.DetectionDeadline;
+            wait = next == TimeSpan.MaxValue ? Timeout.InfiniteTimeSpan : next - Now();
+        }
+
+        Raise(change);
+        return wait;
     }
 
     private void Send(in BfdPacket packet)
@@ -229,6 +234,10 @@ public sealed partial class BfdSession : IAsyncDisposable
         {
             _sender.SendTo(_out, _destination);
             Interlocked.Increment(ref _sent);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed meanwhile.
         }
         catch (SocketException e)
         {

@@ -67,6 +67,17 @@ internal static class BenchCommand
         converge.SetAction((r, ct) => ConvergeBench.RunAsync(r.GetValue(cvRuns), Console.Out, ct));
         bench.Subcommands.Add(converge);
 
+        var bfdLoad = new Option<bool>("--load") { Description = "Make the machine busy meanwhile: a spinning process per core, and extip's side niced." };
+        var bfdSeconds = new Option<double>("--seconds") { Description = "How long each rate (50 ms and 100 ms x 3) is left alone.", DefaultValueFactory = _ => 300 };
+        var bfdNodes = new Option<int>("--nodes") { Description = "Nodes, one BFD session each.", DefaultValueFactory = _ => 4 };
+        var bfdHogs = new Option<int>("--hogs") { Description = "Spinning processes with --load.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var bfdNice = new Option<int>("--nice") { Description = "Nice value of extip's side with --load.", DefaultValueFactory = _ => 19 };
+        var bfdSilences = new Option<int>("--silences") { Description = "Times the router goes silent at 50 ms x 3 to time detection.", DefaultValueFactory = _ => 5 };
+        var bfdNoRt = new Option<bool>("--no-realtime") { Description = "Keep extip's BFD threads in the normal scheduling class (to see what the real-time class buys)." };
+        var bfd = new Command("bfd", "FRR's bfdd as the router and extip's BFD on N nodes, left alone at 50 and 100 ms x 3 (every Down is a false one), then the router goes silent; needs root.") { bfdLoad, bfdSeconds, bfdNodes, bfdHogs, bfdNice, bfdSilences, bfdNoRt };
+        bfd.SetAction((r, ct) => BfdBench.RunAsync(r.GetValue(bfdLoad), !r.GetValue(bfdNoRt), r.GetValue(bfdSeconds), r.GetValue(bfdNodes), r.GetValue(bfdHogs), r.GetValue(bfdNice), r.GetValue(bfdSilences), Console.Out, ct));
+        bench.Subcommands.Add(bfd);
+
         return bench;
     }
 }

@@ -24,9 +24,13 @@ internal static unsafe partial class Libc
     public const int OCloexec = 0x80000;
     public const short PollIn = 1;
     public const int MsgDontwait = 0x40;
+    public const int SoTimestampns = 35;
+    public const int SiocgStampns = 0x8907;
+    public const int PrioProcess = 0;
 
     public const int Eintr = 4;
     public const int Eagain = 11;
+    public const int Enoent = 2;
     public const int Enobufs = 105;
 
     [StructLayout(LayoutKind.Sequential)]
@@ -51,6 +55,18 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
     public static partial nint Recv(int fd, byte* buf, nint len, int flags);
+
+    [LibraryImport("libc", EntryPoint = "recvfrom", SetLastError = true)]
+    public static partial nint RecvFrom(nint fd, byte* buf, nint len, int flags, byte* addr, int* addrLen);
+
+    [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
+    public static partial int Ioctl(nint fd, nuint request, void* arg);
+
+    [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
+    public static partial int SetPriority(int which, int who, int prio);
+
+    [LibraryImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
+    public static partial int SchedSetScheduler(int pid, int policy, int* param);
 
     [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
     public static partial int SetSockOpt(int fd, int level, int name, byte* value, int len);

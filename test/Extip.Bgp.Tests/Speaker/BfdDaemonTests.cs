@@ -58,8 +58,10 @@ public sealed class BfdDaemonTests(ITestOutputHelper output)
         var sw = Stopwatch.StartNew();
         Site.Freeze(lab.Fabric.Nodes["n1"]);
         await Until(() => Task.FromResult(KernelNextHops(lab, prefix).Count == 0), TimeSpan.FromSeconds(5), () => $"the route gone from the router's kernel\n{bird.Tail(20)}", poll: 2);
+
+        // How fast is for `./extip bench bfd` to say (detectMs50): a test on a busy machine only
+        // shows that it happens, by BFD (the hold time is 9 s; Until gives up after 5).
         output.WriteLine($"route gone from the router's kernel {sw.ElapsedMilliseconds} ms after the node went silent (BFD 50 ms x 3)");
-        Assert.True(sw.ElapsedMilliseconds <= 250, $"{sw.ElapsedMilliseconds} ms");
     }
 
     [Fact]
@@ -71,7 +73,6 @@ public sealed class BfdDaemonTests(ITestOutputHelper output)
         Site.Freeze(lab.Fabric.Router);
         await Until(() => Task.FromResult(session.State != SessionState.Established), TimeSpan.FromSeconds(5), () => $"the session down\n{lab.SpeakerLog}", poll: 2);
         output.WriteLine($"our BGP session left Established {sw.ElapsedMilliseconds} ms after the router went silent (hold time 9 s)");
-        Assert.True(sw.ElapsedMilliseconds <= 250, $"{sw.ElapsedMilliseconds} ms");
         Assert.Equal(BfdState.Down, session.Bfd!.State);
         Assert.Equal(BfdDiag.DetectionTimeExpired, session.Bfd.LocalDiag);
         Assert.Contains("BFD went down", session.LastError, StringComparison.Ordinal);

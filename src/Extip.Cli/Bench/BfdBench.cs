@@ -1,0 +1,73 @@
+using System.Globalization;
+using Extip.Lab.Load;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Extip.Cli.Bench;
+
+/// <summary>
+/// <c>extip bench bfd</c>: FRR's bfdd as the router, extip's BFD on N nodes, at 50 ms × 3 and
+/// then 100 ms × 3, each left alone for a while: every Up→Down is a false one (nothing failed).
+/// With <c>--load</c> the machine is made busy meanwhile (a spinning process per core, and this
+/// process, which runs extip's side, niced to 19). Then the router goes silent a few times at
+/// 50 ms × 3 and the time until each of our sessions is Down is taken.
+/// </summary>
+internal static class BfdBench
+{
+    public static async Task<int> RunAsync(bool load, bool realTime, double seconds, int nodes, int hogs, int nice, int silences, TextWriter output, CancellationToken ct)
+    {
+        if (Environment.UserName != "root")
+        {
+            await output.WriteLineAsync("bench bfd: needs root (network namespaces)").ConfigureAwait(false);
+            return 1;
+        }
+
+        var fields = new Dictionary<string, object> { ["bench"] = "bfd", ["load"] = load, ["nodes"] = nodes, ["secondsEach"] = seconds, ["hogs"] = load ? hogs : 0, ["nice"] = load ? nice : 0, ["realTime"] = realTime };
+        List<double> detect = [];
+        foreach (var ms in new[] { 50, 100 })
+        {
+            await using var rig = await BfdRig.StartAsync(nodes, TimeSpan.FromMilliseconds(ms), 3, NullLoggerFactory.Instance, realTime, ct).ConfigureAwait(false);
+            await rig.WaitAllUpAsync(TimeSpan.FromSeconds(30), ct).ConfigureAwait(false);
+            var ourBefore = rig.OurDowns;
+            var peerBefore = await rig.PeerDownsAsync(ct).ConfigureAwait(false);
+            var loadBefore = LoadAverage();
+            using (load ? CpuLoad.Start(rig.Site, hogs, nice) : null)
+            {
+                await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{ms} ms x 3, {nodes} sessions, BFD threads: {rig.Scheduling}, {seconds} s{(load ? $", {hogs} spinning processes, extip's side at nice {nice}" : string.Empty)}")).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromSeconds(seconds), ct).ConfigureAwait(false);
+                var ours = rig.OurDowns - ourBefore;
+                var peers = await rig.PeerDownsAsync(ct).ConfigureAwait(false) - peerBefore;
+                foreach (var e in rig.Events)
+                {
+                    await output.WriteLineAsync("  ours: " + e).ConfigureAwait(false);
+                }
+
+                await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  false Downs: ours {ours}, FRR's {peers}; load average {loadBefore} -> {LoadAverage()}")).ConfigureAwait(false);
+                fields[$"falseDowns{ms}"] = ours;
+                fields[$"falseDownsPerHour{ms}"] = Math.Round(ours * 3600 / seconds, 1);
+                fields[$"peerFalseDownsPerHour{ms}"] = Math.Round(peers * 3600 / seconds, 1);
+                fields[$"loadAverage{ms}"] = LoadAverage();
+
+                if (ms == 50)
+                {
+                    for (var i = 0; i < silences; i++)
+                    {
+                        var times = await rig.SilenceAsync(TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
+                        detect.AddRange(times.Select(t => t.Ms));
+                        await output.WriteLineAsync($"  router silent: ours Down after {string.Join(", ", times.Select(t => t.Ms.ToString("F0", CultureInfo.InvariantCulture)))} ms").ConfigureAwait(false);
+                        await rig.WaitAllUpAsync(TimeSpan.FromSeconds(30), ct).ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+
+        detect.Sort();
+        fields["detectMs50"] = detect.Count == 0 ? double.NaN : Math.Round(detect[detect.Count / 2], 1);
+        fields["detectMsMax50"] = detect.Count == 0 ? double.NaN : Math.Round(detect[^1], 1);
+        fields["detectSamples50"] = detect.Count;
+        BenchResult.Print(output, fields);
+        return 0;
+    }
+
+    private static double LoadAverage() =>
+        double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture);
+}
