@@ -22,6 +22,10 @@ ROOTS = {
     "io.k8s.api.events.v1.Event": ("events.k8s.io", "v1", "Event"),
     "io.k8s.api.discovery.v1beta1.EndpointSlice": ("discovery.k8s.io", "v1", "EndpointSlice"),
     "io.k8s.api.coordination.v1.Lease": ("coordination.k8s.io", "v1", "Lease"),
+    "io.k8s.api.rbac.v1.Role": ("rbac.authorization.k8s.io", "v1", "Role"),
+    "io.k8s.api.rbac.v1.ClusterRole": ("rbac.authorization.k8s.io", "v1", "ClusterRole"),
+    "io.k8s.api.rbac.v1.RoleBinding": ("rbac.authorization.k8s.io", "v1", "RoleBinding"),
+    "io.k8s.api.rbac.v1.ClusterRoleBinding": ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding"),
     "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition":
         ("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
 }

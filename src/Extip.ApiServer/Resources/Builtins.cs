@@ -58,6 +58,10 @@ public static class Builtins
             Kind = "ValidatingWebhookConfiguration", Namespaced = false, Categories = ["api-extensions"],
             Strategy = new WebhookConfigurationStrategy(), Table = WebhookConfigurationTable(),
         },
+        Rbac("roles", "Role", namespaced: true, binding: false),
+        Rbac("clusterroles", "ClusterRole", namespaced: false, binding: false),
+        Rbac("rolebindings", "RoleBinding", namespaced: true, binding: true),
+        Rbac("clusterrolebindings", "ClusterRoleBinding", namespaced: false, binding: true),
         new ResourceType
         {
             Group = "apiextensions.k8s.io", Version = "v1", Plural = "customresourcedefinitions", Singular = "customresourcedefinition",
@@ -82,6 +86,37 @@ public static class Builtins
             Table = table,
             FieldSelectors = fields ?? [],
         };
+
+    /// <summary>rbac.authorization.k8s.io/v1 kinds (the real server names no singular or short names for them).</summary>
+    private static ResourceType Rbac(string plural, string kind, bool namespaced, bool binding) => new()
+    {
+        Group = "rbac.authorization.k8s.io",
+        Version = "v1",
+        Plural = plural,
+        Singular = kind.ToLowerInvariant(),
+        Kind = kind,
+        Namespaced = namespaced,
+        Strategy = new RbacStrategy(clusterScoped: !namespaced, binding),
+        Table = binding ? BindingTable() : DefaultTable.Instance,
+    };
+
+    private static LambdaTable BindingTable() => new(
+        [
+            TableColumns.Name,
+            Col("Role", "RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error."),
+            TableColumns.AgeColumn,
+            Col("Users", "Users in the roleBinding", 1),
+            Col("Groups", "Groups in the roleBinding", 1),
+            Col("ServiceAccounts", "ServiceAccounts in the roleBinding", 1),
+        ],
+        (o, now) =>
+        {
+            var subjects = (o["subjects"] as JsonArray ?? []).OfType<JsonObject>().ToList();
+            string Of(string kind, Func<JsonObject, string> show) => string.Join(", ", subjects.Where(s => s.Str("kind") == kind).Select(show));
+            return [Name(o), $"{o.Str("roleRef", "kind")}/{o.Str("roleRef", "name")}", Age(o, now),
+                Of("User", s => s.Str("name") ?? string.Empty), Of("Group", s => s.Str("name") ?? string.Empty),
+                Of("ServiceAccount", s => $"{s.Str("namespace")}/{s.Str("name")}")];
+        });
 
     private static Dictionary<string, Func<JsonObject, string?>> EventFields() => new()
     {
