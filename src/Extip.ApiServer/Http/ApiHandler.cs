@@ -17,6 +17,9 @@ namespace Extip.ApiServer.Http;
 /// </summary>
 public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore store, ResourceRegistry registry, ResourceContext context, FaultInjector faults, Admission.WebhookAdmission admission, ILogger logger)
 {
+    private readonly Authorization.TokenAuthenticator _authenticator = new(options.Token ?? throw new ArgumentException("the server's token is not set", nameof(options)), options.TokenFile);
+    private readonly Authorization.RbacAuthorizer? _rbac = options.Authorization == AuthorizationMode.RBAC ? new(store, registry) : null;
+
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     public async Task HandleAsync(HttpContext http)
@@ -60,8 +63,9 @@ public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore sto
 
     /// <summary>
     /// Bearer-token authentication (issue 12): everything but the health and version endpoints
-    /// (which kube-apiserver also serves to anonymous clients) needs the server's token,
-    /// the fault-injection admin endpoints included.
+    /// (which kube-apiserver also serves to anonymous clients) needs a known token, the
+    /// fault-injection admin endpoints included. Under RBAC the user must then be allowed the
+    /// request, judged from its path alone as kube-apiserver does (403 before 404).
     /// </summary>
     private void Authenticate(HttpContext http)
     {
@@ -71,11 +75,16 @@ public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore sto
             return;
         }
 
-        var header = http.Request.Headers.Authorization.ToString();
-        var expected = Encoding.UTF8.GetBytes("Bearer " + options.Token);
-        if (!System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header), expected))
+        var user = _authenticator.Authenticate(http.Request.Headers.Authorization.ToString()) ?? throw new ApiException(401, "Unauthorized", "Unauthorized");
+        if (_rbac is null)
         {
-            throw new ApiException(401, "Unauthorized", "Unauthorized");
+            return;
+        }
+
+        var request = Authorization.RequestAttributes.From(http.Request.Method, path, QueryValues.Bool(http.Request.Query, "watch"));
+        if (!_rbac.Allowed(user, request))
+        {
+            throw Errors.Forbidden(request, user);
         }
     }
 

@@ -43,9 +43,25 @@ public sealed record ApiServerOptions
     /// </summary>
     public string? Token { get; init; }
 
+    /// <summary>
+    /// More bearer tokens, in kube-apiserver's <c>--token-auth-file</c> format
+    /// (<c>token,user,uid[,"group1,group2"]</c>): one identity each, for RBAC.
+    /// </summary>
+    public string? TokenFile { get; init; }
+
+    /// <summary>AlwaysAllow (any authenticated user may do anything), or RBAC (Roles and bindings decide; the server's own token is in system:masters).</summary>
+    public AuthorizationMode Authorization { get; init; } = AuthorizationMode.AlwaysAllow;
+
     /// <summary>Listening on an address other than loopback must be asked for.</summary>
     public bool AllowRemote { get; init; }
 
     /// <summary>The version /version reports; features follow this version where it differs from v1.20.</summary>
     public string GitVersion { get; init; } = "v1.32.0-extip";
+}
+
+/// <summary>How the server decides what an authenticated user may do (kube-apiserver's --authorization-mode).</summary>
+public enum AuthorizationMode
+{
+    AlwaysAllow,
+    RBAC,
 }

@@ -20,6 +20,9 @@ public static class Errors
         return new(422, "Invalid", $"{t.QualifiedKind} \"{name}\" is invalid: {list}", name, t.Group, t.Kind, errors);
     }
 
+    public static ApiException Forbidden(Authorization.RequestAttributes request, Authorization.UserInfo user) =>
+        new(403, "Forbidden", request.ForbiddenMessage(user), request.Name.Length == 0 ? null : request.Name, request.Group.Length == 0 ? null : request.Group, request.IsResource ? request.Resource : null);
+
     public static ApiException BadRequest(string message) => new(400, "BadRequest", message);
 
     public static ApiException TooLarge(string why) => new(413, "RequestEntityTooLarge", $"Request entity too large: {why}");
