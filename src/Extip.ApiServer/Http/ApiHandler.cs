@@ -76,6 +76,7 @@ public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore sto
         }
 
         var user = _authenticator.Authenticate(http.Request.Headers.Authorization.ToString()) ?? throw new ApiException(401, "Unauthorized", "Unauthorized");
+        http.Items[UserItem] = user;
         if (_rbac is null)
         {
             return;
@@ -157,6 +158,12 @@ public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore sto
         if (faults.TryConsume(info.Verb, info.Type.Plural, out var injected))
         {
             throw Errors.Injected(injected, info.Verb, info.Type.Plural);
+        }
+
+        if (IsReview(info.Type))
+        {
+            await ReviewAsync(http, info);
+            return;
         }
 
         switch (info.Verb)

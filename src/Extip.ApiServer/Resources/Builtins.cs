@@ -58,6 +58,11 @@ public static class Builtins
             Kind = "ValidatingWebhookConfiguration", Namespaced = false, Categories = ["api-extensions"],
             Strategy = new WebhookConfigurationStrategy(), Table = WebhookConfigurationTable(),
         },
+        new ResourceType
+        {
+            Group = "authorization.k8s.io", Version = "v1", Plural = "selfsubjectaccessreviews", Singular = "selfsubjectaccessreview",
+            Kind = "SelfSubjectAccessReview", Namespaced = false, Verbs = ["create"],
+        },
         Rbac("roles", "Role", namespaced: true, binding: false),
         Rbac("clusterroles", "ClusterRole", namespaced: false, binding: false),
         Rbac("rolebindings", "RoleBinding", namespaced: true, binding: true),

@@ -30,6 +30,8 @@ internal static class BfdBench
             var ourBefore = rig.OurDowns;
             var peerBefore = await rig.PeerDownsAsync(ct).ConfigureAwait(false);
             var loadBefore = LoadAverage();
+            var gcBefore = GC.CollectionCount(0);
+            var pauseBefore = GC.GetTotalPauseDuration();
             using (load ? CpuLoad.Start(rig.Site, hogs, nice) : null)
             {
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{ms} ms x 3, {nodes} sessions, BFD threads: {rig.Scheduling}, {seconds} s{(load ? $", {hogs} spinning processes, extip's side at nice {nice}" : string.Empty)}")).ConfigureAwait(false);
@@ -41,7 +43,11 @@ internal static class BfdBench
                     await output.WriteLineAsync("  ours: " + e).ConfigureAwait(false);
                 }
 
-                await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  false Downs: ours {ours}, FRR's {peers}; load average {loadBefore} -> {LoadAverage()}")).ConfigureAwait(false);
+                var gcs = GC.CollectionCount(0) - gcBefore;
+                var pause = (GC.GetTotalPauseDuration() - pauseBefore).TotalMilliseconds;
+                await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  false Downs: ours {ours}, FRR's {peers}; load average {loadBefore} -> {LoadAverage()}; this process: {gcs} garbage collections, {pause:F0} ms paused")).ConfigureAwait(false);
+                fields[$"gcCount{ms}"] = gcs;
+                fields[$"gcPauseMs{ms}"] = Math.Round(pause, 1);
                 fields[$"falseDowns{ms}"] = ours;
                 fields[$"falseDownsPerHour{ms}"] = Math.Round(ours * 3600 / seconds, 1);
                 fields[$"peerFalseDownsPerHour{ms}"] = Math.Round(peers * 3600 / seconds, 1);
