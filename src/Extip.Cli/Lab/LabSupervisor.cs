@@ -34,6 +34,7 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
     private Process? _apiServer;
     private Process? _controller;
     private string? _apiServerUrl;
+    private LabIdentities? _identities;
     private string _apiServerState = "running";
     private int _controllers;
 
@@ -134,12 +135,13 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
 
     private async Task<string> StartApiServerAsync(CancellationToken ct)
     {
+        _identities = LabIdentities.InDirectory(Path.Combine(_site!.WorkDir, "identities"));
         if (_spec.ApiServer == "real")
         {
             var script = Path.Combine(RepoRoot(), "tools", "real-apiserver", "start.sh");
             var dir = Path.Combine(_site!.WorkDir, "kube-apiserver");
             var port = Checkout.RealApiServerPort().ToString(CultureInfo.InvariantCulture);
-            var output = await Task.Run(() => Shell.Run("bash", [script, dir, port]), ct).ConfigureAwait(false);
+            var output = await Task.Run(() => Shell.Run("env", [$"AUTHORIZATION_MODE=RBAC", $"EXTRA_TOKENS={_identities.TokenFile}", "bash", script, dir, port]), ct).ConfigureAwait(false);
             File.Copy(output.Trim().Split('\n')[^1].Trim(), _home.Kubeconfig, overwrite: true);
             _apiServerUrl = $"https://127.0.0.1:{port}";
         }
@@ -150,14 +152,15 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
 
         Client = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(_home.Kubeconfig));
         _apiServerUrl ??= Client.BaseUri.ToString().TrimEnd('/');
-        return $"{(_spec.ApiServer == "real" ? "kube-apiserver v1.20 (real, with etcd)" : "extip's embedded API server")} at {_apiServerUrl}; kubeconfig {_home.Kubeconfig}";
+        return $"{(_spec.ApiServer == "real" ? "kube-apiserver v1.20 (real, with etcd)" : "extip's embedded API server")} at {_apiServerUrl}, RBAC on; kubeconfig {_home.Kubeconfig} (admin)";
     }
 
     /// <summary>The embedded API server as a process, its objects in the site's folder (so that a restart finds them).</summary>
     private async Task StartEmbeddedApiServerAsync(int port, CancellationToken ct)
     {
         File.Delete(_home.Kubeconfig);
-        _apiServer = StartSelf("apiserver", ["apiserver", "--listen", $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}", "--kubeconfig-out", _home.Kubeconfig, "--data-dir", Path.Combine(_site!.WorkDir, "apiserver")]);
+        _apiServer = StartSelf("apiserver", ["apiserver", "--listen", $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}", "--kubeconfig-out", _home.Kubeconfig, "--data-dir", Path.Combine(_site!.WorkDir, "apiserver"),
+            "--authorization", "RBAC", "--token-file", _identities!.TokenFile]);
         _apiServerState = "running";
         var sw = Stopwatch.StartNew();
         while (!File.Exists(_home.Kubeconfig))
@@ -175,6 +178,7 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
     {
         await CrdInstaller.InstallAsync(Client, ct).ConfigureAwait(false);
         await LabObjects.EnsureNamespaceAsync(Client, "extip-system", ct).ConfigureAwait(false);
+        var rbac = await LabIdentities.ApplyRbacAsync(Client, Path.Combine(RepoRoot(), "deploy"), ct).ConfigureAwait(false);
         foreach (var node in _spec.NodeNames)
         {
             await LabObjects.CreateNodeAsync(Client, node, _fabric!.V4(node), _fabric.V6(node), ct).ConfigureAwait(false);
@@ -184,7 +188,7 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
         var peers = _spec.Mode == AnnounceMode.BGP
             ? await LabObjects.CreatePeersAsync(Client, _spec, ct).ConfigureAwait(false)
             : "no BGPPeers (mode " + _spec.Mode + ")";
-        return $"CRDs, namespace extip-system, Nodes {_spec.NodeNames[0]}…{_spec.NodeNames[^1]}, {pool}, {peers}";
+        return $"CRDs, namespace extip-system, the manifests' RBAC ({rbac} objects), Nodes {_spec.NodeNames[0]}…{_spec.NodeNames[^1]}, {pool}, {peers}";
     }
 
     private async Task<string> StartRouterAsync(CancellationToken ct)
@@ -226,7 +230,8 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
     {
         var n = Interlocked.Increment(ref _controllers);
         // The admission webhook on loopback, where the lab's API server (embedded or real) reaches it.
-        string[] args = ["controller", "--kubeconfig", _home.Kubeconfig, "--id", $"lab-controller-{n}", "--mask", "32", "--iface", "lo", "--webhook", "127.0.0.1:0"];
+        var kubeconfig = LabIdentities.As(_home.Kubeconfig, _identities!.ControllerToken, Path.Combine(_home.Dir, "kubeconfig-controller"));
+        string[] args = ["controller", "--kubeconfig", kubeconfig, "--id", $"lab-controller-{n}", "--mask", "32", "--iface", "lo", "--webhook", "127.0.0.1:0"];
         _controller = StartSelf("controller", _spec.HoldDownSeconds is { } hold ? [.. args, "--hold-down", hold.ToString(CultureInfo.InvariantCulture)] : args);
     }
 
@@ -248,12 +253,9 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
         }
 
         var path = Path.Combine(_home.Dir, $"kubeconfig-{node}");
-        var text = File.ReadAllText(_home.Kubeconfig).Replace($"{api.Host}:{api.Port.ToString(CultureInfo.InvariantCulture)}", $"127.0.0.1:{relay.Port.ToString(CultureInfo.InvariantCulture)}", StringComparison.Ordinal);
-        File.WriteAllText(path, text);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
+        LabIdentities.As(_home.Kubeconfig, _identities!.AgentToken, path);
+        var text = File.ReadAllText(path).Replace($"{api.Host}:{api.Port.ToString(CultureInfo.InvariantCulture)}", $"127.0.0.1:{relay.Port.ToString(CultureInfo.InvariantCulture)}", StringComparison.Ordinal);
+        Extip.ApiServer.Storage.PrivateFiles.WriteAllText(path, text);
         return path;
     }
 
