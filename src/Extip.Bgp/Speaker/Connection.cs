@@ -122,10 +122,47 @@ internal sealed class Connection(Socket socket, bool outgoing) : IDisposable
         }
     }
 
-    /// <summary>Closes with a FIN after what was sent (a NOTIFICATION arrives before the close).</summary>
+    private const int IpProtoTcp = 6;
+    private const int TcpInfo = 11;
+    private const byte TcpStateClose = 7;
+    private static readonly TimeSpan PeerCloseWait = TimeSpan.FromSeconds(2);
+    private int _disposed;
+
+    /// <summary>
+    /// Closes with a FIN after what was sent (a NOTIFICATION arrives before the close), and keeps
+    /// the socket until the peer has closed too (at most two seconds): Linux acknowledges the
+    /// peer's FIN from a socket that is already closed with a time-wait stub that carries the
+    /// system's default hop limit (64 on IPv6), not the session's (1 for single-hop eBGP; 255
+    /// with GTSM). Kept open, the socket answers it itself, with its own.
+    /// </summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         Shutdown();
-        socket.Dispose();
+        _ = CloseWhenPeerClosedAsync(socket);
+    }
+
+    private static async Task CloseWhenPeerClosedAsync(Socket socket)
+    {
+        try
+        {
+            var info = new byte[8];
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (waited.Elapsed < PeerCloseWait && socket.GetRawSocketOption(IpProtoTcp, TcpInfo, info) > 0 && info[0] != TcpStateClose)
+            {
+                await Task.Delay(10).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            socket.Dispose();
+        }
     }
 }
