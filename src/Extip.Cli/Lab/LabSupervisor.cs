@@ -199,6 +199,7 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
             .ToList();
         _router = Router.Create(_spec.Router, _site!, _fabric!.Router, new RouterConfig { RouterId = Fabric.RouterV4, As = LabObjects.RouterAs, Neighbors = neighbors });
         await _router.StartAsync(ct).ConfigureAwait(false);
+        _router.RunInRealTime();
         switch (_spec.Mode)
         {
             case AnnounceMode.L2:
