@@ -142,8 +142,13 @@ public sealed class LabScenarios(ITestOutputHelper output)
     [Fact]
     public async Task KillController_ClientUnaffected_NewControllerTakesOver()
     {
+        // Without BFD: what is tested is that replacing the controller costs no request. At 50 ms
+        // x 3 on a starved 2-core machine, BFD sessions to the lab's router went down together
+        // (both agents at once, NeighborSignaledDown: the packets waited in the machine, not in
+        // extip) and the router's ECMP route lost a next hop for a moment; BFD under load has its
+        // own test (BfdUnderLoadTests) and benchmark (bench bfd --load).
         await using var lab = new LabDriver(output);
-        await lab.MustAsync("lab", "up", "--nodes", "3", "--agents", "2");
+        await lab.MustAsync("lab", "up", "--nodes", "3", "--agents", "2", "--no-bfd");
         await LabObjects.CreateSeedServiceAsync(lab.Client, lab.State.Spec, CancellationToken.None);
         await lab.Until(() => lab.RoutedTo(Seed), r => r.SequenceEqual(["k8s1", "k8s2"]), "the seed routed to both agents");
         var first = lab.State.ControllerPid;
@@ -173,8 +178,7 @@ public sealed class LabScenarios(ITestOutputHelper output)
         var seen = await probing;
         await watching;
         // The controller changed nothing: both nodes held the address throughout, and its claim
-        // was never rewritten. (The router's route is not asserted: on a starved 2-core machine a
-        // new process's start can delay a BFD packet past 150 ms, which is the network's business.)
+        // was never rewritten.
         Assert.All(routes, r => Assert.Equal("k8s1,k8s2", r));
         Assert.Equal(claim.Metadata.ResourceVersion, (await lab.ClaimAsync(Seed))!.Metadata.ResourceVersion);
         lab.Log($"while the controller was replaced: {seen.Succeeded} ok, {seen.Failed} failed, longest gap {seen.LongestGap.TotalMilliseconds:F0} ms");
