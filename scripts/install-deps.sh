@@ -15,6 +15,9 @@ packages=(
   nftables    # the tests drop a frozen node's traffic inside its namespace
   keepalived  # VRRP: the L2 failover reference of `extip bench failover`
   python3-kubernetes  # a second client library (Python) in the API conformance suite
+  podman      # runs extip's OCI image in the lab (lab --image) as a kubelet's runtime would
+  runc        # podman's runtime here: crun refuses machines with cgroups v1 and v2 mounted at once
+  skopeo      # inspects the OCI archive scripts/build-image.sh writes
 )
 # kubectl: the conformance tests drive the machine's kubectl; Debian's kubernetes-client
 # provides one where the machine has none.

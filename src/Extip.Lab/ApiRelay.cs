@@ -16,17 +16,28 @@ namespace Extip.Lab;
 public sealed class ApiRelay : IAsyncDisposable
 {
     private readonly IPEndPoint _target;
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
     private readonly List<(TcpClient Client, TcpClient? Upstream)> _connections = [];
     private readonly Task? _accepting;
     private volatile bool _cut;
 
-    public ApiRelay(IPEndPoint target)
+    /// <param name="target">The API server.</param>
+    /// <param name="listenIn">
+    /// The network namespace whose loopback the relay listens on (null: this process's). A node's
+    /// agent in a container lives in its node's namespace, as a hostNetwork pod does, and reaches
+    /// the server there; the relay itself connects to the server from here.
+    /// </param>
+    public ApiRelay(IPEndPoint target, string? listenIn = null)
     {
         _target = target;
-        _listener.Start();
+        _listener = Extip.Netlink.NetNs.Run(listenIn, () =>
+        {
+            var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            return listener;
+        });
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
         _accepting = Task.Run(() => AcceptAsync(_stop.Token));
     }

@@ -9,6 +9,24 @@ public static class Shell
 
     public static string Run(string file, IEnumerable<string> args, bool check = true)
     {
+        var (code, output, errors, command) = Exec(file, args);
+        if (check && code != 0)
+        {
+            throw new LabException($"{command} failed with exit code {code}: {errors.Trim()}{output.Trim()}");
+        }
+
+        return output;
+    }
+
+    /// <summary>Runs the command and gives its exit code and standard output, whatever the code.</summary>
+    public static (int Code, string Output) TryRun(string file, IEnumerable<string> args)
+    {
+        var (code, output, _, _) = Exec(file, args);
+        return (code, output);
+    }
+
+    private static (int Code, string Output, string Errors, string Command) Exec(string file, IEnumerable<string> args)
+    {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args)
         {
@@ -21,12 +39,7 @@ public static class Shell
         p.WaitForExit();
         var output = stdout.GetAwaiter().GetResult();
         var errors = stderr.GetAwaiter().GetResult();
-        if (check && p.ExitCode != 0)
-        {
-            throw new LabException($"{file} {string.Join(' ', psi.ArgumentList)} failed with exit code {p.ExitCode}: {errors.Trim()}{output.Trim()}");
-        }
-
-        return output;
+        return (p.ExitCode, output, errors, $"{file} {string.Join(' ', psi.ArgumentList)}");
     }
 
     public static bool Exists(string file) =>

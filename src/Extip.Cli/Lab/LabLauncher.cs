@@ -145,6 +145,7 @@ internal static class LabLauncher
     private static int Sweep(LabHome home)
     {
         var removed = Site.Sweep().Count;
+        LabContainers.Sweep();
         if (home.Running() is null)
         {
             home.Clear();

@@ -42,6 +42,9 @@ internal sealed record LabSpec
     /// <summary>The controller's <c>--hold-down</c> (route-flap damping of returning nodes); null: its default.</summary>
     public double? HoldDownSeconds { get; init; }
 
+    /// <summary>An OCI archive of extip's image (scripts/build-image.sh): the controller and the agents run from it in containers; null: from this build.</summary>
+    public string? Image { get; init; }
+
     /// <summary>The TCP port the nodes' responders (the "pods") answer on.</summary>
     public int Port { get; init; } = 80;
 

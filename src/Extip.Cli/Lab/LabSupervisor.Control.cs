@@ -94,8 +94,8 @@ internal sealed partial class LabSupervisor
             "stop" => Signals.Term,
             _ => throw new ArgumentException($"fail controller --how {how}: kill or stop (a new controller starts, as its Deployment would start one)"),
         };
-        Signals.Send(c.Id, signal);
-        return $"controller pid {c.Id}: {(how == "kill" ? "SIGKILL" : "SIGTERM")}; a new one starts";
+        Signals.Send(Pid(c), signal);
+        return $"controller pid {Pid(c)}: {(how == "kill" ? "SIGKILL" : "SIGTERM")}; a new one starts";
     }
 
     /// <summary>The API server goes away: frozen (SIGSTOP: connections hang) or killed (SIGKILL: connections refused).</summary>
@@ -186,29 +186,29 @@ internal sealed partial class LabSupervisor
         {
             case "freeze":
                 // The node dies silently: its agent stops where it is and no packet enters or leaves.
-                Signals.Send(agent.Process.Id, Signals.Stop);
+                Signals.Send(Pid(agent.Process), Signals.Stop);
                 Site.Freeze(ns);
                 agent.State = "frozen";
-                said = $"{node}: agent pid {agent.Process.Id} stopped (SIGSTOP) and all of {ns}'s traffic dropped";
+                said = $"{node}: agent pid {Pid(agent.Process)} stopped (SIGSTOP) and all of {ns}'s traffic dropped";
                 break;
             case "hang":
                 // A stuck agent on a live node: its traffic flows, the kernel still answers for
                 // its addresses until their lifetimes (its Lease) run out.
-                Signals.Send(agent.Process.Id, Signals.Stop);
+                Signals.Send(Pid(agent.Process), Signals.Stop);
                 agent.State = "hung";
-                said = $"{node}: agent pid {agent.Process.Id} stopped (SIGSTOP); the node's traffic flows";
+                said = $"{node}: agent pid {Pid(agent.Process)} stopped (SIGSTOP); the node's traffic flows";
                 break;
             case "kill":
-                Signals.Send(agent.Process.Id, Signals.Kill);
+                Signals.Send(Pid(agent.Process), Signals.Kill);
                 await agent.Process.WaitForExitAsync().ConfigureAwait(false);
                 agent.State = "killed";
-                said = $"{node}: agent pid {agent.Process.Id} killed (SIGKILL): its BGP sessions closed with it; the kernel removes the addresses it put there when their lifetime (its Lease) runs out, and the controller moves its claims then";
+                said = $"{node}: agent pid {Pid(agent.Process)} killed (SIGKILL): its BGP sessions closed with it; the kernel removes the addresses it put there when their lifetime (its Lease) runs out, and the controller moves its claims then";
                 break;
             case "stop":
-                Signals.Send(agent.Process.Id, Signals.Term);
+                Signals.Send(Pid(agent.Process), Signals.Term);
                 await agent.Process.WaitForExitAsync().ConfigureAwait(false);
                 agent.State = "stopped";
-                said = $"{node}: agent pid {agent.Process.Id} stopped cleanly (SIGTERM): withdrew its routes, removed its addresses, released its Lease";
+                said = $"{node}: agent pid {Pid(agent.Process)} stopped cleanly (SIGTERM): withdrew its routes, removed its addresses, released its Lease";
                 break;
             default:
                 throw new ArgumentException($"fail {node} --how {how}: freeze, hang, kill, stop or cut-api");
@@ -243,25 +243,25 @@ internal sealed partial class LabSupervisor
         {
             Site.Thaw(ns);
             agent.ReadySince = DateTime.UtcNow;
-            Signals.Send(agent.Process.Id, Signals.Cont);
+            Signals.Send(Pid(agent.Process), Signals.Cont);
             agent.State = "running";
-            said = $"{node}: traffic flows again and agent pid {agent.Process.Id} continues (SIGCONT)";
+            said = $"{node}: traffic flows again and agent pid {Pid(agent.Process)} continues (SIGCONT)";
         }
         else if (agent is { State: "hung" } && !agent.Process.HasExited)
         {
             agent.ReadySince = DateTime.UtcNow;
-            Signals.Send(agent.Process.Id, Signals.Cont);
+            Signals.Send(Pid(agent.Process), Signals.Cont);
             agent.State = "running";
-            said = $"{node}: agent pid {agent.Process.Id} continues (SIGCONT)";
+            said = $"{node}: agent pid {Pid(agent.Process)} continues (SIGCONT)";
         }
         else if (agent is not null && !agent.Process.HasExited)
         {
-            said = $"{node}: its agent (pid {agent.Process.Id}) is running";
+            said = $"{node}: its agent (pid {Pid(agent.Process)}) is running";
         }
         else
         {
             agent = StartAgent(node);
-            said = $"{node}: agent started (pid {agent.Process.Id})";
+            said = $"{node}: agent started (pid {Pid(agent.Process)})";
         }
 
         WriteState();

@@ -37,6 +37,10 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
     private LabIdentities? _identities;
     private string _apiServerState = "running";
     private int _controllers;
+    private LabContainers? _containers;
+
+    /// <summary>In a lab run from the image: each container's podman process, and the process id of what runs in it.</summary>
+    private readonly Dictionary<Process, Task<int>> _containerPids = [];
 
     public LabSupervisor(LabSpec spec, LabHome home, TextWriter say)
     {
@@ -72,6 +76,16 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
             return Task.FromResult($"namespaces {_site.Prefix}*: nodes {_spec.NodeNames[0]}…{_spec.NodeNames[^1]} on a rack segment (198.51.100.0/25, 2001:db8:100::/64), "
                 + $"a router, a client behind it (198.51.100.130); an HTTP responder on every node answers with its name");
         }).ConfigureAwait(false);
+
+        if (_spec.Image is { } image)
+        {
+            await Step("image", () =>
+            {
+                LabContainers.Sweep();
+                _containers = LabContainers.Load(image);
+                return Task.FromResult($"{_containers.Image} from {image}; the controller and the agents run in containers (podman, {_containers.Runtime}) with the manifests' users and capabilities");
+            }).ConfigureAwait(false);
+        }
 
         await Step("API server", () => StartApiServerAsync(ct)).ConfigureAwait(false);
         await Step("cluster objects", () => ApplyClusterAsync(ct)).ConfigureAwait(false);
@@ -232,8 +246,15 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
         var n = Interlocked.Increment(ref _controllers);
         // The admission webhook on loopback, where the lab's API server (embedded or real) reaches it.
         var kubeconfig = LabIdentities.As(_home.Kubeconfig, _identities!.ControllerToken, Path.Combine(_home.Dir, "kubeconfig-controller"));
+        if (_containers is not null)
+        {
+            // The controller's container runs as 65532, as its Deployment's does: its credentials are its own.
+            Shell.Run("chown", "65532:65532", kubeconfig);
+        }
+
         string[] args = ["controller", "--kubeconfig", kubeconfig, "--id", $"lab-controller-{n}", "--mask", "32", "--iface", "lo", "--webhook", "127.0.0.1:0"];
-        _controller = StartSelf("controller", _spec.HoldDownSeconds is { } hold ? [.. args, "--hold-down", hold.ToString(CultureInfo.InvariantCulture)] : args);
+        _controller = StartSelf("controller", _spec.HoldDownSeconds is { } hold ? [.. args, "--hold-down", hold.ToString(CultureInfo.InvariantCulture)] : args,
+            container: ("host", LabContainers.ControllerSecurity, [kubeconfig]));
     }
 
     /// <summary>
@@ -248,7 +269,8 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
         {
             if (!_relays.TryGetValue(node, out relay!))
             {
-                relay = new ApiRelay(new System.Net.IPEndPoint(System.Net.IPAddress.Parse(api.Host), api.Port));
+                // An agent in a container lives in its node's namespace and reaches the relay there.
+                relay = new ApiRelay(new System.Net.IPEndPoint(System.Net.IPAddress.Parse(api.Host), api.Port), listenIn: _containers is null ? null : _fabric!.Nodes[node]);
                 _relays[node] = relay;
             }
         }
@@ -264,12 +286,14 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
     private AgentProcess StartAgent(string node)
     {
         var ns = _fabric!.Nodes[node];
+        // From the image the agent runs inside its node's namespace (hostNetwork), not driving it from outside.
+        string[] where = _containers is null ? ["--netns", ns] : [];
         var p = StartSelf($"agent-{node}",
         [
-            "agent", "--node", node, "--kubeconfig", NodeKubeconfig(node), "--netns", ns,
+            "agent", "--node", node, "--kubeconfig", NodeKubeconfig(node), .. where,
             "--lease-duration", _spec.LeaseSeconds.ToString(CultureInfo.InvariantCulture),
             "--renew-interval", _spec.RenewSeconds.ToString(CultureInfo.InvariantCulture),
-        ]);
+        ], container: (ns, LabContainers.AgentSecurity, [Path.Combine(_home.Dir, $"kubeconfig-{node}")]));
         var agent = new AgentProcess(node, p);
         lock (_gate)
         {
@@ -341,11 +365,21 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
     }
 
     /// <summary>An extip command as a child process of the site, its output in the lab's log folder.</summary>
-    private Process StartSelf(string log, IReadOnlyList<string> args)
+    private Process StartSelf(string log, IReadOnlyList<string> args, (string Network, string[] Security, string[] Files)? container = null)
     {
         var writer = new StreamWriter(Path.Combine(_home.LogDir, log + ".log"), append: true) { AutoFlush = true };
         var (file, prefix) = SelfCommand();
-        var p = _site!.Start(null, file, [.. prefix, .. args], output: line =>
+        string? name = null;
+        IReadOnlyList<string> command = [.. prefix, .. args];
+        // The API server stands in for the cluster's: it runs from this build, as do the routers.
+        if (_containers is not null && container is { } c)
+        {
+            // Its credentials, and the site's folder (where a real API server's CA certificate is).
+            (file, var a, name) = _containers.Command(_site!.Prefix, log, c.Network, c.Security, [.. c.Files, _site.WorkDir], args);
+            command = a;
+        }
+
+        var p = _site!.Start(null, file, command, output: line =>
         {
             lock (writer)
             {
@@ -360,7 +394,27 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
                 writer.Dispose();
             }
         };
+        if (name is not null)
+        {
+            lock (_gate)
+            {
+                _containerPids[p] = LabContainers.PidAsync(name, p, TimeSpan.FromSeconds(60), CancellationToken.None);
+            }
+        }
+
         return p;
+    }
+
+    /// <summary>The process id of what <paramref name="p"/> runs: itself, or in a lab from the image, the container's process.</summary>
+    private int Pid(Process p)
+    {
+        Task<int>? pid;
+        lock (_gate)
+        {
+            _containerPids.TryGetValue(p, out pid);
+        }
+
+        return pid?.GetAwaiter().GetResult() ?? p.Id;
     }
 
     /// <summary>How to run this same extip: the dotnet host and the CLI's assembly.</summary>
@@ -385,7 +439,7 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
             nodes = [.. _spec.NodeNames.Select(n => new LabNode(n, _fabric!.Nodes[n], _fabric.V4(n).ToString(), _fabric.V6(n).ToString())
             {
                 Agent = !_agents.TryGetValue(n, out var a) ? "none" : a.Process.HasExited && a.State == "running" ? "exited" : a.State,
-                AgentPid = _agents.TryGetValue(n, out var b) && !b.Process.HasExited ? b.Process.Id : null,
+                AgentPid = _agents.TryGetValue(n, out var b) && !b.Process.HasExited ? Pid(b.Process) : null,
             })];
         }
 
@@ -398,7 +452,7 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
             Router = _fabric!.Router,
             Client = _fabric.Client!,
             Nodes = nodes,
-            ControllerPid = _controller is { HasExited: false } c ? c.Id : null,
+            ControllerPid = _controller is { HasExited: false } c ? Pid(c) : null,
             ApiServerUrl = _apiServerUrl,
             ApiServer = _apiServerState,
         });
@@ -420,14 +474,14 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
             if (a.State == "frozen")
             {
                 Site.Thaw(_fabric!.Nodes[a.Node]);
-                Signals.Send(a.Process.Id, Signals.Cont);
+                Signals.Send(Pid(a.Process), Signals.Cont);
             }
             else if (a.State == "hung")
             {
-                Signals.Send(a.Process.Id, Signals.Cont);
+                Signals.Send(Pid(a.Process), Signals.Cont);
             }
 
-            Signals.Send(a.Process.Id, Signals.Term);
+            Signals.Send(Pid(a.Process), Signals.Term);
         }
 
         await Task.WhenAll(agents.Select(a => a.Process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token)
@@ -445,6 +499,19 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
         if (_router is not null)
         {
             await _router.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_containers is not null && _site is not null)
+        {
+            // Killing podman leaves its container running: the controller is stopped in it, and
+            // whatever of the site's is left is removed.
+            if (_controller is { HasExited: false } c)
+            {
+                Signals.Send(Pid(c), Signals.Term);
+                await c.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            }
+
+            LabContainers.Sweep(_site.Prefix);
         }
 
         if (_spec.ApiServer == "real" && _site is not null)
