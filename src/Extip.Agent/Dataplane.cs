@@ -292,20 +292,12 @@ public sealed class Dataplane : IDisposable
             return;
         }
 
-        var path = $"/proc/sys/net/ipv4/conf/{link.Name}/promote_secondaries";
         try
         {
-            NetNs.Run(_netns, () =>
-            {
-                if (File.ReadAllText(path).Trim() != "1")
-                {
-                    File.WriteAllText(path, "1");
-                }
-
-                return 0;
-            });
+            // Through rtnetlink, not /proc/sys: a container's /proc/sys is read-only.
+            _nl.SetIpv4Setting(link.Index, Rtnl.Ipv4DevconfPromoteSecondaries, 1);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (NetlinkException)
         {
             // Not fatal: without it a removal may blink a neighbour until the next pass.
             _promoting.Remove(link.Index);

@@ -50,6 +50,32 @@ public sealed class RtNetlink : IDisposable
         }
     }
 
+    /// <summary>
+    /// Sets one of an interface's IPv4 settings (<c>/proc/sys/net/ipv4/conf/IFACE/…</c>) through
+    /// rtnetlink (IFLA_AF_SPEC / AF_INET / IFLA_INET_CONF), which needs only CAP_NET_ADMIN: in a
+    /// container /proc/sys is read-only even where the network namespace is the host's.
+    /// </summary>
+    /// <param name="index">The interface.</param>
+    /// <param name="setting">The setting's number (IPV4_DEVCONF_*), e.g. <see cref="Rtnl.Ipv4DevconfPromoteSecondaries"/>.</param>
+    /// <param name="value">Its new value.</param>
+    public void SetIpv4Setting(int index, ushort setting, uint value)
+    {
+        lock (_gate)
+        {
+            _writer.Clear();
+            _writer.Begin(Rtm.NewLink, NetlinkHeader.FRequest | NetlinkHeader.FAck, ++_seq, Rtnl.IfInfo(index, 0, 0))
+                .BeginNest(Rtnl.IflaAfSpec)
+                .BeginNest((ushort)AddressFamily.InterNetwork)
+                .BeginNest(Rtnl.IflaInetConf)
+                .U32(setting, value)
+                .EndNest()
+                .EndNest()
+                .EndNest()
+                .End();
+            Exchange($"set IPv4 setting {setting} of interface #{index} to {value}", 1);
+        }
+    }
+
     /// <summary>The spec of one address to add or delete.</summary>
     public sealed record AddressSpec(int InterfaceIndex, IPAddress Address, int PrefixLength, byte Protocol = 0, bool NoDad = true, byte Scope = 0)
     {

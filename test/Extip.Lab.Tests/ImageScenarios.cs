@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Extip.Cli;
 using Extip.Cli.Lab;
+using Extip.Lab;
 using Xunit.Abstractions;
 
 namespace Extip.Lab.Tests;
@@ -48,6 +49,10 @@ public sealed class ImageScenarios(ITestOutputHelper output)
             Assert.Equal(netAdminNetRaw, agent.CapEff);
             Assert.Equal(netAdminNetRaw, agent.CapBnd);
             Assert.Equal("1", agent.NoNewPrivs);
+
+            // It could still set what it needs of the kernel: promote_secondaries on the
+            // interface it holds IPv4 addresses on (by rtnetlink; /proc/sys is read-only there).
+            Assert.Equal("1", Site.Exec(node.Netns, "cat", "/proc/sys/net/ipv4/conf/lo/promote_secondaries").Trim());
         }
 
         // An agent's container killed: the other node carries the address alone; healed: both again.

@@ -88,6 +88,20 @@ public sealed class KernelTests : IDisposable
     }
 
     [Fact]
+    public void Ipv4Setting_PromoteSecondaries_SetByRtnetlink_IsWhatProcSysShows()
+    {
+        using var nl = RtNetlink.Open(_ns);
+        var lo = nl.Link("lo")!;
+        Assert.Equal("0", Site.Exec(_ns, "cat", "/proc/sys/net/ipv4/conf/lo/promote_secondaries").Trim());
+        nl.SetIpv4Setting(lo.Index, Rtnl.Ipv4DevconfPromoteSecondaries, 1);
+        Assert.Equal("1", Site.Exec(_ns, "cat", "/proc/sys/net/ipv4/conf/lo/promote_secondaries").Trim());
+        nl.SetIpv4Setting(lo.Index, Rtnl.Ipv4DevconfPromoteSecondaries, 0);
+        Assert.Equal("0", Site.Exec(_ns, "cat", "/proc/sys/net/ipv4/conf/lo/promote_secondaries").Trim());
+        var e = Assert.Throws<NetlinkException>(() => nl.SetIpv4Setting(99999, Rtnl.Ipv4DevconfPromoteSecondaries, 1));
+        Assert.Contains("#99999", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AddressesAddedByOthers_HaveNoMark()
     {
         Site.Exec(_ns, "ip", "addr", "add", "192.0.2.99/32", "dev", "lo");

@@ -83,6 +83,11 @@ public static class Rtnl
     public const ushort IflaMtu = 4;
     public const ushort IflaMaster = 10;
     public const ushort IflaLinkinfo = 18;
+    public const ushort IflaAfSpec = 26;
+    public const ushort IflaInetConf = 1;
+
+    /// <summary>IPV4_DEVCONF_PROMOTE_SECONDARIES: an interface's <c>promote_secondaries</c> setting.</summary>
+    public const ushort Ipv4DevconfPromoteSecondaries = 20;
     public const ushort IflaInfoKind = 1;
 
     public const ushort IfaAddress = 1;
