@@ -18,6 +18,7 @@ packages=(
   podman      # runs extip's OCI image in the lab (lab --image) as a kubelet's runtime would
   runc        # podman's runtime here: crun refuses machines with cgroups v1 and v2 mounted at once
   skopeo      # inspects the OCI archive scripts/build-image.sh writes
+  prometheus  # promtool: checks and unit-tests deploy/monitoring/alerts.yaml
 )
 # kubectl: the conformance tests drive the machine's kubectl; Debian's kubernetes-client
 # provides one where the machine has none.
