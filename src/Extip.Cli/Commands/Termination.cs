@@ -19,17 +19,17 @@ internal static class Termination
         }));
 
     /// <summary>Waits until SIGTERM, SIGINT or <paramref name="ct"/>.</summary>
+    /// <remarks>
+    /// A signal's handler may still run after its registration is disposed (a second SIGTERM
+    /// arriving as the first one is being handled): it completes a task, which never throws,
+    /// where cancelling a disposed token source crashed the process mid-stop (exit 134).
+    /// </remarks>
     public static async Task WaitAsync(CancellationToken ct)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        using var signals = OnSignal(stop.Cancel);
-        try
-        {
-            await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        var signalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var signals = OnSignal(() => signalled.TrySetResult());
+        using var cancelled = ct.Register(() => signalled.TrySetResult());
+        await signalled.Task.ConfigureAwait(false);
     }
 
     private sealed class Registrations(params PosixSignalRegistration[] all) : IDisposable

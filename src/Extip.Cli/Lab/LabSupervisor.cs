@@ -137,7 +137,17 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
         await control.ConfigureAwait(false);
     }
 
-    public void RequestStop() => _stopping.Cancel();
+    public void RequestStop()
+    {
+        try
+        {
+            _stopping.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // A signal handled as the lab was already coming down.
+        }
+    }
 
     private async Task Step(string what, Func<Task<string>> step)
     {
