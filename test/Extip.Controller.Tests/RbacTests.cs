@@ -13,7 +13,7 @@ using static Extip.Testing.Cluster.TestEnv;
 namespace Extip.Controller.Tests;
 
 /// <summary>
-/// Issue 12: the controller runs with exactly the RBAC of deploy/controller.yaml, against
+/// Issue 12: the controller runs with exactly the RBAC of deploy/base/controller.yaml, against
 /// kube-apiserver v1.20 enforcing it, under the controller ServiceAccount's identity. Every call
 /// it makes in a full scenario (leader election, allocation, claims, statuses, Events, the
 /// admission webhook's Secret and configuration) must be allowed; the test lists them.
@@ -128,7 +128,7 @@ public sealed class RbacTests(ITestOutputHelper output)
         // The manifests' RBAC (and the namespace and ServiceAccount it binds), as an operator
         // applies it; the Deployment and Service are not what this test is about (and the
         // embedded server serves no Deployments yet, issue 16).
-        var rbacDocs = File.ReadAllText(Path.Combine(repo, "deploy", "controller.yaml")).Split("\n---", StringSplitOptions.RemoveEmptyEntries)
+        var rbacDocs = File.ReadAllText(Path.Combine(repo, "deploy", "base", "controller.yaml")).Split("\n---", StringSplitOptions.RemoveEmptyEntries)
             .Where(d => System.Text.RegularExpressions.Regex.IsMatch(d, @"^kind: (Namespace|ServiceAccount|ClusterRole|ClusterRoleBinding|Role|RoleBinding)\s*$", System.Text.RegularExpressions.RegexOptions.Multiline));
         var apply = new ProcessStartInfo("kubectl", ["--kubeconfig", adminConfig, "apply", "-f", "-"]) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         using (var k = Process.Start(apply)!)
@@ -138,7 +138,7 @@ public sealed class RbacTests(ITestOutputHelper output)
             var err = await k.StandardError.ReadToEndAsync();
             var @out = await k.StandardOutput.ReadToEndAsync();
             await k.WaitForExitAsync();
-            Assert.True(k.ExitCode == 0, $"kubectl apply of deploy/controller.yaml's RBAC: {err}\n{@out}");
+            Assert.True(k.ExitCode == 0, $"kubectl apply of deploy/base/controller.yaml's RBAC: {err}\n{@out}");
             Assert.Contains("clusterrolebinding.rbac.authorization.k8s.io/extip-controller created", @out, StringComparison.Ordinal);
         }
 
@@ -219,7 +219,7 @@ public sealed class RbacTests(ITestOutputHelper output)
             ["update core/secrets"] = "the webhook's certificate is renewed",
             ["watch discovery.k8s.io/endpointslices"] = "servers with discovery.k8s.io/v1 (v1.21 on); v1.20 serves v1beta1, which the controller does not read yet (issue 15)",
         };
-        var granted = Granted(Path.Combine(repo, "deploy", "controller.yaml"));
+        var granted = Granted(Path.Combine(repo, "deploy", "base", "controller.yaml"));
         var unused = granted.Where(g => !recorder.Calls.ContainsKey(g) && !rare.ContainsKey(g)).ToList();
         Assert.True(unused.Count == 0, "granted and never called: " + string.Join(", ", unused));
         Assert.All(rare.Keys, r => Assert.Contains(r, granted));

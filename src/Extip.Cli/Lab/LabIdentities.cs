@@ -10,7 +10,7 @@ namespace Extip.Cli.Lab;
 
 /// <summary>
 /// The lab runs its API server with RBAC on, as a cluster does: the controller and the agents
-/// act as the ServiceAccounts of deploy/controller.yaml and deploy/agent.yaml, with exactly the
+/// act as the ServiceAccounts of deploy/base/controller.yaml and deploy/base/agent.yaml, with exactly the
 /// RBAC those manifests give them. Their tokens live in a kube-apiserver token file (both the
 /// embedded server and tools/real-apiserver read that format).
 /// </summary>

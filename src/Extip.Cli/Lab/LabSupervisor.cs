@@ -202,7 +202,7 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
     {
         await CrdInstaller.InstallAsync(Client, ct).ConfigureAwait(false);
         await LabObjects.EnsureNamespaceAsync(Client, "extip-system", ct).ConfigureAwait(false);
-        var rbac = await LabIdentities.ApplyRbacAsync(Client, Path.Combine(RepoRoot(), "deploy"), ct).ConfigureAwait(false);
+        var rbac = await LabIdentities.ApplyRbacAsync(Client, Path.Combine(RepoRoot(), "deploy", "base"), ct).ConfigureAwait(false);
         foreach (var node in _spec.NodeNames)
         {
             await LabObjects.CreateNodeAsync(Client, node, _fabric!.V4(node), _fabric.V6(node), ct).ConfigureAwait(false);

@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using Extip.Testing.Fixtures;
+
+namespace Extip.Controller.Tests;
+
+/// <summary>
+/// deploy/: the kustomize base and each overlay render with kubectl's kustomize, and the real
+/// kube-apiserver v1.20 accepts every object of every rendering in a server-side dry run (its
+/// own validation, defaulting and admission), once the CRDs are in, as an operator applies them.
+/// </summary>
+public sealed class ManifestTests(RealFixture real) : IClassFixture<RealFixture>
+{
+    private static readonly string Deploy = Path.Combine(ClusterFixture.RepoRoot(), "deploy");
+
+    [Theory]
+    [InlineData("base")]
+    [InlineData("overlays/bgp")]
+    [InlineData("overlays/l2")]
+    [InlineData("overlays/local")]
+    public async Task Rendering_IsAcceptedByTheRealApiServer_InAServerSideDryRun(string kustomization)
+    {
+        var crds = await KubectlAsync(["apply", "-k", Path.Combine(Deploy, "crds")]);
+        Assert.True(crds.Code == 0, crds.Output);
+
+        // A dry run creates nothing: the namespace must exist for the namespaced objects' dry run.
+        var ns = await KubectlAsync(["apply", "-f", "-"], "apiVersion: v1\nkind: Namespace\nmetadata: {name: extip-system}\n");
+        Assert.True(ns.Code == 0, ns.Output);
+
+        // kube-apiserver v1.20 serves PodDisruptionBudget as policy/v1beta1 only: the component
+        // for such clusters goes into the rendering, as its comment tells users to do.
+        // Kustomize takes only relative paths to other kustomizations: the wrapper lives in deploy/ for the test.
+        var dir = Directory.CreateDirectory(Path.Combine(Deploy, $".test-{Guid.NewGuid():N}"));
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(dir.FullName, "kustomization.yaml"), $"""
+                apiVersion: kustomize.config.k8s.io/v1beta1
+                kind: Kustomization
+                resources: [../{kustomization}]
+                components: [../components/kube-1.20]
+                """);
+            var rendered = await KubectlAsync(["kustomize", dir.FullName]);
+            Assert.True(rendered.Code == 0, rendered.Output);
+            var kinds = rendered.Output.Split('\n').Where(l => l.StartsWith("kind: ", StringComparison.Ordinal)).Select(l => l[6..].Trim()).ToList();
+            Assert.Contains("Deployment", kinds);
+            Assert.Contains("DaemonSet", kinds);
+            Assert.Contains("PodDisruptionBudget", kinds);
+            Assert.Contains("policy/v1beta1", rendered.Output, StringComparison.Ordinal);
+            if (kustomization != "base")
+            {
+                Assert.Contains("IPPool", kinds);
+            }
+
+            var dryRun = await KubectlAsync(["apply", "--dry-run=server", "-f", "-"], rendered.Output);
+            Assert.True(dryRun.Code == 0, dryRun.Output);
+            var accepted = dryRun.Output.Split('\n').Count(l => l.Contains("(server dry run)", StringComparison.Ordinal));
+            Assert.True(accepted == kinds.Count, $"{accepted} of {kinds.Count} objects accepted:\n{dryRun.Output}");
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Overlays_RenderWithoutTheComponent_ForCurrentClusters()
+    {
+        foreach (var overlay in new[] { "bgp", "l2", "local" })
+        {
+            var rendered = await KubectlAsync(["kustomize", Path.Combine(Deploy, "overlays", overlay)]);
+            Assert.True(rendered.Code == 0, rendered.Output);
+            Assert.Contains("apiVersion: policy/v1\n", rendered.Output, StringComparison.Ordinal);
+            Assert.Contains("priorityClassName: system-node-critical", rendered.Output, StringComparison.Ordinal);
+            Assert.Contains("runAsUser: 65532", rendered.Output, StringComparison.Ordinal);
+        }
+    }
+
+    private async Task<(int Code, string Output)> KubectlAsync(string[] args, string? input = null)
+    {
+        var psi = new ProcessStartInfo("kubectl") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = input is not null, UseShellExecute = false };
+        psi.ArgumentList.Add("--kubeconfig");
+        psi.ArgumentList.Add(real.Kubeconfig);
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi)!;
+        if (input is not null)
+        {
+            await p.StandardInput.WriteAsync(input);
+            p.StandardInput.Close();
+        }
+
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        return (p.ExitCode, await stdout + await stderr);
+    }
+}
