@@ -19,6 +19,20 @@ internal sealed class BenchProcess : IAsyncDisposable
         return new BenchProcess(p);
     }
 
+    /// <summary>Starts another binary (the image's extip) with its output drained.</summary>
+    public static BenchProcess StartFile(string file, params string[] args)
+    {
+        var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var b = new BenchProcess(p);
+        b.DrainOutput();
+        return b;
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Resident set size now (VmRSS), in MB.</summary>
+    public double RssMb() => StatusMb("VmRSS:");
+
     /// <summary>Reads stdout until a line contains <paramref name="marker"/>; the rest is drained in the background.</summary>
     public async Task<string> WaitForAsync(string marker, CancellationToken ct)
     {
@@ -41,13 +55,15 @@ internal sealed class BenchProcess : IAsyncDisposable
         _ = _process.StandardError.ReadToEndAsync();
     }
 
-    public double PeakRssMb()
+    public double PeakRssMb() => StatusMb("VmHWM:");
+
+    private double StatusMb(string field)
     {
         foreach (var line in File.ReadLines($"/proc/{Id}/status"))
         {
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            if (line.StartsWith(field, StringComparison.Ordinal))
             {
-                return Math.Round(long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) / 1024.0, 1);
+                return Math.Round(long.Parse(line.AsSpan(field.Length).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) / 1024.0, 1);
             }
         }
 

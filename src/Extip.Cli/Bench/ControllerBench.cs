@@ -173,7 +173,7 @@ internal static class ControllerBench
         }
     }
 
-    private static async Task<bool> WaitAsync(Func<bool> done, TimeSpan timeout, CancellationToken ct)
+    internal static async Task<bool> WaitAsync(Func<bool> done, TimeSpan timeout, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (!done())
@@ -189,7 +189,7 @@ internal static class ControllerBench
         return true;
     }
 
-    private static async Task WaitServedAsync(IKubernetes client, CancellationToken ct)
+    internal static async Task WaitServedAsync(IKubernetes client, CancellationToken ct)
     {
         for (var i = 0; i < 300; i++)
         {
