@@ -65,6 +65,11 @@ public sealed class BfdRig : IAsyncDisposable
 
             var frr = new FrrBfd(site, fabric.Router, [.. names.Select(n => (fabric.V4(n), Fabric.RouterV4))], interval, multiplier);
             await frr.StartAsync(ct).ConfigureAwait(false);
+            if (realTime)
+            {
+                frr.RunInRealTime();
+            }
+
             var rig = new BfdRig(site, fabric, frr, interval, multiplier);
             var options = new BfdOptions { MinTx = interval, MinRx = interval, Multiplier = (byte)multiplier };
             var sessions = new List<BfdSession>();

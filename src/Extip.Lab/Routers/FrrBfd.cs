@@ -104,6 +104,19 @@ public sealed class FrrBfd : IAsyncDisposable
         return result;
     }
 
+    /// <summary>
+    /// bfdd's threads in the real-time class, as the lab's router: a router's BFD does not share
+    /// the loaded node's CPUs, so on this one machine it must not wait behind the node's load
+    /// either, or its own late packets would be counted as the node's false Downs.
+    /// </summary>
+    public void RunInRealTime(int priority = 10)
+    {
+        if (_process is { HasExited: false } p)
+        {
+            Shell.Run("chrt", ["-f", "-a", "-p", priority.ToString(System.Globalization.CultureInfo.InvariantCulture), p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)], check: false);
+        }
+    }
+
     public ValueTask DisposeAsync()
     {
         if (_process is { HasExited: false } p)
