@@ -6,7 +6,7 @@
 # One image for the controller (runs as 65532) and the agent (the DaemonSet runs it as uid 0 with
 # NET_ADMIN and NET_RAW: Kubernetes gives added capabilities to uid 0 only).
 #
-# Reproducible: file times are the commit's time, owners are 0, entries are sorted and gzip
+# Reproducible: source paths are mapped to /src, file times are the commit's time, owners are 0, entries are sorted and gzip
 # carries no name or time, so two builds of one commit (same SDK, same Debian packages) give the
 # same digest.
 #
@@ -42,7 +42,7 @@ dotnet publish src/Extip.Cli/Extip.Cli.csproj -c Release -r linux-x64 --self-con
   -p:JsonSerializerIsReflectionEnabledByDefault=true \
   -p:InvariantGlobalization=true -p:UseAppHost=true -p:DebugType=none -p:DebugSymbols=false \
   -p:UseSystemResourceKeys=true -p:ServerGarbageCollection=false -p:ConcurrentGarbageCollection=false \
-  -p:SourceRevisionId="$commit" \
+  -p:SourceRevisionId="$commit" -p:ContinuousIntegrationBuild=true -p:PathMap="$root=/src" \
   -o "$work/app" --nologo -v q -clp:ErrorsOnly >"$out/publish.log" 2>&1 || { cat "$out/publish.log" >&2; exit 1; }
 # What a running daemon never loads: the debugger's libraries, the alternative GCs, LTTng tracing.
 rm -f "$work/app"/libmscordaccore.so "$work/app"/libmscordbi.so "$work/app"/libclrgc.so \
