@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Extip.Testing.Fixtures;
 
 namespace Extip.Controller.Tests;
@@ -74,26 +73,10 @@ public sealed class ManifestTests(RealFixture real) : IClassFixture<RealFixture>
         }
     }
 
+    /// <summary>kubectl against the real server (the fixture's runner), its output and errors together.</summary>
     private async Task<(int Code, string Output)> KubectlAsync(string[] args, string? input = null)
     {
-        var psi = new ProcessStartInfo("kubectl") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = input is not null, UseShellExecute = false };
-        psi.ArgumentList.Add("--kubeconfig");
-        psi.ArgumentList.Add(real.Kubeconfig);
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        if (input is not null)
-        {
-            await p.StandardInput.WriteAsync(input);
-            p.StandardInput.Close();
-        }
-
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        return (p.ExitCode, await stdout + await stderr);
+        var (exit, stdout, stderr) = await real.KubectlAsync(string.Join(' ', args.Select(a => $"'{a}'")), input);
+        return (exit, stdout + stderr);
     }
 }
