@@ -186,7 +186,12 @@ public sealed partial class ExtipController : IAsyncDisposable
     {
         try
         {
-            await _client.CoreV1.ReadNamespaceAsync(_options.Namespace, cancellationToken: ct);
+            var existing = await _client.CoreV1.ReadNamespaceAsync(_options.Namespace, cancellationToken: ct);
+            if (_options.Webhook is not null && existing.Metadata.Labels?.ContainsKey(Webhook.ControllerWebhook.NamespaceNameLabel) != true)
+            {
+                LogNoNamespaceLabel(_logger, _options.Namespace, Webhook.ControllerWebhook.NamespaceNameLabel);
+            }
+
             return;
         }
         catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode is HttpStatusCode.NotFound)
@@ -195,7 +200,10 @@ public sealed partial class ExtipController : IAsyncDisposable
 
         try
         {
-            await _client.CoreV1.CreateNamespaceAsync(new k8s.Models.V1Namespace { Metadata = new() { Name = _options.Namespace } }, cancellationToken: ct);
+            await _client.CoreV1.CreateNamespaceAsync(new k8s.Models.V1Namespace
+            {
+                Metadata = new() { Name = _options.Namespace, Labels = new Dictionary<string, string> { [Webhook.ControllerWebhook.NamespaceNameLabel] = _options.Namespace } },
+            }, cancellationToken: ct);
         }
         catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode is HttpStatusCode.Conflict or HttpStatusCode.Forbidden)
         {
@@ -327,4 +335,7 @@ public sealed partial class ExtipController : IAsyncDisposable
 
     [LoggerMessage(EventId = 403, Level = LogLevel.Warning, Message = "leader election: {Error}")]
     private static partial void LogElection(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 405, Level = LogLevel.Warning, Message = "namespace {Namespace} has no label {Label}: the webhook cannot tell its Leases from the cluster's, so no agent's Lease write is held to its own node's (label it as deploy/base does)")]
+    private static partial void LogNoNamespaceLabel(ILogger logger, string @namespace, string label);
 }

@@ -128,7 +128,7 @@ public sealed class RbacTests(ITestOutputHelper output)
         // The manifests' RBAC (and the namespace and ServiceAccount it binds), as an operator
         // applies it; the Deployment and Service are not what this test is about (and the
         // embedded server serves no Deployments yet, issue 16).
-        var rbacDocs = File.ReadAllText(Path.Combine(repo, "deploy", "base", "controller.yaml")).Split("\n---", StringSplitOptions.RemoveEmptyEntries)
+        var rbacDocs = new[] { "controller.yaml", "agent.yaml" }.SelectMany(f => File.ReadAllText(Path.Combine(repo, "deploy", "base", f)).Split("\n---", StringSplitOptions.RemoveEmptyEntries))
             .Where(d => System.Text.RegularExpressions.Regex.IsMatch(d, @"^kind: (Namespace|ServiceAccount|ClusterRole|ClusterRoleBinding|Role|RoleBinding)\s*$", System.Text.RegularExpressions.RegexOptions.Multiline));
         var apply = new ProcessStartInfo("kubectl", ["--kubeconfig", adminConfig, "apply", "-f", "-"]) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         using (var k = Process.Start(apply)!)
@@ -185,6 +185,7 @@ public sealed class RbacTests(ITestOutputHelper output)
             await admin.CoreV1.CreateNamespacedServiceAsync(refused, "apps");
             await EventuallyAsync(async () => (await admin.CoreV1.ReadNamespacedServiceAsync("web", "apps")).Status?.LoadBalancer?.Ingress?.Count ?? 0, n => n == 1, what: "web's address");
             await EventuallyAsync(async () => (await admin.CoreV1.ListNamespacedEventAsync("apps")).Items.Count, n => n > 0, what: "an Event for the refused Service");
+            await AgentsAreHeldToTheirOwnNodeAsync(admin, adminConfig, adminToken);
             await EventuallyAsync(async () => KubernetesJson.Deserialize<BgpPeer>(((System.Text.Json.JsonElement)await admin.CustomObjects.GetClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, BgpPeer.Plural, "tor")).GetRawText()).Status?.Conditions.Count ?? 0,
                 n => n > 0, what: "the peer's status");
 
@@ -223,6 +224,111 @@ public sealed class RbacTests(ITestOutputHelper output)
         var unused = granted.Where(g => !recorder.Calls.ContainsKey(g) && !rare.ContainsKey(g)).ToList();
         Assert.True(unused.Count == 0, "granted and never called: " + string.Join(", ", unused));
         Assert.All(rare.Keys, r => Assert.Contains(r, granted));
+    }
+
+    /// <summary>
+    /// Every agent shares the extip-agent ServiceAccount; the webhook holds each to its own node's
+    /// Lease and IPNode, knowing the node from the pod its bound token names (as the kubelet mounts
+    /// it from the DaemonSet's projected volume). Without the webhook rule, RBAC lets an agent on
+    /// k9 renew k8s1's Lease (keeping a dead node alive) or take the controller's leader Lease.
+    /// </summary>
+    private static async Task AgentsAreHeldToTheirOwnNodeAsync(IKubernetes admin, string adminConfig, string adminToken)
+    {
+        const string ns = "extip-system";
+        var pod = await admin.CoreV1.CreateNamespacedPodAsync(new V1Pod
+        {
+            Metadata = new V1ObjectMeta { Name = "extip-agent-k9" },
+            Spec = new V1PodSpec { NodeName = "k9", ServiceAccountName = "extip-agent", AutomountServiceAccountToken = false, Containers = [new V1Container { Name = "agent", Image = "extip:test" }] },
+        }, ns);
+        var token = (await admin.CoreV1.CreateNamespacedServiceAccountTokenAsync(new Authenticationv1TokenRequest
+        {
+            Spec = new V1TokenRequestSpec { Audiences = [], ExpirationSeconds = 3600, BoundObjectRef = new V1BoundObjectReference { Kind = "Pod", ApiVersion = "v1", Name = pod.Metadata.Name, Uid = pod.Metadata.Uid } },
+        }, "extip-agent", ns)).Status.Token;
+        var agentConfig = adminConfig + ".agent-k9";
+        await File.WriteAllTextAsync(agentConfig, (await File.ReadAllTextAsync(adminConfig)).Replace(adminToken, token, StringComparison.Ordinal));
+        var agent = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(agentConfig));
+
+        // Its own Lease and IPNode: created and written.
+        var own = await agent.CoordinationV1.CreateNamespacedLeaseAsync(new V1Lease { Metadata = new V1ObjectMeta { Name = "extip-agent-k9" }, Spec = new V1LeaseSpec { HolderIdentity = "k9", LeaseDurationSeconds = 2 } }, ns);
+        own.Spec.RenewTime = DateTime.UtcNow;
+        await agent.CoordinationV1.ReplaceNamespacedLeaseAsync(own, own.Metadata.Name, ns);
+        await agent.CustomObjects.CreateClusterCustomObjectAsync(new IpNode { Metadata = new V1ObjectMeta { Name = "k9" } }, ExtipApi.Group, ExtipApi.Version, IpNode.Plural);
+
+        // Another node's Lease, the controller's, and another node's IPNode status: refused, each saying why.
+        async Task<string> RefusedAsync(Func<Task> write)
+        {
+            while (true)
+            {
+                var e = await Assert.ThrowsAsync<k8s.Autorest.HttpOperationException>(write);
+                if (e.Response.StatusCode == HttpStatusCode.Conflict)
+                {
+                    // Written by the controller or a fake agent meanwhile: read and try again.
+                    continue;
+                }
+
+                Assert.True(e.Response.StatusCode == HttpStatusCode.Forbidden, e.Response.Content);
+                return ClusterFixture.ParseStatus(e.Response.Content)["message"]?.GetValue<string>() ?? string.Empty;
+            }
+        }
+
+        // Read just before each write: the fake agents and the controller renew theirs all the time.
+        async Task RenewAsAsync(string lease)
+        {
+            var l = await admin.CoordinationV1.ReadNamespacedLeaseAsync(lease, ns);
+            l.Spec.HolderIdentity = "k9";
+            l.Spec.RenewTime = DateTime.UtcNow;
+            await agent.CoordinationV1.ReplaceNamespacedLeaseAsync(l, lease, ns);
+        }
+
+        Assert.Equal(
+            "admission webhook \"agent-leases.extip.io\" denied the request: the extip agent on node \"k9\" may write only its own Lease, \"extip-agent-k9\", not \"extip-agent-k8s1\"",
+            await RefusedAsync(() => RenewAsAsync("extip-agent-k8s1")));
+        var leader = (await admin.CoordinationV1.ListNamespacedLeaseAsync(ns)).Items.Single(l => !l.Metadata.Name.StartsWith(ExtipApi.AgentLeasePrefix, StringComparison.Ordinal)).Metadata.Name;
+        Assert.Contains($"not \"{leader}\"", await RefusedAsync(() => RenewAsAsync(leader)), StringComparison.Ordinal);
+        Assert.Contains("may hold its Lease only as itself: spec.holderIdentity \"k8s1\"", await RefusedAsync(() =>
+        {
+            own = agent.CoordinationV1.ReadNamespacedLease(own.Metadata.Name, ns);
+            own.Spec.HolderIdentity = "k8s1";
+            return agent.CoordinationV1.ReplaceNamespacedLeaseAsync(own, own.Metadata.Name, ns);
+        }), StringComparison.Ordinal);
+        Assert.Contains("may write only its own Lease", await RefusedAsync(() =>
+            agent.CoordinationV1.CreateNamespacedLeaseAsync(new V1Lease { Metadata = new V1ObjectMeta { Name = "extip-agent-k7" }, Spec = new V1LeaseSpec { HolderIdentity = "k7" } }, ns)), StringComparison.Ordinal);
+        await admin.CustomObjects.CreateClusterCustomObjectAsync(new IpNode { Metadata = new V1ObjectMeta { Name = "k8s1" } }, ExtipApi.Group, ExtipApi.Version, IpNode.Plural);
+        Assert.Equal(
+            "admission webhook \"agent-ipnodes.extip.io\" denied the request: the extip agent on node \"k9\" may write only its own IPNode, \"k9\", not \"k8s1\"",
+            await RefusedAsync(async () =>
+            {
+                // Read just before: the controller labels a new IPNode (a Conflict would say nothing).
+                var k8s1 = System.Text.Json.Nodes.JsonNode.Parse(((System.Text.Json.JsonElement)await admin.CustomObjects.GetClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, IpNode.Plural, "k8s1")).GetRawText())!;
+                k8s1["status"] = new System.Text.Json.Nodes.JsonObject { ["addresses"] = new System.Text.Json.Nodes.JsonArray() };
+                await agent.CustomObjects.ReplaceClusterCustomObjectStatusAsync(k8s1, ExtipApi.Group, ExtipApi.Version, IpNode.Plural, "k8s1");
+            }));
+
+        // The ServiceAccount's token without a pod (v1.20's long-lived Secret token) tells no node: refused.
+        var unbound = (await admin.CoreV1.CreateNamespacedServiceAccountTokenAsync(new Authenticationv1TokenRequest
+        {
+            Spec = new V1TokenRequestSpec { Audiences = [], ExpirationSeconds = 3600 },
+        }, "extip-agent", ns)).Status.Token;
+        var unboundConfig = adminConfig + ".agent-unbound";
+        await File.WriteAllTextAsync(unboundConfig, (await File.ReadAllTextAsync(adminConfig)).Replace(adminToken, unbound, StringComparison.Ordinal));
+        var anonymous = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(unboundConfig));
+        Assert.Contains("this request's token names no pod, so no node", await RefusedAsync(() =>
+            anonymous.CoordinationV1.CreateNamespacedLeaseAsync(new V1Lease { Metadata = new V1ObjectMeta { Name = "extip-agent-k6" } }, ns)), StringComparison.Ordinal);
+
+        // The pod gone, its token is worth nothing (the API server refuses it: 401).
+        await admin.CoreV1.DeleteNamespacedPodAsync(pod.Metadata.Name, ns, new V1DeleteOptions { GracePeriodSeconds = 0 });
+        await EventuallyAsync(async () =>
+        {
+            try
+            {
+                await agent.CoordinationV1.ReadNamespacedLeaseAsync(own.Metadata.Name, ns);
+                return HttpStatusCode.OK;
+            }
+            catch (k8s.Autorest.HttpOperationException e)
+            {
+                return e.Response.StatusCode;
+            }
+        }, c => c == HttpStatusCode.Unauthorized, what: "the deleted pod's token refused");
     }
 
     /// <summary>

@@ -83,7 +83,7 @@ public abstract class WebhookTests
 
         // The configuration the controller wrote: its own CA, Ignore for pools and peers.
         var config = await env.Client.AdmissionregistrationV1.ReadValidatingWebhookConfigurationAsync("extip");
-        Assert.Equal(["ippools.extip.io", "bgppeers.extip.io", "services.extip.io"], config.Webhooks.Select(w => w.Name));
+        Assert.Equal(["ippools.extip.io", "bgppeers.extip.io", "services.extip.io", "agent-leases.extip.io", "agent-ipnodes.extip.io"], config.Webhooks.Select(w => w.Name));
         Assert.All(config.Webhooks, w => Assert.Equal("Ignore", w.FailurePolicy));
         var secret = await env.Client.CoreV1.ReadNamespacedSecretAsync("extip-webhook-tls", env.Namespace);
         Assert.Equal(Encoding.UTF8.GetString(secret.Data["ca.crt"]), Encoding.UTF8.GetString(config.Webhooks[0].ClientConfig.CaBundle));

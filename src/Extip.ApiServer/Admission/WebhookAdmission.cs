@@ -16,7 +16,8 @@ namespace Extip.ApiServer.Admission;
 
 /// <summary>What one write asks admission about, as AdmissionReview's request describes it.</summary>
 public sealed record AdmissionAttributes(
-    ResourceType Type, string Operation, string? Subresource, string Namespace, string Name, JsonObject? Object, JsonObject? OldObject, bool DryRun);
+    ResourceType Type, string Operation, string? Subresource, string Namespace, string Name, JsonObject? Object, JsonObject? OldObject, bool DryRun,
+    Authorization.UserInfo? User = null);
 
 /// <summary>
 /// Validating admission webhooks, called as kube-apiserver v1.20 calls them
@@ -206,8 +207,7 @@ public sealed partial class WebhookAdmission(ObjectStore store, ResourceRegistry
 
         request["operation"] = a.Operation;
 
-        // The embedded server has one identity: the kubeconfig's admin.
-        request["userInfo"] = new JsonObject { ["username"] = "admin", ["groups"] = new JsonArray("system:masters", "system:authenticated") };
+        request["userInfo"] = UserJson(a.User ?? new Authorization.UserInfo("admin", [Authorization.UserInfo.Masters, Authorization.UserInfo.Authenticated]));
         request["object"] = a.Object?.DeepClone();
         request["oldObject"] = a.OldObject?.DeepClone();
         request["dryRun"] = a.DryRun;
@@ -222,6 +222,30 @@ public sealed partial class WebhookAdmission(ObjectStore store, ResourceRegistry
             ["apiVersion"] = $"admission.k8s.io/{h.ReviewVersion}",
             ["request"] = request,
         };
+    }
+
+    /// <summary>authentication.k8s.io/v1 UserInfo: who asks, as webhooks see it.</summary>
+    private static JsonObject UserJson(Authorization.UserInfo user)
+    {
+        var json = new JsonObject { ["username"] = user.Name };
+        if (user.Uid.Length > 0)
+        {
+            json["uid"] = user.Uid;
+        }
+
+        json["groups"] = new JsonArray(user.Groups.Select(g => (JsonNode)JsonValue.Create(g)).ToArray());
+        if (user.Extra.Count > 0)
+        {
+            var extra = new JsonObject();
+            foreach (var (key, values) in user.Extra)
+            {
+                extra[key] = new JsonArray(values.Select(v => (JsonNode)JsonValue.Create(v)).ToArray());
+            }
+
+            json["extra"] = extra;
+        }
+
+        return json;
     }
 
     /// <summary>The URL to post to, with kube-apiserver's <c>timeout</c> query parameter.</summary>

@@ -9,6 +9,15 @@ public sealed record UserInfo(string Name, IReadOnlyList<string> Groups)
     public const string Masters = "system:masters";
     public const string Authenticated = "system:authenticated";
 
+    /// <summary>The user's uid, as its authenticator gives it ("" when none).</summary>
+    public string Uid { get; init; } = string.Empty;
+
+    /// <summary>
+    /// Extra attributes (user.Info's Extra): a bound ServiceAccount token's pod, as
+    /// <c>authentication.kubernetes.io/pod-name</c> and <c>…/pod-uid</c>.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> Extra { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
+
     public bool IsMaster => Groups.Contains(Masters);
 }
 
@@ -48,7 +57,7 @@ public sealed class TokenAuthenticator
 
             var groups = fields.Count > 3 ? fields[3].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList() : [];
             groups.Add(UserInfo.Authenticated);
-            _tokens.Add((Encoding.UTF8.GetBytes(fields[0]), new UserInfo(fields[1], groups)));
+            _tokens.Add((Encoding.UTF8.GetBytes(fields[0]), new UserInfo(fields[1], groups) { Uid = fields[2] }));
         }
     }
 

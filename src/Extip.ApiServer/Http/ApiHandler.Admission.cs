@@ -15,8 +15,10 @@ namespace Extip.ApiServer.Http;
 public sealed partial class ApiHandler
 {
     /// <summary>One write's admission state across its runs.</summary>
-    private sealed class AdmissionTicket(string ns, bool dryRun)
+    private sealed class AdmissionTicket(string ns, bool dryRun, Authorization.UserInfo? user)
     {
+        public Authorization.UserInfo? User { get; } = user;
+
         public string Namespace { get; } = ns;
 
         public bool DryRun { get; } = dryRun;
@@ -51,7 +53,7 @@ public sealed partial class ApiHandler
     /// <summary>Inside the write: returns when no webhook must see it, or they approved it against this stored version.</summary>
     private void Admit(AdmissionTicket ticket, ResourceType type, string operation, string? subresource, string name, JsonObject obj, JsonObject? old, long against)
     {
-        var attributes = new AdmissionAttributes(type, operation, subresource, ticket.Namespace, name, obj, old, ticket.DryRun);
+        var attributes = new AdmissionAttributes(type, operation, subresource, ticket.Namespace, name, obj, old, ticket.DryRun, ticket.User);
         var hooks = admission.Matching(attributes);
         if (hooks.Count == 0 || ticket.ApprovedAgainst == against)
         {

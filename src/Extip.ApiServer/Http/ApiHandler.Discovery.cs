@@ -99,6 +99,20 @@ public sealed partial class ApiHandler
                     ["verbs"] = new JsonArray("get", "patch", "update"),
                 });
             }
+
+            if (IsTokenRequest(t))
+            {
+                resources.Add(new JsonObject
+                {
+                    ["name"] = $"{t.Plural}/token",
+                    ["singularName"] = string.Empty,
+                    ["namespaced"] = true,
+                    ["group"] = "authentication.k8s.io",
+                    ["version"] = "v1",
+                    ["kind"] = "TokenRequest",
+                    ["verbs"] = new JsonArray("create"),
+                });
+            }
         }
 
         await WriteJsonAsync(http, 200, new JsonObject

@@ -60,7 +60,7 @@ public sealed partial class ApiHandler
         Validate(type, obj, null, name);
         meta.Remove("managedFields");
         ManagedFields.RecordUpdate(obj, null, manager, type, null, DateTimeOffset.UtcNow);
-        var ticket = new AdmissionTicket(ns, DryRun(http));
+        var ticket = new AdmissionTicket(ns, DryRun(http), http.Items[UserItem] as Authorization.UserInfo);
         if (ticket.DryRun)
         {
             await AdmittedAsync(http, ticket, () =>
@@ -107,7 +107,7 @@ public sealed partial class ApiHandler
         var manager = FieldManager(http);
         var dry = DryRun(http);
         JsonObject? dryResult = null;
-        var ticket = new AdmissionTicket(ns, dry);
+        var ticket = new AdmissionTicket(ns, dry, http.Items[UserItem] as Authorization.UserInfo);
         var (stored, _, _) = await AdmittedAsync(http, ticket, () => store.Mutate(type, ns, info.Name!, prev =>
         {
             if (prev is null)
@@ -173,7 +173,7 @@ public sealed partial class ApiHandler
         var dry = DryRun(http);
         JsonObject? dryResult = null;
         var created = false;
-        var ticket = new AdmissionTicket(ns, dry);
+        var ticket = new AdmissionTicket(ns, dry, http.Items[UserItem] as Authorization.UserInfo);
         var (stored, _, _) = await AdmittedAsync(http, ticket, () => store.Mutate(type, ns, info.Name!, prev =>
         {
             if (prev is null)

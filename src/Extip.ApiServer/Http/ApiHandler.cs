@@ -18,6 +18,7 @@ namespace Extip.ApiServer.Http;
 public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore store, ResourceRegistry registry, ResourceContext context, FaultInjector faults, Admission.WebhookAdmission admission, ILogger logger)
 {
     private readonly Authorization.TokenAuthenticator _authenticator = new(options.Token ?? throw new ArgumentException("the server's token is not set", nameof(options)), options.TokenFile);
+    private readonly Authorization.ServiceAccountTokens _serviceAccountTokens = new(options.Token!, store, registry, options.Time);
     private readonly Authorization.RbacAuthorizer? _rbac = options.Authorization == AuthorizationMode.RBAC ? new(store, registry) : null;
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
@@ -75,7 +76,10 @@ public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore sto
             return;
         }
 
-        var user = _authenticator.Authenticate(http.Request.Headers.Authorization.ToString()) ?? throw new ApiException(401, "Unauthorized", "Unauthorized");
+        var header = http.Request.Headers.Authorization.ToString();
+        var user = _authenticator.Authenticate(header)
+            ?? (header.StartsWith("Bearer ", StringComparison.Ordinal) ? _serviceAccountTokens.Authenticate(header["Bearer ".Length..].Trim()) : null)
+            ?? throw new ApiException(401, "Unauthorized", "Unauthorized");
         http.Items[UserItem] = user;
         if (_rbac is null)
         {
@@ -145,6 +149,12 @@ public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore sto
         var q = http.Request.Query;
         var watch = QueryValues.Bool(q, "watch");
         var info = RequestInfo.Parse(registry, group, version, rest, http.Request.Method, watch) ?? throw Errors.ResourceNotFound();
+        if (info.Subresource == "token" && IsTokenRequest(info.Type) && info.Name is not null)
+        {
+            await TokenRequestAsync(http, info);
+            return;
+        }
+
         if (info.Subresource is not null and not "status")
         {
             throw Errors.ResourceNotFound();

@@ -56,6 +56,9 @@ public sealed record ApiServerOptions
     public bool AllowRemote { get; init; }
 
     /// <summary>The version /version reports; features follow this version where it differs from v1.20.</summary>
+    /// <summary>The server's clock: token expiry (ServiceAccount tokens it issued).</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
     public string GitVersion { get; init; } = "v1.32.0-extip";
 }
 

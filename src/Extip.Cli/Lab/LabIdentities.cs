@@ -102,6 +102,54 @@ internal sealed partial class LabIdentities
         return applied;
     }
 
+    /// <summary>
+    /// Each node's agent token, as the kubelet would mount it from the DaemonSet's projected
+    /// volume: a stand-in Pod of the agent's on the node (never run: the lab starts the agent
+    /// itself) and a TokenRequest bound to it. The API server then names that pod in every
+    /// request's user, and extip's webhook holds the agent to its node's Lease and IPNode.
+    /// </summary>
+    public static async Task<IReadOnlyDictionary<string, string>> AgentTokensAsync(IKubernetes client, IEnumerable<string> nodes, CancellationToken ct)
+    {
+        var tokens = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var node in nodes)
+        {
+            var name = "extip-agent-" + node;
+            V1Pod pod;
+            try
+            {
+                pod = await client.CoreV1.CreateNamespacedPodAsync(new V1Pod
+                {
+                    Metadata = new V1ObjectMeta { Name = name, Labels = new Dictionary<string, string> { ["app"] = "extip-agent" } },
+                    Spec = new V1PodSpec
+                    {
+                        NodeName = node,
+                        ServiceAccountName = "extip-agent",
+                        AutomountServiceAccountToken = false,
+                        Containers = [new V1Container { Name = "agent", Image = "extip:lab", Args = ["agent"] }],
+                    },
+                }, Namespace, cancellationToken: ct).ConfigureAwait(false);
+            }
+            catch (HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.Conflict)
+            {
+                // A restarted API server keeps its objects.
+                pod = await client.CoreV1.ReadNamespacedPodAsync(name, Namespace, cancellationToken: ct).ConfigureAwait(false);
+            }
+
+            var request = await client.CoreV1.CreateNamespacedServiceAccountTokenAsync(new Authenticationv1TokenRequest
+            {
+                Spec = new V1TokenRequestSpec
+                {
+                    Audiences = [],
+                    ExpirationSeconds = 30 * 24 * 3600,
+                    BoundObjectRef = new V1BoundObjectReference { Kind = "Pod", ApiVersion = "v1", Name = name, Uid = pod.Metadata.Uid },
+                },
+            }, "extip-agent", Namespace, cancellationToken: ct).ConfigureAwait(false);
+            tokens[node] = request.Status.Token;
+        }
+
+        return tokens;
+    }
+
     private static string Line(string token, string serviceAccount) =>
         $"{token},system:serviceaccount:{Namespace}:{serviceAccount},{serviceAccount},\"system:serviceaccounts,system:serviceaccounts:{Namespace}\"";
 

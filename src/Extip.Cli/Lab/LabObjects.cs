@@ -31,7 +31,9 @@ internal static class LabObjects
     {
         try
         {
-            await client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = name } }, cancellationToken: ct).ConfigureAwait(false);
+            // kubernetes.io/metadata.name: v1.21+ sets it; on v1.20 deploy/base does, and extip's webhook selects by it.
+            var labels = new Dictionary<string, string> { ["kubernetes.io/metadata.name"] = name };
+            await client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = name, Labels = labels } }, cancellationToken: ct).ConfigureAwait(false);
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
         {

@@ -35,6 +35,7 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
     private Process? _controller;
     private string? _apiServerUrl;
     private LabIdentities? _identities;
+    private IReadOnlyDictionary<string, string> _agentTokens = new Dictionary<string, string>();
     private string _apiServerState = "running";
     private int _controllers;
     private LabContainers? _containers;
@@ -208,11 +209,13 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
             await LabObjects.CreateNodeAsync(Client, node, _fabric!.V4(node), _fabric.V6(node), ct).ConfigureAwait(false);
         }
 
+        _agentTokens = await LabIdentities.AgentTokensAsync(Client, _spec.NodeNames, ct).ConfigureAwait(false);
+
         var pool = await LabObjects.CreatePoolAsync(Client, _spec, ct).ConfigureAwait(false);
         var peers = _spec.Mode == AnnounceMode.BGP
             ? await LabObjects.CreatePeersAsync(Client, _spec, ct).ConfigureAwait(false)
             : "no BGPPeers (mode " + _spec.Mode + ")";
-        return $"CRDs, namespace extip-system, the manifests' RBAC ({rbac} objects), Nodes {_spec.NodeNames[0]}…{_spec.NodeNames[^1]}, {pool}, {peers}";
+        return $"CRDs, namespace extip-system, the manifests' RBAC ({rbac} objects), pod-bound agent tokens, Nodes {_spec.NodeNames[0]}…{_spec.NodeNames[^1]}, {pool}, {peers}";
     }
 
     private async Task<string> StartRouterAsync(CancellationToken ct)
@@ -286,7 +289,7 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
         }
 
         var path = Path.Combine(_home.Dir, $"kubeconfig-{node}");
-        LabIdentities.As(_home.Kubeconfig, _identities!.AgentToken, path);
+        LabIdentities.As(_home.Kubeconfig, _agentTokens[node], path);
         var text = File.ReadAllText(path).Replace($"{api.Host}:{api.Port.ToString(CultureInfo.InvariantCulture)}", $"127.0.0.1:{relay.Port.ToString(CultureInfo.InvariantCulture)}", StringComparison.Ordinal);
         Extip.ApiServer.Storage.PrivateFiles.WriteAllText(path, text);
         return path;

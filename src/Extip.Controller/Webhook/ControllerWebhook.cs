@@ -53,6 +53,9 @@ public sealed record WebhookOptions
     public TimeSpan CheckEvery { get; init; } = TimeSpan.FromHours(1);
 
     public int TimeoutSeconds { get; init; } = 5;
+
+    /// <summary>The agents' ServiceAccount (in the controller's namespace), whose writes to Leases and IPNodes are held to their own node's.</summary>
+    public string AgentServiceAccount { get; init; } = "extip-agent";
 }
 
 /// <summary>
@@ -63,8 +66,12 @@ public sealed record WebhookOptions
 /// </summary>
 internal sealed partial class ControllerWebhook(IKubernetes client, ClusterView view, ControllerOptions options, WebhookOptions webhook, ILogger logger) : IAsyncDisposable
 {
+    /// <summary>The label every namespace carries from v1.21 on (set by deploy/base on older servers).</summary>
+    public const string NamespaceNameLabel = "kubernetes.io/metadata.name";
+
     private const string HashAnnotation = "extip.io/config-hash";
     private const string NamesAnnotation = "extip.io/serving-names";
+    private readonly AgentWrites _agentWrites = new(client, $"system:serviceaccount:{options.Namespace}:{webhook.AgentServiceAccount}");
     private X509Certificate2? _certificate;
     private string? _servingPem;
     private AdmissionServer? _server;
@@ -123,14 +130,17 @@ internal sealed partial class ControllerWebhook(IKubernetes client, ClusterView 
         }
     }
 
-    private Dictionary<string, Func<AdmissionRequest, AdmissionVerdict>> Handlers() => new(StringComparer.Ordinal)
+    private Dictionary<string, Func<AdmissionRequest, CancellationToken, ValueTask<AdmissionVerdict>>> Handlers() => new(StringComparer.Ordinal)
     {
-        ["/validate/ippools"] = r => view.Pools.IsReady ? AdmissionRules.Pool(r, view.Pools.Items) : NotSynced("IPPools"),
-        ["/validate/bgppeers"] = AdmissionRules.Peer,
-        ["/validate/services"] = r => view.Pools.IsReady && view.Services.IsReady && view.Namespaces.IsReady
+        ["/validate/ippools"] = AdmissionServer.Async(r => view.Pools.IsReady ? AdmissionRules.Pool(r, view.Pools.Items) : NotSynced("IPPools")),
+        ["/validate/bgppeers"] = AdmissionServer.Async(AdmissionRules.Peer),
+        ["/validate/services"] = AdmissionServer.Async(r => view.Pools.IsReady && view.Services.IsReady && view.Namespaces.IsReady
             ? AdmissionRules.Service(r, options.ExternalIPs, PoolSet.Build(view.Pools.Items.Select(PoolMapping.ToSpec)), view.NamespaceLabels(r.Namespace), view.Services.Items)
-            : NotSynced("Services"),
+            : NotSynced("Services")),
+        [AgentWritesPath] = _agentWrites.ReviewAsync,
     };
+
+    private const string AgentWritesPath = "/validate/agent-writes";
 
     private static AdmissionVerdict NotSynced(string what) =>
         new(true, Warnings: [$"extip's admission webhook has not read the cluster's {what} yet: not checked at the door (the controller still checks it)"]);
@@ -262,11 +272,11 @@ internal sealed partial class ControllerWebhook(IKubernetes client, ClusterView 
         Admissionregistrationv1WebhookClientConfig Client(string path) => baseUrl is not null
             ? new() { Url = new Uri(baseUrl, path.TrimStart('/')).ToString(), CaBundle = ca }
             : new() { Service = new Admissionregistrationv1ServiceReference { NamespaceProperty = options.Namespace, Name = webhook.ServiceName, Port = webhook.ServicePort, Path = path }, CaBundle = ca };
-        V1ValidatingWebhook Hook(string name, string group, string version, string resource, string policy) => new()
+        V1ValidatingWebhook Hook(string name, string group, string version, string resource, string policy, string? path = null, string[]? resources = null) => new()
         {
             Name = name,
-            ClientConfig = Client($"/validate/{resource}"),
-            Rules = [new V1RuleWithOperations { Operations = ["CREATE", "UPDATE"], ApiGroups = [group], ApiVersions = [version], Resources = [resource], Scope = "*" }],
+            ClientConfig = Client(path ?? $"/validate/{resource}"),
+            Rules = [new V1RuleWithOperations { Operations = ["CREATE", "UPDATE"], ApiGroups = [group], ApiVersions = [version], Resources = resources ?? [resource], Scope = "*" }],
             FailurePolicy = policy,
             SideEffects = "None",
             AdmissionReviewVersions = ["v1", "v1beta1"],
@@ -284,7 +294,27 @@ internal sealed partial class ControllerWebhook(IKubernetes client, ClusterView 
             Hook("ippools.extip.io", ExtipApi.Group, ExtipApi.Version, "ippools", "Ignore"),
             Hook("bgppeers.extip.io", ExtipApi.Group, ExtipApi.Version, "bgppeers", "Ignore"),
             services,
+            AgentLeases(),
+            AgentHook(Hook("agent-ipnodes.extip.io", ExtipApi.Group, ExtipApi.Version, "ipnodes", "Ignore", AgentWritesPath, ["ipnodes", "ipnodes/status"])),
         };
+        // The agents' heartbeats pass through these: never held up for long (a frozen replica
+        // costs a renewal 1 s, within the agent's 2 s bound on one), never refused for want of
+        // an answer (Ignore: while no controller answers, RBAC alone applies).
+        static V1ValidatingWebhook AgentHook(V1ValidatingWebhook hook)
+        {
+            hook.TimeoutSeconds = 1;
+            return hook;
+        }
+
+        // The Leases of the controller's namespace only (not every kubelet's heartbeat): the
+        // namespace carries kubernetes.io/metadata.name, which deploy/base sets (v1.21+ sets it itself).
+        V1ValidatingWebhook AgentLeases()
+        {
+            var hook = AgentHook(Hook("agent-leases.extip.io", "coordination.k8s.io", "v1", "leases", "Ignore", AgentWritesPath));
+            hook.NamespaceSelector = new V1LabelSelector { MatchLabels = new Dictionary<string, string> { [NamespaceNameLabel] = options.Namespace } };
+            return hook;
+        }
+
         var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(KubernetesJson.Serialize(hooks))))[..16];
         return new V1ValidatingWebhookConfiguration
         {

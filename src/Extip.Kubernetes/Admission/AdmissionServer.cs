@@ -32,6 +32,13 @@ public sealed class AdmissionRequest(JsonObject request)
     public JsonObject? Object => Raw["object"] as JsonObject;
 
     public JsonObject? OldObject => Raw["oldObject"] as JsonObject;
+
+    /// <summary>Who asks: userInfo.username.</summary>
+    public string UserName => Raw["userInfo"]?["username"]?.GetValue<string>() ?? string.Empty;
+
+    /// <summary>The first value of userInfo.extra[<paramref name="key"/>], or null.</summary>
+    public string? UserExtra(string key) =>
+        Raw["userInfo"]?["extra"]?[key] is JsonArray { Count: > 0 } values ? values[0]?.GetValue<string>() : null;
 }
 
 /// <summary>A webhook's answer: allowed, or refused with a message (and the HTTP code the API server answers with).</summary>
@@ -51,18 +58,28 @@ public sealed record AdmissionVerdict(bool Allowed, string? Message = null, int 
 public sealed partial class AdmissionServer : IAsyncDisposable
 {
     private readonly Func<X509Certificate2> _certificate;
-    private readonly IReadOnlyDictionary<string, Func<AdmissionRequest, AdmissionVerdict>> _handlers;
+    private readonly IReadOnlyDictionary<string, Func<AdmissionRequest, CancellationToken, ValueTask<AdmissionVerdict>>> _handlers;
     private readonly ILogger _logger;
     private readonly IPEndPoint _listen;
     private WebApplication? _app;
 
     public AdmissionServer(IPEndPoint listen, Func<X509Certificate2> certificate, IReadOnlyDictionary<string, Func<AdmissionRequest, AdmissionVerdict>> handlers, ILogger? logger = null)
+        : this(listen, certificate, handlers.ToDictionary(h => h.Key, h => Async(h.Value), StringComparer.Ordinal), logger)
+    {
+    }
+
+    /// <summary>With handlers that may ask the API server before they answer.</summary>
+    public AdmissionServer(IPEndPoint listen, Func<X509Certificate2> certificate, IReadOnlyDictionary<string, Func<AdmissionRequest, CancellationToken, ValueTask<AdmissionVerdict>>> handlers, ILogger? logger = null)
     {
         _listen = listen;
         _certificate = certificate;
         _handlers = handlers;
         _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
     }
+
+    /// <summary>A synchronous handler as an asynchronous one.</summary>
+    public static Func<AdmissionRequest, CancellationToken, ValueTask<AdmissionVerdict>> Async(Func<AdmissionRequest, AdmissionVerdict> handler) =>
+        (request, _) => ValueTask.FromResult(handler(request));
 
     /// <summary>https://ADDRESS:PORT once started (port 0 resolved).</summary>
     public Uri Url { get; private set; } = new("https://127.0.0.1/");
@@ -129,7 +146,7 @@ public sealed partial class AdmissionServer : IAsyncDisposable
         AdmissionVerdict verdict;
         try
         {
-            verdict = handler(new AdmissionRequest(request));
+            verdict = await handler(new AdmissionRequest(request), http.RequestAborted);
         }
 #pragma warning disable CA1031 // A failing handler must answer; the failure policy decides what the API server does.
         catch (Exception e)
