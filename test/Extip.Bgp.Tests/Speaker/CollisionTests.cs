@@ -4,6 +4,7 @@ using Extip.Bgp.Speaker;
 using Extip.Bgp.Wire;
 using Extip.Lab;
 using Extip.Netlink;
+using Extip.Testing.Cluster;
 
 namespace Extip.Bgp.Tests.Speaker;
 
@@ -84,12 +85,7 @@ public sealed class CollisionTests
         // 1. The speaker connects (connection A, ours) and sends its OPEN; the peer holds back its own.
         using var a = new Wire(await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.IsType<OpenMessage>(await a.ReadAsync(TimeSpan.FromSeconds(5)));
-        for (var i = 0; i < 100 && session.State != SessionState.OpenSent; i++)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.Equal(SessionState.OpenSent, session.State);
+        await TestEnv.EventuallyAsync(() => Task.FromResult(session.State), s => s == SessionState.OpenSent, TimeSpan.FromSeconds(60), "the session in OpenSent");
 
         // 2. The peer connects too (connection B, the peer's) and sends its OPEN there.
         var bSocket = NetNs.Run(lab.Fabric.Router, () => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
@@ -136,8 +132,8 @@ public sealed class CollisionTests
             PeerAddress = Fabric.RouterV4, LocalAs = RouterLab.NodeAs, PeerAs = RouterLab.RouterAs, Passive = true,
             RouterId = PeerOptions.RouterIdOf(lab.Fabric.V4("n1")), HoldTime = TimeSpan.FromSeconds(9),
         });
-        await Task.Delay(500);
-        Assert.Equal(SessionState.Active, session.State);
+        // Passive: it waits in Active (on a busy machine it may take a while to get there) and never connects.
+        await TestEnv.EventuallyAsync(() => Task.FromResult(session.State), s => s == SessionState.Active, TimeSpan.FromSeconds(60), "the passive session in Active");
 
         var socket = NetNs.Run(lab.Fabric.Router, () => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
         await socket.ConnectAsync(new IPEndPoint(lab.Fabric.V4("n1"), 179));
