@@ -38,6 +38,26 @@ public static unsafe class Scheduling
         return set;
     }
 
+    /// <summary>The calling thread's id in the kernel (its directory under /proc/self/task).</summary>
+    public static int CurrentThreadId() => Libc.GetTid();
+
+    /// <summary>
+    /// How long the thread <paramref name="tid"/> of this process has run on a CPU, to the
+    /// nanosecond (the scheduler's own account, /proc/self/task/TID/schedstat); null when it is gone.
+    /// </summary>
+    public static TimeSpan? ThreadCpuTime(int tid)
+    {
+        try
+        {
+            var text = File.ReadAllText($"/proc/self/task/{tid.ToString(CultureInfo.InvariantCulture)}/schedstat");
+            return TimeSpan.FromTicks(long.Parse(text.AsSpan(0, text.IndexOf(' ', StringComparison.Ordinal)), NumberStyles.None, CultureInfo.InvariantCulture) / 100);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>
     /// Puts the calling thread in the real-time class (SCHED_FIFO at <paramref name="priority"/>;
     /// threads it makes start in the normal class): the CPU share of the process (nice, a busy

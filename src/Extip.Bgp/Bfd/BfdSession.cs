@@ -15,6 +15,8 @@ public sealed partial class BfdSession : IAsyncDisposable
     private readonly BfdMachine _machine;
     private readonly Socket _sender;
     private readonly IPEndPoint _destination;
+    // Serialized once: SendTo with an EndPoint serializes it again on every packet.
+    private readonly SocketAddress _destinationAddress;
     private readonly Lock _gate = new();
     private readonly ILogger _logger;
     private readonly long _start;
@@ -32,6 +34,7 @@ public sealed partial class BfdSession : IAsyncDisposable
         _machine = new BfdMachine(options, discriminator, TimeSpan.Zero);
         _sender = endpoint.OpenSender(peer, local);
         _destination = new IPEndPoint(peer, endpoint.ListenPort);
+        _destinationAddress = _destination.Serialize();
     }
 
     public IPAddress Peer { get; }
@@ -155,10 +158,13 @@ public sealed partial class BfdSession : IAsyncDisposable
         BfdTransition? change;
         string? discarded = null;
         var now = _endpoint.Time.GetElapsedTime(_start, timestamp);
+        bool sooner;
         lock (_gate)
         {
             var before = _machine.PacketsDiscarded;
+            var due = NextLook();
             change = _machine.Receive(packet, now, out var final);
+            sooner = NextLook() < due;
             if (_machine.PacketsDiscarded != before)
             {
                 discarded = _machine.LastDiscard;
@@ -177,10 +183,20 @@ public sealed partial class BfdSession : IAsyncDisposable
         }
 
         Raise(change);
-        _endpoint.WakeTimers();
+
+        // Only when a timer is due sooner than it was (a packet to send, a detection time where
+        // there was none): the usual packet only moves the detection time later, and the timer
+        // thread's next look, at the time it already waits for, sees that.
+        if (sooner || change is not null)
+        {
+            _endpoint.WakeTimers();
+        }
     }
 
     private TimeSpan Now() => _endpoint.Time.GetElapsedTime(_start);
+
+    /// <summary>When the timer thread must look next: the next packet or the detection time, whichever is first (under the lock).</summary>
+    private TimeSpan NextLook() => _machine.NextTransmit < _machine.DetectionDeadline ? _machine.NextTransmit : _machine.DetectionDeadline;
 
     /// <summary>
     /// The session's timers, run by the endpoint's timer thread: the detection time (judged only
@@ -219,7 +235,7 @@ public sealed partial class BfdSession : IAsyncDisposable
                 Send(packet);
             }
 
-            var next = _machine.NextTransmit < _machine.DetectionDeadline ? _machine.NextTransmit : _machine.DetectionDeadline;
+            var next = NextLook();
             wait = next == TimeSpan.MaxValue ? Timeout.InfiniteTimeSpan : next - Now();
         }
 
@@ -232,7 +248,7 @@ public sealed partial class BfdSession : IAsyncDisposable
         packet.Write(_out);
         try
         {
-            _sender.SendTo(_out, _destination);
+            _sender.SendTo(_out, SocketFlags.None, _destinationAddress);
             Interlocked.Increment(ref _sent);
         }
         catch (ObjectDisposedException)

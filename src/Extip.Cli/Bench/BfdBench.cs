@@ -32,6 +32,8 @@ internal static class BfdBench
             var loadBefore = LoadAverage();
             var gcBefore = GC.CollectionCount(0);
             var pauseBefore = GC.GetTotalPauseDuration();
+            var allocatedBefore = GC.GetTotalAllocatedBytes();
+            var bfdAllocatedBefore = rig.AllocatedBytes;
             using (load ? CpuLoad.Start(rig.Site, hogs, nice) : null)
             {
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{ms} ms x 3, {nodes} sessions, BFD threads: {rig.Scheduling}, {seconds} s{(load ? $", {hogs} spinning processes, extip's side at nice {nice}" : string.Empty)}")).ConfigureAwait(false);
@@ -45,7 +47,11 @@ internal static class BfdBench
 
                 var gcs = GC.CollectionCount(0) - gcBefore;
                 var pause = (GC.GetTotalPauseDuration() - pauseBefore).TotalMilliseconds;
-                await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  false Downs: ours {ours}, FRR's {peers}; load average {loadBefore} -> {LoadAverage()}; this process: {gcs} garbage collections, {pause:F0} ms paused")).ConfigureAwait(false);
+                var allocated = (GC.GetTotalAllocatedBytes() - allocatedBefore) / seconds;
+                var bfdAllocated = (rig.AllocatedBytes - bfdAllocatedBefore) / seconds;
+                await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  false Downs: ours {ours}, FRR's {peers}; load average {loadBefore} -> {LoadAverage()}; this process: {gcs} garbage collections, {pause:F0} ms paused, {allocated / 1024:F1} KiB/s allocated, {bfdAllocated / 1024:F2} KiB/s by the BFD threads")).ConfigureAwait(false);
+                fields[$"allocatedKiBPerSec{ms}"] = Math.Round(allocated / 1024, 1);
+                fields[$"bfdThreadsAllocatedKiBPerSec{ms}"] = Math.Round(bfdAllocated / 1024, 2);
                 fields[$"gcCount{ms}"] = gcs;
                 fields[$"gcPauseMs{ms}"] = Math.Round(pause, 1);
                 fields[$"falseDowns{ms}"] = ours;
@@ -67,8 +73,13 @@ internal static class BfdBench
         }
 
         detect.Sort();
-        fields["detectMs50"] = detect.Count == 0 ? double.NaN : Math.Round(detect[detect.Count / 2], 1);
-        fields["detectMsMax50"] = detect.Count == 0 ? double.NaN : Math.Round(detect[^1], 1);
+        if (detect.Count > 0)
+        {
+            // JSON has no NaN: without silences (--silences 0) there is no detection figure.
+            fields["detectMs50"] = Math.Round(detect[detect.Count / 2], 1);
+            fields["detectMsMax50"] = Math.Round(detect[^1], 1);
+        }
+
         fields["detectSamples50"] = detect.Count;
         BenchResult.Print(output, fields);
         return 0;

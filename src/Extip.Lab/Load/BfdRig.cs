@@ -42,6 +42,12 @@ public sealed class BfdRig : IAsyncDisposable
     /// <summary>How our BFD threads are scheduled (each node's endpoint says the same).</summary>
     public string Scheduling => _endpoints.Count == 0 ? "none" : _endpoints[0].Scheduling;
 
+    /// <summary>How long our timer threads (every node's) have run on a CPU so far.</summary>
+    public TimeSpan TimerThreadsCpu => _endpoints.Aggregate(TimeSpan.Zero, (sum, e) => sum + e.TimerThreadCpu);
+
+    /// <summary>Bytes our BFD threads (every node's) allocated so far.</summary>
+    public long AllocatedBytes => _endpoints.Sum(e => e.AllocatedBytes);
+
     /// <summary>Our sessions' Up→Down changes so far.</summary>
     public long OurDowns => Interlocked.Read(ref _ourDowns);
 
