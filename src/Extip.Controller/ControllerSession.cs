@@ -48,6 +48,7 @@ internal sealed partial class ControllerSession
         PoolStatus = new PoolStatusReconciler(this);
         PeerStatus = new PeerStatusReconciler(this);
         AgentLabels = new AgentLabelReconciler(this, logger);
+        AgentSecrets = new AgentSecretsReconciler(this, logger);
         Agents = new AgentObservations(options.Time, options.Disruption, options.FenceMargin);
         Damping = new NodeDamping(options.Time, options.HoldDown);
     }
@@ -83,6 +84,9 @@ internal sealed partial class ControllerSession
 
     public AgentLabelReconciler AgentLabels { get; }
 
+    /// <summary>Which Secrets the agents may read: the heartbeat key and the BGPPeers' password Secrets, by name.</summary>
+    public AgentSecretsReconciler AgentSecrets { get; }
+
     /// <summary>Set once the allocator holds what the API showed at start.</summary>
     public bool Reloaded { get; private set; }
 
@@ -102,6 +106,7 @@ internal sealed partial class ControllerSession
         View.IpNodes.Changed += AgentLabels.OnIpNode;
         View.IpNodes.Changed += OnPeerInput;
         View.Peers.Changed += OnPeerInput;
+        View.Peers.Changed += AgentSecrets.OnPeer;
         View.Nodes.Changed += OnPeerInput;
 
         // Every agent counts as just seen: a session (a new leader, or one that has just got the
@@ -129,7 +134,7 @@ internal sealed partial class ControllerSession
             RequestClaimSync();
             RequestPoolStatus();
             var workers = Enumerable.Range(0, Options.Workers).Select(_ => WorkAsync(ct)).ToList();
-            await Task.WhenAll([.. workers, ClaimLoopAsync(ct), PoolLoopAsync(ct), AgentLabels.RunAsync(ct)]);
+            await Task.WhenAll([.. workers, ClaimLoopAsync(ct), PoolLoopAsync(ct), AgentLabels.RunAsync(ct), AgentSecrets.RunAsync(ct)]);
         }
         finally
         {
@@ -141,6 +146,7 @@ internal sealed partial class ControllerSession
             View.EndpointSlices.Changed -= OnEndpoints;
             View.IpNodes.Changed -= OnPeerInput;
             View.Peers.Changed -= OnPeerInput;
+            View.Peers.Changed -= AgentSecrets.OnPeer;
             View.Nodes.Changed -= OnPeerInput;
             View.Claims.Changed -= OnClaim;
             View.IpNodes.Changed -= AgentLabels.OnIpNode;

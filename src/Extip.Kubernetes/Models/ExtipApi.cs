@@ -53,5 +53,8 @@ public static class ExtipApi
     /// <summary>The Secret (in the controller's namespace) whose <c>key</c> signs the agents' heartbeats to each other.</summary>
     public const string PeerKeySecret = "extip-peer-key";
 
+    /// <summary>The Role that lets the agents read Secrets by name (the heartbeat key, BGP passwords); the controller keeps its names.</summary>
+    public const string AgentSecretsRole = "extip-agent-secrets";
+
     public const string PeerKeyField = "key";
 }

@@ -1,0 +1,135 @@
+using System.Net;
+using System.Threading.Channels;
+using Extip.Kubernetes.Informers;
+using Extip.Kubernetes.Models;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+
+namespace Extip.Controller.Reconcilers;
+
+/// <summary>
+/// Keeps the agents' read access to Secrets in the controller's namespace to the ones they use:
+/// the Role <c>extip-agent-secrets</c> grants <c>get</c> on <c>extip-peer-key</c> (their
+/// heartbeats' key) and on each Secret a BGPPeer names there for its TCP MD5 password, by name,
+/// and nothing else. The manifests ship the Role with the key alone; BGPPeers come and go, and a
+/// re-applied manifest puts the key-only rule back, so the rule is compared with what it should
+/// be on every BGPPeer change and every minute.
+/// All agents share one ServiceAccount, so a name any BGPPeer uses is readable by every agent
+/// (RBAC cannot tell nodes apart on reads, and admission does not see reads).
+/// </summary>
+internal sealed partial class AgentSecretsReconciler(ControllerSession session, ILogger logger)
+{
+    private static readonly TimeSpan Recheck = TimeSpan.FromMinutes(1);
+
+    private readonly Channel<bool> _signal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    public void OnPeer(WatchEventType type, BgpPeer peer, BgpPeer? old)
+    {
+        if (type == WatchEventType.Modified && old is not null && SecretOf(old) == SecretOf(peer))
+        {
+            return;
+        }
+
+        Request();
+    }
+
+    public void Request() => _signal.Writer.TryWrite(true);
+
+    /// <summary>The Secret names the agents may read: the heartbeat key and every password Secret a BGPPeer names in <paramref name="ns"/>, sorted.</summary>
+    public static IReadOnlyList<string> Wanted(IEnumerable<BgpPeer> peers, string ns) =>
+        [.. peers.Select(p => p.Spec.PasswordSecret)
+            .Where(r => r is not null && r.Namespace == ns && r.Name.Length > 0)
+            .Select(r => r!.Name)
+            .Append(ExtipApi.PeerKeySecret)
+            .Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.Ordinal)];
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var backoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(30));
+        Request();
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                // A change, or a minute without one: look either way (WaitToReadAsync takes
+                // nothing, so a wait that loses the race loses no signal).
+                using (var wait = CancellationTokenSource.CreateLinkedTokenSource(ct))
+                {
+                    await Task.WhenAny(_signal.Reader.WaitToReadAsync(wait.Token).AsTask(), Task.Delay(Recheck, session.Options.Time, wait.Token));
+                    await wait.CancelAsync();
+                }
+
+                ct.ThrowIfCancellationRequested();
+                _signal.Reader.TryRead(out _);
+                await SyncAsync(ct);
+                backoff.Reset();
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is HttpOperationException or HttpRequestException or IOException)
+            {
+                LogRetry(logger, ExtipApi.AgentSecretsRole, e is HttpOperationException h ? $"{(int)h.Response.StatusCode} {h.Response.ReasonPhrase}: {h.Response.Content}" : e.Message);
+                try
+                {
+                    await Task.Delay(backoff.Next(), ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                Request();
+            }
+        }
+    }
+
+    /// <summary>Reads the Role and replaces its rules when they are not exactly the wanted one.</summary>
+    public async Task SyncAsync(CancellationToken ct)
+    {
+        var ns = session.Options.Namespace;
+        var wanted = Wanted(session.View.Peers.Items, ns);
+        V1Role role;
+        try
+        {
+            role = await session.Client.RbacAuthorizationV1.ReadNamespacedRoleAsync(ExtipApi.AgentSecretsRole, ns, cancellationToken: ct);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            // The manifests create it (the controller may not create Roles); without it the
+            // agents read no Secret at all: no heartbeat key, no BGP password.
+            LogMissing(logger, ns, ExtipApi.AgentSecretsRole);
+            return;
+        }
+
+        if (role.Rules is [{ } only] && IsWanted(only, wanted))
+        {
+            return;
+        }
+
+        var before = string.Join(", ", (role.Rules ?? []).SelectMany(r => r.ResourceNames ?? ["*"]));
+        role.Rules = [new V1PolicyRule { ApiGroups = [""], Resources = ["secrets"], Verbs = ["get"], ResourceNames = [.. wanted] }];
+        await session.Client.RbacAuthorizationV1.ReplaceNamespacedRoleAsync(role, ExtipApi.AgentSecretsRole, ns, cancellationToken: ct);
+        LogUpdated(logger, ns, ExtipApi.AgentSecretsRole, string.Join(", ", wanted), before);
+    }
+
+    private static bool IsWanted(V1PolicyRule rule, IReadOnlyList<string> wanted) =>
+        rule.ApiGroups is [""] && rule.Resources is ["secrets"] && rule.Verbs is ["get"]
+        && rule.NonResourceURLs is null or []
+        && rule.ResourceNames is { } names && names.Order(StringComparer.Ordinal).SequenceEqual(wanted, StringComparer.Ordinal);
+
+    private static (string, string)? SecretOf(BgpPeer p) => p.Spec.PasswordSecret is { } r ? (r.Namespace, r.Name) : null;
+
+    [LoggerMessage(EventId = 320, Level = LogLevel.Information, Message = "Role {Namespace}/{Role}: the agents may read the Secrets {Names} (were {Before})")]
+    private static partial void LogUpdated(ILogger logger, string @namespace, string role, string names, string before);
+
+    [LoggerMessage(EventId = 321, Level = LogLevel.Warning, Message = "Role {Namespace}/{Role} is missing: the agents can read neither the heartbeat key nor BGP passwords; apply deploy/base/agent.yaml")]
+    private static partial void LogMissing(ILogger logger, string @namespace, string role);
+
+    [LoggerMessage(EventId = 322, Level = LogLevel.Warning, Message = "Role {Role}: will retry: {Error}")]
+    private static partial void LogRetry(ILogger logger, string role, string error);
+}
