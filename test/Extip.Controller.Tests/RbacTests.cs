@@ -130,17 +130,20 @@ public sealed class RbacTests(ITestOutputHelper output)
         // embedded server serves no Deployments yet, issue 16).
         var rbacDocs = new[] { "controller.yaml", "agent.yaml" }.SelectMany(f => File.ReadAllText(Path.Combine(repo, "deploy", "base", f)).Split("\n---", StringSplitOptions.RemoveEmptyEntries))
             .Where(d => System.Text.RegularExpressions.Regex.IsMatch(d, @"^kind: (Namespace|ServiceAccount|ClusterRole|ClusterRoleBinding|Role|RoleBinding)\s*$", System.Text.RegularExpressions.RegexOptions.Multiline));
-        var apply = new ProcessStartInfo("kubectl", ["--kubeconfig", adminConfig, "apply", "-f", "-"]) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        using (var k = Process.Start(apply)!)
+        async Task ApplyRbacAsync()
         {
+            var apply = new ProcessStartInfo("kubectl", ["--kubeconfig", adminConfig, "apply", "-f", "-"]) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+            using var k = Process.Start(apply)!;
             await k.StandardInput.WriteAsync(string.Join("\n---\n", rbacDocs));
             k.StandardInput.Close();
             var err = await k.StandardError.ReadToEndAsync();
             var @out = await k.StandardOutput.ReadToEndAsync();
             await k.WaitForExitAsync();
             Assert.True(k.ExitCode == 0, $"kubectl apply of deploy/base/controller.yaml's RBAC: {err}\n{@out}");
-            Assert.Contains("clusterrolebinding.rbac.authorization.k8s.io/extip-controller created", @out, StringComparison.Ordinal);
         }
+
+        await ApplyRbacAsync();
+        Assert.Equal(HttpStatusCode.OK, (await admin.RbacAuthorizationV1.ReadClusterRoleBindingWithHttpMessagesAsync("extip-controller")).Response.StatusCode);
 
         // The controller, as its ServiceAccount, every call recorded.
         var controllerConfig = adminConfig + ".controller";
@@ -186,7 +189,7 @@ public sealed class RbacTests(ITestOutputHelper output)
             await EventuallyAsync(async () => (await admin.CoreV1.ReadNamespacedServiceAsync("web", "apps")).Status?.LoadBalancer?.Ingress?.Count ?? 0, n => n == 1, what: "web's address");
             await EventuallyAsync(async () => (await admin.CoreV1.ListNamespacedEventAsync("apps")).Items.Count, n => n > 0, what: "an Event for the refused Service");
             await AgentsAreHeldToTheirOwnNodeAsync(admin, adminConfig, adminToken);
-            await AgentsReadOnlyTheSecretsPeersNameAsync(admin, adminConfig, adminToken);
+            await AgentsReadOnlyTheSecretsPeersNameAsync(admin, adminConfig, adminToken, ApplyRbacAsync);
             await EventuallyAsync(async () => KubernetesJson.Deserialize<BgpPeer>(((System.Text.Json.JsonElement)await admin.CustomObjects.GetClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, BgpPeer.Plural, "tor")).GetRawText()).Status?.Conditions.Count ?? 0,
                 n => n > 0, what: "the peer's status");
 
@@ -340,7 +343,7 @@ public sealed class RbacTests(ITestOutputHelper output)
     /// The agents read Secrets by name only: the heartbeat key, and a BGP password while a
     /// BGPPeer names it (the controller keeps the Role's resourceNames to those).
     /// </summary>
-    private static async Task AgentsReadOnlyTheSecretsPeersNameAsync(IKubernetes admin, string adminConfig, string adminToken)
+    private static async Task AgentsReadOnlyTheSecretsPeersNameAsync(IKubernetes admin, string adminConfig, string adminToken, Func<Task> reapplyManifests)
     {
         const string ns = "extip-system";
         var token = (await admin.CoreV1.CreateNamespacedServiceAccountTokenAsync(new Authenticationv1TokenRequest
@@ -383,10 +386,18 @@ public sealed class RbacTests(ITestOutputHelper output)
         Assert.Equal("secrets \"unnamed\" is forbidden: User \"system:serviceaccount:extip-system:extip-agent\" cannot get resource \"secrets\" in API group \"\" in the namespace \"extip-system\"",
             ClusterFixture.ParseStatus(refused.Response.Content)["message"]?.GetValue<string>());
 
-        // No longer named: no longer readable.
-        await PasswordAsync("null");
-        await EventuallyAsync(() => ReadAsync("tor-password"), c => c == HttpStatusCode.Forbidden, what: "tor-password unreadable once no BGPPeer names it");
+        // The manifests applied again (an operator, a GitOps sync): the controller's names stay.
+        await reapplyManifests();
+        Assert.Equal(HttpStatusCode.OK, await ReadAsync("tor-password"));
+
+        // A BGPPeer that names one of the controller's own Secrets (the webhook's key) hands it to
+        // nobody; tor-password, no longer named, is no longer readable.
+        await PasswordAsync($"{{\"namespace\":\"{ns}\",\"name\":\"extip-webhook-tls\"}}");
+        await EventuallyAsync(async () => (await admin.RbacAuthorizationV1.ReadNamespacedRoleAsync(ExtipApi.AgentSecretsRole, ns)).Rules?.Count ?? 0, n => n == 0, what: "the agents' Secrets Role without rules");
+        Assert.Equal(HttpStatusCode.Forbidden, await ReadAsync("extip-webhook-tls"));
+        Assert.Equal(HttpStatusCode.Forbidden, await ReadAsync("tor-password"));
         Assert.Equal(HttpStatusCode.OK, await ReadAsync(ExtipApi.PeerKeySecret));
+        await PasswordAsync("null");
     }
 
     /// <summary>

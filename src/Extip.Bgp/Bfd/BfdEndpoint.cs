@@ -83,7 +83,7 @@ public sealed partial class BfdEndpoint : IAsyncDisposable
 
     private volatile int _timerTid;
 
-    public IReadOnlyCollection<BfdSession> Sessions => Volatile.Read(ref _sessions);
+    public IReadOnlyCollection<BfdSession> Sessions => Array.AsReadOnly(Volatile.Read(ref _sessions));
 
     /// <summary>A session with <paramref name="peer"/>; the sockets for its family open on first use.</summary>
     public BfdSession AddSession(IPAddress peer, IPAddress? local, BfdOptions options)

@@ -182,15 +182,16 @@ public sealed partial class BfdSession : IAsyncDisposable
             LogDiscarded(_logger, Peer.ToString(), discarded);
         }
 
-        Raise(change);
-
         // Only when a timer is due sooner than it was (a packet to send, a detection time where
         // there was none): the usual packet only moves the detection time later, and the timer
-        // thread's next look, at the time it already waits for, sees that.
+        // thread's next look, at the time it already waits for, sees that. Before the clients
+        // hear of a change, whatever they do then.
         if (sooner || change is not null)
         {
             _endpoint.WakeTimers();
         }
+
+        Raise(change);
     }
 
     private TimeSpan Now() => _endpoint.Time.GetElapsedTime(_start);

@@ -10,12 +10,11 @@ using Microsoft.Extensions.Logging;
 namespace Extip.Controller.Reconcilers;
 
 /// <summary>
-/// Keeps the agents' read access to Secrets in the controller's namespace to the ones they use:
-/// the Role <c>extip-agent-secrets</c> grants <c>get</c> on <c>extip-peer-key</c> (their
-/// heartbeats' key) and on each Secret a BGPPeer names there for its TCP MD5 password, by name,
-/// and nothing else. The manifests ship the Role with the key alone; BGPPeers come and go, and a
-/// re-applied manifest puts the key-only rule back, so the rule is compared with what it should
-/// be on every BGPPeer change and every minute.
+/// Keeps the agents' read access to BGP passwords in the controller's namespace to the Secrets
+/// BGPPeers name: the Role <c>extip-agent-secrets</c> grants <c>get</c> on each, by name, and
+/// nothing else (the heartbeat key, <c>extip-peer-key</c>, is in the agents' fixed Role). The
+/// manifests ship it without rules, so that re-applying them leaves the controller's alone; the
+/// rules are compared with what they should be on every BGPPeer change and every minute.
 /// All agents share one ServiceAccount, so a name any BGPPeer uses is readable by every agent
 /// (RBAC cannot tell nodes apart on reads, and admission does not see reads).
 /// </summary>
@@ -37,12 +36,15 @@ internal sealed partial class AgentSecretsReconciler(ControllerSession session, 
 
     public void Request() => _signal.Writer.TryWrite(true);
 
-    /// <summary>The Secret names the agents may read: the heartbeat key and every password Secret a BGPPeer names in <paramref name="ns"/>, sorted.</summary>
-    public static IReadOnlyList<string> Wanted(IEnumerable<BgpPeer> peers, string ns) =>
+    /// <summary>
+    /// The password Secrets BGPPeers name in <paramref name="ns"/>, sorted, less the ones that are
+    /// not passwords (<paramref name="notPasswords"/>: the controller's own, such as the webhook's
+    /// key): whoever may write a BGPPeer must not be able to hand those to every agent.
+    /// </summary>
+    public static IReadOnlyList<string> Wanted(IEnumerable<BgpPeer> peers, string ns, IReadOnlySet<string> notPasswords) =>
         [.. peers.Select(p => p.Spec.PasswordSecret)
-            .Where(r => r is not null && r.Namespace == ns && r.Name.Length > 0)
+            .Where(r => r is not null && r.Namespace == ns && r.Name.Length > 0 && !notPasswords.Contains(r.Name))
             .Select(r => r!.Name)
-            .Append(ExtipApi.PeerKeySecret)
             .Distinct(StringComparer.Ordinal)
             .Order(StringComparer.Ordinal)];
 
@@ -71,7 +73,9 @@ internal sealed partial class AgentSecretsReconciler(ControllerSession session, 
             {
                 return;
             }
-            catch (Exception e) when (e is HttpOperationException or HttpRequestException or IOException)
+#pragma warning disable CA1031 // Whatever failed (a timeout, a body it could not read), the names must keep following the BGPPeers: log and retry.
+            catch (Exception e)
+#pragma warning restore CA1031
             {
                 LogRetry(logger, ExtipApi.AgentSecretsRole, e is HttpOperationException h ? $"{(int)h.Response.StatusCode} {h.Response.ReasonPhrase}: {h.Response.Content}" : e.Message);
                 try
@@ -92,7 +96,7 @@ internal sealed partial class AgentSecretsReconciler(ControllerSession session, 
     public async Task SyncAsync(CancellationToken ct)
     {
         var ns = session.Options.Namespace;
-        var wanted = Wanted(session.View.Peers.Items, ns);
+        var wanted = Wanted(session.View.Peers.Items, ns, NotPasswords());
         V1Role role;
         try
         {
@@ -106,16 +110,24 @@ internal sealed partial class AgentSecretsReconciler(ControllerSession session, 
             return;
         }
 
-        if (role.Rules is [{ } only] && IsWanted(only, wanted))
+        if ((wanted.Count == 0 && role.Rules is null or []) || (role.Rules is [{ } only] && IsWanted(only, wanted)))
         {
             return;
         }
 
-        var before = string.Join(", ", (role.Rules ?? []).SelectMany(r => r.ResourceNames ?? ["*"]));
-        role.Rules = [new V1PolicyRule { ApiGroups = [""], Resources = ["secrets"], Verbs = ["get"], ResourceNames = [.. wanted] }];
+        var before = role.Rules is null or [] ? "none" : string.Join(", ", role.Rules.SelectMany(r => r.ResourceNames is { Count: > 0 } n ? n : ["*"]));
+
+        // No names: no rule at all. An empty resourceNames would mean every Secret.
+        role.Rules = wanted.Count == 0 ? [] : [new V1PolicyRule { ApiGroups = [""], Resources = ["secrets"], Verbs = ["get"], ResourceNames = [.. wanted] }];
         await session.Client.RbacAuthorizationV1.ReplaceNamespacedRoleAsync(role, ExtipApi.AgentSecretsRole, ns, cancellationToken: ct);
-        LogUpdated(logger, ns, ExtipApi.AgentSecretsRole, string.Join(", ", wanted), before);
+        LogUpdated(logger, ns, ExtipApi.AgentSecretsRole, wanted.Count == 0 ? "none" : string.Join(", ", wanted), before);
     }
+
+    private HashSet<string> NotPasswords() => new(StringComparer.Ordinal)
+    {
+        ExtipApi.PeerKeySecret,
+        session.Options.Webhook?.SecretName ?? new Webhook.WebhookOptions().SecretName,
+    };
 
     private static bool IsWanted(V1PolicyRule rule, IReadOnlyList<string> wanted) =>
         rule.ApiGroups is [""] && rule.Resources is ["secrets"] && rule.Verbs is ["get"]
