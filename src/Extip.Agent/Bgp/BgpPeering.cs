@@ -25,6 +25,11 @@ namespace Extip.Agent.Bgp;
 public sealed partial class BgpPeering : IAsyncDisposable
 {
     private static readonly TimeSpan Resync = TimeSpan.FromSeconds(30);
+
+    // A password Secret the agent may not read yet: the controller grants it by name when a
+    // BGPPeer names it, usually a moment after the agent saw the BGPPeer. Look again soon.
+    private static readonly TimeSpan ForbiddenRetry = TimeSpan.FromSeconds(2);
+    private bool _forbidden;
     private readonly IKubernetes _client;
     private readonly AgentOptions _options;
     private readonly ILogger _logger;
@@ -159,7 +164,9 @@ public sealed partial class BgpPeering : IAsyncDisposable
                 LogReconcileFailed(_logger, e.Message);
             }
 
-            if (!await _wake.WaitAsync(Resync, ct).ConfigureAwait(false))
+            var resync = _forbidden ? ForbiddenRetry : Resync;
+            _forbidden = false;
+            if (!await _wake.WaitAsync(resync, ct).ConfigureAwait(false))
             {
                 return;
             }
@@ -335,7 +342,8 @@ public sealed partial class BgpPeering : IAsyncDisposable
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Forbidden)
         {
-            return (null, $"the agent may not read Secret {r.Namespace}/{r.Name} (RBAC)");
+            _forbidden = true;
+            return (null, $"the agent may not read Secret {r.Namespace}/{r.Name} (RBAC: the controller grants a Secret in its namespace by name once a BGPPeer names it; elsewhere, a Role there must)");
         }
     }
 
