@@ -488,9 +488,29 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             // BFD or the router's hold time, judges whether this node is alive): an API server
             // outage must not take every address off every node.
             var outage = OutageVerdicts();
+            var judged = false;
+            bool Keep(IpClaim c)
+            {
+                if (c.Spec.SharedByNodes)
+                {
+                    return true;
+                }
+
+                judged = true;
+                return outage(c);
+            }
+
             // What stays lives as long as this agent does: each pass (every renew interval while
             // fenced) pushes its kernel lifetime a Lease duration on; a hung agent's go by themselves.
-            var (kept, mine) = Desired(c => c.Spec.SharedByNodes || outage(c), KernelLifetime(_options.LeaseDuration));
+            var (kept, mine) = Desired(Keep, KernelLifetime(_options.LeaseDuration));
+
+            // No single-owner claim names this node any more (moved while it was cut off): it
+            // holds none through the outage, whatever an earlier pass judged.
+            if (!judged)
+            {
+                SetOutage(false, NoSingleOwner);
+            }
+
             var before = _dataplane!.Marked().Count;
             var keptNames = kept.Select(d => d.Claim).ToHashSet(StringComparer.Ordinal);
             _bgp?.Announce(BgpRoutes(States.Where(s => keptNames.Contains(s.Want.Claim)), mine));
