@@ -49,6 +49,12 @@ public sealed record AgentOptions
     /// <summary>The agent's clock for durations (Lease age, heartbeats, fencing).</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>
+    /// The process that sends BFD's periodic packets, out of reach of the agent's garbage
+    /// collections (<c>extip bfd-transmit</c>); null: the agent's own timer thread sends them.
+    /// </summary>
+    public Extip.Bgp.Bfd.BfdTransmitCommand? BfdTransmit { get; init; }
+
     /// <summary>host:port for /metrics, /healthz and /readyz; null for none.</summary>
     public string? MetricsAddress { get; init; }
 }

@@ -64,6 +64,18 @@ public sealed class Site : IDisposable
     /// <summary>Deletes the namespaces of runs whose process is gone (and kills what still runs in them).</summary>
     public static IReadOnlyList<string> Sweep()
     {
+        // Tests create sites in parallel: one sweep at a time in this process, so that two do
+        // not delete the same dead run's folder file by file under each other.
+        lock (SweepGate)
+        {
+            return SweepLocked();
+        }
+    }
+
+    private static readonly Lock SweepGate = new();
+
+    private static List<string> SweepLocked()
+    {
         var removed = new List<string>();
         foreach (var ns in NetNs.List())
         {
@@ -88,12 +100,31 @@ public sealed class Site : IDisposable
             {
                 if (OwnerPid(Path.GetFileName(dir) + "-") is { } pid && !Directory.Exists($"/proc/{pid}"))
                 {
-                    Directory.Delete(dir, recursive: true);
+                    DeleteFolder(dir);
                 }
             }
         }
 
         return removed;
+    }
+
+    /// <summary>
+    /// Removes a dead run's folder. A daemon of that run killed a moment ago (or a sweep in
+    /// another process) can remove its own files while this walks them: a file or folder already
+    /// gone is no error, and the walk starts again until the folder is gone.
+    /// </summary>
+    private static void DeleteFolder(string dir)
+    {
+        for (var attempt = 0; Directory.Exists(dir); attempt++)
+        {
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (IOException) when (attempt < 20)
+            {
+            }
+        }
     }
 
     /// <summary>Processes that carry <see cref="ProcessMark"/>: their pid and the site prefix they belong to.</summary>
@@ -324,11 +355,7 @@ public sealed class Site : IDisposable
             Delete(ns);
         }
 
-        var work = Path.Combine(WorkRoot, Prefix.TrimEnd('-'));
-        if (Directory.Exists(work))
-        {
-            Directory.Delete(work, recursive: true);
-        }
+        DeleteFolder(Path.Combine(WorkRoot, Prefix.TrimEnd('-')));
     }
 
     private static void Delete(string ns)

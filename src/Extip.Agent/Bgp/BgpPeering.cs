@@ -58,7 +58,7 @@ public sealed partial class BgpPeering : IAsyncDisposable
         _peers = new Informer<BgpPeer>(Resources.Custom<BgpPeer>(client, BgpPeer.Plural), logs.CreateLogger("informer.bgppeers"));
         _node = new Informer<V1Node>(Resources.Node(client, options.Node), logs.CreateLogger("informer.node"));
         _events = new EventRecorder(client, "extip-agent", logs.CreateLogger("events"));
-        _speaker = new BgpSpeaker(options.Netns, logs);
+        _speaker = new BgpSpeaker(options.Netns, logs) { BfdTransmit = options.BfdTransmit };
         _peers.Changed += (_, _, _) => Wake();
         _node.Changed += (_, _, _) => Wake();
     }

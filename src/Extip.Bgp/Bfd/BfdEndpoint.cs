@@ -62,6 +62,24 @@ public sealed partial class BfdEndpoint : IAsyncDisposable
     /// <summary>Whether the BFD threads ask for the real-time class (the default; off only to measure what it buys).</summary>
     public bool RealTime { get; init; } = true;
 
+    /// <summary>
+    /// The process that sends the periodic packets (<see cref="BfdTransmitWorker"/>), out of reach
+    /// of this process's garbage collections; null: this process's timer thread sends them.
+    /// </summary>
+    public BfdTransmitCommand? TransmitWorker { get; init; }
+
+    /// <summary>How long the transmit worker goes on sending after this process last spoke to it.</summary>
+    public TimeSpan TransmitLease { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The transmit worker's client, once a session needs it.</summary>
+    internal BfdTransmitClient? Transmitter { get; private set; }
+
+    /// <summary>How the threads that send the periodic packets are scheduled: the worker's, or this process's timer thread's.</summary>
+    public string TransmitScheduling => Transmitter?.Scheduling ?? Scheduling;
+
+    /// <summary>The transmit worker's process id (0: none runs).</summary>
+    public int TransmitWorkerPid => Transmitter?.ProcessId ?? 0;
+
     /// <summary>Datagrams that were not BFD control packets, or no session's.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
@@ -98,6 +116,11 @@ public sealed partial class BfdEndpoint : IAsyncDisposable
             }
 
             EnsureReceiver(peer.AddressFamily);
+            if (TransmitWorker is { } worker && Transmitter is null)
+            {
+                Transmitter = new BfdTransmitClient(worker, Netns, TransmitLease, _logger);
+            }
+
             uint discriminator;
             do
             {
@@ -145,6 +168,11 @@ public sealed partial class BfdEndpoint : IAsyncDisposable
         foreach (var t in _threads)
         {
             await Task.Run(t.Join).ConfigureAwait(false);
+        }
+
+        if (Transmitter is { } transmitter)
+        {
+            await Task.Run(transmitter.Dispose).ConfigureAwait(false);
         }
 
         lock (_gate)
@@ -199,6 +227,8 @@ public sealed partial class BfdEndpoint : IAsyncDisposable
         while (!ct.IsCancellationRequested)
         {
             CountAllocated(ref allocated);
+            // The worker sends only while this process speaks: a hung agent must not look alive.
+            Transmitter?.Keep(MaxIdle);
             var wait = MaxIdle;
             foreach (var session in Volatile.Read(ref _sessions))
             {
@@ -264,12 +294,15 @@ public sealed partial class BfdEndpoint : IAsyncDisposable
     }
 
     /// <summary>A socket for one session's packets: source port 49152–65535 (RFC 5881 §4), TTL 255.</summary>
-    internal Socket OpenSender(IPAddress peer, IPAddress? local)
+    internal Socket OpenSender(IPAddress peer, IPAddress? local) => OpenSender(Netns, peer, local);
+
+    /// <inheritdoc cref="OpenSender(IPAddress, IPAddress?)"/>
+    internal static Socket OpenSender(string? netns, IPAddress peer, IPAddress? local)
     {
         var family = peer.AddressFamily;
         for (var attempt = 0; ; attempt++)
         {
-            var s = NetNs.Run(Netns, () => new Socket(family, SocketType.Dgram, ProtocolType.Udp));
+            var s = NetNs.Run(netns, () => new Socket(family, SocketType.Dgram, ProtocolType.Udp));
             try
             {
                 Speaker.TcpOptions.SetTtl(s, 255);

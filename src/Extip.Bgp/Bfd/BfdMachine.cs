@@ -227,6 +227,25 @@ public sealed class BfdMachine
         return Build(_polling ? BfdFlags.Poll : BfdFlags.None);
     }
 
+    /// <summary>
+    /// What the periodic packet says now, whenever it leaves (§6.8.7), or null when none is to be
+    /// sent: for a sender that keeps its own schedule (a transmit worker), which needs only the
+    /// packet, <see cref="TransmitInterval"/> and the jitter.
+    /// </summary>
+    public BfdPacket? PeriodicPacket()
+    {
+        if (_remoteMinRx == TimeSpan.Zero || (_options.Passive && RemoteDiscriminator == 0)
+            || (_remoteDemand && State == BfdState.Up && RemoteState == BfdState.Up && !_polling))
+        {
+            return null;
+        }
+
+        return Build(_polling ? BfdFlags.Poll : BfdFlags.None);
+    }
+
+    /// <summary>The highest share of <see cref="TransmitInterval"/> a jittered interval may take: 0.9 with multiplier 1, else 1 (§6.8.7).</summary>
+    public double JitterHigh => _options.Multiplier == 1 ? 0.90 : 1.0;
+
     /// <summary>The answer to a Poll: the Final bit, sent at once whatever the timers (§6.8.7).</summary>
     public BfdPacket FinalPacket() => Build(BfdFlags.Final);
 
@@ -318,7 +337,7 @@ public sealed class BfdMachine
     private TimeSpan Jittered(TimeSpan interval)
     {
         var low = 0.75;
-        var high = _options.Multiplier == 1 ? 0.90 : 1.0;
+        var high = JitterHigh;
         return interval * (low + (_random.NextDouble() * (high - low)));
     }
 

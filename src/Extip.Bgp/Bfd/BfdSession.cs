@@ -13,7 +13,11 @@ public sealed partial class BfdSession : IAsyncDisposable
 {
     private readonly BfdEndpoint _endpoint;
     private readonly BfdMachine _machine;
-    private readonly Socket _sender;
+    // Null when the endpoint's transmit worker sends (then _transmitter is not).
+    private readonly Socket? _sender;
+    private readonly BfdTransmitClient? _transmitter;
+    private readonly byte[] _frame = new byte[BfdTxFrame.Size];
+    private (BfdPacket? Packet, TimeSpan Interval)? _told;
     private readonly IPEndPoint _destination;
     // Serialized once: SendTo with an EndPoint serializes it again on every packet.
     private readonly SocketAddress _destinationAddress;
@@ -32,9 +36,21 @@ public sealed partial class BfdSession : IAsyncDisposable
         Local = local;
         _start = endpoint.Time.GetTimestamp();
         _machine = new BfdMachine(options, discriminator, TimeSpan.Zero);
-        _sender = endpoint.OpenSender(peer, local);
         _destination = new IPEndPoint(peer, endpoint.ListenPort);
         _destinationAddress = _destination.Serialize();
+        _transmitter = endpoint.Transmitter;
+        if (_transmitter is null)
+        {
+            _sender = endpoint.OpenSender(peer, local);
+        }
+        else
+        {
+            _transmitter.Open(discriminator, peer, local, endpoint.ListenPort);
+            lock (_gate)
+            {
+                TellTransmitter();
+            }
+        }
     }
 
     public IPAddress Peer { get; }
@@ -99,7 +115,8 @@ public sealed partial class BfdSession : IAsyncDisposable
         }
     }
 
-    public long PacketsSent => Interlocked.Read(ref _sent);
+    /// <summary>Packets sent: by this process, or as the transmit worker last reported (once a second).</summary>
+    public long PacketsSent => _transmitter?.Sent(LocalDiscriminator) ?? Interlocked.Read(ref _sent);
 
     public long PacketsReceived
     {
@@ -130,6 +147,7 @@ public sealed partial class BfdSession : IAsyncDisposable
         lock (_gate)
         {
             change = _machine.SetAdminDown(down, Now());
+            TellTransmitter();
         }
 
         Raise(change);
@@ -143,7 +161,8 @@ public sealed partial class BfdSession : IAsyncDisposable
             // The timer thread may be in Tick: the socket is closed under the lock Send takes.
             lock (_gate)
             {
-                _sender.Dispose();
+                _sender?.Dispose();
+                _transmitter?.Close(LocalDiscriminator);
             }
         }
 
@@ -175,6 +194,8 @@ public sealed partial class BfdSession : IAsyncDisposable
                 // §6.8.7: the answer to a Poll goes out at once, whatever the timers.
                 Send(_machine.FinalPacket());
             }
+
+            TellTransmitter();
         }
 
         if (discarded is not null)
@@ -197,7 +218,29 @@ public sealed partial class BfdSession : IAsyncDisposable
     private TimeSpan Now() => _endpoint.Time.GetElapsedTime(_start);
 
     /// <summary>When the timer thread must look next: the next packet or the detection time, whichever is first (under the lock).</summary>
-    private TimeSpan NextLook() => _machine.NextTransmit < _machine.DetectionDeadline ? _machine.NextTransmit : _machine.DetectionDeadline;
+    private TimeSpan NextLook() => _transmitter is null && _machine.NextTransmit < _machine.DetectionDeadline ? _machine.NextTransmit : _machine.DetectionDeadline;
+
+    /// <summary>
+    /// Under the lock, with a transmit worker: tells it the periodic packet and its interval when
+    /// either changed since it was last told (a state change, a Poll, the peer's rates).
+    /// </summary>
+    private void TellTransmitter()
+    {
+        if (_transmitter is null || Volatile.Read(ref _disposed) == 1)
+        {
+            return;
+        }
+
+        var now = (_machine.PeriodicPacket(), _machine.TransmitInterval);
+        if (_told == now)
+        {
+            return;
+        }
+
+        _told = now;
+        BfdTxFrame.WriteSet(_frame, LocalDiscriminator, now.Item1, now.TransmitInterval, _machine.JitterHigh);
+        _transmitter.Set(LocalDiscriminator, _frame);
+    }
 
     /// <summary>
     /// The session's timers, run by the endpoint's timer thread: the detection time (judged only
@@ -231,7 +274,11 @@ public sealed partial class BfdSession : IAsyncDisposable
         {
             var now = Now();
             change = _machine.Expire(now);
-            if (_machine.Transmit(now) is { } packet)
+            if (_transmitter is not null)
+            {
+                TellTransmitter();
+            }
+            else if (_machine.Transmit(now) is { } packet)
             {
                 Send(packet);
             }
@@ -246,10 +293,17 @@ public sealed partial class BfdSession : IAsyncDisposable
 
     private void Send(in BfdPacket packet)
     {
+        if (_transmitter is not null)
+        {
+            BfdTxFrame.WriteOnce(_frame, LocalDiscriminator, packet);
+            _transmitter.Once(LocalDiscriminator, _frame);
+            return;
+        }
+
         packet.Write(_out);
         try
         {
-            _sender.SendTo(_out, SocketFlags.None, _destinationAddress);
+            _sender!.SendTo(_out, SocketFlags.None, _destinationAddress);
             Interlocked.Increment(ref _sent);
         }
         catch (ObjectDisposedException)

@@ -32,6 +32,9 @@ public sealed class BgpSpeaker : IAsyncDisposable
 
     public string? Netns { get; }
 
+    /// <summary>The process that sends BFD's periodic packets (null: this process does); see <see cref="BfdEndpoint.TransmitWorker"/>.</summary>
+    public BfdTransmitCommand? BfdTransmit { get; init; }
+
     public int ListenPort { get; }
 
     public IReadOnlyList<BgpSession> Sessions
@@ -78,7 +81,7 @@ public sealed class BgpSpeaker : IAsyncDisposable
 
             if (options.Bfd is { } bfd)
             {
-                _bfd ??= new BfdEndpoint(Netns, _logs.CreateLogger("extip.bfd"));
+                _bfd ??= new BfdEndpoint(Netns, _logs.CreateLogger("extip.bfd")) { TransmitWorker = BfdTransmit };
                 session.Bfd = _bfd.AddSession(options.PeerAddress, options.LocalAddress, bfd);
             }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Extip.Bgp.Bfd;
 using Extip.Lab.Load;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -13,7 +14,7 @@ namespace Extip.Cli.Bench;
 /// </summary>
 internal static class BfdBench
 {
-    public static async Task<int> RunAsync(bool load, bool realTime, double seconds, int nodes, int hogs, int nice, int silences, TextWriter output, CancellationToken ct)
+    public static async Task<int> RunAsync(bool load, bool realTime, bool inProcess, double seconds, int nodes, int hogs, int nice, int silences, TextWriter output, CancellationToken ct)
     {
         if (Environment.UserName != "root")
         {
@@ -21,11 +22,12 @@ internal static class BfdBench
             return 1;
         }
 
-        var fields = new Dictionary<string, object> { ["bench"] = "bfd", ["load"] = load, ["nodes"] = nodes, ["secondsEach"] = seconds, ["hogs"] = load ? hogs : 0, ["nice"] = load ? nice : 0, ["realTime"] = realTime };
+        var fields = new Dictionary<string, object> { ["bench"] = "bfd", ["load"] = load, ["nodes"] = nodes, ["secondsEach"] = seconds, ["hogs"] = load ? hogs : 0, ["nice"] = load ? nice : 0, ["realTime"] = realTime, ["transmitWorker"] = !inProcess };
+        var transmit = inProcess ? null : BfdTransmitCommand.Self(Commands.BfdTransmitCommandLine.Dll);
         List<double> detect = [];
         foreach (var ms in new[] { 50, 100 })
         {
-            await using var rig = await BfdRig.StartAsync(nodes, TimeSpan.FromMilliseconds(ms), 3, NullLoggerFactory.Instance, realTime, ct).ConfigureAwait(false);
+            await using var rig = await BfdRig.StartAsync(nodes, TimeSpan.FromMilliseconds(ms), 3, NullLoggerFactory.Instance, realTime, transmit, ct).ConfigureAwait(false);
             await rig.WaitAllUpAsync(TimeSpan.FromSeconds(30), ct).ConfigureAwait(false);
             var ourBefore = rig.OurDowns;
             var peerBefore = await rig.PeerDownsAsync(ct).ConfigureAwait(false);
@@ -36,7 +38,7 @@ internal static class BfdBench
             var bfdAllocatedBefore = rig.AllocatedBytes;
             using (load ? CpuLoad.Start(rig.Site, hogs, nice) : null)
             {
-                await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{ms} ms x 3, {nodes} sessions, BFD threads: {rig.Scheduling}, {seconds} s{(load ? $", {hogs} spinning processes, extip's side at nice {nice}" : string.Empty)}")).ConfigureAwait(false);
+                await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{ms} ms x 3, {nodes} sessions, BFD threads: {rig.Scheduling}, periodic packets from {(inProcess ? "this process" : "transmit workers")} ({rig.TransmitScheduling}), {seconds} s{(load ? $", {hogs} spinning processes, extip's side at nice {nice}" : string.Empty)}")).ConfigureAwait(false);
                 await Task.Delay(TimeSpan.FromSeconds(seconds), ct).ConfigureAwait(false);
                 var ours = rig.OurDowns - ourBefore;
                 var peers = await rig.PeerDownsAsync(ct).ConfigureAwait(false) - peerBefore;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Extip.Agent;
+using Extip.Bgp.Bfd;
 using Extip.Netlink;
 
 namespace Extip.Cli.Commands;
@@ -20,10 +21,11 @@ internal static class AgentCommand
         var routerId = new Option<string?>("--router-id") { Description = "BGP identifier (an IPv4 address) for BGPPeers that name none; default: the node's first IPv4 address." };
         var metrics = new Option<string?>("--metrics") { Description = "host:port for /metrics, /healthz and /readyz." };
         var peerPort = new Option<int>("--peer-port") { Description = "UDP port of the heartbeat between agents (signed with the extip-peer-key Secret); 0: off, and a Lease that runs out always fences single-owner claims.", DefaultValueFactory = _ => AgentOptions.DefaultPeerPort };
+        var bfdInProcess = new Option<bool>("--bfd-in-process") { Description = "Send BFD's periodic packets from the agent's own process, not from its `extip bfd-transmit` child (where the agent's garbage collections cannot delay them)." };
         var outageHold = new Option<double?>("--outage-hold") { Description = "Longest time, in seconds, single-owner addresses stay past the Lease while no peer reaches the API server either; default: the whole outage." };
         var cmd = new Command("agent", "Puts the addresses of the IPClaims assigned to this node on its interfaces and announces them (ARP/NDP, BGP).")
         {
-            node, kubeconfig, netns, ns, lease, renew, noAnnounce, noBgp, routerId, metrics, peerPort, outageHold,
+            node, kubeconfig, netns, ns, lease, renew, noAnnounce, noBgp, routerId, metrics, peerPort, outageHold, bfdInProcess,
         };
         cmd.SetAction(async (r, ct) =>
         {
@@ -75,6 +77,7 @@ internal static class AgentCommand
                 MetricsAddress = r.GetValue(metrics),
                 PeerPort = r.GetValue(peerPort),
                 OutageHold = r.GetValue(outageHold) is { } h ? TimeSpan.FromSeconds(h) : null,
+                BfdTransmit = r.GetValue(bfdInProcess) ? null : BfdTransmitCommand.Self(BfdTransmitCommandLine.Dll),
             };
             await using var agent = new ExtipAgent(ClusterConnection.Connect(r.GetValue(kubeconfig)), options, logs);
             try

@@ -81,8 +81,9 @@ internal static class BenchCommand
         var bfdNice = new Option<int>("--nice") { Description = "Nice value of extip's side with --load.", DefaultValueFactory = _ => 19 };
         var bfdSilences = new Option<int>("--silences") { Description = "Times the router goes silent at 50 ms x 3 to time detection.", DefaultValueFactory = _ => 5 };
         var bfdNoRt = new Option<bool>("--no-realtime") { Description = "Keep extip's BFD threads in the normal scheduling class (to see what the real-time class buys)." };
-        var bfd = new Command("bfd", "FRR's bfdd as the router and extip's BFD on N nodes, left alone at 50 and 100 ms x 3 (every Down is a false one), then the router goes silent; needs root.") { bfdLoad, bfdSeconds, bfdNodes, bfdHogs, bfdNice, bfdSilences, bfdNoRt };
-        bfd.SetAction((r, ct) => BfdBench.RunAsync(r.GetValue(bfdLoad), !r.GetValue(bfdNoRt), r.GetValue(bfdSeconds), r.GetValue(bfdNodes), r.GetValue(bfdHogs), r.GetValue(bfdNice), r.GetValue(bfdSilences), Console.Out, ct));
+        var bfdInProcess = new Option<bool>("--in-process") { Description = "Send the periodic packets from this process's timer threads, not from transmit workers (as the agent does)." };
+        var bfd = new Command("bfd", "FRR's bfdd as the router and extip's BFD on N nodes, left alone at 50 and 100 ms x 3 (every Down is a false one), then the router goes silent; needs root.") { bfdLoad, bfdSeconds, bfdNodes, bfdHogs, bfdNice, bfdSilences, bfdNoRt, bfdInProcess };
+        bfd.SetAction((r, ct) => BfdBench.RunAsync(r.GetValue(bfdLoad), !r.GetValue(bfdNoRt), r.GetValue(bfdInProcess), r.GetValue(bfdSeconds), r.GetValue(bfdNodes), r.GetValue(bfdHogs), r.GetValue(bfdNice), r.GetValue(bfdSilences), Console.Out, ct));
         bench.Subcommands.Add(bfd);
 
         return bench;

@@ -14,6 +14,7 @@ internal static class CommandLine
         root.Subcommands.Add(LabCommand.Build());
         root.Subcommands.Add(ApiServerCommand.Build());
         root.Subcommands.Add(BenchCommand.Build());
+        root.Subcommands.Add(BfdTransmitCommandLine.Build());
         return root;
     }
 }

@@ -42,6 +42,12 @@ public sealed class BfdRig : IAsyncDisposable
     /// <summary>How our BFD threads are scheduled (each node's endpoint says the same).</summary>
     public string Scheduling => _endpoints.Count == 0 ? "none" : _endpoints[0].Scheduling;
 
+    /// <summary>How the threads that send the periodic packets are scheduled (the transmit workers', when they send).</summary>
+    public string TransmitScheduling => _endpoints.Count == 0 ? "none" : _endpoints[0].TransmitScheduling;
+
+    /// <summary>The transmit workers' process ids (none when this process sends).</summary>
+    public IReadOnlyList<int> TransmitWorkerPids => [.. _endpoints.Select(e => e.TransmitWorkerPid).Where(p => p != 0)];
+
     /// <summary>How long our timer threads (every node's) have run on a CPU so far.</summary>
     public TimeSpan TimerThreadsCpu => _endpoints.Aggregate(TimeSpan.Zero, (sum, e) => sum + e.TimerThreadCpu);
 
@@ -56,7 +62,12 @@ public sealed class BfdRig : IAsyncDisposable
 
     private readonly Stopwatch _clock = Stopwatch.StartNew();
 
-    public static async Task<BfdRig> StartAsync(int nodes, TimeSpan interval, int multiplier, ILoggerFactory logs, bool realTime = true, CancellationToken ct = default)
+    /// <summary>
+    /// FRR and <paramref name="nodes"/> nodes with a session each, Up soon after. With
+    /// <paramref name="transmit"/>, each node's periodic packets leave from a transmit worker (as
+    /// in the agent); without, from the node's timer thread in this process.
+    /// </summary>
+    public static async Task<BfdRig> StartAsync(int nodes, TimeSpan interval, int multiplier, ILoggerFactory logs, bool realTime = true, BfdTransmitCommand? transmit = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(logs);
         var site = Site.Create();
@@ -81,7 +92,7 @@ public sealed class BfdRig : IAsyncDisposable
             var sessions = new List<BfdSession>();
             foreach (var n in names)
             {
-                var endpoint = new BfdEndpoint(fabric.Nodes[n], logs.CreateLogger($"bfd.{n}")) { RealTime = realTime };
+                var endpoint = new BfdEndpoint(fabric.Nodes[n], logs.CreateLogger($"bfd.{n}")) { RealTime = realTime, TransmitWorker = transmit };
                 rig._endpoints.Add(endpoint);
                 var session = endpoint.AddSession(Fabric.RouterV4, fabric.V4(n), options);
                 var node = n;
