@@ -42,6 +42,11 @@ internal sealed partial class BfdTransmitClient : IDisposable
     /// <summary>How the worker's threads are scheduled, as it said when it started.</summary>
     public string Scheduling { get; private set; } = "not started";
 
+    /// <summary>Times the worker stopped sending because this process had not spoken for the lease.</summary>
+    public int Lapses => Volatile.Read(ref _lapses);
+
+    private int _lapses;
+
     /// <summary>Workers started so far (1 unless one died).</summary>
     public int Starts { get; private set; }
 
@@ -261,6 +266,10 @@ internal sealed partial class BfdTransmitClient : IDisposable
                         }
 
                         break;
+                    case "lease" when parts.Length == 2 && parts[1] == "lapsed":
+                        Interlocked.Increment(ref _lapses);
+                        LogLapsed(_logger, _lease.TotalSeconds);
+                        break;
                     default:
                         LogWorkerSaid(_logger, line);
                         break;
@@ -277,6 +286,9 @@ internal sealed partial class BfdTransmitClient : IDisposable
 
     [LoggerMessage(EventId = 660, Level = LogLevel.Warning, Message = "BFD transmit worker: {Line}")]
     private static partial void LogWorkerSaid(ILogger logger, string line);
+
+    [LoggerMessage(EventId = 666, Level = LogLevel.Warning, Message = "BFD transmit worker: no word from this process for {Seconds} s, it stopped sending (the peers will declare the sessions down); a hung process, or one that got no CPU that long")]
+    private static partial void LogLapsed(ILogger logger, double seconds);
 
     [LoggerMessage(EventId = 661, Level = LogLevel.Warning, Message = "BFD transmit worker (stderr): {Line}")]
     private static partial void LogWorkerError(ILogger logger, string line);

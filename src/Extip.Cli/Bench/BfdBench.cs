@@ -27,7 +27,7 @@ internal static class BfdBench
         List<double> detect = [];
         foreach (var ms in new[] { 50, 100 })
         {
-            await using var rig = await BfdRig.StartAsync(nodes, TimeSpan.FromMilliseconds(ms), 3, NullLoggerFactory.Instance, realTime, transmit, ct).ConfigureAwait(false);
+            await using var rig = await BfdRig.StartAsync(nodes, TimeSpan.FromMilliseconds(ms), 3, NullLoggerFactory.Instance, realTime, transmit, ct: ct).ConfigureAwait(false);
             await rig.WaitAllUpAsync(TimeSpan.FromSeconds(30), ct).ConfigureAwait(false);
             var ourBefore = rig.OurDowns;
             var peerBefore = await rig.PeerDownsAsync(ct).ConfigureAwait(false);
@@ -36,6 +36,7 @@ internal static class BfdBench
             var pauseBefore = GC.GetTotalPauseDuration();
             var allocatedBefore = GC.GetTotalAllocatedBytes();
             var bfdAllocatedBefore = rig.AllocatedBytes;
+            var lapsesBefore = rig.TransmitLapses;
             using (load ? CpuLoad.Start(rig.Site, hogs, nice) : null)
             {
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{ms} ms x 3, {nodes} sessions, BFD threads: {rig.Scheduling}, periodic packets from {(inProcess ? "this process" : "transmit workers")} ({rig.TransmitScheduling}), {seconds} s{(load ? $", {hogs} spinning processes, extip's side at nice {nice}" : string.Empty)}")).ConfigureAwait(false);
@@ -51,10 +52,16 @@ internal static class BfdBench
                 var pause = (GC.GetTotalPauseDuration() - pauseBefore).TotalMilliseconds;
                 var allocated = (GC.GetTotalAllocatedBytes() - allocatedBefore) / seconds;
                 var bfdAllocated = (rig.AllocatedBytes - bfdAllocatedBefore) / seconds;
-                await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  false Downs: ours {ours}, FRR's {peers}; load average {loadBefore} -> {LoadAverage()}; this process: {gcs} garbage collections, {pause:F0} ms paused, {allocated / 1024:F1} KiB/s allocated, {bfdAllocated / 1024:F2} KiB/s by the BFD threads")).ConfigureAwait(false);
+                await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"  false Downs: ours {ours}, FRR's {peers}; load average {loadBefore} -> {LoadAverage()}; this process: {gcs} garbage collections, {pause:F0} ms paused{(inProcess ? string.Empty : $", transmit workers' leases lapsed {rig.TransmitLapses - lapsesBefore} times")}, {allocated / 1024:F1} KiB/s allocated, {bfdAllocated / 1024:F2} KiB/s by the BFD threads")).ConfigureAwait(false);
                 fields[$"allocatedKiBPerSec{ms}"] = Math.Round(allocated / 1024, 1);
                 fields[$"bfdThreadsAllocatedKiBPerSec{ms}"] = Math.Round(bfdAllocated / 1024, 2);
                 fields[$"gcCount{ms}"] = gcs;
+                if (!inProcess)
+                {
+                    // The workers stop sending when this process was silent a whole lease (3 s).
+                    fields[$"transmitLeaseLapses{ms}"] = rig.TransmitLapses - lapsesBefore;
+                }
+
                 fields[$"gcPauseMs{ms}"] = Math.Round(pause, 1);
                 fields[$"falseDowns{ms}"] = ours;
                 fields[$"falseDownsPerHour{ms}"] = Math.Round(ours * 3600 / seconds, 1);

@@ -45,6 +45,9 @@ public sealed class BfdRig : IAsyncDisposable
     /// <summary>How the threads that send the periodic packets are scheduled (the transmit workers', when they send).</summary>
     public string TransmitScheduling => _endpoints.Count == 0 ? "none" : _endpoints[0].TransmitScheduling;
 
+    /// <summary>Times a transmit worker stopped sending because this process had not spoken to it for its lease.</summary>
+    public int TransmitLapses => _endpoints.Sum(e => e.TransmitLapses);
+
     /// <summary>The transmit workers' process ids (none when this process sends).</summary>
     public IReadOnlyList<int> TransmitWorkerPids => [.. _endpoints.Select(e => e.TransmitWorkerPid).Where(p => p != 0)];
 
@@ -67,7 +70,7 @@ public sealed class BfdRig : IAsyncDisposable
     /// <paramref name="transmit"/>, each node's periodic packets leave from a transmit worker (as
     /// in the agent); without, from the node's timer thread in this process.
     /// </summary>
-    public static async Task<BfdRig> StartAsync(int nodes, TimeSpan interval, int multiplier, ILoggerFactory logs, bool realTime = true, BfdTransmitCommand? transmit = null, CancellationToken ct = default)
+    public static async Task<BfdRig> StartAsync(int nodes, TimeSpan interval, int multiplier, ILoggerFactory logs, bool realTime = true, BfdTransmitCommand? transmit = null, TimeSpan? transmitLease = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(logs);
         var site = Site.Create();
@@ -92,7 +95,7 @@ public sealed class BfdRig : IAsyncDisposable
             var sessions = new List<BfdSession>();
             foreach (var n in names)
             {
-                var endpoint = new BfdEndpoint(fabric.Nodes[n], logs.CreateLogger($"bfd.{n}")) { RealTime = realTime, TransmitWorker = transmit };
+                var endpoint = new BfdEndpoint(fabric.Nodes[n], logs.CreateLogger($"bfd.{n}")) { RealTime = realTime, TransmitWorker = transmit, TransmitLease = transmitLease ?? TimeSpan.FromSeconds(3) };
                 rig._endpoints.Add(endpoint);
                 var session = endpoint.AddSession(Fabric.RouterV4, fabric.V4(n), options);
                 var node = n;

@@ -28,7 +28,7 @@ public sealed class BfdTransmitWorkerTests(ITestOutputHelper output)
             Assert.Fail("this test needs root (network namespaces); run the tests as root, as CI does");
         }
 
-        await using var rig = await BfdRig.StartAsync(2, TimeSpan.FromMilliseconds(50), 3, NullLoggerFactory.Instance, transmit: Worker);
+        await using var rig = await BfdRig.StartAsync(2, TimeSpan.FromMilliseconds(50), 3, NullLoggerFactory.Instance, transmit: Worker, transmitLease: Lease);
         await rig.WaitAllUpAsync(TimeSpan.FromSeconds(60));
         Assert.Equal(2, rig.TransmitWorkerPids.Count);
         Assert.Equal("SCHED_FIFO 10", rig.TransmitScheduling);
@@ -43,7 +43,10 @@ public sealed class BfdTransmitWorkerTests(ITestOutputHelper output)
         Assert.Equal(0, await rig.PeerDownsAsync() - peerBefore);
         Assert.Equal(0, rig.OurDowns - ourBefore);
 
-        // Past the lease: the workers stop too, and FRR declares every session down.
+        Assert.Equal(0, rig.TransmitLapses);
+
+        // Past the lease (1 s here, 3 s in the agent): the workers stop too, and FRR declares
+        // every session down.
         stopped = await StopThisProcessAsync(Lease * 2.5);
         output.WriteLine($"this process stopped {stopped.TotalMilliseconds:F0} ms");
         var watch = Stopwatch.StartNew();
@@ -53,8 +56,9 @@ public sealed class BfdTransmitWorkerTests(ITestOutputHelper output)
             await Task.Delay(50);
         }
 
-        // And all comes back without help.
+        // And all comes back without help; each worker said it stopped.
         await rig.WaitAllUpAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(2, rig.TransmitLapses);
     }
 
     [Fact]
