@@ -145,13 +145,19 @@ internal sealed partial class BfdTransmitClient : IDisposable
     /// <summary>Under the lock: the frame to the worker, started (again) first when needed.</summary>
     private void Write(byte[] frame)
     {
-        if (_disposed || !EnsureStarted())
+        if (_disposed)
         {
             return;
         }
 
         try
         {
+            // Started again when it died: its replay of the sessions can fail as a write can.
+            if (!EnsureStarted())
+            {
+                return;
+            }
+
             _input!.Write(frame);
             _input.Flush();
             _lastWrite = Stopwatch.GetTimestamp();
@@ -159,7 +165,15 @@ internal sealed partial class BfdTransmitClient : IDisposable
         catch (IOException e)
         {
             LogWorkerLost(_logger, e.Message);
-            _input?.Dispose();
+            try
+            {
+                _input?.Dispose();
+            }
+            catch (IOException)
+            {
+                // What was left in its buffer has nowhere to go.
+            }
+
             _input = null;
         }
     }
