@@ -19,6 +19,7 @@ packages=(
   runc        # podman's runtime here: crun refuses machines with cgroups v1 and v2 mounted at once
   skopeo      # inspects the OCI archive scripts/build-image.sh writes
   prometheus  # promtool: checks and unit-tests deploy/monitoring/alerts.yaml
+  ansible     # runs deploy/ansible/roles/externalip against the API servers
 )
 # kubectl: the conformance tests drive the machine's kubectl; Debian's kubernetes-client
 # provides one where the machine has none.
