@@ -33,7 +33,11 @@ public abstract class ControllerScenarios
         Assert.Equal(("203.0.113.0", 32, "lo", "Local"), (claim.Spec.Address, claim.Spec.PrefixLength, claim.Spec.Interface, claim.Spec.Mode));
         Assert.Equal(["k8s6", "k8s9"], claim.Spec.Nodes);
         Assert.Equal(["shop/frontend"], claim.Spec.Owners);
-        var svc = await env.Client.CoreV1.ReadNamespacedServiceAsync("frontend", ns);
+        // The status (ingress) and the annotation are two writes: the annotation lands second.
+        var svc = await EventuallyAsync(
+            () => env.Client.CoreV1.ReadNamespacedServiceAsync("frontend", ns),
+            s => s.Metadata.Annotations?.ContainsKey(ExtipApi.AssignedPoolAnnotation) == true,
+            what: "assigned-pool annotation");
         Assert.Equal("default", svc.Metadata.Annotations[ExtipApi.AssignedPoolAnnotation]);
         var events = await EventuallyAsync(() => env.EventsAsync(ns, "frontend"), e => e.Any(x => x.Reason == "AddressAssigned"), what: "event");
         Assert.Contains(events, e => e.Message == "Assigned 203.0.113.0 (pool default)");
