@@ -250,6 +250,11 @@ public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore sto
 
     internal static async Task WriteJsonAsync(HttpContext http, int status, JsonNode node)
     {
+        if (await TryWriteProtobufAsync(http, status, () => node as JsonObject))
+        {
+            return;
+        }
+
         http.Response.StatusCode = status;
         http.Response.ContentType = "application/json";
         await http.Response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(node, Indented));
@@ -257,21 +262,55 @@ public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore sto
 
     internal static async Task WriteBytesAsync(HttpContext http, int status, byte[] json)
     {
+        if (await TryWriteProtobufAsync(http, status, () => JsonNode.Parse(json) as JsonObject))
+        {
+            return;
+        }
+
         http.Response.StatusCode = status;
         http.Response.ContentType = "application/json";
         http.Response.ContentLength = json.Length;
         await http.Response.Body.WriteAsync(json);
     }
 
+    /// <summary>
+    /// Protobuf for a client that prefers it (its Accept names it first, as client-go and kubectl
+    /// do for built-in kinds), when the object has a message and fits it whole; otherwise the
+    /// client gets JSON, which it accepts too. Errors always go as JSON Status.
+    /// </summary>
+    private static async Task<bool> TryWriteProtobufAsync(HttpContext http, int status, Func<JsonObject?> body)
+    {
+        if (status >= 300 || !PrefersProtobuf(http.Request.Headers.Accept.ToString()) || body() is not { } obj || Protobuf.KubeProtobuf.TryEncode(obj) is not { } bytes)
+        {
+            return false;
+        }
+
+        http.Response.StatusCode = status;
+        http.Response.ContentType = Protobuf.KubeProtobuf.MediaType;
+        http.Response.ContentLength = bytes.Length;
+        await http.Response.Body.WriteAsync(bytes);
+        return true;
+    }
+
+    /// <summary>Is protobuf the first media type of the Accept header (not a Table or metadata view)?</summary>
+    internal static bool PrefersProtobuf(string accept)
+    {
+        var first = accept.Split(',')[0];
+        var parts = first.Split(';');
+        return parts[0].Trim().Equals(Protobuf.KubeProtobuf.MediaType, StringComparison.OrdinalIgnoreCase)
+            && !parts.Skip(1).Any(p => p.Trim().StartsWith("as=", StringComparison.Ordinal));
+    }
+
     private async Task<JsonNode?> ReadBodyAsync(HttpContext http, string? expectYamlType = null)
     {
-        var text = await ReadLimitedAsync(http);
+        var bytes = await ReadLimitedAsync(http);
         var contentType = http.Request.ContentType ?? "application/json";
         if (contentType.Contains("protobuf", StringComparison.OrdinalIgnoreCase))
         {
-            // Clients that offer protobuf fall back to JSON on 415, as against a server without it.
-            throw new ApiException(415, "UnsupportedMediaType", $"the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (not {contentType.Split(';')[0].Trim()})");
+            return DecodeProtobuf(bytes, contentType);
         }
+
+        var text = Encoding.UTF8.GetString(bytes);
 
         if (contentType.Contains("yaml", StringComparison.OrdinalIgnoreCase) || expectYamlType is not null)
         {
@@ -298,7 +337,29 @@ public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore sto
     /// is read to its end and dropped, then refused with 413: the client, still sending, gets the
     /// answer rather than a reset connection.
     /// </summary>
-    private async Task<string> ReadLimitedAsync(HttpContext http)
+    private static JsonObject DecodeProtobuf(byte[] bytes, string contentType)
+    {
+        if (!Protobuf.KubeProtobuf.HasMagic(bytes))
+        {
+            throw Errors.BadRequest("the object provided is unrecognized: provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]");
+        }
+
+        try
+        {
+            return Protobuf.KubeProtobuf.Decode(bytes);
+        }
+        catch (Protobuf.ProtobufKindException e)
+        {
+            // Custom resources and kinds without a message: JSON only, as on kube-apiserver.
+            throw new ApiException(415, "UnsupportedMediaType", $"the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (not {contentType.Split(';')[0].Trim()}): {e.Message}");
+        }
+        catch (Exception e) when (e is Google.Protobuf.InvalidProtocolBufferException or Protobuf.ProtobufException or JsonException)
+        {
+            throw Errors.BadRequest($"the object provided is unrecognized: {e.Message}");
+        }
+    }
+
+    private async Task<byte[]> ReadLimitedAsync(HttpContext http)
     {
         var limit = options.MaxRequestBodyBytes;
         using var buffer = new MemoryStream();
@@ -319,7 +380,7 @@ public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore sto
             throw Errors.TooLarge($"limit is {limit}");
         }
 
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+        return buffer.ToArray();
     }
 
     private static string FieldManager(HttpContext http)
