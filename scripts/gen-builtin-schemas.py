@@ -28,6 +28,15 @@ ROOTS = {
     "io.k8s.api.rbac.v1.ClusterRoleBinding": ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding"),
     "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition":
         ("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
+    "io.k8s.api.apps.v1.Deployment": ("apps", "v1", "Deployment"),
+    "io.k8s.api.apps.v1.DaemonSet": ("apps", "v1", "DaemonSet"),
+    "io.k8s.api.apps.v1.ReplicaSet": ("apps", "v1", "ReplicaSet"),
+    "io.k8s.api.policy.v1beta1.PodDisruptionBudget": ("policy", "v1", "PodDisruptionBudget"),
+    "io.k8s.api.scheduling.v1.PriorityClass": ("scheduling.k8s.io", "v1", "PriorityClass"),
+    "io.k8s.api.admissionregistration.v1.ValidatingWebhookConfiguration":
+        ("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration"),
+    "io.k8s.api.admissionregistration.v1.MutatingWebhookConfiguration":
+        ("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration"),
 }
 KEEP = {"type", "format", "items", "properties", "additionalProperties", "$ref", "required", "enum",
         "x-kubernetes-list-map-keys", "x-kubernetes-list-type", "x-kubernetes-map-type",

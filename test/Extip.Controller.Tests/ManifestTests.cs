@@ -80,3 +80,57 @@ public sealed class ManifestTests(RealFixture real) : IClassFixture<RealFixture>
         return (exit, stdout + stderr);
     }
 }
+
+/// <summary>
+/// deploy/ applied for real to the embedded server, as a lab user installs extip into the lab:
+/// every kind of the manifests (apps/v1, policy/v1, RBAC, CRDs and their objects) is served,
+/// stored with kube-apiserver's defaults, listed in kubectl's tables, and a second apply changes nothing.
+/// </summary>
+public sealed class EmbeddedManifestTests(EmbeddedFixture embedded) : IClassFixture<EmbeddedFixture>
+{
+    private static readonly string Deploy = Path.Combine(ClusterFixture.RepoRoot(), "deploy");
+
+    [Theory]
+    [InlineData("bgp")]
+    [InlineData("l2")]
+    public async Task Overlay_AppliesToTheLab_AndASecondApplyChangesNothing(string overlay)
+    {
+        var crds = await KubectlAsync($"apply -k {Path.Combine(Deploy, "crds")}");
+        Assert.True(crds.Code == 0, crds.Output);
+        var first = await KubectlAsync($"apply -k {Path.Combine(Deploy, "overlays", overlay)}");
+        Assert.True(first.Code == 0, first.Output);
+        Assert.Contains("deployment.apps/extip-controller", first.Output, StringComparison.Ordinal);
+        Assert.Contains("daemonset.apps/extip-agent", first.Output, StringComparison.Ordinal);
+        Assert.Contains("poddisruptionbudget.policy/extip-controller", first.Output, StringComparison.Ordinal);
+
+        const string Versions = "get deploy,ds,pdb,sa,role,rolebinding,svc -n extip-system -o jsonpath={range.items[*]}{.kind}/{.metadata.name}={.metadata.resourceVersion},{end}";
+        var before = await KubectlAsync(Versions);
+        var again = await KubectlAsync($"apply -k {Path.Combine(Deploy, "overlays", overlay)}");
+        Assert.True(again.Code == 0, again.Output);
+        var lines = again.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        // kubectl's three-way patch of a PodDisruptionBudget always holds its selector (patch
+        // strategy "replace" since policy/v1), so it says "configured"; the server changes nothing.
+        Assert.True(lines.All(l => l.EndsWith(" unchanged", StringComparison.Ordinal) || l == "poddisruptionbudget.policy/extip-controller configured"), again.Output);
+        var after = await KubectlAsync(Versions);
+        Assert.Contains("Deployment/extip-controller=", before.Output, StringComparison.Ordinal);
+        Assert.Equal(before.Output, after.Output);
+
+        // Stored with the real server's defaults, shown in its tables.
+        var strategy = await KubectlAsync("-n extip-system get deploy extip-controller -o jsonpath={.spec.strategy.type},{.spec.revisionHistoryLimit},{.spec.progressDeadlineSeconds}");
+        Assert.Equal("RollingUpdate,10,600", strategy.Output);
+        var ds = await KubectlAsync("-n extip-system get ds extip-agent -o jsonpath={.spec.updateStrategy.rollingUpdate.maxUnavailable},{.spec.template.spec.dnsPolicy}");
+        Assert.StartsWith("1,", ds.Output, StringComparison.Ordinal);
+        var table = await KubectlAsync("-n extip-system get deploy,ds,pdb");
+        Assert.Matches(@"(?m)^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE", table.Output);
+        Assert.Matches(@"(?m)^deployment\.apps/extip-controller\s+0/\d+\s+0\s+0\s+", table.Output);
+        Assert.Matches(@"(?m)^NAME\s+DESIRED\s+CURRENT\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+NODE SELECTOR\s+AGE", table.Output);
+        Assert.Matches(@"(?m)^poddisruptionbudget\.policy/extip-controller\s+", table.Output);
+    }
+
+    private async Task<(int Code, string Output)> KubectlAsync(string args)
+    {
+        var (exit, stdout, stderr) = await embedded.KubectlAsync(args);
+        return (exit, stdout + stderr);
+    }
+}

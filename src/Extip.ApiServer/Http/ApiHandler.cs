@@ -346,7 +346,8 @@ public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore sto
 
         try
         {
-            return Protobuf.KubeProtobuf.Decode(bytes);
+            // Through text, so that its values are read exactly as those of a JSON body are.
+            return JsonNode.Parse(Protobuf.KubeProtobuf.Decode(bytes).ToJsonString())!.AsObject();
         }
         catch (Protobuf.ProtobufKindException e)
         {

@@ -60,6 +60,25 @@ public static class Builtins
         },
         new ResourceType
         {
+            Group = "admissionregistration.k8s.io", Version = "v1", Plural = "mutatingwebhookconfigurations", Singular = "mutatingwebhookconfiguration",
+            Kind = "MutatingWebhookConfiguration", Namespaced = false, Categories = ["api-extensions"],
+            Strategy = new WebhookConfigurationStrategy(mutating: true), Table = WebhookConfigurationTable(),
+        },
+        Apps("deployments", "Deployment", ["deploy"], DeploymentTable()),
+        Apps("replicasets", "ReplicaSet", ["rs"], ReplicaSetTable()),
+        Apps("daemonsets", "DaemonSet", ["ds"], DaemonSetTable()),
+        new ResourceType
+        {
+            Group = "policy", Version = "v1", Plural = "poddisruptionbudgets", Singular = "poddisruptionbudget", Kind = "PodDisruptionBudget", Namespaced = true,
+            ShortNames = ["pdb"], HasStatus = true, Strategy = new DisruptionBudgetStrategy(), Table = DisruptionBudgetTable(),
+        },
+        new ResourceType
+        {
+            Group = "scheduling.k8s.io", Version = "v1", Plural = "priorityclasses", Singular = "priorityclass", Kind = "PriorityClass", Namespaced = false,
+            ShortNames = ["pc"], Strategy = new PriorityClassStrategy(), Table = PriorityClassTable(),
+        },
+        new ResourceType
+        {
             Group = "authorization.k8s.io", Version = "v1", Plural = "selfsubjectaccessreviews", Singular = "selfsubjectaccessreview",
             Kind = "SelfSubjectAccessReview", Namespaced = false, Verbs = ["create"],
         },
@@ -91,6 +110,21 @@ public static class Builtins
             Table = table,
             FieldSelectors = fields ?? [],
         };
+
+    private static ResourceType Apps(string plural, string kind, string[] shortNames, ITableConvertor table) => new()
+    {
+        Group = "apps",
+        Version = "v1",
+        Plural = plural,
+        Singular = kind.ToLowerInvariant(),
+        Kind = kind,
+        Namespaced = true,
+        ShortNames = shortNames,
+        Categories = AllCategory,
+        HasStatus = true,
+        Strategy = new WorkloadStrategy(kind),
+        Table = table,
+    };
 
     /// <summary>rbac.authorization.k8s.io/v1 kinds (the real server names no singular or short names for them).</summary>
     private static ResourceType Rbac(string plural, string kind, bool namespaced, bool binding) => new()
@@ -263,6 +297,72 @@ public static class Builtins
             return [Name(o), o.Str("addressType"), ports.Count == 0 ? "<unset>" : string.Join(",", ports),
                 addrs.Count == 0 ? "<unset>" : string.Join(",", addrs.Take(3)) + (addrs.Count > 3 ? $" + {addrs.Count - 3} more..." : string.Empty), Age(o, now)];
         });
+
+    private static long Count(JsonObject o, params string[] path) => o.Long(path) ?? 0;
+
+    /// <summary>The containers, images and selector columns the workload tables show with -o wide.</summary>
+    private static Column[] WorkloadWide() =>
+    [
+        Col("Containers", "Names of each container in the template.", 1), Col("Images", "Images referenced by each container in the template.", 1),
+        Col("Selector", "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.", 1),
+    ];
+
+    private static JsonNode?[] WorkloadWideCells(JsonObject o)
+    {
+        var containers = (o.At("spec", "template", "spec", "containers") as JsonArray ?? []).OfType<JsonObject>().ToList();
+        var selector = o.At("spec", "selector") as JsonObject ?? new JsonObject();
+        var parts = (selector["matchLabels"] as JsonObject ?? []).Select(kv => $"{kv.Key}={kv.Value}")
+            .Concat((selector["matchExpressions"] as JsonArray ?? []).OfType<JsonObject>().Select(x =>
+                $"{x.Str("key")} {x.Str("operator")?.ToLowerInvariant() switch { "in" => "in", "notin" => "notin", "exists" => string.Empty, _ => "!" }} ({string.Join(",", (x["values"] as JsonArray ?? []).Select(v => v?.ToString()))})"))
+            .ToList();
+        return [string.Join(",", containers.Select(c => c.Str("name"))), string.Join(",", containers.Select(c => c.Str("image"))), parts.Count == 0 ? "<none>" : string.Join(",", parts)];
+    }
+
+    private static LambdaTable DeploymentTable() => new(
+        [
+            TableColumns.Name, Col("Ready", "Number of the pod with ready state"), Col("Up-to-date", "Total number of non-terminated pods targeted by this deployment that have the desired template spec.", type: "integer"),
+            Col("Available", "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.", type: "integer"), TableColumns.AgeColumn, .. WorkloadWide(),
+        ],
+        (o, now) => [Name(o), $"{Count(o, "status", "readyReplicas")}/{Count(o, "spec", "replicas")}", Count(o, "status", "updatedReplicas"), Count(o, "status", "availableReplicas"), Age(o, now), .. WorkloadWideCells(o)]);
+
+    private static LambdaTable ReplicaSetTable() => new(
+        [
+            TableColumns.Name, Col("Desired", "Number of desired pods.", type: "integer"), Col("Current", "Number of actual replicas.", type: "integer"),
+            Col("Ready", "Number of ready replicas.", type: "integer"), TableColumns.AgeColumn, .. WorkloadWide(),
+        ],
+        (o, now) => [Name(o), Count(o, "spec", "replicas"), Count(o, "status", "replicas"), Count(o, "status", "readyReplicas"), Age(o, now), .. WorkloadWideCells(o)]);
+
+    private static LambdaTable DaemonSetTable() => new(
+        [
+            TableColumns.Name, Col("Desired", "The total number of nodes that should be running the daemon pod.", type: "integer"),
+            Col("Current", "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.", type: "integer"),
+            Col("Ready", "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready.", type: "integer"),
+            Col("Up-to-date", "The total number of nodes that are running updated daemon pod", type: "integer"),
+            Col("Available", "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available.", type: "integer"),
+            Col("Node Selector", "NodeSelector is a selector which must be true for the pod to fit on a node."), TableColumns.AgeColumn, .. WorkloadWide(),
+        ],
+        (o, now) =>
+        {
+            var nodeSelector = o.At("spec", "template", "spec", "nodeSelector") as JsonObject ?? [];
+            return [Name(o), Count(o, "status", "desiredNumberScheduled"), Count(o, "status", "currentNumberScheduled"), Count(o, "status", "numberReady"),
+                Count(o, "status", "updatedNumberScheduled"), Count(o, "status", "numberAvailable"),
+                nodeSelector.Count == 0 ? "<none>" : string.Join(",", nodeSelector.Select(kv => $"{kv.Key}={kv.Value}")), Age(o, now), .. WorkloadWideCells(o)];
+        });
+
+    private static LambdaTable DisruptionBudgetTable() => new(
+        [
+            TableColumns.Name, Col("Min Available", "The minimum number of pods that must be available."), Col("Max Unavailable", "The maximum number of pods that may be unavailable."),
+            Col("Allowed Disruptions", "Calculated number of pods that may be disrupted at this time.", type: "integer"), TableColumns.AgeColumn,
+        ],
+        (o, now) => [Name(o), o.At("spec", "minAvailable")?.ToString() ?? "N/A", o.At("spec", "maxUnavailable")?.ToString() ?? "N/A", Count(o, "status", "disruptionsAllowed"), Age(o, now)]);
+
+    private static LambdaTable PriorityClassTable() => new(
+        [
+            TableColumns.Name, Col("Value", "The value of this priority class.", type: "integer"),
+            Col("Global-Default", "globalDefault specifies whether this PriorityClass should be considered as the default priority.", type: "boolean"),
+            TableColumns.AgeColumn, Col("PreemptionPolicy", "PreemptionPolicy is the Policy for preempting pods with lower priority."),
+        ],
+        (o, now) => [Name(o), Count(o, "value"), o["globalDefault"]?.GetValue<bool>() == true, Age(o, now), o.Str("preemptionPolicy") ?? string.Empty]);
 
     private static LambdaTable LeaseTable() => new(
         [TableColumns.Name, Col("Holder", "The holder of the lease."), TableColumns.AgeColumn],

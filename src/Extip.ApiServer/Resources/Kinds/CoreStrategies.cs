@@ -37,21 +37,9 @@ public sealed class PodStrategy : DefaultStrategy
     public override void PrepareForCreate(ResourceContext ctx, JsonObject obj)
     {
         var spec = obj.Obj("spec");
-        spec["restartPolicy"] ??= "Always";
-        spec["dnsPolicy"] ??= "ClusterFirst";
-        spec["schedulerName"] ??= "default-scheduler";
-        spec["terminationGracePeriodSeconds"] ??= 30;
-        spec["securityContext"] ??= new JsonObject();
+        PodSpecRules.Default(spec);
         spec["enableServiceLinks"] ??= true;
         spec["priority"] ??= 0;
-        foreach (var c in (spec["containers"] as JsonArray ?? []).OfType<JsonObject>())
-        {
-            c["terminationMessagePath"] ??= "/dev/termination-log";
-            c["terminationMessagePolicy"] ??= "File";
-            c["resources"] ??= new JsonObject();
-            var image = c.Str("image") ?? string.Empty;
-            c["imagePullPolicy"] ??= image.EndsWith(":latest", StringComparison.Ordinal) || !image.Contains(':', StringComparison.Ordinal) ? "Always" : "IfNotPresent";
-        }
 
         var status = obj["status"] as JsonObject ?? new JsonObject();
         status["phase"] ??= "Pending";
@@ -69,25 +57,9 @@ public sealed class PodStrategy : DefaultStrategy
             yield return e;
         }
 
-        var containers = obj.At("spec", "containers") as JsonArray;
-        if (containers is null || containers.Count == 0)
+        foreach (var error in PodSpecRules.Validate(obj["spec"], "spec"))
         {
-            yield return FieldError.Required("spec.containers");
-            yield break;
-        }
-
-        for (var i = 0; i < containers.Count; i++)
-        {
-            var c = containers[i] as JsonObject;
-            if (string.IsNullOrEmpty(c?.Str("name")))
-            {
-                yield return FieldError.Required($"spec.containers[{i}].name");
-            }
-
-            if (string.IsNullOrEmpty(c?.Str("image")))
-            {
-                yield return FieldError.Required($"spec.containers[{i}].image");
-            }
+            yield return error;
         }
     }
 }

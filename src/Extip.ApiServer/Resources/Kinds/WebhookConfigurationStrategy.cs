@@ -10,7 +10,7 @@ namespace Extip.ApiServer.Resources.Kinds;
 /// (failurePolicy Fail, matchPolicy Equivalent, empty selectors, timeout 10 s, scope *, service
 /// port 443) and the v1 validation rules that keep a configuration callable.
 /// </summary>
-public sealed class WebhookConfigurationStrategy : DefaultStrategy
+public sealed class WebhookConfigurationStrategy(bool mutating = false) : DefaultStrategy
 {
     private static readonly string[] Operations = ["*", "CREATE", "UPDATE", "DELETE", "CONNECT"];
     private static readonly string[] Policies = ["Fail", "Ignore"];
@@ -24,7 +24,7 @@ public sealed class WebhookConfigurationStrategy : DefaultStrategy
 
     public override bool TracksGeneration => true;
 
-    private static void Defaults(JsonObject obj)
+    private void Defaults(JsonObject obj)
     {
         foreach (var w in (obj["webhooks"] as JsonArray ?? []).OfType<JsonObject>())
         {
@@ -33,6 +33,10 @@ public sealed class WebhookConfigurationStrategy : DefaultStrategy
             w["namespaceSelector"] ??= new JsonObject();
             w["objectSelector"] ??= new JsonObject();
             w["timeoutSeconds"] ??= 10;
+            if (mutating)
+            {
+                w["reinvocationPolicy"] ??= "Never";
+            }
             foreach (var r in (w["rules"] as JsonArray ?? []).OfType<JsonObject>())
             {
                 r["scope"] ??= "*";
