@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Generates src/Extip.ApiServer/Schemas/builtin-schemas.json from a real kube-apiserver's
-/openapi/v2 document: the structure (types, $refs, list and map rules) of the built-in kinds the
-embedded server serves, without descriptions, plus the fields added after v1.20 that extip uses.
+/openapi/v2 document: the structure (types, $refs, list and map rules) and descriptions (for
+kubectl explain) of the built-in kinds the embedded server serves, plus the fields added after
+v1.20 that extip uses.
 
 Usage: scripts/gen-builtin-schemas.py OPENAPI_V2_JSON > src/Extip.ApiServer/Schemas/builtin-schemas.json
 (fetch it with: curl -sk -H "Authorization: Bearer $TOKEN" https://127.0.0.1:6443/openapi/v2)
@@ -38,7 +39,7 @@ ROOTS = {
     "io.k8s.api.admissionregistration.v1.MutatingWebhookConfiguration":
         ("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration"),
 }
-KEEP = {"type", "format", "items", "properties", "additionalProperties", "$ref", "required", "enum",
+KEEP = {"description", "type", "format", "items", "properties", "additionalProperties", "$ref", "required", "enum",
         "x-kubernetes-list-map-keys", "x-kubernetes-list-type", "x-kubernetes-map-type",
         "x-kubernetes-patch-merge-key", "x-kubernetes-patch-strategy", "x-kubernetes-int-or-string",
         "x-kubernetes-preserve-unknown-fields", "x-kubernetes-embedded-resource"}

@@ -10,6 +10,7 @@ with protoc into a FileDescriptorSet and reads the second into a small JSON file
 
     src/Extip.ApiServer/Protobuf/kubernetes.protoset   (protoc --descriptor_set_out --include_imports)
     src/Extip.ApiServer/Protobuf/kubernetes-json.json  (per message: field -> json name, keepZero, inline)
+    src/Extip.ApiServer/Protobuf/openapiv2.protoset    (gnostic's OpenAPIv2.proto, for /openapi/v2)
 
 Usage: scripts/gen-kube-protobuf.py SRC_DIR
   SRC_DIR: the unpacked source package (holding staging/src/k8s.io). To fetch it:
@@ -116,6 +117,10 @@ def main():
         open(os.path.join(core, "generated.proto"), "w", encoding="utf-8").write(text)
         subprocess.run(["protoc", f"-I{later}", f"-I{src}", "--include_imports", "--descriptor_set_out",
                         os.path.join(target, "kubernetes.protoset"), *protos], check=True)
+    # OpenAPI v2 as kubectl up to 1.2x fetches it (/openapi/v2 in protobuf): gnostic's messages.
+    gnostic = os.path.join(sys.argv[1], "vendor", "github.com", "googleapis", "gnostic")
+    subprocess.run(["protoc", f"-I{gnostic}", "--include_imports", "--descriptor_set_out",
+                    os.path.join(target, "openapiv2.protoset"), "openapiv2/OpenAPIv2.proto"], check=True)
     fields = {}
     for p in PACKAGES:
         package = p.replace("/", ".")

@@ -24,6 +24,8 @@ packages=(
 # kubectl: the conformance tests drive the machine's kubectl; Debian's kubernetes-client
 # provides one where the machine has none.
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
+# Debian's kubectl 1.20 too, unpacked beside the machine's (the conformance tests drive both).
+if [ "$(id -u)" -eq 0 ]; then "$(dirname "$0")/kubectl-1.20.sh" >/dev/null; fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -130,9 +130,15 @@ public sealed partial class ApiHandler
         return Convert.ToBase64String(bytes, 0, 8);
     }
 
-    /// <summary>OpenAPI v3 (root and one document per group-version); v2 is not served, as on servers that dropped it.</summary>
+    /// <summary>OpenAPI v2 (one document, JSON or gnostic protobuf, with an ETag) and v3 (root and one document per group-version).</summary>
     private async Task OpenApiAsync(HttpContext http, string[] segs)
     {
+        if (segs is ["openapi", "v2"])
+        {
+            await OpenApiV2Async(http);
+            return;
+        }
+
         JsonObject? doc = segs switch
         {
             ["openapi", "v3"] => Schemas.OpenApiV3.Root(registry),
@@ -141,5 +147,26 @@ public sealed partial class ApiHandler
             _ => null,
         };
         await WriteJsonAsync(http, 200, doc ?? throw Errors.ResourceNotFound());
+    }
+
+    private async Task OpenApiV2Async(HttpContext http)
+    {
+        var doc = Schemas.OpenApiV2.Render(registry, options.GitVersion);
+        http.Response.Headers.ETag = doc.ETag;
+        http.Response.Headers.Vary = "Accept";
+        if (http.Request.Headers.IfNoneMatch.ToString() == doc.ETag)
+        {
+            http.Response.StatusCode = 304;
+            return;
+        }
+
+        // kubectl 1.20 asks for application/com.github.proto-openapi.spec.v2@v1.0+protobuf, later
+        // ones for ...spec.v2.v1.0+protobuf; kube-apiserver answers both as octet-stream.
+        var protobuf = http.Request.Headers.Accept.ToString().Contains("proto-openapi.spec.v2", StringComparison.Ordinal);
+        var body = protobuf ? doc.Protobuf : doc.JsonBytes;
+        http.Response.StatusCode = 200;
+        http.Response.ContentType = protobuf ? "application/octet-stream" : "application/json";
+        http.Response.ContentLength = body.Length;
+        await http.Response.Body.WriteAsync(body);
     }
 }

@@ -36,10 +36,18 @@ public abstract class ClusterFixture : IAsyncLifetime
         return name;
     }
 
-    /// <summary>Runs the real kubectl against this server.</summary>
-    public async Task<(int Exit, string Out, string Err)> KubectlAsync(string args, string? stdin = null, TimeSpan? timeout = null)
+    /// <summary>
+    /// Debian's kubectl 1.20 (package kubernetes-client), unpacked by scripts/kubectl-1.20.sh
+    /// (which scripts/install-deps.sh runs) beside the machine's own.
+    /// </summary>
+    public static string Kubectl120 => Environment.GetEnvironmentVariable("EXTIP_KUBECTL_120") is { Length: > 0 } path ? path
+        : File.Exists("/var/cache/extip-kubectl-1.20/usr/bin/kubectl") ? "/var/cache/extip-kubectl-1.20/usr/bin/kubectl"
+        : throw new InvalidOperationException("Debian's kubectl 1.20 is not unpacked: run scripts/install-deps.sh (as root)");
+
+    /// <summary>Runs the real kubectl (the machine's, or <paramref name="kubectl"/>) against this server.</summary>
+    public async Task<(int Exit, string Out, string Err)> KubectlAsync(string args, string? stdin = null, TimeSpan? timeout = null, string kubectl = "kubectl")
     {
-        var psi = new ProcessStartInfo("kubectl")
+        var psi = new ProcessStartInfo(kubectl)
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
