@@ -165,6 +165,12 @@ public sealed class RbacTests(ITestOutputHelper output)
         Assert.Equal("no", await CanIAsync(controllerConfig, "delete namespaces"));
         Assert.Equal("yes", await CanIAsync(adminConfig, "delete namespaces"));
 
+        // ... and what kubectl auth can-i --list shows (a SelfSubjectRulesReview): the Role's rules, not another's.
+        var rules = await CanIAsync(controllerConfig, "--list -n extip-system");
+        Assert.Matches(@"(?m)^ipclaims\.extip\.io\s+\[\]\s+\[\]\s+\[[^\]]*create", rules);
+        Assert.DoesNotMatch(@"(?m)^\*\.\*\s", rules);
+        Assert.Matches(@"(?m)^selfsubjectaccessreviews\.authorization\.k8s\.io\s+\[\]\s+\[\]\s+\[create\]", rules);
+
         var recorder = new Recorder();
         var client = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(controllerConfig), recorder);
         await using var agents = new FakeAgents(admin, "extip-system");
@@ -400,23 +406,17 @@ public sealed class RbacTests(ITestOutputHelper output)
         await PasswordAsync("null");
     }
 
-    /// <summary>
-    /// What <c>kubectl auth can-i VERB RESOURCE.GROUP</c> asks (a SelfSubjectAccessReview), asked in
-    /// JSON: kubectl 1.32 sends it in protobuf, which the embedded server does not read yet (issue 16).
-    /// </summary>
+    /// <summary><c>kubectl auth can-i ARGS</c> as the kubeconfig's user (kubectl 1.32 asks in protobuf): its answer.</summary>
     private static async Task<string> CanIAsync(string kubeconfig, string what)
     {
-        var (verb, target) = (what.Split(' ')[0], what.Split(' ')[1]);
-        var dot = target.IndexOf('.', StringComparison.Ordinal);
-        var client = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig));
-        var review = await client.AuthorizationV1.CreateSelfSubjectAccessReviewAsync(new V1SelfSubjectAccessReview
-        {
-            Spec = new V1SelfSubjectAccessReviewSpec
-            {
-                ResourceAttributes = new V1ResourceAttributes { Verb = verb, Resource = dot < 0 ? target : target[..dot], Group = dot < 0 ? string.Empty : target[(dot + 1)..] },
-            },
-        });
-        return review.Status.Allowed ? "yes" : "no";
+        var psi = new ProcessStartInfo("kubectl", ["--kubeconfig", kubeconfig, "auth", "can-i", .. what.Split(' ')]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var k = Process.Start(psi)!;
+        var stdout = k.StandardOutput.ReadToEndAsync();
+        var stderr = k.StandardError.ReadToEndAsync();
+        await k.WaitForExitAsync();
+        var answer = (await stdout).Trim();
+        Assert.True(answer.Length > 0, $"kubectl auth can-i {what}: {await stderr}");
+        return answer;
     }
 
     /// <summary>"verb group/resource" for every rule of the controller's ClusterRole and Role in the manifest.</summary>

@@ -141,6 +141,63 @@ public sealed class RbacAuthorizer(ObjectStore store, ResourceRegistry registry)
         return false;
     }
 
+    /// <summary>
+    /// What a user may do in a namespace, as SelfSubjectRulesReview lists it: the rules of every
+    /// binding that names the user (cluster-wide ones, and the namespace's), plus what anyone may.
+    /// </summary>
+    public (List<JsonObject> ResourceRules, List<JsonObject> NonResourceRules) RulesFor(UserInfo user, string ns)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        var rules = new List<JsonObject>();
+        if (user.IsMaster)
+        {
+            rules.Add(new JsonObject { ["verbs"] = new JsonArray("*"), ["apiGroups"] = new JsonArray("*"), ["resources"] = new JsonArray("*") });
+            rules.Add(new JsonObject { ["verbs"] = new JsonArray("*"), ["nonResourceURLs"] = new JsonArray("*") });
+        }
+
+        rules.Add(new JsonObject
+        {
+            ["verbs"] = new JsonArray("create"), ["apiGroups"] = new JsonArray("authorization.k8s.io"),
+            ["resources"] = new JsonArray("selfsubjectaccessreviews", "selfsubjectrulesreviews"),
+        });
+        rules.Add(new JsonObject { ["verbs"] = new JsonArray("get"), ["nonResourceURLs"] = new JsonArray(PublicPaths.Select(p => (JsonNode)p).ToArray()) });
+        foreach (var binding in Objects("clusterrolebindings", null).Where(b => Applies(b, user, string.Empty)))
+        {
+            rules.AddRange(Rules(binding, string.Empty));
+        }
+
+        if (ns.Length > 0)
+        {
+            foreach (var binding in Objects("rolebindings", ns).Where(b => Applies(b, user, ns)))
+            {
+                rules.AddRange(Rules(binding, ns));
+            }
+        }
+
+        var resource = new List<JsonObject>();
+        var nonResource = new List<JsonObject>();
+        foreach (var r in rules)
+        {
+            if (r["resources"] is JsonArray)
+            {
+                var rule = new JsonObject { ["verbs"] = r["verbs"]?.DeepClone(), ["apiGroups"] = r["apiGroups"]?.DeepClone(), ["resources"] = r["resources"]?.DeepClone() };
+                if (r["resourceNames"] is JsonArray names && names.Count > 0)
+                {
+                    rule["resourceNames"] = names.DeepClone();
+                }
+
+                resource.Add(rule);
+            }
+
+            if (r["nonResourceURLs"] is JsonArray urls && urls.Count > 0)
+            {
+                nonResource.Add(new JsonObject { ["verbs"] = r["verbs"]?.DeepClone(), ["nonResourceURLs"] = urls.DeepClone() });
+            }
+        }
+
+        return (resource, nonResource);
+    }
+
     private IEnumerable<JsonObject> Objects(string plural, string? ns)
     {
         if (registry.Find(Group, "v1", plural) is not { } type)

@@ -77,11 +77,11 @@ public static class Builtins
             Group = "scheduling.k8s.io", Version = "v1", Plural = "priorityclasses", Singular = "priorityclass", Kind = "PriorityClass", Namespaced = false,
             ShortNames = ["pc"], Strategy = new PriorityClassStrategy(), Table = PriorityClassTable(),
         },
-        new ResourceType
-        {
-            Group = "authorization.k8s.io", Version = "v1", Plural = "selfsubjectaccessreviews", Singular = "selfsubjectaccessreview",
-            Kind = "SelfSubjectAccessReview", Namespaced = false, Verbs = ["create"],
-        },
+        Review("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview", namespaced: false),
+        Review("authorization.k8s.io", "selfsubjectrulesreviews", "SelfSubjectRulesReview", namespaced: false),
+        Review("authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview", namespaced: false),
+        Review("authorization.k8s.io", "localsubjectaccessreviews", "LocalSubjectAccessReview", namespaced: true),
+        Review("authentication.k8s.io", "tokenreviews", "TokenReview", namespaced: false),
         Rbac("roles", "Role", namespaced: true, binding: false),
         Rbac("clusterroles", "ClusterRole", namespaced: false, binding: false),
         Rbac("rolebindings", "RoleBinding", namespaced: true, binding: true),
@@ -110,6 +110,12 @@ public static class Builtins
             Table = table,
             FieldSelectors = fields ?? [],
         };
+
+    /// <summary>The review kinds: asked with a create, answered, never stored.</summary>
+    private static ResourceType Review(string group, string plural, string kind, bool namespaced) => new()
+    {
+        Group = group, Version = "v1", Plural = plural, Singular = kind.ToLowerInvariant(), Kind = kind, Namespaced = namespaced, Verbs = ["create"],
+    };
 
     private static ResourceType Apps(string plural, string kind, string[] shortNames, ITableConvertor table) => new()
     {
