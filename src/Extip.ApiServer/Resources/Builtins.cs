@@ -31,7 +31,7 @@ public static class Builtins
         Core("services", "service", "Service", namespaced: true, ["svc"], new ServiceStrategy(), ServiceTable(), hasStatus: true, categories: AllCategory),
         Core("endpoints", "endpoints", "Endpoints", namespaced: true, ["ep"], SubdomainNameStrategy.Instance, EndpointsTable()),
         Core("serviceaccounts", "serviceaccount", "ServiceAccount", namespaced: true, ["sa"], SubdomainNameStrategy.Instance, ServiceAccountTable()),
-        Core("configmaps", "configmap", "ConfigMap", namespaced: true, ["cm"], SubdomainNameStrategy.Instance, ConfigMapTable()),
+        Core("configmaps", "configmap", "ConfigMap", namespaced: true, ["cm"], ConfigMapStrategy.Instance, ConfigMapTable()),
         Core("secrets", "secret", "Secret", namespaced: true, [], new SecretStrategy(), SecretTable(),
             fields: new() { ["type"] = o => o.Str("type") }),
         Core("events", "event", "Event", namespaced: true, ["ev"], SubdomainNameStrategy.Instance, EventTable(),

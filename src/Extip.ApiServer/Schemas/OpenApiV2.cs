@@ -57,8 +57,27 @@ public static class OpenApiV2
     public static JsonObject Document(ResourceRegistry registry, string version)
     {
         var definitions = (JsonObject)BuiltinSchemas.Definitions.DeepClone();
+        var paths = new JsonObject();
         foreach (var t in registry.All)
         {
+            // The PATCH operation of each kind, with its query parameters: kubectl 1.20 reads here
+            // whether a kind takes dryRun (kubectl diff, apply --dry-run=server).
+            var item = t.Namespaced ? $"{t.ApiPrefix}/namespaces/{{namespace}}/{t.Plural}/{{name}}" : $"{t.ApiPrefix}/{t.Plural}/{{name}}";
+            if (t.Verbs.Contains("patch"))
+            {
+                paths[item] = new JsonObject
+                {
+                    ["patch"] = new JsonObject
+                    {
+                        ["operationId"] = $"patch{t.Kind}",
+                        ["parameters"] = new JsonArray(
+                            Query("dryRun", "string"), Query("fieldManager", "string"), Query("fieldValidation", "string"), Query("force", "boolean")),
+                        ["x-kubernetes-action"] = "patch",
+                        ["x-kubernetes-group-version-kind"] = new JsonObject { ["group"] = t.Group, ["kind"] = t.Kind, ["version"] = t.Version },
+                    },
+                };
+            }
+
             var name = t.Definition;
             if (name is null && t.Strategy is CustomResourceStrategy crs)
             {
@@ -78,10 +97,12 @@ public static class OpenApiV2
         {
             ["swagger"] = "2.0",
             ["info"] = new JsonObject { ["title"] = "Kubernetes", ["version"] = version },
-            ["paths"] = new JsonObject(),
+            ["paths"] = paths,
             ["definitions"] = definitions,
         };
     }
+
+    private static JsonObject Query(string name, string type) => new() { ["in"] = "query", ["name"] = name, ["type"] = type, ["uniqueItems"] = true };
 
     private static JsonObject CustomSchema(CustomResourceStrategy crs)
     {
@@ -133,7 +154,21 @@ public static class OpenApiV2
         d.String("swagger", doc["swagger"]!.GetValue<string>());
         var info = d.New("info").String("title", doc["info"]!["title"]!.GetValue<string>()).String("version", doc["info"]!["version"]!.GetValue<string>());
         d.Message("info", info);
-        d.Message("paths", d.New("paths"));
+        var paths = d.New("paths");
+        foreach (var (name, item) in doc["paths"]!.AsObject())
+        {
+            var named = paths.New("path").String("name", name);
+            var pathItem = named.New("value");
+            foreach (var (verb, op) in item!.AsObject())
+            {
+                pathItem.Message(verb, Operation(pathItem.New(verb), op!.AsObject()));
+            }
+
+            named.Message("value", pathItem);
+            paths.Message("path", named);
+        }
+
+        d.Message("paths", paths);
         var defs = d.New("definitions");
         foreach (var (name, schema) in doc["definitions"]!.AsObject())
         {
@@ -144,6 +179,30 @@ public static class OpenApiV2
 
         d.Message("definitions", defs);
         return d.ToByteArray();
+    }
+
+    private static ProtoBuilder Operation(ProtoBuilder op, JsonObject o)
+    {
+        op.String("operation_id", o["operationId"]!.GetValue<string>());
+        foreach (var p in o["parameters"]!.AsArray().OfType<JsonObject>())
+        {
+            var item = op.New("parameters");
+            var parameter = item.New("parameter");
+            var nonBody = parameter.New("non_body_parameter");
+            var query = nonBody.New("query_parameter_sub_schema")
+                .String("in", "query").String("name", p["name"]!.GetValue<string>()).String("type", p["type"]!.GetValue<string>()).Bool("unique_items", true);
+            item.Message("parameter", parameter.Message("non_body_parameter", nonBody.Message("query_parameter_sub_schema", query)));
+            op.Message("parameters", item);
+        }
+
+        foreach (var (k, v) in o.Where(kv => kv.Key.StartsWith("x-", StringComparison.Ordinal)))
+        {
+            var named = op.New("vendor_extension").String("name", k);
+            named.Message("value", Any(named.New("value"), v));
+            op.Message("vendor_extension", named);
+        }
+
+        return op;
     }
 
     private static ProtoBuilder Schema(ProtoBuilder b, JsonObject s)

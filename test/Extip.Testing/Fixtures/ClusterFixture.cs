@@ -45,7 +45,8 @@ public abstract class ClusterFixture : IAsyncLifetime
         : throw new InvalidOperationException("Debian's kubectl 1.20 is not unpacked: run scripts/install-deps.sh (as root)");
 
     /// <summary>Runs the real kubectl (the machine's, or <paramref name="kubectl"/>) against this server.</summary>
-    public async Task<(int Exit, string Out, string Err)> KubectlAsync(string args, string? stdin = null, TimeSpan? timeout = null, string kubectl = "kubectl")
+    public async Task<(int Exit, string Out, string Err)> KubectlAsync(string args, string? stdin = null, TimeSpan? timeout = null, string kubectl = "kubectl",
+        IReadOnlyDictionary<string, string>? env = null)
     {
         var psi = new ProcessStartInfo(kubectl)
         {
@@ -60,6 +61,11 @@ public abstract class ClusterFixture : IAsyncLifetime
 
         psi.Environment["KUBECONFIG"] = Kubeconfig;
         psi.Environment["HOME"] = Path.GetTempPath();
+        foreach (var (k, v) in env ?? new Dictionary<string, string>())
+        {
+            psi.Environment[k] = v;
+        }
+
         using var p = Process.Start(psi)!;
         if (stdin is not null)
         {

@@ -88,6 +88,11 @@ public sealed class SecretStrategy : DefaultStrategy
 
     public override IEnumerable<FieldError> Validate(ResourceContext ctx, JsonObject obj, JsonObject? old)
     {
+        foreach (var e in ConfigKeys.Validate(obj, "data"))
+        {
+            yield return e;
+        }
+
         if (obj["data"] is JsonObject data)
         {
             foreach (var (k, v) in data)
@@ -97,6 +102,64 @@ public sealed class SecretStrategy : DefaultStrategy
                 if (!Convert.TryFromBase64String(s, buffer, out _))
                 {
                     yield return FieldError.Invalid($"data[{k}]", "<secret contents redacted>", "illegal base64 data");
+                }
+            }
+        }
+    }
+}
+
+/// <summary>ConfigMap: its keys are config keys, in data and binaryData together.</summary>
+public sealed class ConfigMapStrategy : DefaultStrategy
+{
+    public static new readonly ConfigMapStrategy Instance = new();
+
+    public override IEnumerable<FieldError> Validate(ResourceContext ctx, JsonObject obj, JsonObject? old)
+    {
+        if (NameRules.Dns1123Subdomain("metadata.name", obj.Str("metadata", "name") ?? string.Empty) is { } e)
+        {
+            yield return e;
+        }
+
+        foreach (var error in ConfigKeys.Validate(obj, "data", "binaryData"))
+        {
+            yield return error;
+        }
+    }
+}
+
+/// <summary>The keys of ConfigMaps and Secrets: [-._a-zA-Z0-9]+, at most 253 characters, not "." or "..", each once.</summary>
+public static partial class ConfigKeys
+{
+    private const string Message = "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[-._a-zA-Z0-9]+$")]
+    private static partial System.Text.RegularExpressions.Regex Key();
+
+    public static IEnumerable<FieldError> Validate(JsonObject obj, params string[] maps)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var map in maps)
+        {
+            foreach (var (k, _) in obj[map] as JsonObject ?? [])
+            {
+                var at = $"{map}[{k}]";
+                if (k.Length > 253)
+                {
+                    yield return FieldError.Invalid(at, k, "must be no more than 253 characters");
+                }
+
+                if (!Key().IsMatch(k))
+                {
+                    yield return FieldError.Invalid(at, k, Message);
+                }
+                else if (k is "." or "..")
+                {
+                    yield return FieldError.Invalid(at, k, $"must not be '{k}'");
+                }
+
+                if (!seen.Add(k))
+                {
+                    yield return FieldError.Invalid(at, k, "duplicate of key present in data");
                 }
             }
         }
