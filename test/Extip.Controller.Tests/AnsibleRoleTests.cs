@@ -7,12 +7,13 @@ using Xunit.Abstractions;
 namespace Extip.Controller.Tests;
 
 /// <summary>
-/// deploy/ansible/roles/externalip, run with Debian's ansible against kube-apiserver v1.20 as an
-/// operator runs it: the first run installs, a second with the same variables changes nothing,
+/// deploy/ansible/roles/externalip, run with Debian's ansible against kube-apiserver v1.20 and
+/// against the lab's embedded server, as an operator runs it: the first run installs, a second with the same variables changes nothing,
 /// a changed extip_mask reaches the controller's --mask, a bad one is refused before anything
 /// is applied (named, with its value), and extip_state=absent removes all but the CRDs.
 /// </summary>
-public sealed partial class AnsibleRoleTests(RealFixture real, ITestOutputHelper output) : IClassFixture<RealFixture>
+public abstract partial class AnsibleRoleTests<TFixture>(TFixture real, ITestOutputHelper output) : IClassFixture<TFixture>
+    where TFixture : ClusterFixture
 {
     private static readonly string Deploy = Path.Combine(ClusterFixture.RepoRoot(), "deploy");
 
@@ -42,8 +43,10 @@ public sealed partial class AnsibleRoleTests(RealFixture real, ITestOutputHelper
             Assert.Contains("\"--mask\",\"32\"", await GetAsync("-n extip-system get deployment extip-controller -o jsonpath={.spec.template.spec.containers[0].args}"), StringComparison.Ordinal);
             Assert.Equal("[\"203.0.113.0/24\"]", await GetAsync("get ippool default -o jsonpath={.spec.addresses}"));
             Assert.Equal("192.0.2.1", await GetAsync("get bgppeer tor -o jsonpath={.spec.peerAddress}"));
-            // v1.20 serves PodDisruptionBudget as policy/v1beta1 only: the role saw it and used the component.
-            Assert.Equal("1", await GetAsync("-n extip-system get poddisruptionbudgets.v1beta1.policy extip-controller -o jsonpath={.spec.minAvailable}"));
+            // v1.20 serves PodDisruptionBudget as policy/v1beta1 only: the role saw it and used the
+            // component; the embedded server serves policy/v1.
+            var pdb = real.IsReal ? "poddisruptionbudgets.v1beta1.policy" : "poddisruptionbudgets.v1.policy";
+            Assert.Equal("1", await GetAsync($"-n extip-system get {pdb} extip-controller -o jsonpath={{.spec.minAvailable}}"));
 
             var second = await PlaybookAsync(work, vars);
             Assert.True(second.Failed == 0 && second.Changed == 0, second.Output);
@@ -117,3 +120,7 @@ public sealed partial class AnsibleRoleTests(RealFixture real, ITestOutputHelper
     [GeneratedRegex(@"localhost\s*:\s*ok=\d+\s+changed=(?<changed>\d+)\s+unreachable=\d+\s+failed=(?<failed>\d+)")]
     private static partial Regex Recap();
 }
+
+public sealed class RealAnsibleRoleTests(RealFixture real, ITestOutputHelper output) : AnsibleRoleTests<RealFixture>(real, output);
+
+public sealed class EmbeddedAnsibleRoleTests(EmbeddedFixture embedded, ITestOutputHelper output) : AnsibleRoleTests<EmbeddedFixture>(embedded, output);
