@@ -189,8 +189,9 @@ public sealed class Dataplane : IDisposable
     /// </summary>
     public int Extend(uint seconds)
     {
+        var loopbacks = _nl.Links().Where(l => l.Flags.HasFlag(LinkFlags.Loopback)).Select(l => l.Index).ToHashSet();
         var refresh = Marked().Where(a => a.ValidSeconds != uint.MaxValue)
-            .Select(a => new RtNetlink.AddressSpec(a.InterfaceIndex, a.Address, a.PrefixLength, _mark) { LifetimeSeconds = seconds })
+            .Select(a => new RtNetlink.AddressSpec(a.InterfaceIndex, a.Address, a.PrefixLength, _mark) { LifetimeSeconds = seconds, NotASource = !loopbacks.Contains(a.InterfaceIndex) })
             .ToList();
         if (refresh.Count > 0 && _nl.ReplaceAddresses(refresh).FirstOrDefault(r => r is not null) is { } failed)
         {
@@ -315,5 +316,11 @@ public sealed class Dataplane : IDisposable
         return since;
     }
 
-    private RtNetlink.AddressSpec Spec(Link link, IPAddress address, int prefix) => new(link.Index, address, prefix, _mark);
+    /// <summary>
+    /// An address of extip's on a link: on any interface but lo, never the node's own (no source
+    /// address for its connections, no subnet route), so kubelet, CNIs and outgoing connections
+    /// keep the node's real address.
+    /// </summary>
+    private RtNetlink.AddressSpec Spec(Link link, IPAddress address, int prefix) =>
+        new(link.Index, address, prefix, _mark) { NotASource = !link.Flags.HasFlag(LinkFlags.Loopback) };
 }

@@ -85,6 +85,14 @@ public sealed class RtNetlink : IDisposable
         /// </summary>
         public uint? LifetimeSeconds { get; init; }
 
+        /// <summary>
+        /// Never a source address, never a subnet route: a preferred lifetime of 0 (the kernel
+        /// picks it as a source for no new connection) and IFA_F_NOPREFIXROUTE (no route for its
+        /// subnet appears in the main table). The kernel still answers for it: its local route,
+        /// ARP and neighbour solicitations are not affected.
+        /// </summary>
+        public bool NotASource { get; init; }
+
         public override string ToString() => $"{Address}/{PrefixLength} on interface #{InterfaceIndex}";
     }
 
@@ -211,9 +219,15 @@ public sealed class RtNetlink : IDisposable
                         // struct ifa_cacheinfo: preferred, valid, cstamp, tstamp (the kernel fills the stamps).
                         var lifetime = s.LifetimeSeconds ?? uint.MaxValue;
                         info.Clear();
-                        BinaryPrimitives.WriteUInt32LittleEndian(info, lifetime);
+                        BinaryPrimitives.WriteUInt32LittleEndian(info, s.NotASource ? 0 : lifetime);
                         BinaryPrimitives.WriteUInt32LittleEndian(info[4..], lifetime);
                         _writer.Attr(Rtnl.IfaCacheinfo, info);
+                        if (s.NotASource)
+                        {
+                            // IFA_FLAGS (32 bits) takes over from ifa_flags: NODAD goes here too.
+                            var v6 = s.NoDad && s.Address.AddressFamily == AddressFamily.InterNetworkV6;
+                            _writer.U32(Rtnl.IfaFlags, AddressEntry.FlagNoPrefixRoute | (v6 ? AddressEntry.FlagNoDad : 0));
+                        }
                     }
 
                     _writer.End();

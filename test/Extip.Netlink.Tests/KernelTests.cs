@@ -87,6 +87,53 @@ public sealed class KernelTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// An address added as NotASource on an uplink: deprecated (preferred lifetime 0, also after a
+    /// refresh) and without a subnet route, so a route lookup and a real TCP connection to a host of
+    /// its subnet leave from the node's own address. Beside it, an address added the plain way
+    /// shows what would happen otherwise: its subnet route, with itself as the source.
+    /// </summary>
+    [Fact]
+    public async Task NotASource_IsNeverTheSource_AndAddsNoSubnetRoute()
+    {
+        var router = _site.AddNamespace("rt");
+        _site.Veth(_ns, "eth0", router, "eth0");
+        _site.Address(_ns, "eth0", "192.0.2.11/24");
+        _site.Address(router, "eth0", "192.0.2.1/24");
+        _site.Address(router, "eth0", "198.51.100.20/27");
+        _site.Address(router, "eth0", "203.0.113.20/27");
+        Shell.Run("ip", "-n", _ns, "route", "add", "default", "via", "192.0.2.1");
+        using var nl = RtNetlink.Open(_ns);
+        var eth = nl.Link("eth0")!;
+        nl.AddAddress(On(eth, "198.51.100.5", 27) with { NotASource = true, LifetimeSeconds = 600 });
+        nl.AddAddress(On(eth, "203.0.113.5", 27));
+
+        var ours = Assert.Single(nl.Addresses(), a => a.Address.Equals(IPAddress.Parse("198.51.100.5")));
+        Assert.Equal(AddressEntry.FlagNoPrefixRoute | AddressEntry.FlagDeprecated, ours.Flags & (AddressEntry.FlagNoPrefixRoute | AddressEntry.FlagDeprecated));
+        Assert.All(nl.ReplaceAddresses([On(eth, "198.51.100.5", 27) with { NotASource = true, LifetimeSeconds = 900 }]), Assert.Null);
+        ours = Assert.Single(nl.Addresses(), a => a.Address.Equals(IPAddress.Parse("198.51.100.5")));
+        Assert.Equal(AddressEntry.FlagNoPrefixRoute | AddressEntry.FlagDeprecated, ours.Flags & (AddressEntry.FlagNoPrefixRoute | AddressEntry.FlagDeprecated));
+
+        var routes = Site.Exec(_ns, "ip", "route", "show", "table", "main");
+        Assert.DoesNotContain("198.51.100.0/27", routes, StringComparison.Ordinal);
+        Assert.Contains("203.0.113.0/27 dev eth0 proto kernel scope link src 203.0.113.5", routes, StringComparison.Ordinal);
+        Assert.Contains("src 192.0.2.11", Site.Exec(_ns, "ip", "route", "get", "198.51.100.20"), StringComparison.Ordinal);
+        Assert.Contains("src 203.0.113.5", Site.Exec(_ns, "ip", "route", "get", "203.0.113.20"), StringComparison.Ordinal);
+
+        // The kernel still answers for it: its local route is there.
+        Assert.Contains("local 198.51.100.5 dev eth0", Site.Exec(_ns, "ip", "route", "show", "table", "local"), StringComparison.Ordinal);
+
+        // A real TCP connection to a host of its subnet: the host sees the node's own address.
+        const string Server = "import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('198.51.100.20', 7777)); s.listen(); print('listening', flush=True); c, a = s.accept(); print(a[0], flush=True)";
+        var lines = new System.Collections.Concurrent.BlockingCollection<string>();
+        using var server = _site.Start(router, "/usr/bin/python3", ["-c", Server], output: lines.Add);
+        Assert.True(lines.TryTake(out var first, TimeSpan.FromSeconds(60)) && first == "listening", "the test's TCP server did not start");
+        Site.Exec(_ns, "/usr/bin/python3", "-c", "import socket; socket.create_connection(('198.51.100.20', 7777), timeout=30).close()");
+        Assert.True(lines.TryTake(out var seen, TimeSpan.FromSeconds(60)), "the test's TCP server saw no connection");
+        Assert.Equal("192.0.2.11", seen);
+        await server.WaitForExitAsync();
+    }
+
     [Fact]
     public void Ipv4Setting_PromoteSecondaries_SetByRtnetlink_IsWhatProcSysShows()
     {

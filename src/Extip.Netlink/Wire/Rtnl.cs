@@ -36,6 +36,7 @@ public sealed record AddressEntry(int InterfaceIndex, IPAddress Address, int Pre
     public uint ValidSeconds { get; init; } = uint.MaxValue;
 
     public const uint FlagNoDad = 0x02;
+    public const uint FlagDeprecated = 0x20;
     public const uint FlagTentative = 0x40;
     public const uint FlagPermanent = 0x80;
     public const uint FlagNoPrefixRoute = 0x200;
