@@ -74,6 +74,12 @@ public sealed record ControllerOptions
 
     public TimeSpan RebalanceStep { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// A node whose Ready condition has been False or Unknown this long (on the controller's own
+    /// clock, from when it first saw it) holds no claim; zero: Ready is not looked at.
+    /// </summary>
+    public TimeSpan NotReadyGrace { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Route-flap damping: how long a node that comes back waits before it gets new claims.</summary>
     public HoldDownOptions HoldDown { get; init; } = new();
 

@@ -51,7 +51,11 @@ internal sealed partial class ControllerSession
         AgentSecrets = new AgentSecretsReconciler(this, logger);
         Agents = new AgentObservations(options.Time, options.Disruption, options.FenceMargin);
         Damping = new NodeDamping(options.Time, options.HoldDown);
+        Signals = new NodeSignals(options.Time, options.NotReadyGrace);
     }
+
+    /// <summary>What the Nodes themselves say (out-of-service taint, Ready) beside the agents' Leases.</summary>
+    public NodeSignals Signals { get; }
 
     public ILogger Logger => _logger;
 
@@ -582,13 +586,18 @@ internal sealed partial class ControllerSession
     /// <summary>Node labels pick the eligible nodes; a Node's status changes (heartbeats) pick nothing.</summary>
     private void OnNode(k8s.WatchEventType type, k8s.Models.V1Node node, k8s.Models.V1Node? old)
     {
-        if (type != k8s.WatchEventType.Deleted && old is not null && LabelsEqual(old.Metadata.Labels, node.Metadata.Labels))
+        if (type != k8s.WatchEventType.Deleted && old is not null && LabelsEqual(old.Metadata.Labels, node.Metadata.Labels)
+            && OutOfService(old) == OutOfService(node) && Ready(old) == Ready(node))
         {
             return;
         }
 
         RequestClaimSync();
     }
+
+    private static bool OutOfService(k8s.Models.V1Node n) => n.Spec?.Taints?.Any(t => t.Key == NodeSignals.OutOfServiceTaint) == true;
+
+    private static string? Ready(k8s.Models.V1Node n) => n.Status?.Conditions?.FirstOrDefault(c => c.Type == "Ready")?.Status;
 
     private void OnEndpoints(k8s.WatchEventType type, k8s.Models.V1EndpointSlice slice, k8s.Models.V1EndpointSlice? old) => RequestClaimSync();
 

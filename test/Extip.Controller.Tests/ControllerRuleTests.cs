@@ -240,6 +240,41 @@ public sealed class ControllerRuleTests
     }
 
     [Fact]
+    public async Task OutOfServiceTaint_MovesTheClaimAtOnce_NotReadyAfterItsGrace_TheLeasesStillRenewing()
+    {
+        await using var env = await EmbeddedAsync();
+        await env.Agents.StartAsync("k8s1", "k8s2");
+        await env.StartControllerAsync(env.Options() with { NotReadyGrace = TimeSpan.FromSeconds(1) });
+        var ns = await env.NamespaceAsync("apps");
+        foreach (var n in new[] { "k8s1", "k8s2" })
+        {
+            await env.Client.CoreV1.CreateNodeAsync(new V1Node { Metadata = new V1ObjectMeta { Name = n } });
+        }
+
+        await env.PoolAsync("one", ["192.0.2.0/28"], s => s.Announce = new AnnounceModel { Distribution = "Balance" });
+        await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer("web"), ns);
+        var first = (await EventuallyAsync(env.ClaimsAsync, c => c.Count == 1 && c[0].Spec.Nodes.Count == 1, what: "claim on one node"))[0].Spec.Nodes[0];
+        var other = first == "k8s1" ? "k8s2" : "k8s1";
+
+        // The operator says the node is shut down: its claim moves though its agent's Lease renews.
+        var node = await env.Client.CoreV1.ReadNodeAsync(first);
+        node.Spec ??= new V1NodeSpec();
+        node.Spec.Taints = [new V1Taint { Key = "node.kubernetes.io/out-of-service", Value = "nodeshutdown", Effect = "NoExecute" }];
+        await env.Client.CoreV1.ReplaceNodeAsync(node, first);
+        await EventuallyAsync(env.ClaimsAsync, c => c.Count == 1 && c[0].Spec.Nodes.SequenceEqual([other]), what: $"claim moved to {other}");
+        var events = await EventuallyAsync(() => env.Client.CoreV1.ListEventForAllNamespacesAsync(fieldSelector: $"involvedObject.name={first}"),
+            l => l.Items.Any(e => e.Reason == "NodeOutOfService"), what: "NodeOutOfService event");
+        Assert.Contains(events.Items, e => e.Reason == "NodeOutOfService" && e.Message.Contains("out-of-service", StringComparison.Ordinal));
+
+        // The other node goes NotReady: after the grace it holds nothing either.
+        var status = await env.Client.CoreV1.ReadNodeStatusAsync(other);
+        status.Status ??= new V1NodeStatus();
+        status.Status.Conditions = [new V1NodeCondition { Type = "Ready", Status = "Unknown", Reason = "NodeStatusUnknown" }];
+        await env.Client.CoreV1.ReplaceNodeStatusAsync(status, other);
+        await EventuallyAsync(env.ClaimsAsync, c => c.Count == 1 && c[0].Spec.Nodes.Count == 0, what: "no node left to hold the claim");
+    }
+
+    [Fact]
     public async Task DeletedAndRecreated_GetsItsAddressBack_AndTheClaimFollows()
     {
         var (env, ns) = await StartAsync();

@@ -35,6 +35,7 @@ internal static class ControllerCommand
         var installCrds = new Option<bool>("--install-crds") { Description = "Create or update the extip CRDs at start." };
         var fenceMargin = new Option<double>("--fence-margin") { Description = "Seconds an agent still counts live past its Lease: covers the kernel's removal of a hung agent's addresses (whole-second lifetimes).", DefaultValueFactory = _ => 0.75 };
         var holdDown = new Option<double>("--hold-down") { Description = "Seconds a node that comes back waits before it gets new claims; doubles each time it flaps (comes back within a minute of its last return), up to 60 s. 0: off.", DefaultValueFactory = _ => 3 };
+        var notReady = new Option<double>("--not-ready-grace") { Description = "Seconds a node's Ready condition may be False or Unknown (timed from when the controller first sees it) before the node holds no claim. 0: Ready is not looked at.", DefaultValueFactory = _ => 60 };
         var webhook = new Option<string?>("--webhook")
         {
             Description = "Serve the validating admission webhook on ADDRESS:PORT (:9443 for every address); it writes its certificate Secret and the ValidatingWebhookConfiguration 'extip'.",
@@ -49,7 +50,7 @@ internal static class ControllerCommand
         webhookServices.AcceptOnlyFromAmong("Ignore", "Fail");
         var cmd = new Command("controller", "Allocates addresses to Services and assigns them to nodes (IPClaims).")
         {
-            kubeconfig, mask, maskV6, iface, distribution, mode, externalIps, conflicting, lbClass, ns, metrics, id, noElect, installCrds, fenceMargin, holdDown,
+            kubeconfig, mask, maskV6, iface, distribution, mode, externalIps, conflicting, lbClass, ns, metrics, id, noElect, installCrds, fenceMargin, holdDown, notReady,
             webhook, webhookUrl, webhookService, webhookServices,
         };
         cmd.SetAction(async (r, ct) =>
@@ -63,6 +64,12 @@ internal static class ControllerCommand
             if (r.GetValue(holdDown) is var hold && (!double.IsFinite(hold) || hold < 0 || hold > 60))
             {
                 Console.Error.WriteLine($"extip controller: --hold-down {hold}: expected 0 to 60 seconds");
+                return 2;
+            }
+
+            if (r.GetValue(notReady) is var grace && (!double.IsFinite(grace) || grace < 0 || grace > 86400))
+            {
+                Console.Error.WriteLine($"extip controller: --not-ready-grace {grace}: expected 0 to 86400 seconds");
                 return 2;
             }
 
@@ -136,6 +143,7 @@ internal static class ControllerCommand
                 InstallCrds = r.GetValue(installCrds),
                 FenceMargin = TimeSpan.FromSeconds(r.GetValue(fenceMargin)),
                 HoldDown = new HoldDownOptions { Base = TimeSpan.FromSeconds(hold) },
+                NotReadyGrace = TimeSpan.FromSeconds(grace),
                 Webhook = webhookOptions,
             };
             await using var controller = new ExtipController(ClusterConnection.Connect(r.GetValue(kubeconfig)), options, logs);

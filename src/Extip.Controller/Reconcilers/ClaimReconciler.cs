@@ -36,8 +36,17 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
     /// </summary>
     public bool LivenessChanged(out DateTimeOffset? nextExpiry)
     {
-        var (live, settling, quiet) = LiveAgents(DateTimeOffset.UtcNow, out nextExpiry);
-        return _rebalancePending || !live.SetEquals(_lastLive) || !settling.SetEquals(_lastSettling) || !quiet.SetEquals(_lastQuiet);
+        var now = DateTimeOffset.UtcNow;
+        var (live, settling, quiet) = LiveAgents(now, out nextExpiry);
+        var (outOfService, signalNext) = session.Signals.Judge(live, session.View.Nodes.Get);
+        if (signalNext is { } wait)
+        {
+            var at = now + wait;
+            nextExpiry = nextExpiry is { } e && e < at ? e : at;
+        }
+
+        return _rebalancePending || !live.SetEquals(_lastLive) || !settling.SetEquals(_lastSettling) || !quiet.SetEquals(_lastQuiet)
+            || !outOfService.Keys.ToHashSet(StringComparer.Ordinal).SetEquals(_lastOut.Keys);
     }
 
     /// <summary>A gradual rebalancing has steps to go.</summary>
@@ -90,6 +99,23 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
         return (judged.Live, settling, quiet);
     }
 
+    private Dictionary<string, string> _lastOut = new(StringComparer.Ordinal);
+
+    /// <summary>A Warning Event on each Node newly taken out by its own signals, saying which.</summary>
+    private void ReportOut(Dictionary<string, string> outOfService)
+    {
+        foreach (var (node, why) in outOfService.Where(kv => _lastOut.GetValueOrDefault(kv.Key) != kv.Value))
+        {
+            LogNodeOut(session.Logger, node, why);
+            session.Events.Warning(new V1ObjectReference { Kind = "Node", ApiVersion = "v1", Name = node }, "NodeOutOfService", $"Node {node} holds no external address: {why}");
+        }
+
+        _lastOut = outOfService;
+    }
+
+    [LoggerMessage(EventId = 333, Level = LogLevel.Warning, Message = "node {Node} holds no external address: {Why}")]
+    private static partial void LogNodeOut(ILogger logger, string node, string why);
+
     /// <summary>How often liveness is judged again while some agent is quiet.</summary>
     private static readonly TimeSpan QuietRecheck = TimeSpan.FromMilliseconds(500);
 
@@ -114,7 +140,17 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
         session.AgentLabels.Observe(live);
 
         session.Metrics.LiveAgents.Set(live.Count);
-        var nodes = live.Select(n => new NodeInfo(n, view.Nodes.Get(n)?.Metadata.Labels is { } l ? new Dictionary<string, string>(l) : new Dictionary<string, string>(), true)).ToList();
+
+        // A node Kubernetes says is out (taint, or not Ready past the grace) holds nothing, live agent or not.
+        var (outOfService, signalNext) = session.Signals.Judge(live, view.Nodes.Get);
+        if (signalNext is { } wait)
+        {
+            var at = now + wait;
+            nextExpiry = nextExpiry is { } e && e < at ? e : at;
+        }
+
+        ReportOut(outOfService);
+        var nodes = live.Where(n => !outOfService.ContainsKey(n)).Select(n => new NodeInfo(n, view.Nodes.Get(n)?.Metadata.Labels is { } l ? new Dictionary<string, string>(l) : new Dictionary<string, string>(), true)).ToList();
         var endpoints = ReadyEndpointNodes();
         var (held, pools) = session.Snapshot();
         var demands = new List<ClaimDemand>(held.Count);
