@@ -275,6 +275,31 @@ public sealed class ControllerRuleTests
     }
 
     [Fact]
+    public async Task Explain_ReadsTheClusterThroughTheApi_AndFollowsTheFix()
+    {
+        var (env, ns) = await StartAsync(null, "k8s1");
+        await using var _ = env;
+        await env.PoolAsync("billing-only", ["198.51.100.0/28"], s => s.ServiceAllocation = new ServiceAllocationModel { Namespaces = ["billing"] });
+        await env.Client.CoreV1.CreateNamespacedServiceAsync(LoadBalancer("web"), ns);
+        var broken = await Explain.ExplainLoader.LoadAsync(env.Client, ns, "web", env.Options(), CancellationToken.None);
+        Assert.False(broken.Ok);
+        Assert.Contains($"billing-only serves namespaces billing, not {ns}", broken.Cause, StringComparison.Ordinal);
+
+        // The fix: a pool for everyone. The explanation follows the controller's work.
+        await env.PoolAsync("default", ["203.0.113.0/28"]);
+        var fixedUp = await EventuallyAsync(() => Explain.ExplainLoader.LoadAsync(env.Client, ns, "web", env.Options(), CancellationToken.None),
+            e => e.Addresses.Count == 1 && e.Addresses[0].Claim is not null && e.Addresses[0].Nodes.Any(n => n.Holds) && e.Pools.Any(p => p.Chosen),
+            what: "an address with a claim, from the chosen pool (the assigned-pool annotation lands after the address)");
+        Assert.Equal("default", fixedUp.Pools.Single(p => p.Chosen).Pool);
+        Assert.Equal(["k8s1"], fixedUp.Addresses[0].Nodes.Where(n => n.Holds).Select(n => n.Node));
+
+        // The fake agents report no IPNode: that is what is left to look at.
+        Assert.Contains("k8s1", fixedUp.Cause, StringComparison.Ordinal);
+        Assert.Contains("no IPNode", fixedUp.Cause, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => Explain.ExplainLoader.LoadAsync(env.Client, ns, "nope", env.Options(), CancellationToken.None));
+    }
+
+    [Fact]
     public async Task DeletedAndRecreated_GetsItsAddressBack_AndTheClaimFollows()
     {
         var (env, ns) = await StartAsync();

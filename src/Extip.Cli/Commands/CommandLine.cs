@@ -11,6 +11,7 @@ internal static class CommandLine
         root.Subcommands.Add(ControllerCommand.Build());
         root.Subcommands.Add(AgentCommand.Build());
         root.Subcommands.Add(StatusCommand.Build());
+        root.Subcommands.Add(ExplainCommand.Build());
         root.Subcommands.Add(LabCommand.Build());
         root.Subcommands.Add(ApiServerCommand.Build());
         root.Subcommands.Add(BenchCommand.Build());
