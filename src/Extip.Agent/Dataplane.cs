@@ -39,6 +39,7 @@ public sealed class Dataplane : IDisposable
     private readonly bool _announce;
     private readonly Dictionary<(string Interface, IPAddress Address, int Prefix), DateTime> _since = [];
     private readonly Dictionary<(int Index, IPAddress Address), CancellationTokenSource> _announcing = [];
+    private readonly Lock _announcingGate = new();
     private readonly HashSet<int> _promoting = [];
     private readonly string? _netns;
 
@@ -210,15 +211,35 @@ public sealed class Dataplane : IDisposable
         return marked.Count;
     }
 
-    public void Dispose()
+    /// <summary>
+    /// Announces every address of ours on the link again (burst and repeats): after a link comes
+    /// back up, the neighbours' entries for them may be stale or point elsewhere. Returns how many.
+    /// </summary>
+    public int Reannounce(Link link)
     {
-        foreach (var cts in _announcing.Values)
+        ArgumentNullException.ThrowIfNull(link);
+        var ours = Marked().Where(a => a.InterfaceIndex == link.Index).ToList();
+        foreach (var a in ours)
         {
-            cts.Cancel();
-            cts.Dispose();
+            StartAnnouncing(link, a.Address);
         }
 
-        _announcing.Clear();
+        return ours.Count;
+    }
+
+    public void Dispose()
+    {
+        lock (_announcingGate)
+        {
+            foreach (var cts in _announcing.Values)
+            {
+                cts.Cancel();
+                cts.Dispose();
+            }
+
+            _announcing.Clear();
+        }
+
         Monitor.Dispose();
         _packets.Dispose();
         _nl.Dispose();
@@ -233,7 +254,13 @@ public sealed class Dataplane : IDisposable
 
         foreach (var e in entries)
         {
-            if (_announcing.Remove((e.InterfaceIndex, e.Address), out var cts))
+            CancellationTokenSource? cts;
+            lock (_announcingGate)
+            {
+                _announcing.Remove((e.InterfaceIndex, e.Address), out cts);
+            }
+
+            if (cts is not null)
             {
                 cts.Cancel();
                 cts.Dispose();
@@ -255,13 +282,19 @@ public sealed class Dataplane : IDisposable
         }
 
         var cts = new CancellationTokenSource();
-        if (_announcing.Remove((link.Index, address), out var old))
+        CancellationTokenSource? old;
+        lock (_announcingGate)
+        {
+            _announcing.Remove((link.Index, address), out old);
+            _announcing[(link.Index, address)] = cts;
+        }
+
+        if (old is not null)
         {
             old.Cancel();
             old.Dispose();
         }
 
-        _announcing[(link.Index, address)] = cts;
         _ = Task.Run(async () =>
         {
             try

@@ -10,6 +10,7 @@ using Extip.Kubernetes.Client;
 using Extip.Kubernetes.Informers;
 using Extip.Kubernetes.Models;
 using Extip.Netlink;
+using Extip.Netlink.Wire;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -371,8 +372,21 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     {
         try
         {
+            var up = new Dictionary<int, bool>();
             await foreach (var change in _dataplane!.Monitor.Changes.ReadAllAsync(ct).ConfigureAwait(false))
             {
+                // A link back up (carrier too): its neighbours may hold stale entries for our addresses.
+                if (change is NetlinkChange.LinkChange { Removed: false, Link: var link })
+                {
+                    var isUp = link.Flags.HasFlag(LinkFlags.Up) && link.Flags.HasFlag(LinkFlags.LowerUp);
+                    if (isUp && up.TryGetValue(link.Index, out var was) && !was && _dataplane.Reannounce(link) is var n && n > 0)
+                    {
+                        LogReannounced(_logger, link.Name, n);
+                    }
+
+                    up[link.Index] = isUp;
+                }
+
                 // A link that appears or changes, one of our addresses removed by someone else, or
                 // another address added or removed (the status lists the node's interfaces).
                 if (change is NetlinkChange.LinkChange or NetlinkChange.Overflow
@@ -1000,6 +1014,9 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
     [LoggerMessage(EventId = 516, Level = LogLevel.Warning, Message = "not renewing the Lease: {Why}")]
     private static partial void LogNotRenewing(ILogger logger, string why);
+
+    [LoggerMessage(EventId = 530, Level = LogLevel.Information, Message = "link {Link} is up again: announcing its {Count} addresses again")]
+    private static partial void LogReannounced(ILogger logger, string link, int count);
 
     [LoggerMessage(EventId = 510, Level = LogLevel.Warning, Message = "could not write the IPNode status: {Error}")]
     private static partial void LogStatusFailed(ILogger logger, string error);

@@ -85,6 +85,52 @@ public sealed class L2Tests(ITestOutputHelper output)
         Assert.True(agents[second].AnnouncementsSent >= 3);
     }
 
+    /// <summary>
+    /// A node's link goes down and comes back: meanwhile the client's entry went wrong (here: set to
+    /// another MAC, as after a flush and a wrong answer). The agent announces its addresses again
+    /// when the link is up, and the client's entry is right again without the client sending anything.
+    /// </summary>
+    [Theory]
+    [InlineData("192.0.2.100")]
+    [InlineData("2001:db8::100")]
+    public async Task LinkBackUp_TheAgentAnnouncesAgain_AndAStaleClientEntryIsPutRight(string vip)
+    {
+        var v6 = vip.Contains(':', StringComparison.Ordinal);
+        await using var env = await EmbeddedAsync();
+        await using var lab = new NodeLab(env);
+        var sw = lab.Site.AddNamespace("sw");
+        var client = lab.Site.AddNamespace("client");
+        lab.Site.Veth(client, "eth0", sw, "pc");
+        var node = lab.AddNode("a");
+        lab.Site.Veth(node, "eth0", sw, "pa", macA: Macs["a"]);
+        lab.Site.Bridge(sw, "br0", "pc", "pa");
+        lab.Site.Address(client, "eth0", v6 ? "2001:db8::1/64" : "192.0.2.1/24");
+
+        await env.StartControllerAsync(env.Options() with { LeaderElection = false, Mode = AnnounceMode.L2, Interface = "eth0" });
+        var agent = await lab.StartAgentAsync("a");
+        await env.PoolAsync("segment", [v6 ? "2001:db8::100/128" : "192.0.2.100/32"]);
+        var svc = LoadBalancer("web");
+        svc.Spec.IpFamilies = [v6 ? "IPv6" : "IPv4"];
+        await env.Client.CoreV1.CreateNamespacedServiceAsync(svc, await env.NamespaceAsync("l2"));
+        await EventuallyAsync(() => Task.FromResult(lab.Marked("a").Count), c => c == 1, what: "the address on a");
+        Poke(client, vip);
+        await EventuallyAsync(() => Task.FromResult(Neighbour(client, vip)), n => n.Contains(Macs["a"], StringComparison.Ordinal), what: "client resolved the address to a");
+
+        // The first announcements (a burst and its repeats) are over: only a new one can help now.
+        var all = new Netlink.L2.Announcer(null!).Burst + new Netlink.L2.Announcer(null!).Repeats.Count;
+        await EventuallyAsync(() => Task.FromResult(agent.AnnouncementsSent), n => n >= all, what: $"the first {all} announcement frames sent");
+        Shell.Run("ip", "-n", node, "link", "set", "eth0", "down");
+        const string Wrong = "02:00:5e:00:00:ff";
+        Site.Exec(client, "ip", "neigh", "replace", vip, "lladdr", Wrong, "dev", "eth0", "nud", "stale");
+        Assert.Contains(Wrong, Neighbour(client, vip), StringComparison.Ordinal);
+        var before = agent.AnnouncementsSent;
+        Shell.Run("ip", "-n", node, "link", "set", "eth0", "up");
+
+        var now = await EventuallyAsync(() => Task.FromResult(Neighbour(client, vip)), n => n.Contains(Macs["a"], StringComparison.Ordinal), TimeSpan.FromSeconds(30), what: "the client's entry put right after the link came back");
+        output.WriteLine($"after the link came back: {now.Trim()}; {agent.AnnouncementsSent - before} frames sent since");
+        Assert.True(agent.AnnouncementsSent > before);
+    }
+
     private static string Neighbour(string ns, string ip) => Site.Exec(ns, "ip", "neigh", "show", ip);
 
     /// <summary>One UDP datagram from inside the namespace, so its kernel resolves the address.</summary>
