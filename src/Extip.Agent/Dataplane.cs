@@ -175,6 +175,18 @@ public sealed class Dataplane : IDisposable
         }
 
         Remove(stale);
+        foreach (var index in _reannounce.Keys.ToList())
+        {
+            _reannounce.TryRemove(index, out _);
+            if (links.Values.FirstOrDefault(l => l.Index == index) is { } link)
+            {
+                foreach (var (_, address, _) in keep.Where(k => k.Item1 == index))
+                {
+                    StartAnnouncing(link, address);
+                }
+            }
+        }
+
         foreach (var key in _since.Keys.Where(k => !desired.Any(d => (d.Interface, d.Address, d.PrefixLength) == k)).ToList())
         {
             _since.Remove(key);
@@ -211,21 +223,15 @@ public sealed class Dataplane : IDisposable
         return marked.Count;
     }
 
-    /// <summary>
-    /// Announces every address of ours on the link again (burst and repeats): after a link comes
-    /// back up, the neighbours' entries for them may be stale or point elsewhere. Returns how many.
-    /// </summary>
-    public int Reannounce(Link link)
-    {
-        ArgumentNullException.ThrowIfNull(link);
-        var ours = Marked().Where(a => a.InterfaceIndex == link.Index).ToList();
-        foreach (var a in ours)
-        {
-            StartAnnouncing(link, a.Address);
-        }
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> _reannounce = new();
 
-        return ours.Count;
-    }
+    /// <summary>
+    /// Asks the next <see cref="Apply"/> to announce again (burst and repeats) every address it
+    /// keeps on the link: after a link comes back up, the neighbours' entries for them may be
+    /// stale or point elsewhere. Done by Apply, which alone adds and removes addresses, so an
+    /// address being given up is never announced.
+    /// </summary>
+    public void ReannounceLater(int linkIndex) => _reannounce[linkIndex] = true;
 
     public void Dispose()
     {

@@ -379,9 +379,11 @@ public sealed partial class ExtipAgent : IAsyncDisposable
                 if (change is NetlinkChange.LinkChange { Removed: false, Link: var link })
                 {
                     var isUp = link.Flags.HasFlag(LinkFlags.Up) && link.Flags.HasFlag(LinkFlags.LowerUp);
-                    if (isUp && up.TryGetValue(link.Index, out var was) && !was && _dataplane.Reannounce(link) is var n && n > 0)
+                    if (isUp && up.TryGetValue(link.Index, out var was) && !was)
                     {
-                        LogReannounced(_logger, link.Name, n);
+                        LogReannounced(_logger, link.Name);
+                        _dataplane.ReannounceLater(link.Index);
+                        Wake();
                     }
 
                     up[link.Index] = isUp;
@@ -1015,8 +1017,8 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     [LoggerMessage(EventId = 516, Level = LogLevel.Warning, Message = "not renewing the Lease: {Why}")]
     private static partial void LogNotRenewing(ILogger logger, string why);
 
-    [LoggerMessage(EventId = 530, Level = LogLevel.Information, Message = "link {Link} is up again: announcing its {Count} addresses again")]
-    private static partial void LogReannounced(ILogger logger, string link, int count);
+    [LoggerMessage(EventId = 530, Level = LogLevel.Information, Message = "link {Link} is up again: its addresses are announced again at the next pass")]
+    private static partial void LogReannounced(ILogger logger, string link);
 
     [LoggerMessage(EventId = 510, Level = LogLevel.Warning, Message = "could not write the IPNode status: {Error}")]
     private static partial void LogStatusFailed(ILogger logger, string error);

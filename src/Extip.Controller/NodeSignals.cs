@@ -63,7 +63,9 @@ public sealed class NodeSignals(TimeProvider time, TimeSpan notReadyGrace)
                 }
             }
 
-            foreach (var gone in _notReadySince.Keys.Where(k => !seen.Contains(k)).ToList())
+            // Only a Node that is gone is forgotten: one whose agent merely went quiet keeps its
+            // timer, so an agent that flaps does not buy a NotReady node a new grace each time.
+            foreach (var gone in _notReadySince.Keys.Where(k => !seen.Contains(k) && node(k) is null).ToList())
             {
                 _notReadySince.Remove(gone);
             }

@@ -134,6 +134,28 @@ public sealed class ExplainTests
     }
 
     [Fact]
+    public void AHolderThatMayNotHoldIt_IsTheCause_ThoughItsStatusStillSaysHeld()
+    {
+        var e = ServiceExplanation.Build(new()
+        {
+            Service = Service("203.0.113.1"),
+            Pools = [Pool("default", "203.0.113.0/28")],
+            Claims = [Claim("203.0.113.1", "default", "BGP", "k8s1")],
+            IpNodes = [Agent("k8s1", live: ExtipApi.AgentGone, holds: "203.0.113.1", peers: ("tor", "Established"))],
+        });
+        Assert.False(e.Ok);
+        Assert.Contains("203.0.113.1: k8s1 named by the claim, but its agent is not live", e.Cause, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void WhatCouldNotBeRead_IsSaid_NotTakenForEmpty()
+    {
+        var e = ServiceExplanation.Build(new() { Service = Service(), Unreadable = ["IPPools (403)"] });
+        Assert.StartsWith("could not read IPPools (403), so this may be wrong: no IPPool exists", e.Cause, StringComparison.Ordinal);
+        Assert.Contains(e.Warnings, w => w.StartsWith("could not read IPPools (403)", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void AServiceExtipDoesNotHandle_SaysWhy()
     {
         var e = ServiceExplanation.Build(new() { Service = Service(type: "ClusterIP") });

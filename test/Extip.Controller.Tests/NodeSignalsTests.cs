@@ -67,6 +67,26 @@ public sealed class NodeSignalsTests
     }
 
     [Fact]
+    public void AnAgentThatFlaps_DoesNotBuyItsNotReadyNodeANewGrace()
+    {
+        var signals = new NodeSignals(_time, TimeSpan.FromSeconds(30));
+        _nodes["a"] = Node("a", ready: "False");
+        Assert.Empty(Judge(signals).Out);
+        _time.Advance(TimeSpan.FromSeconds(20));
+
+        // Its agent is not live for a while: the node is not judged, but its timer is kept.
+        Assert.Empty(signals.Judge([], n => _nodes.GetValueOrDefault(n)).Out);
+        _time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(["a"], Judge(signals).Out.Keys);
+
+        // A Node that is gone is forgotten.
+        _nodes.Clear();
+        Assert.Empty(signals.Judge([], n => _nodes.GetValueOrDefault(n)).Out);
+        _nodes["a"] = Node("a", ready: "False");
+        Assert.Equal(TimeSpan.FromSeconds(30), Judge(signals).Next);
+    }
+
+    [Fact]
     public void TheNodesOwnTimestamps_AreNeverRead()
     {
         // A transition time far in the past (another machine's clock) does not shorten the grace.

@@ -46,9 +46,11 @@ public static class KubeProtobuf
             return null;
         }
 
-        // Status, List option kinds and the like are apimachinery's whatever the group.
+        // Status, WatchEvent and the option kinds (client-go sends DeleteOptions in the request's
+        // group-version) are apimachinery's whatever the group.
         return Messages.Value.GetValueOrDefault($"{package}.{kind}")
-            ?? (kind is "Status" or "WatchEvent" ? Messages.Value.GetValueOrDefault($"k8s.io.apimachinery.pkg.apis.meta.v1.{kind}") : null);
+            ?? (kind is "Status" or "WatchEvent" or "DeleteOptions" or "ListOptions" or "GetOptions" or "CreateOptions" or "UpdateOptions" or "PatchOptions"
+                ? Messages.Value.GetValueOrDefault($"k8s.io.apimachinery.pkg.apis.meta.v1.{kind}") : null);
     }
 
     /// <summary>Reads an envelope: the kind it names and the object as JSON (with apiVersion and kind).</summary>
@@ -60,6 +62,7 @@ public static class KubeProtobuf
             throw new ProtobufException("the body does not start with the k8s\\0 envelope");
         }
 
+        using var depth = ProtoJson.Deeper();
         var input = new CodedInputStream(body[Magic.Length..].ToArray());
         string apiVersion = string.Empty, kind = string.Empty;
         var raw = ByteString.Empty;
@@ -119,6 +122,12 @@ public static class KubeProtobuf
             return null;
         }
 
+        return Envelope(apiVersion, kind, raw);
+    }
+
+    /// <summary>The <c>k8s\0</c> envelope around a message's bytes, naming its kind.</summary>
+    public static byte[] Envelope(string apiVersion, string kind, byte[] raw)
+    {
         using var ms = new MemoryStream();
         ms.Write(Magic);
         var output = new CodedOutputStream(ms);

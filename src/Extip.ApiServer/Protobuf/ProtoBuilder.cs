@@ -19,6 +19,12 @@ public sealed class ProtoBuilder(MessageDescriptor message)
         o.WriteString(value);
     });
 
+    public ProtoBuilder Bytes(string field, byte[] value) => Add(field, FieldType.Bytes, (o, n) =>
+    {
+        o.WriteTag(n, WireFormat.WireType.LengthDelimited);
+        o.WriteBytes(ByteString.CopyFrom(value));
+    });
+
     public ProtoBuilder Bool(string field, bool value) => Add(field, FieldType.Bool, (o, n) =>
     {
         o.WriteTag(n, WireFormat.WireType.Varint);

@@ -46,8 +46,32 @@ public static class ProtoJson
 
     private static string JsonName(FieldDescriptor f) => Info(f).Json ?? f.Name;
 
+    /// <summary>How deep messages (and envelopes in RawExtensions) may nest in a body: each nested stream starts a fresh protobuf recursion limit, this one does not.</summary>
+    private const int MaxDepth = 64;
+
+    [ThreadStatic]
+    private static int _depth;
+
+    /// <summary>Counts one level of nesting for the duration of the returned scope; too deep is a <see cref="ProtobufException"/>.</summary>
+    internal static DepthScope Deeper() => new();
+
+    internal readonly ref struct DepthScope
+    {
+        public DepthScope()
+        {
+            if (++_depth > MaxDepth)
+            {
+                _depth--;
+                throw new ProtobufException($"the body nests deeper than {MaxDepth} messages");
+            }
+        }
+
+        public void Dispose() => _depth--;
+    }
+
     private static void DecodeInto(MessageDescriptor message, byte[] bytes, JsonObject obj)
     {
+        using var depth = Deeper();
         var input = new CodedInputStream(bytes);
         uint tag;
         while ((tag = input.ReadTag()) != 0)
@@ -170,6 +194,12 @@ public static class ProtoJson
                 if (seconds == 0 && nanos == 0)
                 {
                     return null;
+                }
+
+                // Go's Time marshals years 0-9999 only; beyond that, as for any malformed body, a 400.
+                if (seconds < -62135596800 || seconds > 253402300799 || nanos is < 0 or > 999_999_999)
+                {
+                    throw new ProtobufException($"{m.Name} of {seconds} s and {nanos} ns is outside years 1 to 9999");
                 }
 
                 var at = DateTimeOffset.FromUnixTimeSeconds(seconds).AddTicks(nanos / 100);

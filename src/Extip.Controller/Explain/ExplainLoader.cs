@@ -24,13 +24,14 @@ public static class ExplainLoader
             throw new KeyNotFoundException($"Service {ns}/{name} not found");
         }
 
-        var nsLabels = OrEmpty(async () => (await client.CoreV1.ReadNamespaceAsync(ns, cancellationToken: ct).ConfigureAwait(false)).Metadata.Labels, null);
-        var pools = OrEmpty(async () => (await Resources.Custom<IpPool>(client, IpPool.Plural).ListAllAsync(ct).ConfigureAwait(false)).Items, []);
-        var claims = OrEmpty(async () => (await Resources.Custom<IpClaim>(client, IpClaim.Plural).ListAllAsync(ct).ConfigureAwait(false)).Items, []);
-        var ipNodes = OrEmpty(async () => (await Resources.Custom<IpNode>(client, IpNode.Plural).ListAllAsync(ct).ConfigureAwait(false)).Items, []);
-        var nodes = OrEmpty(async () => (await Resources.Nodes(client).ListAllAsync(ct).ConfigureAwait(false)).Items, []);
-        var slices = OrEmpty(async () => (await client.DiscoveryV1.ListNamespacedEndpointSliceAsync(ns, labelSelector: $"kubernetes.io/service-name={name}", cancellationToken: ct).ConfigureAwait(false)).Items, []);
-        var events = OrEmpty(async () => (await client.CoreV1.ListNamespacedEventAsync(ns, fieldSelector: $"involvedObject.kind=Service,involvedObject.name={name}", cancellationToken: ct).ConfigureAwait(false)).Items, []);
+        var unreadable = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var nsLabels = OrEmpty("the namespace", unreadable, async () => (await client.CoreV1.ReadNamespaceAsync(ns, cancellationToken: ct).ConfigureAwait(false)).Metadata.Labels, null);
+        var pools = OrEmpty("IPPools", unreadable, async () => (await Resources.Custom<IpPool>(client, IpPool.Plural).ListAllAsync(ct).ConfigureAwait(false)).Items, []);
+        var claims = OrEmpty("IPClaims", unreadable, async () => (await Resources.Custom<IpClaim>(client, IpClaim.Plural).ListAllAsync(ct).ConfigureAwait(false)).Items, []);
+        var ipNodes = OrEmpty("IPNodes", unreadable, async () => (await Resources.Custom<IpNode>(client, IpNode.Plural).ListAllAsync(ct).ConfigureAwait(false)).Items, []);
+        var nodes = OrEmpty("Nodes", unreadable, async () => (await Resources.Nodes(client).ListAllAsync(ct).ConfigureAwait(false)).Items, []);
+        var slices = OrEmpty("EndpointSlices", unreadable, async () => (await client.DiscoveryV1.ListNamespacedEndpointSliceAsync(ns, labelSelector: $"kubernetes.io/service-name={name}", cancellationToken: ct).ConfigureAwait(false)).Items, []);
+        var events = OrEmpty("Events", unreadable, async () => (await client.CoreV1.ListNamespacedEventAsync(ns, fieldSelector: $"involvedObject.kind=Service,involvedObject.name={name}", cancellationToken: ct).ConfigureAwait(false)).Items, []);
         await Task.WhenAll(nsLabels, pools, claims, ipNodes, nodes, slices, events).ConfigureAwait(false);
         return ServiceExplanation.Build(new ServiceExplanation.Inputs
         {
@@ -43,11 +44,12 @@ public static class ExplainLoader
             EndpointSlices = [.. await slices.ConfigureAwait(false)],
             Events = [.. await events.ConfigureAwait(false)],
             Controller = controller ?? new ControllerOptions(),
+            Unreadable = [.. unreadable.Order(StringComparer.Ordinal)],
         });
     }
 
     /// <summary>What cannot be read (not served, or RBAC says no) counts as nothing rather than failing the explanation.</summary>
-    private static async Task<T> OrEmpty<T>(Func<Task<T>> read, T empty)
+    private static async Task<T> OrEmpty<T>(string what, System.Collections.Concurrent.ConcurrentBag<string> unreadable, Func<Task<T>> read, T empty)
     {
         try
         {
@@ -55,6 +57,7 @@ public static class ExplainLoader
         }
         catch (HttpOperationException e) when (e.Response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Forbidden)
         {
+            unreadable.Add($"{what} ({(int)e.Response.StatusCode})");
             return empty;
         }
     }

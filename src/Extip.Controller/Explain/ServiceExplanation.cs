@@ -56,6 +56,9 @@ public sealed record ServiceExplanation(
 
         /// <summary>The controller's defaults for what a pool leaves unset, and its loadBalancerClass.</summary>
         public ControllerOptions Controller { get; init; } = new();
+
+        /// <summary>What could not be read (RBAC said no, or the server does not serve it): the explanation says so rather than taking it for empty.</summary>
+        public IReadOnlyList<string> Unreadable { get; init; } = [];
     }
 
     public static ServiceExplanation Build(Inputs input)
@@ -72,7 +75,7 @@ public sealed record ServiceExplanation(
             .Select(e => $"{e.Reason}: {e.Message}")
             .Distinct(StringComparer.Ordinal)
             .Take(5)
-            .ToList();
+            .ToList() as IReadOnlyList<string>;
 
         if (!ServiceMapping.IsOurs(svc, o))
         {
@@ -96,6 +99,16 @@ public sealed record ServiceExplanation(
         var explained = addresses.Select(a => ExplainAddress(a, input, set)).ToList();
 
         var cause = FirstCause(key, pools, explained, warnings, out var ok);
+        if (input.Unreadable.Count > 0)
+        {
+            var missing = $"could not read {string.Join(", ", input.Unreadable)}";
+            warnings = [$"{missing}: this explanation leaves them out", .. warnings];
+            if (!ok)
+            {
+                cause = $"{missing}, so this may be wrong: {cause}";
+            }
+        }
+
         return new ServiceExplanation(key, type, policy, true, pools, explained, warnings, cause, ok);
     }
 
@@ -241,6 +254,11 @@ public sealed record ServiceExplanation(
             if (holders.Count == 0)
             {
                 return $"{a.Address} is on no node: no node may hold it: " + string.Join("; ", a.Nodes.Select(n => $"{n.Node} {n.Why}"));
+            }
+
+            if (holders.FirstOrDefault(n => !n.Eligible) is { } stale)
+            {
+                return $"{a.Address}: {stale.Node} {stale.Why} (is the controller running and leading? it moves such claims)";
             }
 
             if (holders.FirstOrDefault(n => n.AddressState?.StartsWith(HeldAddress.HeldState, StringComparison.Ordinal) != true) is { } waiting)

@@ -62,6 +62,41 @@ public sealed class ProtoJsonTests
     }
 
     [Fact]
+    public void Decode_EnvelopesNestedWithoutEnd_AreRefused_NotAStackOverflow()
+    {
+        // A WatchEvent whose object is the envelope of another WatchEvent, and so on: 70 kB.
+        var watch = KubeProtobuf.MessageOf("v1", "WatchEvent")!;
+        var body = KubeProtobuf.TryEncode(JsonNode.Parse("""{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}""")!.AsObject())!;
+        for (var i = 0; i < 2000; i++)
+        {
+            var b = new ProtoBuilder(watch).String("type", "ADDED");
+            b.Message("object", b.New("object").Bytes("raw", body));
+            body = KubeProtobuf.Envelope("v1", "WatchEvent", b.ToByteArray());
+        }
+
+        var e = Assert.Throws<ProtobufException>(() => KubeProtobuf.Decode(body));
+        Assert.Contains("nests deeper than", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Decode_ATimeOutsideGosYears_IsAProtobufError()
+    {
+        var cm = new ProtoBuilder(KubeProtobuf.MessageOf("v1", "ConfigMap")!);
+        var meta = cm.New("metadata").String("name", "x");
+        meta.Message("creationTimestamp", meta.New("creationTimestamp").Int64("seconds", 1_000_000_000_000));
+        cm.Message("metadata", meta);
+        var e = Assert.Throws<ProtobufException>(() => KubeProtobuf.Decode(KubeProtobuf.Envelope("v1", "ConfigMap", cm.ToByteArray())));
+        Assert.Contains("outside years 1 to 9999", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DeleteOptions_InTheRequestsGroupVersion_AreApimachinerys()
+    {
+        Assert.Equal("k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions", KubeProtobuf.MessageOf("v1", "DeleteOptions")!.FullName);
+        Assert.Equal("k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions", KubeProtobuf.MessageOf("apps/v1", "DeleteOptions")!.FullName);
+    }
+
+    [Fact]
     public void Decode_UnknownKind_SaysSo()
     {
         var body = KubeProtobuf.TryEncode(JsonNode.Parse("""{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}""")!.AsObject())!;
