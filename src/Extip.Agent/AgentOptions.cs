@@ -55,6 +55,30 @@ public sealed record AgentOptions
     /// </summary>
     public Extip.Bgp.Bfd.BfdTransmitCommand? BfdTransmit { get; init; }
 
+    /// <summary>
+    /// Make-before-break: an address whose single-owner claim moved to other nodes stays here,
+    /// announced, until those nodes say (IPNode status) they hold it, for at most this long; zero
+    /// gives it up at once.
+    /// </summary>
+    public TimeSpan HandoverTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// A BGP-mode address this node gives up (its claim moved, or this node left an All claim)
+    /// stays this long after its route was withdrawn, so that packets the router sent before it
+    /// took the withdrawal still find it.
+    /// </summary>
+    public TimeSpan WithdrawDelay { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// On SIGTERM the agent first asks the controller (its Lease says draining) to move its claims
+    /// to other nodes, and hands them over make-before-break; it waits at most this long for that
+    /// before it withdraws and removes what is left.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The defaults, for command lines that show them.</summary>
+    public static readonly AgentOptions Defaults = new() { Node = "-" };
+
     /// <summary>host:port for /metrics, /healthz and /readyz; null for none.</summary>
     public string? MetricsAddress { get; init; }
 }

@@ -56,6 +56,10 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private PeerLink? _link;
     private IReadOnlyList<InterfaceState> _interfaces = [];
     private bool _outage;
+    private readonly Handover _handover;
+    private TimeSpan? _handoverRecheck;
+    private readonly Wakeup _passed = new();
+    private volatile bool _draining;
 
     public ExtipAgent(IKubernetes client, AgentOptions options, ILoggerFactory logs)
     {
@@ -84,6 +88,16 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             }
         };
         _ipNodes = new Informer<IpNode>(Resources.Custom<IpNode>(client, IpNode.Plural), logs.CreateLogger("informer.ipnodes"));
+        _handover = new Handover(options.Time, options.HandoverTimeout, options.WithdrawDelay);
+
+        // A node that says it holds what this one hands over ends the handover: look again.
+        _ipNodes.Changed += (_, node, _) =>
+        {
+            if (_handover.Count > 0 && node.Metadata.Name != options.Node)
+            {
+                Wake();
+            }
+        };
         _claims.Changed += (_, claim, old) =>
         {
             if (Mine(claim) || (old is not null && Mine(old)))
@@ -149,11 +163,13 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         _loops.Add(Task.Run(() => LeaseLoopAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => KernelLoopAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => ReconcileLoopAsync(stop), CancellationToken.None));
+
+        // The other nodes' statuses: heartbeat targets, and the handovers' "taken".
+        _loops.Add(Task.Run(() => _ipNodes.RunAsync(stop), CancellationToken.None));
         _loops.Add(Task.Run(() => StatusLoopAsync(stop), CancellationToken.None));
         if (_options.PeerPort > 0)
         {
             _link = new PeerLink(_options.Netns, _options.PeerPort, _witness, Verify, InterfaceOf, _logs.CreateLogger("extip.peers"));
-            _loops.Add(Task.Run(() => _ipNodes.RunAsync(stop), CancellationToken.None));
             _loops.Add(Task.Run(() => _link.RunAsync(stop), CancellationToken.None));
             _loops.Add(Task.Run(() => PeerKeyLoopAsync(stop), CancellationToken.None));
             _loops.Add(Task.Run(() => HeartbeatLoopAsync(stop), CancellationToken.None));
@@ -174,7 +190,49 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         : _passFailing is { } error ? $"its last pass over the interfaces failed ({error})"
         : null;
 
-    /// <summary>Graceful stop (SIGTERM): addresses removed, Lease released, status says so.</summary>
+    /// <summary>
+    /// Asks the controller to move this node's claims now (the Lease says draining) and hands them
+    /// over make-before-break, until none names this node and no handover is left, or
+    /// <see cref="AgentOptions.DrainTimeout"/>. Not when the agent cannot act (no Lease, claims not
+    /// listed): then nobody would move them.
+    /// </summary>
+    private async Task DrainAsync(CancellationToken ct)
+    {
+        if (_options.DrainTimeout <= TimeSpan.Zero || _fenced || !_claims.IsReady || _lease.ValidUntil <= DateTime.UtcNow || Drained())
+        {
+            return;
+        }
+
+        _draining = true;
+        _lease.Draining = true;
+        var started = _options.Time.GetTimestamp();
+        LogDraining(_logger, _claims.Items.Count(Mine));
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        bounded.CancelAfter(_options.DrainTimeout);
+        try
+        {
+            // At once, not at the next renewal: the controller moves the claims when it sees it.
+            await _lease.RenewAsync(bounded.Token).ConfigureAwait(false);
+            while (!Drained())
+            {
+                await _passed.WaitAsync(_options.RenewInterval, bounded.Token).ConfigureAwait(false);
+            }
+
+            LogDrained(_logger, _options.Time.GetElapsedTime(started).TotalMilliseconds);
+        }
+        catch (OperationCanceledException)
+        {
+            LogDrainTimedOut(_logger, _options.DrainTimeout.TotalSeconds, _claims.Items.Count(Mine));
+        }
+    }
+
+    /// <summary>No claim names this node and nothing is being handed over.</summary>
+    private bool Drained() => !_claims.Items.Any(Mine) && _handover.Count == 0 && !States.Any(s => s.State == AddressState.Held);
+
+    /// <summary>Whether the agent is stopping and handing its claims over.</summary>
+    public bool Draining => _draining;
+
+    /// <summary>Graceful stop (SIGTERM): claims handed over (draining), then addresses removed, Lease released, status says so.</summary>
     public async Task StopAsync(CancellationToken ct = default)
     {
         if (_stopped)
@@ -182,6 +240,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             return;
         }
 
+        await DrainAsync(ct).ConfigureAwait(false);
         _stopped = true;
         await _stop.CancelAsync().ConfigureAwait(false);
         await WhenStoppedAsync().ConfigureAwait(false);
@@ -294,6 +353,11 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     }
 
     private bool Mine(IpClaim claim) => claim.Spec.Nodes.Contains(_options.Node, StringComparer.Ordinal);
+
+    /// <summary>Whether <paramref name="node"/>'s IPNode status says it holds the address.</summary>
+    private bool HeldBy(string node, DesiredAddress want) =>
+        _ipNodes.Get(node)?.Status?.Addresses is { } held
+        && held.Any(a => a.State == AddressState.Held && a.PrefixLength == want.PrefixLength && System.Net.IPAddress.TryParse(a.Address, out var ip) && ip.Equals(want.Address));
 
     private void Wake() => _wake.Set();
 
@@ -423,6 +487,8 @@ public sealed partial class ExtipAgent : IAsyncDisposable
                 LogPassFailed(_logger, e.Message);
             }
 
+            _passed.Set();
+
             // Sleep until something changes, the resync is due, or the Lease would run out.
             var untilFence = _lease.ValidUntil - DateTime.UtcNow;
             if (!_fenced && untilFence <= TimeSpan.Zero)
@@ -443,6 +509,11 @@ public sealed partial class ExtipAgent : IAsyncDisposable
                 // Wake when the longest hold through an outage is over.
                 var untilHold = _lease.ValidUntil + hold - DateTime.UtcNow;
                 wait = TimeSpan.FromTicks(Math.Clamp(untilHold.Ticks + TimeSpan.TicksPerMillisecond, TimeSpan.TicksPerMillisecond, wait.Ticks));
+            }
+
+            if (_handoverRecheck is { } recheck && recheck < wait)
+            {
+                wait = recheck + TimeSpan.FromMilliseconds(1);
             }
 
             if (!await _wake.WaitAsync(wait, ct).ConfigureAwait(false))
@@ -555,13 +626,24 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             (_outage, _fenceWhy) = (false, null);
             // The kernel fence: no address outlives this agent's Lease by more than the controller's
             // margin, even if the agent hangs right after this pass.
-            var (desired, mine) = Desired(_ => true, KernelLifetime(_lease.ValidUntil - DateTime.UtcNow));
+            var lifetime = KernelLifetime(_lease.ValidUntil - DateTime.UtcNow);
+            var (desired, mine) = Desired(_ => true, lifetime);
+
+            // Make-before-break: what moved to other nodes stays (announced) until they hold it,
+            // and a BGP address stays a moment after its route was withdrawn.
+            var handover = _handover.Pass(States, desired.Select(d => d.Claim).ToHashSet(StringComparer.Ordinal), _claims.Get, HeldBy, _options.Time.GetTimestamp());
+            _handoverRecheck = handover.Recheck;
+            foreach (var (want, claim) in handover.Kept)
+            {
+                desired.Add(want with { LifetimeSeconds = lifetime });
+                mine[want.Claim] = claim;
+            }
 
             // Withdraw what is going before its address goes; announce what is new once it is there.
-            var wanted = desired.Select(d => d.Claim).ToHashSet(StringComparer.Ordinal);
-            _bgp?.Announce(BgpRoutes(States.Where(s => wanted.Contains(s.Want.Claim)), mine));
+            var routed = desired.Select(d => d.Claim).Where(c => !handover.Withdrawn.Contains(c)).ToHashSet(StringComparer.Ordinal);
+            _bgp?.Announce(BgpRoutes(States.Where(s => routed.Contains(s.Want.Claim)), mine));
             states = _dataplane!.Apply(desired);
-            _bgp?.Announce(BgpRoutes(states, mine));
+            _bgp?.Announce(BgpRoutes(states.Where(s => routed.Contains(s.Want.Claim)), mine));
             foreach (var s in states.Where(s => s.State != AddressState.Held))
             {
                 LogNotHeld(_logger, s.Want.ToString(), s.State, s.Message ?? string.Empty);
@@ -1022,4 +1104,13 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
     [LoggerMessage(EventId = 510, Level = LogLevel.Warning, Message = "could not write the IPNode status: {Error}")]
     private static partial void LogStatusFailed(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 240, Level = LogLevel.Information, Message = "stopping: draining, {Claims} claims to hand over to other nodes")]
+    private static partial void LogDraining(ILogger logger, int claims);
+
+    [LoggerMessage(EventId = 241, Level = LogLevel.Information, Message = "drained in {Ms:0} ms: every claim handed over")]
+    private static partial void LogDrained(ILogger logger, double ms);
+
+    [LoggerMessage(EventId = 242, Level = LogLevel.Warning, Message = "stopping: claims not handed over within {Seconds} s ({Claims} still name this node); removing them now")]
+    private static partial void LogDrainTimedOut(ILogger logger, double seconds, int claims);
 }

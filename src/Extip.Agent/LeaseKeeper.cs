@@ -46,6 +46,22 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
     /// <summary>How long ago the API server last answered a renewal; null before the first.</summary>
     public TimeSpan? ApiAge => ReachedAt is { } at ? options.Time.GetElapsedTime(at) : null;
 
+    /// <summary>Renewals say the agent is stopping (<see cref="ExtipApi.DrainingAnnotation"/>): the controller moves its claims away.</summary>
+    public bool Draining { get; set; }
+
+    private void Mark(V1ObjectMeta meta)
+    {
+        if (Draining)
+        {
+            meta.Annotations ??= new Dictionary<string, string>();
+            meta.Annotations[ExtipApi.DrainingAnnotation] = "true";
+        }
+        else
+        {
+            meta.Annotations?.Remove(ExtipApi.DrainingAnnotation);
+        }
+    }
+
     /// <summary>Renews once; true when the API took it.</summary>
     public async Task<bool> RenewAsync(CancellationToken ct)
     {
@@ -71,15 +87,18 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
                 lease.Spec.HolderIdentity = options.Node;
                 lease.Spec.RenewTime = now;
                 lease.Spec.LeaseDurationSeconds = seconds;
+                Mark(lease.Metadata);
                 await client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, Name, options.Namespace, cancellationToken: ct).ConfigureAwait(false);
             }
             catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
             {
-                await client.CoordinationV1.CreateNamespacedLeaseAsync(new V1Lease
+                var created = new V1Lease
                 {
                     Metadata = new V1ObjectMeta { Name = Name, Labels = new Dictionary<string, string> { [ExtipApi.ComponentLabel] = "agent" } },
                     Spec = new V1LeaseSpec { HolderIdentity = options.Node, RenewTime = now, AcquireTime = now, LeaseDurationSeconds = seconds },
-                }, options.Namespace, cancellationToken: ct).ConfigureAwait(false);
+                };
+                Mark(created.Metadata);
+                await client.CoordinationV1.CreateNamespacedLeaseAsync(created, options.Namespace, cancellationToken: ct).ConfigureAwait(false);
             }
 
             LastRenewed = now;
@@ -118,6 +137,7 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
             if (lease.Spec.HolderIdentity == options.Node)
             {
                 lease.Spec.HolderIdentity = null;
+                lease.Metadata.Annotations?.Remove(ExtipApi.DrainingAnnotation);
                 await client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, Name, options.Namespace, cancellationToken: ct).ConfigureAwait(false);
             }
         }

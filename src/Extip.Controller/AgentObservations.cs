@@ -42,12 +42,13 @@ internal sealed class AgentObservations(TimeProvider time, DisruptionRule? rule 
         var renew = lease.Spec?.RenewTime;
         var duration = TimeSpan.FromSeconds(Math.Max(1, lease.Spec?.LeaseDurationSeconds ?? 1));
         var released = string.IsNullOrEmpty(lease.Spec?.HolderIdentity) || renew is null;
+        var draining = lease.Metadata.Annotations?.ContainsKey(Kubernetes.Models.ExtipApi.DrainingAnnotation) == true;
         var now = time.GetTimestamp();
         lock (_gate)
         {
             if (!_agents.TryGetValue(node, out var seen))
             {
-                _agents[node] = new Seen(renew, now, now, duration, released);
+                _agents[node] = new Seen(renew, now, now, duration, released) { Draining = draining };
             }
             else if (seen.Renew != renew)
             {
@@ -55,11 +56,11 @@ internal sealed class AgentObservations(TimeProvider time, DisruptionRule? rule 
                 // it has lasted, this agent proves nothing about the others (they may simply not
                 // have got through yet after the same outage).
                 var streak = time.GetElapsedTime(seen.At, now) > seen.Duration / 2 ? now : seen.Since;
-                _agents[node] = new Seen(renew, now, streak, duration, released);
+                _agents[node] = new Seen(renew, now, streak, duration, released) { Draining = draining };
             }
             else
             {
-                _agents[node] = seen with { Duration = duration, Released = released };
+                _agents[node] = seen with { Duration = duration, Released = released, Draining = draining };
             }
         }
     }
@@ -87,6 +88,7 @@ internal sealed class AgentObservations(TimeProvider time, DisruptionRule? rule 
         var now = time.GetTimestamp();
         var live = new HashSet<string>(StringComparer.Ordinal);
         var quiet = new HashSet<string>(StringComparer.Ordinal);
+        var draining = new HashSet<string>(StringComparer.Ordinal);
         var held = new List<string>();
         TimeSpan? next = null;
         Disruption? disruption = null;
@@ -148,6 +150,11 @@ internal sealed class AgentObservations(TimeProvider time, DisruptionRule? rule 
                     quiet.Add(node);
                 }
 
+                if (seen.Draining)
+                {
+                    draining.Add(node);
+                }
+
                 if (left > TimeSpan.Zero)
                 {
                     live.Add(node);
@@ -177,7 +184,8 @@ internal sealed class AgentObservations(TimeProvider time, DisruptionRule? rule 
         }
 
         quiet.IntersectWith(live);
-        return new Judgement(live, next, held, disruption) { Quiet = quiet };
+        draining.IntersectWith(live);
+        return new Judgement(live, next, held, disruption) { Quiet = quiet, Draining = draining };
     }
 
     private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * time.TimestampFrequency);
@@ -187,13 +195,19 @@ internal sealed class AgentObservations(TimeProvider time, DisruptionRule? rule 
     {
         /// <summary>Live agents not seen renewing for more than half their Lease (hung, or cut off): nothing is moved off them just to rebalance.</summary>
         public IReadOnlySet<string> Quiet { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+        /// <summary>Live agents that are stopping and asked for their claims to be moved while they still hold them.</summary>
+        public IReadOnlySet<string> Draining { get; init; } = new HashSet<string>(StringComparer.Ordinal);
     }
 
     /// <summary>A control-plane disruption in force: how many agents' Leases ran out together, of how many; Started on the judgement that declared it.</summary>
     public sealed record Disruption(int Expired, int Agents, bool Started);
 
     /// <summary>The last renewTime seen, when it was seen, since when its renewals come without a long break, the Lease's duration, released.</summary>
-    private sealed record Seen(DateTime? Renew, long At, long Since, TimeSpan Duration, bool Released);
+    private sealed record Seen(DateTime? Renew, long At, long Since, TimeSpan Duration, bool Released)
+    {
+        public bool Draining { get; init; }
+    }
 }
 
 /// <summary>

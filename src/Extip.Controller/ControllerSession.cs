@@ -573,6 +573,7 @@ internal sealed partial class ControllerSession
         if (type != k8s.WatchEventType.Deleted && old is not null
             && !string.IsNullOrEmpty(old.Spec?.HolderIdentity) && old.Spec.HolderIdentity == lease.Spec?.HolderIdentity
             && (lease.Spec.LeaseDurationSeconds ?? 0) >= (old.Spec.LeaseDurationSeconds ?? 0)
+            && Draining(old) == Draining(lease)
             && Metrics.UnconfirmedExpiries.Value == 0)
         {
             // Renewed, no shorter than before, and no expiry waits for a renewal to confirm it:
@@ -582,6 +583,8 @@ internal sealed partial class ControllerSession
 
         RequestClaimSync();
     }
+
+    private static bool Draining(k8s.Models.V1Lease lease) => lease.Metadata.Annotations?.ContainsKey(Kubernetes.Models.ExtipApi.DrainingAnnotation) == true;
 
     /// <summary>Node labels pick the eligible nodes; a Node's status changes (heartbeats) pick nothing.</summary>
     private void OnNode(k8s.WatchEventType type, k8s.Models.V1Node node, k8s.Models.V1Node? old)

@@ -210,4 +210,29 @@ public sealed class AgentObservationsTests
         j = Run(agents, TimeSpan.FromSeconds(1.5), "a", "b");
         Assert.Equal(["a", "b"], j.Live.Order(StringComparer.Ordinal));
     }
+
+    [Fact]
+    public void Judge_ADrainingAgent_IsLiveAndDraining_UntilItsLeaseSaysOtherwise()
+    {
+        Renew("a");
+        var lease = Lease("b", new DateTime(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+        lease.Metadata.Annotations = new Dictionary<string, string> { [ExtipApi.DrainingAnnotation] = "true" };
+        _agents.Observe(lease);
+        var j = _agents.Judge();
+        Assert.Equal(["a", "b"], j.Live.Order(StringComparer.Ordinal));
+        Assert.Equal(["b"], j.Draining);
+
+        // The same renewTime without the annotation (a new agent's first renewal would change it too): not draining.
+        lease.Metadata.Annotations = null;
+        _agents.Observe(lease);
+        Assert.Empty(_agents.Judge().Draining);
+
+        // Draining and then released: neither live nor draining.
+        lease.Metadata.Annotations = new Dictionary<string, string> { [ExtipApi.DrainingAnnotation] = "true" };
+        lease.Spec.HolderIdentity = null;
+        _agents.Observe(lease);
+        j = _agents.Judge();
+        Assert.Equal(["a"], j.Live);
+        Assert.Empty(j.Draining);
+    }
 }

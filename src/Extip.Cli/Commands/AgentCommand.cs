@@ -23,9 +23,12 @@ internal static class AgentCommand
         var peerPort = new Option<int>("--peer-port") { Description = "UDP port of the heartbeat between agents (signed with the extip-peer-key Secret); 0: off, and a Lease that runs out always fences single-owner claims.", DefaultValueFactory = _ => AgentOptions.DefaultPeerPort };
         var bfdInProcess = new Option<bool>("--bfd-in-process") { Description = "Send BFD's periodic packets from the agent's own process, not from its `extip bfd-transmit` child (where the agent's garbage collections cannot delay them)." };
         var outageHold = new Option<double?>("--outage-hold") { Description = "Longest time, in seconds, single-owner addresses stay past the Lease while no peer reaches the API server either; default: the whole outage." };
+        var drain = new Option<double>("--drain-timeout") { Description = "On SIGTERM, seconds to wait while the controller moves this node's claims to others and they take them over (make-before-break) before what is left is withdrawn and removed; 0: remove at once.", DefaultValueFactory = _ => AgentOptions.Defaults.DrainTimeout.TotalSeconds };
+        var handover = new Option<double>("--handover-timeout") { Description = "Seconds an address whose claim moved away stays here, announced, until its new nodes say they hold it; 0: give it up at once.", DefaultValueFactory = _ => AgentOptions.Defaults.HandoverTimeout.TotalSeconds };
+        var withdrawDelay = new Option<double>("--withdraw-delay") { Description = "Seconds a BGP-mode address stays after its route was withdrawn, for packets already on their way.", DefaultValueFactory = _ => AgentOptions.Defaults.WithdrawDelay.TotalSeconds };
         var cmd = new Command("agent", "Puts the addresses of the IPClaims assigned to this node on its interfaces and announces them (ARP/NDP, BGP).")
         {
-            node, kubeconfig, netns, ns, lease, renew, noAnnounce, noBgp, routerId, metrics, peerPort, outageHold, bfdInProcess,
+            node, kubeconfig, netns, ns, lease, renew, noAnnounce, noBgp, routerId, metrics, peerPort, outageHold, bfdInProcess, drain, handover, withdrawDelay,
         };
         cmd.SetAction(async (r, ct) =>
         {
@@ -56,6 +59,15 @@ internal static class AgentCommand
                 return 2;
             }
 
+            foreach (var (option, value) in new[] { (drain, r.GetValue(drain)), (handover, r.GetValue(handover)), (withdrawDelay, r.GetValue(withdrawDelay)) })
+            {
+                if (!double.IsFinite(value) || value < 0 || value > 3600)
+                {
+                    Console.Error.WriteLine($"extip agent: {option.Name} {value}: expected a number of seconds from 0 to 3600");
+                    return 2;
+                }
+            }
+
             System.Net.IPAddress? rid = null;
             if (r.GetValue(routerId) is { } ridText && (!System.Net.IPAddress.TryParse(ridText, out rid) || rid.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork))
             {
@@ -77,6 +89,9 @@ internal static class AgentCommand
                 MetricsAddress = r.GetValue(metrics),
                 PeerPort = r.GetValue(peerPort),
                 OutageHold = r.GetValue(outageHold) is { } h ? TimeSpan.FromSeconds(h) : null,
+                DrainTimeout = TimeSpan.FromSeconds(r.GetValue(drain)),
+                HandoverTimeout = TimeSpan.FromSeconds(r.GetValue(handover)),
+                WithdrawDelay = TimeSpan.FromSeconds(r.GetValue(withdrawDelay)),
                 BfdTransmit = r.GetValue(bfdInProcess) ? null : BfdTransmitCommand.Self(BfdTransmitCommandLine.Dll),
             };
             await using var agent = new ExtipAgent(ClusterConnection.Connect(r.GetValue(kubeconfig)), options, logs);
@@ -97,7 +112,7 @@ internal static class AgentCommand
 
             await Termination.WaitAsync(ct);
 
-            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            using var grace = new CancellationTokenSource(options.DrainTimeout + TimeSpan.FromSeconds(5));
             await agent.StopAsync(grace.Token);
             return 0;
         });

@@ -60,9 +60,15 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
     private (HashSet<string> Live, HashSet<string> Settling, HashSet<string> Quiet) LiveAgents(DateTimeOffset now, out DateTimeOffset? nextExpiry)
     {
         var judged = session.Agents.Judge();
-        session.Damping.Observe(judged.Live);
+
+        // A draining agent (stopping) still holds its addresses, but is given none: its claims
+        // move now, make-before-break, while it hands them over.
+        var live = new HashSet<string>(judged.Live, StringComparer.Ordinal);
+        live.ExceptWith(judged.Draining);
+        session.Damping.Observe(live);
         var (settling, settles) = session.Damping.Settling();
         var quiet = new HashSet<string>(judged.Quiet, StringComparer.Ordinal);
+        quiet.IntersectWith(live);
         var next = judged.NextExpiry;
         foreach (var t in new[] { settles, quiet.Count > 0 ? QuietRecheck : (TimeSpan?)null })
         {
@@ -96,7 +102,7 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
             }
         }
 
-        return (judged.Live, settling, quiet);
+        return (live, settling, quiet);
     }
 
     private Dictionary<string, string> _lastOut = new(StringComparer.Ordinal);

@@ -48,6 +48,12 @@ public static class ExtipApi
     /// <summary>Agent Leases are named this prefix plus the node name.</summary>
     public const string AgentLeasePrefix = "extip-agent-";
 
+    /// <summary>
+    /// On an agent's Lease: the agent is stopping and asks that its claims be moved to other nodes
+    /// now, while it still holds them (make-before-break); it stays live until it releases the Lease.
+    /// </summary>
+    public const string DrainingAnnotation = "extip.io/draining";
+
     public const string DefaultLoadBalancerClass = "extip.io/lb";
 
     /// <summary>The Secret (in the controller's namespace) whose <c>key</c> signs the agents' heartbeats to each other.</summary>

@@ -1,0 +1,103 @@
+using Extip.Kubernetes.Models;
+
+namespace Extip.Agent;
+
+/// <summary>
+/// Make-before-break for the addresses a live agent gives up. An address whose single-owner claim
+/// moved to other nodes stays on this node, announced, until every node the claim names now says
+/// (in its IPNode status) that it holds it, or <c>timeout</c> has passed; a BGP-mode address then
+/// stays <c>withdrawDelay</c> more with its route withdrawn, so that what the router sent before it
+/// took the withdrawal still arrives. An address whose claim is gone, or names no node, or changed,
+/// goes at once: nobody takes it over. Time comes in as timestamps of the injected clock.
+/// </summary>
+public sealed class Handover(TimeProvider time, TimeSpan timeout, TimeSpan withdrawDelay)
+{
+    private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private volatile int _count;
+
+    /// <summary>Addresses being handed over or drained (read from any thread).</summary>
+    public int Count => _count;
+
+    /// <summary>
+    /// One pass: of the addresses held after the last pass (<paramref name="previous"/>) that this
+    /// node's claims no longer give it (not in <paramref name="wanted"/>), those to keep for now.
+    /// </summary>
+    public HandoverPass Pass(IEnumerable<AddressState> previous, IReadOnlySet<string> wanted, Func<string, IpClaim?> claimOf, Func<string, DesiredAddress, bool> heldBy, long now)
+    {
+        ArgumentNullException.ThrowIfNull(previous);
+        ArgumentNullException.ThrowIfNull(wanted);
+        ArgumentNullException.ThrowIfNull(claimOf);
+        ArgumentNullException.ThrowIfNull(heldBy);
+        var kept = new List<(DesiredAddress Want, IpClaim Claim)>();
+        var withdrawn = new HashSet<string>(StringComparer.Ordinal);
+        var going = new HashSet<string>(StringComparer.Ordinal);
+        TimeSpan? recheck = null;
+        void Recheck(TimeSpan left) => recheck = recheck is { } r && r < left ? r : left;
+
+        foreach (var s in previous.Where(s => s.State == AddressState.Held && !wanted.Contains(s.Want.Claim)))
+        {
+            var name = s.Want.Claim;
+            if (timeout <= TimeSpan.Zero || claimOf(name) is not { } claim || !SameAddress(claim.Spec, s.Want) || claim.Spec.Nodes.Count == 0)
+            {
+                continue;
+            }
+
+            going.Add(name);
+            if (!_entries.TryGetValue(name, out var e))
+            {
+                _entries[name] = e = new Entry(now);
+            }
+
+            var age = time.GetElapsedTime(e.Since, now);
+            var taken = claim.Spec.Nodes.All(n => heldBy(n, s.Want));
+            if (!taken && age < timeout)
+            {
+                kept.Add((s.Want, claim));
+                Recheck(timeout - age);
+                continue;
+            }
+
+            if (string.Equals(s.Want.Mode, "BGP", StringComparison.OrdinalIgnoreCase) && withdrawDelay > TimeSpan.Zero)
+            {
+                e.WithdrawnAt ??= now;
+                var since = time.GetElapsedTime(e.WithdrawnAt.Value, now);
+                if (since < withdrawDelay)
+                {
+                    kept.Add((s.Want, claim));
+                    withdrawn.Add(name);
+                    Recheck(withdrawDelay - since);
+                    continue;
+                }
+            }
+
+            // Handed over (or out of time): it goes in this pass.
+            going.Remove(name);
+            TimedOut += taken ? 0 : 1;
+        }
+
+        foreach (var name in _entries.Keys.Where(k => !going.Contains(k)).ToList())
+        {
+            _entries.Remove(name);
+        }
+
+        _count = _entries.Count;
+        return new HandoverPass(kept, withdrawn, recheck);
+    }
+
+    /// <summary>Handovers given up because the new holders did not say they held the address in time.</summary>
+    public long TimedOut { get; private set; }
+
+    private static bool SameAddress(IpClaimSpecModel spec, DesiredAddress want) =>
+        spec.Interface == want.Interface && spec.PrefixLength == want.PrefixLength && string.Equals(spec.Mode, want.Mode, StringComparison.OrdinalIgnoreCase)
+        && System.Net.IPAddress.TryParse(spec.Address, out var ip) && ip.Equals(want.Address);
+
+    private sealed class Entry(long since)
+    {
+        public long Since { get; } = since;
+
+        public long? WithdrawnAt { get; set; }
+    }
+}
+
+/// <summary>What one handover pass keeps: the addresses with their claims, those of them whose routes are withdrawn already, and when to look again.</summary>
+public sealed record HandoverPass(IReadOnlyList<(DesiredAddress Want, IpClaim Claim)> Kept, IReadOnlySet<string> Withdrawn, TimeSpan? Recheck);
