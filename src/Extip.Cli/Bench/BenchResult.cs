@@ -25,4 +25,10 @@ internal static class BenchResult
     {
         output.WriteLine(JsonSerializer.Serialize(fields));
     }
+
+    /// <summary>The JSON line with figures that may be null (not measured: said as null, never left out).</summary>
+    public static void PrintWithNulls(TextWriter output, Dictionary<string, object?> fields)
+    {
+        output.WriteLine(JsonSerializer.Serialize(fields));
+    }
 }

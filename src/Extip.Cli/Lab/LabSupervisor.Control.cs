@@ -208,7 +208,7 @@ internal sealed partial class LabSupervisor
                 Signals.Send(Pid(agent.Process), Signals.Term);
                 await agent.Process.WaitForExitAsync().ConfigureAwait(false);
                 agent.State = "stopped";
-                said = $"{node}: agent pid {Pid(agent.Process)} stopped cleanly (SIGTERM): withdrew its routes, removed its addresses, released its Lease";
+                said = $"{node}: agent pid {Pid(agent.Process)} stopped cleanly (SIGTERM): handed its claims over to other nodes, withdrew its routes, removed its addresses, released its Lease";
                 break;
             default:
                 throw new ArgumentException($"fail {node} --how {how}: freeze, hang, kill, stop or cut-api");
