@@ -70,6 +70,12 @@ public sealed record AgentOptions
     public TimeSpan WithdrawDelay { get; init; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>
+    /// A BGP-mode address handed over keeps its route this long after its new nodes said they
+    /// hold it, so that the router has their routes before it takes the withdrawal.
+    /// </summary>
+    public TimeSpan HandoverOverlap { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
     /// On SIGTERM the agent first asks the controller (its Lease says draining) to move its claims
     /// to other nodes, and hands them over make-before-break; it waits at most this long for that
     /// before it withdraws and removes what is left.

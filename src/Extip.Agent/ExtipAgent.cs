@@ -88,7 +88,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             }
         };
         _ipNodes = new Informer<IpNode>(Resources.Custom<IpNode>(client, IpNode.Plural), logs.CreateLogger("informer.ipnodes"));
-        _handover = new Handover(options.Time, options.HandoverTimeout, options.WithdrawDelay);
+        _handover = new Handover(options.Time, options.HandoverTimeout, options.WithdrawDelay, options.HandoverOverlap);
 
         // A node that says it holds what this one hands over ends the handover: look again.
         _ipNodes.Changed += (_, node, _) =>

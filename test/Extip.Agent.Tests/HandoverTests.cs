@@ -13,7 +13,7 @@ public sealed class HandoverTests
     private readonly HashSet<string> _holding = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IpClaim> _claims = new(StringComparer.Ordinal);
 
-    public HandoverTests() => _handover = new Handover(_time, TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(500));
+    public HandoverTests() => _handover = new Handover(_time, TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(200));
 
     private static DesiredAddress Want(string ip, string mode = "L2", string iface = "eth0") => new(IPAddress.Parse(ip), 32, iface, mode, ip.Replace('.', '-'));
 
@@ -60,7 +60,14 @@ public sealed class HandoverTests
         Assert.Single(handing.Kept);
         Assert.Empty(handing.Withdrawn);
 
+        // b says it holds it: still announced for the overlap (b's route may not be in the router yet).
         _holding.Add("b");
+        var overlapping = Pass(Held(a));
+        Assert.Single(overlapping.Kept);
+        Assert.Empty(overlapping.Withdrawn);
+        Assert.Equal(TimeSpan.FromMilliseconds(200), overlapping.Recheck);
+        _time.Advance(TimeSpan.FromMilliseconds(200));
+
         var withdrawn = Pass(Held(a));
         Assert.Single(withdrawn.Kept);
         Assert.Equal([a.Claim], withdrawn.Withdrawn);
@@ -94,6 +101,8 @@ public sealed class HandoverTests
         Claim(a, "All", "b", "c");
         _holding.Add("b");
         _holding.Add("c");
+        Assert.Empty(Pass(Held(a)).Withdrawn);
+        _time.Advance(TimeSpan.FromMilliseconds(200));
         var p = Pass(Held(a));
         Assert.Equal([a.Claim], p.Withdrawn);
 

@@ -25,7 +25,7 @@ internal static class MovesBench
 {
     private const string ExcludeLabel = "node.kubernetes.io/exclude-from-external-load-balancers";
 
-    public static async Task<int> RunAsync(string mode, int moves, double intervalMs, TextWriter output, CancellationToken ct)
+    public static async Task<int> RunAsync(string mode, int moves, double intervalMs, bool noHandover, TextWriter output, CancellationToken ct)
     {
         if (Environment.UserName != "root")
         {
@@ -36,12 +36,12 @@ internal static class MovesBench
         var bgp = mode == "bgp";
         var interval = TimeSpan.FromMilliseconds(intervalMs);
         var home = new LabHome(Path.Combine(Path.GetTempPath(), $"extip-bench-moves-{Environment.ProcessId}"));
-        var result = new Dictionary<string, object?> { ["bench"] = "moves", ["mode"] = mode, ["probeIntervalMs"] = intervalMs };
+        var result = new Dictionary<string, object?> { ["bench"] = "moves", ["mode"] = mode, ["probeIntervalMs"] = intervalMs, ["handover"] = !noHandover };
         try
         {
             // Damping off: a node that comes back is given its share at once (gradually), so each
             // return is more planned moves to measure.
-            var spec = new LabSpec { Nodes = 3, Agents = 3, Mode = bgp ? AnnounceMode.BGP : AnnounceMode.L2, Distribution = Distribution.Balance, HoldDownSeconds = 0 };
+            var spec = new LabSpec { Nodes = 3, Agents = 3, Mode = bgp ? AnnounceMode.BGP : AnnounceMode.L2, Distribution = Distribution.Balance, HoldDownSeconds = 0, NoHandover = noHandover };
             var state = await LabLauncher.UpAsync(spec, home, TextWriter.Null, ct).ConfigureAwait(false);
             var client = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(state.Kubeconfig));
             await LabObjects.CreateSeedServiceAsync(client, spec, ct).ConfigureAwait(false);
@@ -72,7 +72,7 @@ internal static class MovesBench
             await AnsweredByAsync(state, null, ct).ConfigureAwait(false);
 
             // Planned moves.
-            var (planned, plannedFailed, plannedSent) = await ProbedAsync(state, interval, async () =>
+            var (planned, plannedFailed, plannedSent) = await ProbedAsync(state, interval, async prober =>
             {
                 var round = 0;
                 var start = Volatile.Read(ref moved);
@@ -80,20 +80,30 @@ internal static class MovesBench
                 {
                     var holder = claims.Get(claimName)?.Spec.Nodes.FirstOrDefault() ?? throw new LabException($"bench moves: no node holds {LabObjects.SeedV4}; lab log {home.Log}");
                     var byLabel = round++ % 2 == 1;
+                    var failedBefore = prober.Snapshot().Failed;
+                    var t0 = prober.NowMs;
+                    var marks = new List<string>();
+                    void Mark(string what) => marks.Add(string.Create(CultureInfo.InvariantCulture, $"{what} {prober.NowMs - t0:F0}"));
                     if (byLabel)
                     {
                         await LabelAsync(client, holder, true, ct).ConfigureAwait(false);
+                        Mark("labelled");
                         await AnsweredByAsync(state, n => n != holder, ct).ConfigureAwait(false);
+                        Mark("moved");
                         await LabelAsync(client, holder, false, ct).ConfigureAwait(false);
+                        Mark("unlabelled");
                     }
                     else
                     {
                         await LabLauncher.SendAsync(home, $"fail {holder} stop", ct).ConfigureAwait(false);
+                        Mark("stopped");
                         await AnsweredByAsync(state, n => n != holder, ct).ConfigureAwait(false);
+                        Mark("moved");
                         await LabLauncher.SendAsync(home, $"heal {holder}", ct).ConfigureAwait(false);
+                        Mark("healed");
                     }
 
-                    await output.WriteLineAsync($"moves: round {round} ({(byLabel ? "label out and back" : "stop and start")} {holder}): {Volatile.Read(ref moved) - start} moves so far").ConfigureAwait(false);
+                    await output.WriteLineAsync($"moves: round {round} ({(byLabel ? "label out and back" : "stop and start")} {holder}): {Volatile.Read(ref moved) - start} moves so far, {prober.Snapshot().Failed - failedBefore} requests failed in this round (ms from its start: {string.Join(", ", marks)}; failed at {string.Join(", ", prober.Snapshot().Since(t0).Where(x => !x.Ok).Select(x => (x.AtMs - t0).ToString("F0", CultureInfo.InvariantCulture)))})").ConfigureAwait(false);
                 }
 
                 // The last return's rebalancing is part of it.
@@ -105,7 +115,7 @@ internal static class MovesBench
             result["plannedMoveRequests"] = plannedSent;
             await output.WriteLineAsync($"moves: {planned} planned moves, {plannedFailed} of {plannedSent} requests failed").ConfigureAwait(false);
 
-            var (_, restartFailed, restartSent) = await ProbedAsync(state, interval, () => RollingRestartAsync(home, spec, ct), ct).ConfigureAwait(false);
+            var (_, restartFailed, restartSent) = await ProbedAsync(state, interval, _ => RollingRestartAsync(home, spec, ct), ct).ConfigureAwait(false);
             result["rollingRestartFailedRequests"] = restartFailed;
             result["rollingRestartRequests"] = restartSent;
             await output.WriteLineAsync($"moves: rolling restart of {spec.Agents} agents (Balance): {restartFailed} of {restartSent} requests failed").ConfigureAwait(false);
@@ -121,7 +131,7 @@ internal static class MovesBench
                 client = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(state.Kubeconfig));
                 await LabObjects.CreateSeedServiceAsync(client, all, ct).ConfigureAwait(false);
                 await AllAnswerAsync(state, all.Agents, ct).ConfigureAwait(false);
-                var (_, allFailed, allSent) = await ProbedAsync(state, interval, () => RollingRestartAsync(home, all, ct), ct).ConfigureAwait(false);
+                var (_, allFailed, allSent) = await ProbedAsync(state, interval, _ => RollingRestartAsync(home, all, ct), ct).ConfigureAwait(false);
                 result["rollingRestartAllFailedRequests"] = allFailed;
                 result["rollingRestartAllRequests"] = allSent;
                 await output.WriteLineAsync($"moves: rolling restart of {all.Agents} agents (All): {allFailed} of {allSent} requests failed").ConfigureAwait(false);
@@ -154,12 +164,12 @@ internal static class MovesBench
     }
 
     /// <summary>Runs <paramref name="work"/> while the client probes the seed address; its result, failed and sent requests.</summary>
-    private static async Task<(int Result, long Failed, long Sent)> ProbedAsync(LabState state, TimeSpan interval, Func<Task<int>> work, CancellationToken ct)
+    private static async Task<(int Result, long Failed, long Sent)> ProbedAsync(LabState state, TimeSpan interval, Func<Prober, Task<int>> work, CancellationToken ct)
     {
         var prober = new Prober(state.Client, LabObjects.SeedV4, state.Spec.Port) { Interval = interval, Timeout = TimeSpan.FromSeconds(1) };
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var probing = prober.RunAsync(TimeSpan.FromHours(1), ct: stop.Token);
-        var r = await work().ConfigureAwait(false);
+        var r = await work(prober).ConfigureAwait(false);
         await stop.CancelAsync().ConfigureAwait(false);
         var p = await probing.ConfigureAwait(false);
         return (r, p.Failed, p.Sent);

@@ -42,6 +42,9 @@ internal sealed record LabSpec
     /// <summary>The controller's <c>--hold-down</c> (route-flap damping of returning nodes); null: its default.</summary>
     public double? HoldDownSeconds { get; init; }
 
+    /// <summary>Break-before-make (benchmarks' "before"): the agents hand nothing over (<c>--handover-timeout 0 --drain-timeout 0</c>).</summary>
+    public bool NoHandover { get; init; }
+
     /// <summary>An OCI archive of extip's image (scripts/build-image.sh): the controller and the agents run from it in containers; null: from this build.</summary>
     public string? Image { get; init; }
 

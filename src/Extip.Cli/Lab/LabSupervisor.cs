@@ -306,6 +306,7 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
             "agent", "--node", node, "--kubeconfig", NodeKubeconfig(node), .. where,
             "--lease-duration", _spec.LeaseSeconds.ToString(CultureInfo.InvariantCulture),
             "--renew-interval", _spec.RenewSeconds.ToString(CultureInfo.InvariantCulture),
+            .. (string[])(_spec.NoHandover ? ["--handover-timeout", "0", "--drain-timeout", "0"] : []),
         ], container: (ns, LabContainers.AgentSecurity, [Path.Combine(_home.Dir, $"kubeconfig-{node}")]));
         var agent = new AgentProcess(node, p);
         lock (_gate)
