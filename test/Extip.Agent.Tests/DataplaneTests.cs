@@ -55,4 +55,42 @@ public sealed class DataplaneTests
         Assert.InRange(marked.ValidSeconds, 590u, 600u);
         Assert.Equal(uint.MaxValue, nl.Addresses().Single(a => a.Address.Equals(IPAddress.Parse("203.0.113.8"))).ValidSeconds);
     }
+
+    [Fact]
+    public async Task AnL2Address_NeverNamedAsTheSenderOfTheNodesArpRequests()
+    {
+        if (Environment.UserName != "root")
+        {
+            Assert.Fail("this test needs root (network namespaces); run the tests as root, as CI does");
+        }
+
+        using var site = Site.Create();
+        var ns = site.AddNamespace("dp");
+        var peer = site.AddNamespace("peer");
+        site.Veth(ns, "eth0", peer, "eth0");
+        Site.Exec(ns, "ip", "addr", "add", "198.51.100.2/24", "dev", "eth0");
+        Site.Exec(peer, "ip", "addr", "add", "198.51.100.1/24", "dev", "eth0");
+        Assert.Equal("0", Site.Exec(ns, "cat", "/proc/sys/net/ipv4/conf/eth0/arp_announce").Trim());
+        using var dp = new Dataplane(ns, NodeLab.Mark, announce: false);
+        var vip = new DesiredAddress(IPAddress.Parse("192.0.2.1"), 32, "eth0", "L2", "c1");
+        Assert.All(dp.Apply([vip]), s => Assert.Equal(AddressState.Held, s.State));
+        Assert.Equal("2", Site.Exec(ns, "cat", "/proc/sys/net/ipv4/conf/eth0/arp_announce").Trim());
+
+        // The node sends from the extip address (as when it answers a client) to a neighbour it
+        // has not resolved: its ARP request names the node's own address as sender, so the
+        // neighbour learns that one, and nothing about the extip address.
+        using (var socket = NetNs.Run(ns, () => new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp)))
+        {
+            socket.Bind(new IPEndPoint(vip.Address, 0));
+            var until = DateTime.UtcNow.AddSeconds(30);
+            while (!Site.Exec(peer, "ip", "neigh", "show", "dev", "eth0").Contains("198.51.100.2", StringComparison.Ordinal))
+            {
+                Assert.True(DateTime.UtcNow < until, "the peer never heard an ARP request from the node");
+                socket.SendTo(new byte[] { 1 }, new IPEndPoint(IPAddress.Parse("198.51.100.1"), 9));
+                await Task.Delay(50);
+            }
+        }
+
+        Assert.DoesNotContain("192.0.2.1", Site.Exec(peer, "ip", "neigh", "show", "dev", "eth0"), StringComparison.Ordinal);
+    }
 }

@@ -89,6 +89,9 @@ public static class Rtnl
 
     /// <summary>IPV4_DEVCONF_PROMOTE_SECONDARIES: an interface's <c>promote_secondaries</c> setting.</summary>
     public const ushort Ipv4DevconfPromoteSecondaries = 20;
+
+    /// <summary>IPV4_DEVCONF_ARP_ANNOUNCE: which local address an ARP request names as its sender (2: the best one for the target's subnet).</summary>
+    public const ushort Ipv4DevconfArpAnnounce = 18;
     public const ushort IflaInfoKind = 1;
 
     public const ushort IfaAddress = 1;
