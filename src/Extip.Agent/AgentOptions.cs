@@ -70,8 +70,8 @@ public sealed record AgentOptions
     public TimeSpan WithdrawDelay { get; init; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>
-    /// A BGP-mode address handed over keeps its route this long after its new nodes said they
-    /// hold it, so that the router has their routes before it takes the withdrawal.
+    /// An address handed over stays (with its BGP route) this long after its new nodes said they
+    /// hold it, so that their announcements (routes, gratuitous ARP) have taken effect first.
     /// </summary>
     public TimeSpan HandoverOverlap { get; init; } = TimeSpan.FromMilliseconds(200);
 

@@ -11,6 +11,12 @@ public sealed record DesiredAddress(IPAddress Address, int PrefixLength, string 
     /// <summary>The kernel's lifetime for it, in whole seconds (refreshed at every pass); null: forever.</summary>
     public uint? LifetimeSeconds { get; init; }
 
+    /// <summary>
+    /// Being handed over to another node: kept, but never announced (its gratuitous ARP / NA
+    /// repeats stop), so that this node does not pull the neighbours back from the new holder.
+    /// </summary>
+    public bool Quiet { get; init; }
+
     public override string ToString() => $"{Address}/{PrefixLength} on {Interface}";
 }
 
@@ -104,6 +110,7 @@ public sealed class Dataplane : IDisposable
         var adds = new List<(DesiredAddress Want, Link Link)>();
         var refresh = new List<RtNetlink.AddressSpec>();
         var keep = new HashSet<(int, IPAddress, int)>();
+        var quiet = new HashSet<(int, IPAddress)>();
         foreach (var want in desired)
         {
             if (!links.TryGetValue(want.Interface, out var link))
@@ -130,6 +137,12 @@ public sealed class Dataplane : IDisposable
             else
             {
                 keep.Add((link.Index, want.Address, want.PrefixLength));
+                if (want.Quiet)
+                {
+                    quiet.Add((link.Index, want.Address));
+                    StopAnnouncing(link.Index, want.Address);
+                }
+
                 states.Add(new AddressState(want, AddressState.Held, there.Protocol == _mark ? null : "was already on the interface (not put there by extip); extip will not remove it", Since(want, now)));
                 if (there.Protocol == _mark && (want.LifetimeSeconds is not null || there.ValidSeconds != uint.MaxValue))
                 {
@@ -180,7 +193,7 @@ public sealed class Dataplane : IDisposable
             _reannounce.TryRemove(index, out _);
             if (links.Values.FirstOrDefault(l => l.Index == index) is { } link)
             {
-                foreach (var (_, address, _) in keep.Where(k => k.Item1 == index))
+                foreach (var (_, address, _) in keep.Where(k => k.Item1 == index && !quiet.Contains((k.Item1, k.Item2))))
                 {
                     StartAnnouncing(link, address);
                 }
@@ -260,23 +273,28 @@ public sealed class Dataplane : IDisposable
 
         foreach (var e in entries)
         {
-            CancellationTokenSource? cts;
-            lock (_announcingGate)
-            {
-                _announcing.Remove((e.InterfaceIndex, e.Address), out cts);
-            }
-
-            if (cts is not null)
-            {
-                cts.Cancel();
-                cts.Dispose();
-            }
+            StopAnnouncing(e.InterfaceIndex, e.Address);
         }
 
         var results = _nl.DeleteAddresses(entries.Select(e => new RtNetlink.AddressSpec(e.InterfaceIndex, e.Address, e.PrefixLength, _mark)).ToList());
         if (results.FirstOrDefault(r => r is not null && r.Error != NetlinkError.NotFound && r.Error != NetlinkError.NoSuchDevice) is { } error)
         {
             throw error;
+        }
+    }
+
+    private void StopAnnouncing(int linkIndex, IPAddress address)
+    {
+        CancellationTokenSource? cts;
+        lock (_announcingGate)
+        {
+            _announcing.Remove((linkIndex, address), out cts);
+        }
+
+        if (cts is not null)
+        {
+            cts.Cancel();
+            cts.Dispose();
         }
     }
 

@@ -635,7 +635,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             _handoverRecheck = handover.Recheck;
             foreach (var (want, claim) in handover.Kept)
             {
-                desired.Add(want with { LifetimeSeconds = lifetime });
+                desired.Add(want with { LifetimeSeconds = lifetime, Quiet = true });
                 mine[want.Claim] = claim;
             }
 

@@ -10,10 +10,11 @@ namespace Extip.Agent;
 /// took the withdrawal still arrives. An address whose claim is gone, or names no node, or changed,
 /// goes at once: nobody takes it over. Time comes in as timestamps of the injected clock.
 /// <para>
-/// A BGP route stays announced <c>overlap</c> after the new holders said they hold the address:
-/// their status is written after their announcement is handed to the socket, not after the
-/// router installed it, and a router that takes the withdrawal first has no route for a moment
-/// (measured in the lab: BIRD deleted the old route 8 ms before it added the new one).
+/// The address (and its BGP route) stays <c>overlap</c> after the new holders said they hold it:
+/// their status can be written before their announcements took effect (a BGP route handed to the
+/// socket, not yet installed by the router: in the lab BIRD deleted the old route 8 ms before it
+/// added the new one; gratuitous ARP sent from a task of its own, after the status on a busy
+/// machine: requests failed for up to 30 ms after an L2 move).
 /// </para>
 /// </summary>
 public sealed class Handover(TimeProvider time, TimeSpan timeout, TimeSpan withdrawDelay, TimeSpan overlap = default)
@@ -63,8 +64,9 @@ public sealed class Handover(TimeProvider time, TimeSpan timeout, TimeSpan withd
                 continue;
             }
 
-            e.TakenAt ??= now;
-            if (string.Equals(s.Want.Mode, "BGP", StringComparison.OrdinalIgnoreCase) && time.GetElapsedTime(e.TakenAt.Value, now) is var held && held < overlap)
+            // Taken: it stays for the overlap. Out of time: nobody took it, no reason to wait more.
+            e.TakenAt ??= taken ? now : null;
+            if (e.TakenAt is { } takenAt && time.GetElapsedTime(takenAt, now) is var held && held < overlap)
             {
                 kept.Add((s.Want, claim));
                 Recheck(overlap - held);

@@ -29,7 +29,7 @@ public sealed class HandoverTests
         _handover.Pass(previous, new HashSet<string>(StringComparer.Ordinal), n => _claims.GetValueOrDefault(n), (node, _) => _holding.Contains(node), _time.GetTimestamp());
 
     [Fact]
-    public void MovedL2Address_KeptUntilTheNewNodeHoldsIt_ThenGivenUpAtOnce()
+    public void MovedL2Address_KeptUntilTheNewNodeHoldsIt_ThenForTheOverlap_ThenGone()
     {
         var a = Want("192.0.2.1");
         Claim(a, "Balance", "b");
@@ -42,8 +42,13 @@ public sealed class HandoverTests
         _time.Advance(TimeSpan.FromMilliseconds(300));
         Assert.Single(Pass(Held(a)).Kept);
 
-        // b says it holds it: an L2 address goes in this pass (b's announcements took the segment).
+        // b says it holds it: the L2 address stays for the overlap (b's announcements may still be
+        // on their way), then goes with no withdrawal phase.
         _holding.Add("b");
+        var overlapping = Pass(Held(a));
+        Assert.Single(overlapping.Kept);
+        Assert.Equal(TimeSpan.FromMilliseconds(200), overlapping.Recheck);
+        _time.Advance(TimeSpan.FromMilliseconds(200));
         var done = Pass(Held(a));
         Assert.Empty(done.Kept);
         Assert.Null(done.Recheck);
