@@ -85,7 +85,9 @@ public sealed class Dataplane : IDisposable
     }
 
     /// <summary>
-    /// Every interface with its addresses, for the IPNode status (what <c>netshow l3</c> shows).
+    /// Every interface with its addresses, for the IPNode status (what <c>netshow l3</c> shows);
+    /// up means it carries traffic: administratively up and with carrier (the controller moves
+    /// the claims that need an interface off a node where it is not).
     /// Link-scope addresses (fe80::/64 on every interface, 169.254/16) are left out: they say
     /// nothing about what the node is reachable at, and would double the list.
     /// </summary>
@@ -93,7 +95,7 @@ public sealed class Dataplane : IDisposable
     {
         var byLink = _nl.Addresses().Where(a => a.Scope != Route.ScopeLink).ToLookup(a => a.InterfaceIndex);
         return _nl.Links().OrderBy(l => l.Index)
-            .Select(l => new InterfaceState(l.Name, l.IsUp, byLink[l.Index].Select(a => $"{a.Address}/{a.PrefixLength}").ToList()))
+            .Select(l => new InterfaceState(l.Name, l.IsUp && l.Flags.HasFlag(LinkFlags.LowerUp), byLink[l.Index].Select(a => $"{a.Address}/{a.PrefixLength}").ToList()))
             .ToList();
     }
 

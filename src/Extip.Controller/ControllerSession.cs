@@ -109,6 +109,7 @@ internal sealed partial class ControllerSession
         View.Claims.Changed += OnClaim;
         View.IpNodes.Changed += AgentLabels.OnIpNode;
         View.IpNodes.Changed += OnPeerInput;
+        View.IpNodes.Changed += OnLinks;
         View.Peers.Changed += OnPeerInput;
         View.Peers.Changed += AgentSecrets.OnPeer;
         View.Nodes.Changed += OnPeerInput;
@@ -149,6 +150,7 @@ internal sealed partial class ControllerSession
             View.Nodes.Changed -= OnNode;
             View.EndpointSlices.Changed -= OnEndpoints;
             View.IpNodes.Changed -= OnPeerInput;
+            View.IpNodes.Changed -= OnLinks;
             View.Peers.Changed -= OnPeerInput;
             View.Peers.Changed -= AgentSecrets.OnPeer;
             View.Nodes.Changed -= OnPeerInput;
@@ -582,6 +584,18 @@ internal sealed partial class ControllerSession
         }
 
         RequestClaimSync();
+    }
+
+    /// <summary>An IPNode whose links (interfaces up, BGP sessions established) changed: the claims may move.</summary>
+    private void OnLinks(k8s.WatchEventType type, Kubernetes.Models.IpNode node, Kubernetes.Models.IpNode? old)
+    {
+        static string Links(Kubernetes.Models.IpNode? n) => n?.Status is not { } s ? string.Empty
+            : string.Join(',', s.Interfaces.Where(i => !i.Up).Select(i => i.Name).Order(StringComparer.Ordinal)) + "|" + s.Peers.Count(p => p.State == "Established") + "/" + s.Peers.Count;
+
+        if (type == k8s.WatchEventType.Deleted || Links(old) != Links(node))
+        {
+            RequestClaimSync();
+        }
     }
 
     private static bool Draining(k8s.Models.V1Lease lease) => lease.Metadata.Annotations?.ContainsKey(Kubernetes.Models.ExtipApi.DrainingAnnotation) == true;

@@ -86,6 +86,14 @@ public sealed class Fabric
         return ns;
     }
 
+    /// <summary>
+    /// The node's cable pulled (false) or plugged back (true): the router's port to it goes down
+    /// or up, so the node's eth0 loses or regains its carrier; the node's other ways out (none in
+    /// the lab but loopback, and the agent's own, which run beside it) are untouched.
+    /// </summary>
+    public void SetUplink(string node, bool up) =>
+        Shell.Run("ip", "-n", Router, "link", "set", "p" + _numbers[node].ToString(CultureInfo.InvariantCulture), up ? "up" : "down");
+
     /// <summary>The next hops of the router's kernel route to a host address (several when ECMP; none when there is no route).</summary>
     public IReadOnlyList<IPAddress> RouterNextHops(IPAddress host) => NextHops(Router, host);
 

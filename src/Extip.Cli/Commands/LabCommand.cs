@@ -81,8 +81,8 @@ internal static class LabCommand
     private static Command Fail()
     {
         var node = new Argument<string>("node") { Description = "A node (k8s1…), `controller` (kill or stop) or `apiserver` (freeze or kill)." };
-        var how = new Option<string>("--how") { Description = "freeze: the node dies silently (agent SIGSTOPped, its traffic dropped); hang: only its agent is SIGSTOPped (a stuck process; traffic flows); kill: SIGKILL its agent; stop: SIGTERM its agent; cut-api: only its agent's API traffic is dropped (its data traffic flows).", DefaultValueFactory = _ => "freeze" };
-        how.AcceptOnlyFromAmong("freeze", "kill", "stop", "cut-api");
+        var how = new Option<string>("--how") { Description = "freeze: the node dies silently (agent SIGSTOPped, its traffic dropped); hang: only its agent is SIGSTOPped (a stuck process; traffic flows); kill: SIGKILL its agent; stop: SIGTERM its agent; cut-api: only its agent's API traffic is dropped (its data traffic flows); link-down: its uplink loses its carrier (the cable pulled; its agent runs and renews).", DefaultValueFactory = _ => "freeze" };
+        how.AcceptOnlyFromAmong("freeze", "hang", "kill", "stop", "cut-api", "link-down");
         var cmd = new Command("fail", "Breaks a node (or the controller) of the running lab.") { node, how };
         cmd.SetAction((r, ct) => Guard("fail", async () =>
         {

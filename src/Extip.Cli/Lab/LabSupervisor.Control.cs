@@ -198,6 +198,12 @@ internal sealed partial class LabSupervisor
                 agent.State = "hung";
                 said = $"{node}: agent pid {Pid(agent.Process)} stopped (SIGSTOP); the node's traffic flows";
                 break;
+            case "link-down":
+                // The cable pulled: the node's uplink has no carrier; its agent runs and renews.
+                _fabric!.SetUplink(node, false);
+                agent.State = "link-down";
+                said = $"{node}: its uplink (eth0) lost its carrier (the router's port to it is down); its agent runs and renews its Lease";
+                break;
             case "kill":
                 Signals.Send(Pid(agent.Process), Signals.Kill);
                 await agent.Process.WaitForExitAsync().ConfigureAwait(false);
@@ -211,7 +217,7 @@ internal sealed partial class LabSupervisor
                 said = $"{node}: agent pid {Pid(agent.Process)} stopped cleanly (SIGTERM): handed its claims over to other nodes, withdrew its routes, removed its addresses, released its Lease";
                 break;
             default:
-                throw new ArgumentException($"fail {node} --how {how}: freeze, hang, kill, stop or cut-api");
+                throw new ArgumentException($"fail {node} --how {how}: freeze, hang, kill, stop, cut-api or link-down");
         }
 
         WriteState();
@@ -246,6 +252,13 @@ internal sealed partial class LabSupervisor
             Signals.Send(Pid(agent.Process), Signals.Cont);
             agent.State = "running";
             said = $"{node}: traffic flows again and agent pid {Pid(agent.Process)} continues (SIGCONT)";
+        }
+        else if (agent is { State: "link-down" } && !agent.Process.HasExited)
+        {
+            _fabric!.SetUplink(node, true);
+            agent.ReadySince = DateTime.UtcNow;
+            agent.State = "running";
+            said = $"{node}: its uplink has its carrier again";
         }
         else if (agent is { State: "hung" } && !agent.Process.HasExited)
         {

@@ -119,6 +119,31 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
         _lastOut = outOfService;
     }
 
+    private Dictionary<string, string> _lastDead = new(StringComparer.Ordinal);
+
+    /// <summary>A Warning Event on each Node newly found with a dead link, saying which; a log line when it is back.</summary>
+    private void ReportDeadLinks(Dictionary<string, string> dead)
+    {
+        foreach (var (node, why) in dead.Where(kv => _lastDead.GetValueOrDefault(kv.Key) != kv.Value))
+        {
+            LogLinkDown(session.Logger, node, why);
+            session.Events.Warning(new V1ObjectReference { Kind = "Node", ApiVersion = "v1", Name = node }, "LinkDown", $"Node {node} holds no address that needs the link: {why}");
+        }
+
+        foreach (var node in _lastDead.Keys.Where(n => !dead.ContainsKey(n)))
+        {
+            LogLinkBack(session.Logger, node);
+        }
+
+        _lastDead = dead;
+    }
+
+    [LoggerMessage(EventId = 334, Level = LogLevel.Warning, Message = "node {Node} holds no address that needs the link: {Why}")]
+    private static partial void LogLinkDown(ILogger logger, string node, string why);
+
+    [LoggerMessage(EventId = 335, Level = LogLevel.Information, Message = "node {Node}: its links are up again")]
+    private static partial void LogLinkBack(ILogger logger, string node);
+
     [LoggerMessage(EventId = 333, Level = LogLevel.Warning, Message = "node {Node} holds no external address: {Why}")]
     private static partial void LogNodeOut(ILogger logger, string node, string why);
 
@@ -165,6 +190,20 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
         // Most addresses share their pool's announcement and eligible nodes: work those out once
         // per pool, and hand the scheduler one shared set instead of one per address.
         var perPool = new Dictionary<string, (Announcement Announce, IReadOnlySet<string> Eligible)>(StringComparer.Ordinal);
+
+        // A node whose link the address needs is down holds none of those addresses (per interface and mode).
+        var deadLinks = new Dictionary<(string, Core.Pools.AnnounceMode), Dictionary<string, string>>();
+        var liveNodes = nodes.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
+        Dictionary<string, string> Dead(Announcement a)
+        {
+            if (!deadLinks.TryGetValue((a.Interface, a.Mode), out var dead))
+            {
+                deadLinks[(a.Interface, a.Mode)] = dead = DeadLinks.Judge(view.IpNodes.Items, liveNodes, a.Interface, a.Mode);
+            }
+
+            return dead;
+        }
+
         foreach (var h in held)
         {
             var pool = h.Pool is null ? null : pools.ByName.GetValueOrDefault(h.Pool);
@@ -181,7 +220,8 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
                 IReadOnlySet<string>? withEndpoints = local
                     ? h.Owners.Where(o => o.Policy == TrafficPolicy.Local).SelectMany(o => endpoints.GetValueOrDefault(o.Key) ?? []).ToHashSet(StringComparer.Ordinal)
                     : null;
-                eligible = Eligibility.EligibleNodes(nodes, a.NodeSelector, withEndpoints).ToHashSet(StringComparer.Ordinal);
+                var dead = Dead(a);
+                eligible = Eligibility.EligibleNodes(dead.Count == 0 ? nodes : nodes.Where(n => !dead.ContainsKey(n.Name)), a.NodeSelector, withEndpoints).ToHashSet(StringComparer.Ordinal);
                 if (!local)
                 {
                     perPool[h.Pool ?? string.Empty] = (a, eligible);
@@ -205,6 +245,7 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
             };
         }
 
+        ReportDeadLinks(deadLinks.Values.SelectMany(d => d).GroupBy(kv => kv.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => string.Join("; ", g.Select(kv => kv.Value).Distinct()), StringComparer.Ordinal));
         var placed = ClaimScheduler.Schedule(demands, new SchedulerOptions
         {
             RebalanceOnArrival = session.Options.RebalanceOnArrival,
