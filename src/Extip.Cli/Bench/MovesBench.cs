@@ -119,6 +119,45 @@ internal static class MovesBench
             result["rollingRestartFailedRequests"] = restartFailed;
             result["rollingRestartRequests"] = restartSent;
             await output.WriteLineAsync($"moves: rolling restart of {spec.Agents} agents (Balance): {restartFailed} of {restartSent} requests failed").ConfigureAwait(false);
+            // A dead link: the holder's cable pulled (its agent runs and renews its Lease); until
+            // the router routes the address to another node (BGP), or another node answers (L2).
+            var linkDown = new List<double>();
+            for (var run = 0; run < 5; run++)
+            {
+                var holder = claims.Get(claimName)?.Spec.Nodes.FirstOrDefault() ?? throw new LabException($"bench moves: no node holds {LabObjects.SeedV4}; lab log {home.Log}");
+                var sw = Stopwatch.StartNew();
+                await LabLauncher.SendAsync(home, $"fail {holder} link-down", ct).ConfigureAwait(false);
+                while (true)
+                {
+                    if (sw.Elapsed > TimeSpan.FromSeconds(60))
+                    {
+                        throw new LabException($"bench moves: {LabObjects.SeedV4} did not leave {holder} within 60 s of its link going down; lab log {home.Log}");
+                    }
+
+                    if (bgp)
+                    {
+                        var hops = Fabric.NextHops(state.Router, LabObjects.SeedV4).Select(h => state.NodeOf(h)).ToList();
+                        if (hops.Count > 0 && hops.All(h => h is not null && h != holder))
+                        {
+                            break;
+                        }
+
+                        await Task.Delay(1, ct).ConfigureAwait(false);
+                    }
+                    else if (await Responder.AskAsync(state.Client, LabObjects.SeedV4, state.Spec.Port, TimeSpan.FromMilliseconds(50)).ConfigureAwait(false) is { } node && node != holder)
+                    {
+                        break;
+                    }
+                }
+
+                linkDown.Add(Math.Round(sw.Elapsed.TotalMilliseconds, 1));
+                await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"moves: link down on {holder}: {(bgp ? "the router's next hop changed" : "another node answered")} after {linkDown[^1]} ms")).ConfigureAwait(false);
+                await LabLauncher.SendAsync(home, $"heal {holder}", ct).ConfigureAwait(false);
+                await AnsweredByAsync(state, null, ct).ConfigureAwait(false);
+            }
+
+            result["linkDownMoveMs"] = linkDown.Order().ElementAt(linkDown.Count / 2);
+            result["linkDownMovesMs"] = linkDown;
             await stopClaims.CancelAsync().ConfigureAwait(false);
             await informing.ConfigureAwait(false);
 
@@ -137,9 +176,8 @@ internal static class MovesBench
                 await output.WriteLineAsync($"moves: rolling restart of {all.Agents} agents (All): {allFailed} of {allSent} requests failed").ConfigureAwait(false);
             }
 
-            // Not built yet (issue 15): ETP Local in the lab, dead-link detection.
+            // Not measured yet (issue 15): ETP Local in the lab.
             result["etpLocalFollowMs"] = null;
-            result["linkDownMoveMs"] = null;
         }
         finally
         {
