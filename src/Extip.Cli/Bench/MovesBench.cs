@@ -174,10 +174,31 @@ internal static class MovesBench
                 result["rollingRestartAllFailedRequests"] = allFailed;
                 result["rollingRestartAllRequests"] = allSent;
                 await output.WriteLineAsync($"moves: rolling restart of {all.Agents} agents (All): {allFailed} of {allSent} requests failed").ConfigureAwait(false);
-            }
 
-            // Not measured yet (issue 15): ETP Local in the lab.
-            result["etpLocalFollowMs"] = null;
+                // externalTrafficPolicy Local: the only ready endpoint moves to another node; from
+                // the EndpointSlice written to the router's next hop to that node.
+                await LabObjects.SetLocalEndpointsAsync(client, state, [all.AgentNodes[0]], ct).ConfigureAwait(false);
+                await NextHopsAsync(state, [all.AgentNodes[0]], exact: true, ct).ConfigureAwait(false);
+                var follow = new List<double>();
+                for (var run = 1; run <= 6; run++)
+                {
+                    var to = all.AgentNodes[run % all.AgentNodes.Count];
+                    var sw = Stopwatch.StartNew();
+                    await LabObjects.SetLocalEndpointsAsync(client, state, [to], ct).ConfigureAwait(false);
+                    await NextHopsAsync(state, [to], exact: false, ct).ConfigureAwait(false);
+                    follow.Add(Math.Round(sw.Elapsed.TotalMilliseconds, 1));
+                    await NextHopsAsync(state, [to], exact: true, ct).ConfigureAwait(false);
+                    await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"moves: the endpoint moved to {to}: the router's next hop to it after {follow[^1]} ms")).ConfigureAwait(false);
+                }
+
+                result["etpLocalFollowMs"] = follow.Order().ElementAt(follow.Count / 2);
+                result["etpLocalFollowsMs"] = follow;
+            }
+            else
+            {
+                // Measured in BGP mode (the router's next hop), where All spreads the address over the endpoints' nodes.
+                result["etpLocalFollowMs"] = null;
+            }
         }
         finally
         {
@@ -235,6 +256,27 @@ internal static class MovesBench
             var node = await Responder.AskAsync(state.Client, LabObjects.SeedV4, state.Spec.Port, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
             streak = node is not null && (which is null || which(node)) ? streak + 1 : 0;
             await Task.Delay(20, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Waits until the router's next hops for the seed address include <paramref name="nodes"/> (or are exactly them).</summary>
+    private static async Task NextHopsAsync(LabState state, IReadOnlyList<string> nodes, bool exact, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            var hops = Fabric.NextHops(state.Router, LabObjects.SeedV4).Select(h => state.NodeOf(h) ?? h.ToString()).ToHashSet(StringComparer.Ordinal);
+            if (exact ? hops.SetEquals(nodes) : nodes.All(hops.Contains))
+            {
+                return;
+            }
+
+            if (sw.Elapsed > TimeSpan.FromSeconds(60))
+            {
+                throw new LabException($"bench moves: the router's next hops for {LabObjects.SeedV4} are [{string.Join(",", hops)}], not [{string.Join(",", nodes)}], after 60 s");
+            }
+
+            await Task.Delay(1, ct).ConfigureAwait(false);
         }
     }
 

@@ -117,6 +117,34 @@ internal static class LabObjects
             },
         }, ServiceNamespace, cancellationToken: ct);
 
+    /// <summary>
+    /// The seed's Service with <c>externalTrafficPolicy: Local</c> (only nodes with a ready
+    /// endpoint may hold its address) and its EndpointSlice, as the endpoint controller would
+    /// write it with a ready "pod" on each of <paramref name="nodes"/> (the responders answer on
+    /// every node; which nodes count is what the slice says).
+    /// </summary>
+    public static async Task SetLocalEndpointsAsync(IKubernetes client, LabState state, IReadOnlyList<string> nodes, CancellationToken ct)
+    {
+        await client.CoreV1.PatchNamespacedServiceAsync(new V1Patch("""{"spec":{"externalTrafficPolicy":"Local"}}""", V1Patch.PatchType.MergePatch), ServiceName, ServiceNamespace, cancellationToken: ct).ConfigureAwait(false);
+        var slice = new V1EndpointSlice
+        {
+            Metadata = new V1ObjectMeta { Name = ServiceName + "-lab", Labels = new Dictionary<string, string> { ["kubernetes.io/service-name"] = ServiceName } },
+            AddressType = "IPv4",
+            Endpoints = [.. nodes.Select(n => new V1Endpoint { Addresses = [state.Node(n).V4], NodeName = n, Conditions = new V1EndpointConditions { Ready = true } })],
+            Ports = [new Discoveryv1EndpointPort { Name = string.Empty, Port = state.Spec.Port, Protocol = "TCP" }],
+        };
+        try
+        {
+            var existing = await client.DiscoveryV1.ReadNamespacedEndpointSliceAsync(slice.Metadata.Name, ServiceNamespace, cancellationToken: ct).ConfigureAwait(false);
+            slice.Metadata.ResourceVersion = existing.Metadata.ResourceVersion;
+            await client.DiscoveryV1.ReplaceNamespacedEndpointSliceAsync(slice, slice.Metadata.Name, ServiceNamespace, cancellationToken: ct).ConfigureAwait(false);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            await client.DiscoveryV1.CreateNamespacedEndpointSliceAsync(slice, ServiceNamespace, cancellationToken: ct).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Whether the node's agent reports itself Ready in its IPNode.</summary>
     public static async Task<bool> NodeReadyAsync(IKubernetes client, string node, CancellationToken ct)
     {

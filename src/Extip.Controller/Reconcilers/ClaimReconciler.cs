@@ -119,6 +119,20 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
         _lastOut = outOfService;
     }
 
+    private HashSet<ServiceKey> _lastNoEndpoints = [];
+
+    /// <summary>A Warning Event on each Local Service that newly has no ready endpoint on any node (its address withdrawn).</summary>
+    private void ReportNoEndpoints(Dictionary<ServiceKey, string> services)
+    {
+        foreach (var (key, address) in services.Where(kv => !_lastNoEndpoints.Contains(kv.Key)))
+        {
+            session.Events.Warning(new V1ObjectReference { Kind = "Service", ApiVersion = "v1", Name = key.Name, NamespaceProperty = key.Namespace }, "NoReadyEndpoints",
+                $"externalTrafficPolicy: Local and no node has a ready endpoint of the Service: {address} is withdrawn from every node until one has");
+        }
+
+        _lastNoEndpoints = [.. services.Keys];
+    }
+
     private Dictionary<string, string> _lastDead = new(StringComparer.Ordinal);
 
     /// <summary>A Warning Event on each Node newly found with a dead link, saying which; a log line when it is back.</summary>
@@ -191,6 +205,9 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
         // per pool, and hand the scheduler one shared set instead of one per address.
         var perPool = new Dictionary<string, (Announcement Announce, IReadOnlySet<string> Eligible)>(StringComparer.Ordinal);
 
+        // Local Services none of whose endpoints is ready on any node: their addresses are withdrawn, and they say why.
+        var noEndpoints = new Dictionary<ServiceKey, string>();
+
         // A node whose link the address needs is down holds none of those addresses (per interface and mode).
         var deadLinks = new Dictionary<(string, Core.Pools.AnnounceMode), Dictionary<string, string>>();
         var liveNodes = nodes.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
@@ -221,6 +238,14 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
                     ? h.Owners.Where(o => o.Policy == TrafficPolicy.Local).SelectMany(o => endpoints.GetValueOrDefault(o.Key) ?? []).ToHashSet(StringComparer.Ordinal)
                     : null;
                 var dead = Dead(a);
+                if (withEndpoints is { Count: 0 })
+                {
+                    foreach (var o in h.Owners.Where(o => o.Policy == TrafficPolicy.Local))
+                    {
+                        noEndpoints[o.Key] = h.Address.ToString();
+                    }
+                }
+
                 eligible = Eligibility.EligibleNodes(dead.Count == 0 ? nodes : nodes.Where(n => !dead.ContainsKey(n.Name)), a.NodeSelector, withEndpoints).ToHashSet(StringComparer.Ordinal);
                 if (!local)
                 {
@@ -245,6 +270,7 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
             };
         }
 
+        ReportNoEndpoints(noEndpoints);
         ReportDeadLinks(deadLinks.Values.SelectMany(d => d).GroupBy(kv => kv.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => string.Join("; ", g.Select(kv => kv.Value).Distinct()), StringComparer.Ordinal));
         var placed = ClaimScheduler.Schedule(demands, new SchedulerOptions
         {
