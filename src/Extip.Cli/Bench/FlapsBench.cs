@@ -20,7 +20,7 @@ namespace Extip.Cli.Bench;
 /// an L2 Balance pool, a <c>lo</c> Balance pool and an All pool; 32 Services. For SECONDS the
 /// agents are killed, stopped (SIGTERM) and hung (SIGSTOP, traffic flowing) at random, at most two
 /// at once, and now and then a Service is recreated; then everything is healed. Counts the
-/// single-owner (Balance) claims' moves, the All claims' node-set changes apart, the times a single-owner address sat on two nodes' kernels at once (sampled every 50 ms),
+/// single-owner (Balance) claims' moves, the All claims' node-set changes apart, the times a single-owner L2 address sat on two nodes' kernels at once (sampled every 50 ms; BGP-mode ones apart: they overlap by design while handed over),
 /// and after the heal, each Balance pool's spread and whether the kernels match the claims.
 /// </summary>
 internal static class FlapsBench
@@ -101,9 +101,12 @@ internal static class FlapsBench
 
             await output.WriteLineAsync($"flaps: {claims.Count} claims in place after {settle.Elapsed.TotalSeconds:F1} s; {seconds} s of chaos, seed {seed}").ConfigureAwait(false);
 
-            // Two holders of a single-owner address, sampled every 50 ms.
+            // Two holders of a single-owner address, sampled every 50 ms: in L2 both answer ARP (a
+            // split brain); a BGP-mode one is only routed where it is announced, and two kernels
+            // hold it by design while it is handed over (make-before-break): counted apart.
             var episodes = new List<TimeSpan>();
-            var open = new Dictionary<IPAddress, Stopwatch>();
+            var overlaps = new List<TimeSpan>();
+            var open = new Dictionary<IPAddress, (Stopwatch Since, bool L2)>();
             var sampling = Task.Run(async () =>
             {
                 while (!stop.IsCancellationRequested)
@@ -117,11 +120,11 @@ internal static class FlapsBench
                         {
                             if (two && !open.ContainsKey(ip))
                             {
-                                open[ip] = Stopwatch.StartNew();
+                                open[ip] = (Stopwatch.StartNew(), c.Spec.Mode == "L2");
                             }
-                            else if (!two && open.Remove(ip, out var sw))
+                            else if (!two && open.Remove(ip, out var o))
                             {
-                                episodes.Add(sw.Elapsed);
+                                (o.L2 ? episodes : overlaps).Add(o.Since.Elapsed);
                             }
                         }
                     }
@@ -183,7 +186,8 @@ internal static class FlapsBench
             await informing.ConfigureAwait(false);
             lock (episodes)
             {
-                episodes.AddRange(open.Values.Select(sw => sw.Elapsed));
+                episodes.AddRange(open.Values.Where(o => o.L2).Select(o => o.Since.Elapsed));
+                overlaps.AddRange(open.Values.Where(o => !o.L2).Select(o => o.Since.Elapsed));
             }
 
             foreach (var m in left.Take(20))
@@ -206,6 +210,8 @@ internal static class FlapsBench
                 ["movesPerClaimPerMinute"] = Math.Round(moves / (double)Math.Max(1, claimCount) / (chaosSeconds / 60), 2),
                 ["splitBrainEpisodes"] = episodes.Count,
                 ["splitBrainMaxMs"] = episodes.Count == 0 ? 0 : Math.Round(episodes.Max().TotalMilliseconds),
+                ["bgpOverlapEpisodes"] = overlaps.Count,
+                ["bgpOverlapMaxMs"] = overlaps.Count == 0 ? 0 : Math.Round(overlaps.Max().TotalMilliseconds),
                 ["maxPoolImbalance"] = imbalance,
                 ["finalMismatches"] = left.Count,
                 ["settleMs"] = Math.Round(settleMs),
