@@ -17,6 +17,9 @@ public abstract class ControllerScenarios
 {
     protected abstract Task<TestEnv> NewEnvAsync();
 
+    /// <summary>Whether the server keeps status.loadBalancer.ingress[].ipMode (kube-apiserver v1.29 on).</summary>
+    protected abstract bool IpModeServed { get; }
+
     [Fact]
     public async Task PoolAndLoadBalancerService_GetAddressAndClaim_OnEveryLiveAgent()
     {
@@ -39,6 +42,9 @@ public abstract class ControllerScenarios
             s => s.Metadata.Annotations?.ContainsKey(ExtipApi.AssignedPoolAnnotation) == true,
             what: "assigned-pool annotation");
         Assert.Equal("default", svc.Metadata.Annotations[ExtipApi.AssignedPoolAnnotation]);
+
+        // ipMode VIP where the API has the field (v1.29 on; the embedded server), none on kube-apiserver v1.20.
+        Assert.Equal(IpModeServed ? "VIP" : null, Assert.Single(svc.Status.LoadBalancer.Ingress).IpMode);
         var events = await EventuallyAsync(() => env.EventsAsync(ns, "frontend"), e => e.Any(x => x.Reason == "AddressAssigned"), what: "event");
         Assert.Contains(events, e => e.Message == "Assigned 203.0.113.0 (pool default)");
 
@@ -240,12 +246,16 @@ public abstract class ControllerScenarios
 
 public sealed class EmbeddedControllerScenarios : ControllerScenarios
 {
+    protected override bool IpModeServed => true;
+
     protected override Task<TestEnv> NewEnvAsync() => TestEnv.EmbeddedAsync();
 }
 
 /// <summary>Against kube-apiserver v1.20, which lacks discovery.k8s.io/v1 and spec.loadBalancerClass.</summary>
 public sealed class RealControllerScenarios(RealFixture fixture) : ControllerScenarios, IClassFixture<RealFixture>
 {
+    protected override bool IpModeServed => false;
+
     protected override Task<TestEnv> NewEnvAsync() => TestEnv.RealAsync(fixture);
 
     [Fact]

@@ -57,7 +57,9 @@ public sealed class LinkScenarios(ITestOutputHelper output)
         Assert.NotEqual(lease.Spec.RenewTime, renewed.Spec.RenewTime);
         var status = await lab.UntilAsync(() => IpNodeAsync(lab, first), n => n.Status?.Interfaces.Any(i => i.Name == "eth0" && !i.Up) == true, $"{first}'s IPNode saying eth0 is down");
         Assert.Contains(status.Status!.Interfaces, i => i.Name == "lo" && i.Up);
-        Assert.DoesNotContain(Seed, lab.Kernel(first, iface));
+
+        // Handed over make-before-break: it leaves the first node once the second holds it.
+        await lab.Until(() => lab.Kernel(first, iface), k => !k.Contains(Seed), $"{Seed} gone from {first}");
 
         // Back up: eligible again. The other node's cable pulled now brings the address back.
         await lab.MustAsync("lab", "heal", first);

@@ -17,6 +17,11 @@ namespace Extip.Controller.Reconcilers;
 /// </summary>
 internal sealed class ServiceReconciler(ControllerSession session)
 {
+    private const string IpModeVip = "VIP";
+
+    /// <summary>Whether the API server keeps <c>status.loadBalancer.ingress[].ipMode</c>: 1 yes, -1 no, 0 until a write shows it.</summary>
+    private volatile int _ipModeServed;
+
     private readonly Dictionary<ServiceKey, string> _lastRefusals = [];
     private readonly Lock _refusalsGate = new();
 
@@ -88,18 +93,27 @@ internal sealed class ServiceReconciler(ControllerSession session)
         {
             var want = svc.Spec?.Type == "LoadBalancer" && ServiceMapping.WantsPoolAddress(svc, session.Options) ? lb : [];
             var have = (svc.Status?.LoadBalancer?.Ingress ?? []).Select(i => i.Ip).ToList();
-            if (!have.SequenceEqual(want) && (want.Count > 0 || ServiceMapping.WantsPoolAddress(svc, session.Options) || have.All(h => session.WasOurs(h))))
+
+            // ipMode VIP (the address is delivered to the node as the destination, as extip does):
+            // written where the API has the field; a server that drops it (before v1.29) is
+            // not asked again, or every pass would write.
+            var modeMissing = want.Count > 0 && _ipModeServed >= 0 && (svc.Status?.LoadBalancer?.Ingress ?? []).Any(i => i.IpMode != IpModeVip);
+            if ((!have.SequenceEqual(want) || modeMissing) && (want.Count > 0 || ServiceMapping.WantsPoolAddress(svc, session.Options) || have.All(h => session.WasOurs(h))))
             {
                 var body = new JsonObject
                 {
                     ["metadata"] = new JsonObject { ["resourceVersion"] = version },
                     ["status"] = new JsonObject
                     {
-                        ["loadBalancer"] = new JsonObject { ["ingress"] = new JsonArray(want.Select(ip => (JsonNode)new JsonObject { ["ip"] = ip }).ToArray()) },
+                        ["loadBalancer"] = new JsonObject { ["ingress"] = new JsonArray(want.Select(ip => (JsonNode)new JsonObject { ["ip"] = ip, ["ipMode"] = IpModeVip }).ToArray()) },
                     },
                 };
                 var written = await client.CoreV1.PatchNamespacedServiceStatusAsync(new V1Patch(body.ToJsonString(), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct);
                 version = written.Metadata.ResourceVersion;
+                if (want.Count > 0)
+                {
+                    _ipModeServed = written.Status?.LoadBalancer?.Ingress?.Any(i => i.IpMode == IpModeVip) == true ? 1 : -1;
+                }
             }
         }
 
