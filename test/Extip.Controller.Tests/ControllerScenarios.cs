@@ -258,18 +258,39 @@ public sealed class RealControllerScenarios(RealFixture fixture) : ControllerSce
 
     protected override Task<TestEnv> NewEnvAsync() => TestEnv.RealAsync(fixture);
 
+    /// <summary>kube-apiserver v1.20 serves EndpointSlices only as discovery.k8s.io/v1beta1: a Local Service follows them there too.</summary>
     [Fact]
-    public async Task WithoutEndpointSliceV1_ControllerSaysSo_AndKeepsWorking()
+    public async Task WithoutEndpointSliceV1_LocalServiceFollowsTheV1beta1Slices()
     {
         await using var env = await NewEnvAsync();
-        await env.Agents.StartAsync("k8s1");
+        await env.Agents.StartAsync("k8s1", "k8s2");
         await env.StartControllerAsync();
         await env.PoolAsync("default", ["203.0.113.0/28"]);
         var ns = await env.NamespaceAsync($"local-{Guid.NewGuid().ToString("N")[..4]}");
         var svc = LoadBalancer("local");
         svc.Spec.ExternalTrafficPolicy = "Local";
         await env.Client.CoreV1.CreateNamespacedServiceAsync(svc, ns);
-        var claims = await EventuallyAsync(env.ClaimsAsync, c => c.Count == 1 && c[0].Spec.Nodes.Count == 1, what: "claim for a Local Service");
-        Assert.Equal(["k8s1"], claims[0].Spec.Nodes);
+
+        // As v1.20's EndpointSlice controller writes them: the node only in the topology.
+        static System.Text.Json.Nodes.JsonNode Slice(string node, bool ready) => System.Text.Json.Nodes.JsonNode.Parse($$$"""
+            {"apiVersion":"discovery.k8s.io/v1beta1","kind":"EndpointSlice",
+             "metadata":{"name":"local-1","labels":{"kubernetes.io/service-name":"local"}},
+             "addressType":"IPv4",
+             "endpoints":[{"addresses":["10.1.3.2"],"conditions":{"ready":{{{(ready ? "true" : "false")}}}},"topology":{"kubernetes.io/hostname":"{{{node}}}"}}]}
+            """)!;
+        await env.Client.CustomObjects.CreateNamespacedCustomObjectAsync(Slice("k8s2", true), "discovery.k8s.io", "v1beta1", ns, "endpointslices");
+        await EventuallyAsync(env.ClaimsAsync, c => c.Count == 1 && c[0].Spec.Nodes.SequenceEqual(["k8s2"]), what: "claim on k8s2, where the endpoint is");
+
+        var current = System.Text.Json.Nodes.JsonNode.Parse(((System.Text.Json.JsonElement)await env.Client.CustomObjects.GetNamespacedCustomObjectAsync("discovery.k8s.io", "v1beta1", ns, "endpointslices", "local-1")).GetRawText())!;
+        var moved = Slice("k8s1", true);
+        moved["metadata"]!["resourceVersion"] = current["metadata"]!["resourceVersion"]!.DeepClone();
+        await env.Client.CustomObjects.ReplaceNamespacedCustomObjectAsync(moved, "discovery.k8s.io", "v1beta1", ns, "endpointslices", "local-1");
+        await EventuallyAsync(env.ClaimsAsync, c => c.Count == 1 && c[0].Spec.Nodes.SequenceEqual(["k8s1"]), what: "claim on k8s1, where the endpoint moved");
+
+        current = System.Text.Json.Nodes.JsonNode.Parse(((System.Text.Json.JsonElement)await env.Client.CustomObjects.GetNamespacedCustomObjectAsync("discovery.k8s.io", "v1beta1", ns, "endpointslices", "local-1")).GetRawText())!;
+        var unready = Slice("k8s1", false);
+        unready["metadata"]!["resourceVersion"] = current["metadata"]!["resourceVersion"]!.DeepClone();
+        await env.Client.CustomObjects.ReplaceNamespacedCustomObjectAsync(unready, "discovery.k8s.io", "v1beta1", ns, "endpointslices", "local-1");
+        await EventuallyAsync(env.ClaimsAsync, c => c.Count == 1 && c[0].Spec.Nodes.Count == 0, what: "no node holds it: no ready endpoint");
     }
 }

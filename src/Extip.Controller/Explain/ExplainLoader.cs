@@ -30,7 +30,7 @@ public static class ExplainLoader
         var claims = OrEmpty("IPClaims", unreadable, async () => (await Resources.Custom<IpClaim>(client, IpClaim.Plural).ListAllAsync(ct).ConfigureAwait(false)).Items, []);
         var ipNodes = OrEmpty("IPNodes", unreadable, async () => (await Resources.Custom<IpNode>(client, IpNode.Plural).ListAllAsync(ct).ConfigureAwait(false)).Items, []);
         var nodes = OrEmpty("Nodes", unreadable, async () => (await Resources.Nodes(client).ListAllAsync(ct).ConfigureAwait(false)).Items, []);
-        var slices = OrEmpty("EndpointSlices", unreadable, async () => (await client.DiscoveryV1.ListNamespacedEndpointSliceAsync(ns, labelSelector: $"kubernetes.io/service-name={name}", cancellationToken: ct).ConfigureAwait(false)).Items, []);
+        var slices = OrEmpty("EndpointSlices", unreadable, async () => (await Resources.EndpointSlices(client, ns, $"kubernetes.io/service-name={name}").ListAllAsync(ct).ConfigureAwait(false)).Items, []);
         var events = OrEmpty("Events", unreadable, async () => (await client.CoreV1.ListNamespacedEventAsync(ns, fieldSelector: $"involvedObject.kind=Service,involvedObject.name={name}", cancellationToken: ct).ConfigureAwait(false)).Items, []);
         await Task.WhenAll(nsLabels, pools, claims, ipNodes, nodes, slices, events).ConfigureAwait(false);
         return ServiceExplanation.Build(new ServiceExplanation.Inputs

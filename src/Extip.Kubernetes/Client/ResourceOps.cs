@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using k8s;
+using k8s.Autorest;
 using k8s.Models;
 using Extip.Kubernetes.Models;
 
@@ -53,13 +54,88 @@ public static class Resources
         },
         (rv, ct) => Guard<V1Namespace>(onError => c.CoreV1.WatchListNamespaceAsync(resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct), ct));
 
-    public static ResourceOps<V1EndpointSlice> EndpointSlices(IKubernetes c) => new("endpointslices",
-        async (cont, ct) =>
+    /// <summary>
+    /// EndpointSlices from discovery.k8s.io/v1, or from v1beta1 where the server has no v1 (kube-apiserver
+    /// before 1.21), read as v1: the beta's <c>topology</c> is v1's <c>deprecatedTopology</c>, and the node
+    /// an endpoint runs on is its <c>nodeName</c> or else its <c>kubernetes.io/hostname</c> topology key.
+    /// </summary>
+    public static ResourceOps<V1EndpointSlice> EndpointSlices(IKubernetes c, string? ns = null, string? labelSelector = null)
+    {
+        var beta = false;
+        return new("endpointslices",
+            async (cont, ct) =>
+            {
+                if (!beta)
+                {
+                    try
+                    {
+                        var l = ns is null
+                            ? await c.DiscoveryV1.ListEndpointSliceForAllNamespacesAsync(labelSelector: labelSelector, continueParameter: cont, limit: PageSize, cancellationToken: ct)
+                            : await c.DiscoveryV1.ListNamespacedEndpointSliceAsync(ns, labelSelector: labelSelector, continueParameter: cont, limit: PageSize, cancellationToken: ct);
+                        return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
+                    }
+                    catch (HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound && cont is null)
+                    {
+                        beta = true;
+                    }
+                }
+
+                try
+                {
+                    var o = ns is null
+                        ? await c.CustomObjects.ListClusterCustomObjectAsync(DiscoveryGroup, "v1beta1", "endpointslices", labelSelector: labelSelector, continueParameter: cont, limit: PageSize, cancellationToken: ct)
+                        : await c.CustomObjects.ListNamespacedCustomObjectAsync(DiscoveryGroup, "v1beta1", ns, "endpointslices", labelSelector: labelSelector, continueParameter: cont, limit: PageSize, cancellationToken: ct);
+                    var list = System.Text.Json.Nodes.JsonNode.Parse(((System.Text.Json.JsonElement)o).GetRawText())!;
+                    var items = list["items"]?.AsArray().Select(i => SliceFromBeta(i!)).ToList() ?? [];
+                    return (items, (string?)list["metadata"]?["resourceVersion"] ?? "", (string?)list["metadata"]?["continue"]);
+                }
+                catch (HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound && cont is null)
+                {
+                    // Neither version: the informer says the resource is not served, and asks both again later.
+                    beta = false;
+                    throw;
+                }
+            },
+            (rv, ct) => beta
+                ? Guard<V1EndpointSlice>(onError => WatchBetaSlices(c, ns, labelSelector, rv, onError, ct), ct)
+                : Guard<V1EndpointSlice>(onError => ns is null
+                    ? c.DiscoveryV1.WatchListEndpointSliceForAllNamespacesAsync(labelSelector: labelSelector, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct)
+                    : c.DiscoveryV1.WatchListNamespacedEndpointSliceAsync(ns, labelSelector: labelSelector, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct), ct));
+    }
+
+    private const string DiscoveryGroup = "discovery.k8s.io";
+
+    /// <summary>A discovery.k8s.io/v1beta1 EndpointSlice as the v1 model (the fields extip reads are the same but these).</summary>
+    public static V1EndpointSlice SliceFromBeta(System.Text.Json.Nodes.JsonNode beta)
+    {
+        beta["apiVersion"] = $"{DiscoveryGroup}/v1";
+        foreach (var ep in beta["endpoints"]?.AsArray() ?? [])
         {
-            var l = await c.DiscoveryV1.ListEndpointSliceForAllNamespacesAsync(continueParameter: cont, limit: PageSize, cancellationToken: ct);
-            return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
-        },
-        (rv, ct) => Guard<V1EndpointSlice>(onError => c.DiscoveryV1.WatchListEndpointSliceForAllNamespacesAsync(resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct), ct));
+            if (ep is System.Text.Json.Nodes.JsonObject o && o["topology"] is System.Text.Json.Nodes.JsonObject topology)
+            {
+                o.Remove("topology");
+                if (o["nodeName"] is null && topology["kubernetes.io/hostname"] is { } host)
+                {
+                    o["nodeName"] = host.DeepClone();
+                }
+
+                o["deprecatedTopology"] = topology;
+            }
+        }
+
+        return KubernetesJson.Deserialize<V1EndpointSlice>(beta.ToJsonString());
+    }
+
+    private static async IAsyncEnumerable<(WatchEventType, V1EndpointSlice)> WatchBetaSlices(IKubernetes c, string? ns, string? labelSelector, string rv, Action<Exception> onError, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var events = ns is null
+            ? c.CustomObjects.WatchListClusterCustomObjectAsync(DiscoveryGroup, "v1beta1", "endpointslices", labelSelector: labelSelector, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct)
+            : c.CustomObjects.WatchListNamespacedCustomObjectAsync(DiscoveryGroup, "v1beta1", ns, "endpointslices", labelSelector: labelSelector, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct);
+        await foreach (var (type, o) in events)
+        {
+            yield return (type, SliceFromBeta(System.Text.Json.Nodes.JsonNode.Parse(((System.Text.Json.JsonElement)o).GetRawText())!));
+        }
+    }
 
     public static ResourceOps<V1Lease> Leases(IKubernetes c, string ns) => new("leases",
         async (cont, ct) =>
