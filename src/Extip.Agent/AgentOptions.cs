@@ -26,6 +26,16 @@ public sealed record AgentOptions
     /// <summary>Gratuitous ARP / unsolicited NA when taking an address on an Ethernet interface.</summary>
     public bool Announce { get; init; } = true;
 
+    /// <summary>
+    /// Repeats after the first burst of 3, at 0.1, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 2 and 3 s (this
+    /// many of them, 0–9). The whole set is sent again when the link comes back up and after the
+    /// node's neighbour table on the link was flushed.
+    /// </summary>
+    public int AnnounceRepeats { get; init; } = 9;
+
+    /// <summary>After a neighbour entry on a link was deleted (a flush), announce again at most this often on it.</summary>
+    public TimeSpan NeighbourFlushReannounce { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>BGP sessions with the BGPPeers that select this node, announcing its BGP-mode addresses.</summary>
     public bool Bgp { get; init; } = true;
 

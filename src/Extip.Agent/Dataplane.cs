@@ -49,13 +49,13 @@ public sealed class Dataplane : IDisposable
     private readonly HashSet<int> _promoting = [];
     private readonly string? _netns;
 
-    public Dataplane(string? netns, byte mark, bool announce = true)
+    public Dataplane(string? netns, byte mark, bool announce = true, int announceRepeats = -1)
     {
         _netns = netns;
         _nl = RtNetlink.Open(netns);
         try
         {
-            Monitor = NetlinkMonitor.Open(netns);
+            Monitor = NetlinkMonitor.Open(netns, neighbours: announce);
             _packets = PacketSocket.Open(netns);
         }
         catch
@@ -65,7 +65,7 @@ public sealed class Dataplane : IDisposable
             throw;
         }
 
-        _announcer = new Announcer(_packets);
+        _announcer = new Announcer(_packets) { Repeats = announceRepeats >= 0 ? [.. Announcer.Schedule.Take(announceRepeats)] : Announcer.Schedule };
         _mark = mark;
         _announce = announce;
     }

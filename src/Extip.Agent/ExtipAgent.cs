@@ -143,7 +143,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     /// <summary>Opens the dataplane (fails at once on a missing namespace or missing privileges) and starts the loops.</summary>
     public async Task StartAsync(CancellationToken ct = default)
     {
-        _dataplane = new Dataplane(_options.Netns, _options.Mark, _options.Announce);
+        _dataplane = new Dataplane(_options.Netns, _options.Mark, _options.Announce, _options.AnnounceRepeats);
         LogStarting(_logger, _options.Node, _options.Netns ?? "(own)", _dataplane.Marked().Count);
 
         // Everything that can fail at start fails before the first renewal: an agent that exits
@@ -437,8 +437,25 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         try
         {
             var up = new Dictionary<int, bool>();
+            var flushed = new Dictionary<int, long>();
             await foreach (var change in _dataplane!.Monitor.Changes.ReadAllAsync(ct).ConfigureAwait(false))
             {
+                // A neighbour entry deleted (ip neigh flush, a segment change): the neighbours may
+                // have flushed theirs too, or hold wrong ones; announce again, at most so often.
+                if (change is NetlinkChange.NeighbourChange { Removed: true, Static: false } n)
+                {
+                    var now = _options.Time.GetTimestamp();
+                    if (!flushed.TryGetValue(n.LinkIndex, out var last) || _options.Time.GetElapsedTime(last, now) >= _options.NeighbourFlushReannounce)
+                    {
+                        flushed[n.LinkIndex] = now;
+                        LogNeighbourFlushed(_logger, n.LinkIndex);
+                        _dataplane.ReannounceLater(n.LinkIndex);
+                        Wake();
+                    }
+
+                    continue;
+                }
+
                 // A link back up (carrier too): its neighbours may hold stale entries for our addresses.
                 if (change is NetlinkChange.LinkChange { Removed: false, Link: var link })
                 {
@@ -1101,6 +1118,9 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
     [LoggerMessage(EventId = 530, Level = LogLevel.Information, Message = "link {Link} is up again: its addresses are announced again at the next pass")]
     private static partial void LogReannounced(ILogger logger, string link);
+
+    [LoggerMessage(EventId = 531, Level = LogLevel.Information, Message = "a neighbour entry on link {Link} was deleted (a flush?): its addresses are announced again at the next pass")]
+    private static partial void LogNeighbourFlushed(ILogger logger, int link);
 
     [LoggerMessage(EventId = 510, Level = LogLevel.Warning, Message = "could not write the IPNode status: {Error}")]
     private static partial void LogStatusFailed(ILogger logger, string error);

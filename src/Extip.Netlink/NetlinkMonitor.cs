@@ -12,6 +12,13 @@ public abstract record NetlinkChange
 
     public sealed record RouteChange(Route Route, bool Removed) : NetlinkChange;
 
+    /// <summary>A neighbour (ARP/NDP) entry added, changed or deleted on a link; <c>State</c> is its NUD_* state.</summary>
+    public sealed record NeighbourChange(int LinkIndex, ushort State, bool Removed) : NetlinkChange
+    {
+        /// <summary>NUD_NOARP | NUD_PERMANENT: entries nobody resolved, which a flush leaves alone.</summary>
+        public bool Static => (State & (0x40 | 0x80)) != 0;
+    }
+
     public sealed record Overflow : NetlinkChange;
 }
 
@@ -35,7 +42,7 @@ public sealed class NetlinkMonitor : IDisposable
 
     public ChannelReader<NetlinkChange> Changes => _changes.Reader;
 
-    public static NetlinkMonitor Open(string? netns = null, bool links = true, bool addresses = true, bool routes = false)
+    public static NetlinkMonitor Open(string? netns = null, bool links = true, bool addresses = true, bool routes = false, bool neighbours = false)
     {
         var groups = new List<int>();
         if (links)
@@ -51,6 +58,11 @@ public sealed class NetlinkMonitor : IDisposable
         if (routes)
         {
             groups.AddRange([RtnlGroup.IPv4Route, RtnlGroup.IPv6Route]);
+        }
+
+        if (neighbours)
+        {
+            groups.Add(RtnlGroup.Neigh);
         }
 
         return new NetlinkMonitor(NetlinkSocket.Open(netns, groups, 4 << 20));
@@ -101,6 +113,7 @@ public sealed class NetlinkMonitor : IDisposable
                         Rtm.NewLink or Rtm.DelLink => new NetlinkChange.LinkChange(Rtnl.DecodeLink(payload), h.Type == Rtm.DelLink),
                         Rtm.NewAddr or Rtm.DelAddr => new NetlinkChange.AddressChange(Rtnl.DecodeAddress(payload), h.Type == Rtm.DelAddr),
                         Rtm.NewRoute or Rtm.DelRoute => new NetlinkChange.RouteChange(Rtnl.DecodeRoute(payload), h.Type == Rtm.DelRoute),
+                        Rtm.NewNeigh or Rtm.DelNeigh => DecodeNeighbour(payload, h.Type == Rtm.DelNeigh),
                         _ => null,
                     };
                     if (change is not null)
@@ -119,4 +132,10 @@ public sealed class NetlinkMonitor : IDisposable
 
         _changes.Writer.TryComplete();
     }
+
+    /// <summary>struct ndmsg: family, 3 bytes of padding, ifindex (s32), state (u16), flags, type.</summary>
+    private static NetlinkChange.NeighbourChange DecodeNeighbour(ReadOnlySpan<byte> payload, bool removed) =>
+        payload.Length < 12
+            ? throw new NetlinkFormatException($"neighbour message of {payload.Length} bytes")
+            : new(System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(payload[4..]), System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(payload[8..]), removed);
 }

@@ -17,6 +17,14 @@ internal static class AgentCommand
         var lease = new Option<double>("--lease-duration") { Description = "Seconds the Lease lasts: the controller moves claims this long after the last renewal; the agent drops its addresses after as long without one.", DefaultValueFactory = _ => 4 };
         var renew = new Option<double>("--renew-interval") { Description = "Seconds between Lease renewals.", DefaultValueFactory = _ => 1 };
         var noAnnounce = new Option<bool>("--no-announce") { Description = "No gratuitous ARP / unsolicited NA when taking an address." };
+        var repeats = new Option<int>("--announce-repeats") { Description = "Gratuitous ARP / unsolicited NA repeats after the first 3, at 0.1 to 3 s (0–9); all of them again when a link comes back up or its neighbour table is flushed.", DefaultValueFactory = _ => AgentOptions.Defaults.AnnounceRepeats };
+        repeats.Validators.Add(v =>
+        {
+            if (v.GetValue(repeats) is < 0 or > 9)
+            {
+                v.AddError($"--announce-repeats: {v.GetValue(repeats)} is not between 0 and 9");
+            }
+        });
         var noBgp = new Option<bool>("--no-bgp") { Description = "No BGP sessions (BGPPeers are ignored)." };
         var routerId = new Option<string?>("--router-id") { Description = "BGP identifier (an IPv4 address) for BGPPeers that name none; default: the node's first IPv4 address." };
         var metrics = new Option<string?>("--metrics") { Description = "host:port for /metrics, /healthz and /readyz." };
@@ -28,7 +36,7 @@ internal static class AgentCommand
         var withdrawDelay = new Option<double>("--withdraw-delay") { Description = "Seconds a BGP-mode address stays after its route was withdrawn, for packets already on their way.", DefaultValueFactory = _ => AgentOptions.Defaults.WithdrawDelay.TotalSeconds };
         var cmd = new Command("agent", "Puts the addresses of the IPClaims assigned to this node on its interfaces and announces them (ARP/NDP, BGP).")
         {
-            node, kubeconfig, netns, ns, lease, renew, noAnnounce, noBgp, routerId, metrics, peerPort, outageHold, bfdInProcess, drain, handover, withdrawDelay,
+            node, kubeconfig, netns, ns, lease, renew, noAnnounce, repeats, noBgp, routerId, metrics, peerPort, outageHold, bfdInProcess, drain, handover, withdrawDelay,
         };
         cmd.SetAction(async (r, ct) =>
         {
@@ -84,6 +92,7 @@ internal static class AgentCommand
                 LeaseDuration = TimeSpan.FromSeconds(leaseSeconds),
                 RenewInterval = TimeSpan.FromSeconds(renewSeconds),
                 Announce = !r.GetValue(noAnnounce),
+                AnnounceRepeats = r.GetValue(repeats),
                 Bgp = !r.GetValue(noBgp),
                 RouterId = rid,
                 MetricsAddress = r.GetValue(metrics),

@@ -18,7 +18,10 @@ public sealed class Announcer(PacketSocket socket)
     /// Dense in the first second: a neighbour may ignore an update for its lock time (1 s by
     /// default in Linux) after its entry last changed, so a repeat lands soon after that ends.
     /// </remarks>
-    public IReadOnlyList<TimeSpan> Repeats { get; init; } = [.. new[] { 100, 250, 500, 750, 1000, 1250, 1500, 2000, 3000 }.Select(ms => TimeSpan.FromMilliseconds(ms))];
+    public IReadOnlyList<TimeSpan> Repeats { get; init; } = Schedule;
+
+    /// <summary>The default <see cref="Repeats"/>; fewer repeats are its first ones.</summary>
+    public static readonly IReadOnlyList<TimeSpan> Schedule = [.. new[] { 100, 250, 500, 750, 1000, 1250, 1500, 2000, 3000 }.Select(ms => TimeSpan.FromMilliseconds(ms))];
 
     public long FramesSent => Interlocked.Read(ref _sent);
 
