@@ -144,7 +144,8 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     public async Task StartAsync(CancellationToken ct = default)
     {
         _dataplane = new Dataplane(_options.Netns, _options.Mark, _options.Announce, _options.AnnounceRepeats);
-        LogStarting(_logger, _options.Node, _options.Netns ?? "(own)", _dataplane.Marked().Count);
+        var leftovers = _dataplane.Marked().Count;
+        LogStarting(_logger, _options.Node, _options.Netns ?? "(own)", leftovers);
 
         // Everything that can fail at start fails before the first renewal: an agent that exits
         // must never have told the controller it was there to take claims.
@@ -177,7 +178,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
         if (_options.Bgp)
         {
-            _bgp = new BgpPeering(_client, _options, _logs, DefaultRouterId);
+            _bgp = new BgpPeering(_client, _options, _logs, DefaultRouterId) { Restarted = leftovers > 0 };
             _bgp.Changed += () => _statusWake.Set();
             _loops.Add(Task.Run(() => _bgp.RunAsync(stop), CancellationToken.None));
         }

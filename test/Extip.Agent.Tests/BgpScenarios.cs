@@ -40,10 +40,10 @@ public sealed class BgpScenarios(ITestOutputHelper output)
     }
 
     /// <summary>Router, nodes n1 and n2 (IPv4 and IPv6 sessions each), controller (All, BGP pools), one BGPPeer per family.</summary>
-    private static async Task<World> WorldAsync(bool bfd = false, int holdTime = 9, string? password = null)
+    private static async Task<World> WorldAsync(bool bfd = false, int holdTime = 9, string? password = null, bool gracefulRestart = false, TimeSpan? leaseDuration = null)
     {
         var env = await EmbeddedAsync();
-        var lab = new NodeLab(env, fabric: true);
+        var lab = new NodeLab(env, fabric: true) { LeaseDuration = leaseDuration ?? TimeSpan.FromSeconds(2) };
         try
         {
             lab.AddNode("n1");
@@ -77,6 +77,7 @@ public sealed class BgpScenarios(ITestOutputHelper output)
                     ConnectTime = "1s",
                     Bfd = bfd ? new BfdModel { MinRxMs = 50, MinTxMs = 50, Multiplier = 3 } : null,
                     PasswordSecret = password is null ? null : new SecretKeyRef { Namespace = "bgp-secrets", Name = "tor" },
+                    GracefulRestart = gracefulRestart ? true : null,
                 });
             }
 
@@ -256,6 +257,59 @@ public sealed class BgpScenarios(ITestOutputHelper output)
 
         // Nobody removed n1's address: a dead agent cannot (and the router no longer sends it traffic).
         Assert.Contains("203.0.113.0/32", w.Lab.MarkedText("n1"));
+    }
+
+    /// <summary>
+    /// With <c>gracefulRestart</c> on the BGPPeer, an agent killed and started again at once (a crash,
+    /// an upgrade that does not drain) costs no next hop: the router keeps n1's route as stale while
+    /// the agent is gone, the addresses stay on n1, and the new agent (R and F bits set: it found
+    /// them) sends End-of-RIB only once it knows its claims, with the route in it.
+    /// </summary>
+    [Fact]
+    public async Task KilledAgent_WithGracefulRestart_TheRouterNeverDropsTheNextHop_AcrossTheRestart()
+    {
+        // A Lease longer than the restart: the claims stay with n1, as in a quick restart.
+        await using var w = await WorldAsync(gracefulRestart: true, leaseDuration: TimeSpan.FromSeconds(15));
+        var p1 = w.Lab.StartAgentProcess("n1");
+        w.Lab.StartAgentProcess("n2");
+        await DualStackServiceAsync(w.Env);
+        await EcmpAsync(w);
+        var n1 = w.Fabric.V4("n1").ToString();
+
+        // The router's kernel route, sampled all along.
+        int samples = 0, without = 0;
+        using var stop = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                samples++;
+                if (!Hops(w, V4).Contains(n1, StringComparison.Ordinal))
+                {
+                    without++;
+                }
+
+                await Task.Delay(2);
+            }
+        });
+
+        p1.Kill();
+        await w.Router.WaitAsync(w.Fabric.V4("n1"), p => !p.Established, TimeSpan.FromSeconds(30), "the router saw n1's session go");
+        var down = samples;
+        w.Lab.StartAgentProcess("n1");
+        await UntilAsync(
+            () => NodeStatusAsync(w.Env, "n1").GetAwaiter().GetResult().Status?.Peers.Any(p => p.Name == "tor-v4" && p.State == "Established" && p.PrefixesAdvertised >= 1) == true,
+            TimeSpan.FromSeconds(60), () => $"the new agent Established with its route\n{Debug(w)}", 20);
+        await w.Router.WaitAsync(w.Fabric.V4("n1"), p => p.Established && p.Received >= 1, TimeSpan.FromSeconds(30), "the router Established with n1 again");
+
+        // Past End-of-RIB: a route missing from it would be gone from the kernel within milliseconds.
+        var at = samples;
+        await UntilAsync(() => samples >= at + 200, TimeSpan.FromSeconds(60), () => "200 more samples");
+        await stop.CancelAsync();
+        await sampler;
+        output.WriteLine($"{samples} samples of the router's route ({down} before n1's session was seen down): {without} without n1");
+        Assert.Equal(0, without);
+        Assert.Contains(n1, Hops(w, V4), StringComparison.Ordinal);
     }
 
     [Fact]

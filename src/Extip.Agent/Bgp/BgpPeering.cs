@@ -63,6 +63,13 @@ public sealed partial class BgpPeering : IAsyncDisposable
         _node.Changed += (_, _, _) => Wake();
     }
 
+    /// <summary>
+    /// The agent found addresses a previous run left on the node: it restarted, and the routes that
+    /// run announced still lead to addresses that are there (graceful restart's R and F bits).
+    /// After a reboot or on a first start, false: a helping peer drops stale routes at once.
+    /// </summary>
+    public bool Restarted { get; init; }
+
     /// <summary>Something a status or the metrics show has changed (a session's state, the set of peers).</summary>
     public event Action? Changed;
 
@@ -231,7 +238,7 @@ public sealed partial class BgpPeering : IAsyncDisposable
             }
 
             byAddress[options.PeerAddress] = name;
-            desired[name] = options with { Netns = _options.Netns };
+            desired[name] = options with { Netns = _options.Netns, RestartState = Restarted, ForwardingPreserved = Restarted };
             _lastGood[name] = (peer.Metadata.Generation ?? 0, desired[name]);
         }
 

@@ -109,11 +109,23 @@ public sealed partial class BgpSession : IAsyncDisposable
     /// <summary>Replaces what the session announces; changes go out at once when Established.</summary>
     public void Announce(IReadOnlyDictionary<Prefix, RouteAttributes> routes)
     {
-        if (Rib.Set(routes, Options.Family))
+        var first = !_ribKnown;
+        _ribKnown = true;
+        if (Rib.Set(routes, Options.Family) || first)
         {
             _wake.Set();
         }
     }
+
+    /// <summary>
+    /// Whether the routes to announce are known (<see cref="Announce"/> was called once). Until then
+    /// an Established session sends no UPDATE and no End-of-RIB: after a restart, a peer helping
+    /// with graceful restart keeps our stale routes until End-of-RIB, and one sent before the agent
+    /// knows its claims would tell it to drop them all (RFC 4724 §4.1, the deferral).
+    /// </summary>
+    private volatile bool _ribKnown;
+
+    private bool _wasEstablished;
 
     /// <summary>A connection the speaker's listener accepted from this peer.</summary>
     public void Accept(Socket socket)
@@ -462,12 +474,14 @@ public sealed partial class BgpSession : IAsyncDisposable
         conn.LinkLocal ??= NextHops.LinkLocalOnLink(Options.Netns, nextHop, Options.PeerAddress);
         _bfdDown = false;
 
-        await FlushAsync(conn, nextHop, ct).ConfigureAwait(false);
-
-        // End-of-RIB (RFC 4724 §2): all we have was sent.
-        await conn.SendAsync(Options.Family == AddressFamily.InterNetwork
-            ? new UpdateMessage([], [], [])
-            : new UpdateMessage([], [new MpUnreachAttribute(AfiSafi.IPv6Unicast, [])], []), ct).ConfigureAwait(false);
+        _wasEstablished = true;
+        var endOfRibSent = false;
+        if (_ribKnown)
+        {
+            await FlushAsync(conn, nextHop, ct).ConfigureAwait(false);
+            await SendEndOfRibAsync(conn, ct).ConfigureAwait(false);
+            endOfRibSent = true;
+        }
 
         var read = conn.ReadAsync(Timeout.InfiniteTimeSpan, ct);
         while (true)
@@ -537,7 +551,16 @@ public sealed partial class BgpSession : IAsyncDisposable
                 await RejectAsync(other, BgpError.ConnectionCollisionResolution, ct).ConfigureAwait(false);
             }
 
-            await FlushAsync(conn, nextHop, ct).ConfigureAwait(false);
+            if (_ribKnown)
+            {
+                await FlushAsync(conn, nextHop, ct).ConfigureAwait(false);
+                if (!endOfRibSent)
+                {
+                    await SendEndOfRibAsync(conn, ct).ConfigureAwait(false);
+                    endOfRibSent = true;
+                }
+            }
+
             if (_shuttingDown && Rib.SentCount == 0)
             {
                 await NotifyAsync(BgpError.Cease, BgpError.AdministrativeShutdown, []).ConfigureAwait(false);
@@ -600,6 +623,12 @@ public sealed partial class BgpSession : IAsyncDisposable
         }
     }
 
+    /// <summary>End-of-RIB (RFC 4724 §2): all we have was sent.</summary>
+    private async Task SendEndOfRibAsync(Connection conn, CancellationToken ct) =>
+        await conn.SendAsync(Options.Family == AddressFamily.InterNetwork
+            ? new UpdateMessage([], [], [])
+            : new UpdateMessage([], [new MpUnreachAttribute(AfiSafi.IPv6Unicast, [])], []), ct).ConfigureAwait(false);
+
     private async Task FlushAsync(Connection conn, IPAddress nextHop, CancellationToken ct)
     {
         var updates = Rib.Flush(Options.Family, Options.LocalAs, Options.IsInternal, nextHop, conn.Codec, conn.LinkLocal);
@@ -623,7 +652,7 @@ public sealed partial class BgpSession : IAsyncDisposable
         if (Options.GracefulRestart)
         {
             // Our addresses stay on the node while the agent restarts: forwarding is preserved.
-            caps.Add(new GracefulRestartCapability(false, Options.RestartTime, [(AfiSafi.Of(Options.Family), true)]));
+            caps.Add(new GracefulRestartCapability(Options.RestartState && !_wasEstablished, Options.RestartTime, [(AfiSafi.Of(Options.Family), Options.ForwardingPreserved)]));
         }
 
         var hold = (ushort)Options.HoldTime.TotalSeconds;

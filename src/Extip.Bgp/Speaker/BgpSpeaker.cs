@@ -21,7 +21,8 @@ public sealed class BgpSpeaker : IAsyncDisposable
     private BfdEndpoint? _bfd;
     private int _disposed;
     private Task? _accepting;
-    private IReadOnlyDictionary<Prefix, RouteAttributes> _routes = new Dictionary<Prefix, RouteAttributes>();
+    /// <summary>Null until the first <see cref="Announce"/>: sessions send nothing (not even End-of-RIB) before.</summary>
+    private IReadOnlyDictionary<Prefix, RouteAttributes>? _routes;
 
     public BgpSpeaker(string? netns, ILoggerFactory logs, int listenPort = 179)
     {
@@ -87,7 +88,10 @@ public sealed class BgpSpeaker : IAsyncDisposable
 
             _sessions[options.PeerAddress] = session;
             ApplyMd5(options);
-            session.Announce(_routes);
+            if (_routes is not null)
+            {
+                session.Announce(_routes);
+            }
         }
 
         session.Start();

@@ -38,9 +38,27 @@ public sealed record PeerOptions
     /// <summary>eBGP multihop: the TTL of outgoing packets (default 1 for eBGP, 64 for iBGP).</summary>
     public int? Ttl { get; init; }
 
+    /// <summary>
+    /// RFC 4724 graceful restart: the capability in our OPEN, so that a peer acting as helper keeps
+    /// our routes (as stale) for <see cref="RestartTime"/> when our connection drops without a
+    /// NOTIFICATION (the agent crashed or was killed), until we are back and say End-of-RIB.
+    /// </summary>
     public bool GracefulRestart { get; init; }
 
     public ushort RestartTime { get; init; } = 120;
+
+    /// <summary>
+    /// The Restart State (R) bit in the first OPEN of this session's life: this speaker has
+    /// restarted (the agent found the addresses a previous run left), so the peer must not wait for
+    /// our End-of-RIB before it sends its own routes. Later reconnections say 0.
+    /// </summary>
+    public bool RestartState { get; init; }
+
+    /// <summary>
+    /// The Forwarding State (F) bit: the addresses behind the routes we announced before the restart
+    /// are still on the node. When false the peer drops our stale routes at once, at the new OPEN.
+    /// </summary>
+    public bool ForwardingPreserved { get; init; } = true;
 
     /// <summary>BFD for this peer (RFC 5882): when its session goes down, so does the BGP session.</summary>
     public BfdOptions? Bfd { get; init; }

@@ -132,6 +132,10 @@ public sealed class CollisionTests
             PeerAddress = Fabric.RouterV4, LocalAs = RouterLab.NodeAs, PeerAs = RouterLab.RouterAs, Passive = true,
             RouterId = PeerOptions.RouterIdOf(lab.Fabric.V4("n1")), HoldTime = TimeSpan.FromSeconds(9),
         });
+
+        // It knows its routes (none): once Established it says End-of-RIB at once.
+        speaker.Announce(new Dictionary<Prefix, RouteAttributes>());
+
         // Passive: it waits in Active (on a busy machine it may take a while to get there) and never connects.
         await TestEnv.EventuallyAsync(() => Task.FromResult(session.State), s => s == SessionState.Active, TimeSpan.FromSeconds(60), "the passive session in Active");
 

@@ -101,6 +101,18 @@ public sealed class WireCaptureTests(ITestOutputHelper output)
         Assert.Superset(new HashSet<string>(["1", "2", "3", "5", "8", "14", "15", "32"]), attrs);
         Assert.True(bfdPackets.Count > 10, $"{bfdPackets.Count} BFD packets");
         Assert.Contains(bfdPackets, s => s.Trim() is "3" or "0x03"); // Up
+
+        // RFC 5880 §4.1 / RFC 5882 §4.3: our BFD lives and dies with the agent, BGP's control plane
+        // (the periodic packets come from its child process, which goes with it), so the Control
+        // Plane Independent bit is clear: a router may take BFD down during a restart as the restart.
+        Assert.Equal(["0"], capture.Fields($"{ours} && bfd", "bfd.flags.c").Select(c => c.Trim() is "False" ? "0" : c.Trim()).ToHashSet(StringComparer.Ordinal));
+
+        // Graceful restart (RFC 4724): forwarding preserved for IPv4 unicast, not restarting (a first start).
+        var gr = capture.Fields($"ip.src == {v4} && bgp.type == 1", "bgp.cap.gr.timers.restart_flag", "bgp.cap.gr.flag.pfs", "bgp.cap.gr.timers.restart_time");
+        Assert.NotEmpty(gr);
+        output.WriteLine($"our OPEN's graceful restart capability (R, F, time): {string.Join(" | ", gr)}");
+        static string Bit(string b) => b.Trim() switch { "True" => "1", "False" => "0", var x => x };
+        Assert.All(gr, l => Assert.Equal("0 1 120", string.Join(' ', l.Split('\t').Select(Bit))));
         Assert.Equal(SessionState.Idle, s6.State);
         Assert.Equal(SessionState.Idle, s4.State);
     }
