@@ -23,6 +23,7 @@ public sealed class AgentMetrics
     private readonly Gauge _announcements;
     private readonly Gauge _peersHeard;
     private readonly Gauge _outageHold;
+    private readonly Gauge _handoversTimedOut;
     private HashSet<string> _labelled = new(StringComparer.Ordinal);
 
     public AgentMetrics(ExtipAgent agent)
@@ -34,6 +35,7 @@ public sealed class AgentMetrics
         _fenced = f.CreateGauge("extip_agent_fenced", "1 while the agent cannot renew its Lease (it holds only what the fencing rule lets it keep).");
         _peersHeard = f.CreateGauge("extip_agent_peers_heard", "Peers whose signed heartbeat arrived in the last Lease duration.");
         _outageHold = f.CreateGauge("extip_agent_outage_hold", "1 while the Lease has run out and single-owner addresses stay because no peer reaches the API server either.");
+        _handoversTimedOut = f.CreateGauge("extip_agent_handovers_timed_out", "Addresses given up after --handover-timeout although the nodes their claims moved to never said they held them (since the agent started).");
         _announcements = f.CreateGauge("extip_agent_l2_announcements_sent", "Gratuitous ARP and unsolicited NA frames sent.");
         _sessionUp = f.CreateGauge("extip_agent_bgp_session_up", "1 while the BGP session with the peer is Established.", "peer");
         _sessionState = f.CreateGauge("extip_agent_bgp_session_state", "RFC 4271 state of the session: 0 Idle, 1 Connect, 2 Active, 3 OpenSent, 4 OpenConfirm, 5 Established.", "peer");
@@ -67,6 +69,7 @@ public sealed class AgentMetrics
         _peersHeard.Set(_agent.Peers.PeersHeard(_agent.Options.LeaseDuration));
         _outageHold.Set(_agent.HoldingThroughOutage ? 1 : 0);
         _announcements.Set(_agent.AnnouncementsSent);
+        _handoversTimedOut.Set(_agent.HandoversTimedOut);
         var now = new HashSet<string>(StringComparer.Ordinal);
         foreach (var s in _agent.Bgp?.Sessions ?? [])
         {

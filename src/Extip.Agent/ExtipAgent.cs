@@ -59,7 +59,6 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private readonly Handover _handover;
     private TimeSpan? _handoverRecheck;
     private readonly Wakeup _passed = new();
-    private volatile bool _draining;
 
     public ExtipAgent(IKubernetes client, AgentOptions options, ILoggerFactory logs)
     {
@@ -204,7 +203,6 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             return;
         }
 
-        _draining = true;
         _lease.Draining = true;
         var started = _options.Time.GetTimestamp();
         LogDraining(_logger, _claims.Items.Count(Mine));
@@ -230,8 +228,10 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     /// <summary>No claim names this node and nothing is being handed over.</summary>
     private bool Drained() => !_claims.Items.Any(Mine) && _handover.Count == 0 && !States.Any(s => s.State == AddressState.Held);
 
-    /// <summary>Whether the agent is stopping and handing its claims over.</summary>
-    public bool Draining => _draining;
+    /// <summary>Handovers given up because the new holders did not say in time that they held the address.</summary>
+    public long HandoversTimedOut => Interlocked.Read(ref _handoversTimedOut);
+
+    private long _handoversTimedOut;
 
     /// <summary>Graceful stop (SIGTERM): claims handed over (draining), then addresses removed, Lease released, status says so.</summary>
     public async Task StopAsync(CancellationToken ct = default)
@@ -650,6 +650,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             // Make-before-break: what moved to other nodes stays (announced) until they hold it,
             // and a BGP address stays a moment after its route was withdrawn.
             var handover = _handover.Pass(States, desired.Select(d => d.Claim).ToHashSet(StringComparer.Ordinal), _claims.Get, HeldBy, _options.Time.GetTimestamp());
+            Interlocked.Exchange(ref _handoversTimedOut, _handover.TimedOut);
             _handoverRecheck = handover.Recheck;
             foreach (var (want, claim) in handover.Kept)
             {
