@@ -84,12 +84,14 @@ def main():
         todo.extend(found - seen)
     out = {name: strip(defs[name]) for name in sorted(seen)}
 
-    # Fields added after v1.20 that extip's clients send.
+    # Fields added after v1.20 that extip's clients send or the embedded server writes.
     svc = out["io.k8s.api.core.v1.ServiceSpec"]["properties"]
     svc["loadBalancerClass"] = {"type": "string"}
     svc["internalTrafficPolicy"] = {"type": "string"}
     svc["trafficDistribution"] = {"type": "string"}
     out["io.k8s.api.core.v1.LoadBalancerIngress"]["properties"]["ipMode"] = {"type": "string"}
+    # The server itself writes it (a status write's entry says "status"), as kube-apiserver 1.22+ does.
+    out["io.k8s.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry"]["properties"]["subresource"] = {"type": "string"}
     ep = out["io.k8s.api.discovery.v1beta1.Endpoint"]["properties"]
     ep.pop("topology", None)
     ep["zone"] = {"type": "string"}

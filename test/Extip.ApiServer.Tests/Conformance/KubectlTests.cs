@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using k8s;
 
 namespace Extip.ApiServer.Tests.Conformance;
 
@@ -62,6 +63,25 @@ public abstract partial class ConformanceTests<TFixture>
         Assert.Equal("frontend2", await KubectlOk($"-n {ns} get svc frontend -o jsonpath={{.spec.selector.app}}"));
         var managers = await KubectlOk($"-n {ns} get svc frontend -o jsonpath={{.metadata.managedFields[*].manager}}");
         Assert.Contains("kubectl", managers.Split(' '));
+    }
+
+    /// <summary>
+    /// After a controller wrote the status (a managedFields entry for the status subresource), a
+    /// client-side apply of the Service draws no "unknown field" warning about what the server wrote.
+    /// </summary>
+    [Fact]
+    public async Task Kubectl_ApplyAfterAStatusWrite_NoWarningAboutTheServersOwnFields()
+    {
+        var ns = await Fixture.NewNamespaceAsync();
+        var lb = SeedService.Replace("type: NodePort", "type: LoadBalancer", StringComparison.Ordinal);
+        await KubectlOk($"-n {ns} apply -f -", lb);
+        var svc = await Client.CoreV1.ReadNamespacedServiceAsync("frontend", ns);
+        svc.Status = new k8s.Models.V1ServiceStatus { LoadBalancer = new k8s.Models.V1LoadBalancerStatus { Ingress = [new k8s.Models.V1LoadBalancerIngress { Ip = "203.0.113.9" }] } };
+        await Client.CoreV1.ReplaceNamespacedServiceStatusAsync(svc, "frontend", ns);
+        var (exit, stdout, stderr) = await Fixture.KubectlAsync($"-n {ns} apply -f -", lb.Replace("targetPort: 443", "targetPort: 8443", StringComparison.Ordinal));
+        Assert.True(exit == 0, $"kubectl apply failed ({exit}): {stderr}{stdout}");
+        Assert.Contains("configured", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("unknown field", stderr, StringComparison.Ordinal);
     }
 
     [Fact]
