@@ -48,10 +48,12 @@ public sealed class Dataplane : IDisposable
     private readonly Lock _announcingGate = new();
     private readonly HashSet<int> _promoting = [];
     private readonly string? _netns;
+    private readonly TimeProvider _time;
 
-    public Dataplane(string? netns, byte mark, bool announce = true, int announceRepeats = -1)
+    public Dataplane(string? netns, byte mark, bool announce = true, int announceRepeats = -1, TimeProvider? time = null)
     {
         _netns = netns;
+        _time = time ?? TimeProvider.System;
         _nl = RtNetlink.Open(netns);
         try
         {
@@ -65,7 +67,7 @@ public sealed class Dataplane : IDisposable
             throw;
         }
 
-        _announcer = new Announcer(_packets) { Repeats = announceRepeats >= 0 ? [.. Announcer.Schedule.Take(announceRepeats)] : Announcer.Schedule };
+        _announcer = new Announcer(_packets) { Time = _time, Repeats = announceRepeats >= 0 ? [.. Announcer.Schedule.Take(announceRepeats)] : Announcer.Schedule };
         _mark = mark;
         _announce = announce;
     }
@@ -105,7 +107,7 @@ public sealed class Dataplane : IDisposable
     /// <summary>Adds what is missing, removes what is marked and not wanted; returns the state of each wanted address.</summary>
     public IReadOnlyList<AddressState> Apply(IReadOnlyCollection<DesiredAddress> desired)
     {
-        var now = DateTime.UtcNow;
+        var now = _time.GetUtcNow().UtcDateTime;
         var links = _nl.Links().ToDictionary(l => l.Name, StringComparer.Ordinal);
         var present = _nl.Addresses();
         var states = new List<AddressState>();

@@ -68,7 +68,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         _options = options;
         _logs = logs;
         _logger = logs.CreateLogger("extip.agent");
-        _claims = new Informer<IpClaim>(Resources.Custom<IpClaim>(client, IpClaim.Plural), logs.CreateLogger("informer.ipclaims"))
+        _claims = new Informer<IpClaim>(Resources.Custom<IpClaim>(client, IpClaim.Plural), logs.CreateLogger("informer.ipclaims"), options.Time)
         {
             Required = true,
 
@@ -81,12 +81,12 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         _witness = new PeerWitness(options.Time, options.Node);
         _witness.Changed += () =>
         {
-            if (_lease.ValidUntil <= DateTime.UtcNow)
+            if (_lease.ValidUntil <= Now)
             {
                 Wake();
             }
         };
-        _ipNodes = new Informer<IpNode>(Resources.Custom<IpNode>(client, IpNode.Plural), logs.CreateLogger("informer.ipnodes"));
+        _ipNodes = new Informer<IpNode>(Resources.Custom<IpNode>(client, IpNode.Plural), logs.CreateLogger("informer.ipnodes"), options.Time);
         _handover = new Handover(options.Time, options.HandoverTimeout, options.WithdrawDelay, options.HandoverOverlap);
 
         // A node that says it holds what this one hands over ends the handover: look again.
@@ -129,7 +129,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     public PeerWitness Peers => _witness;
 
     /// <summary>The claims are known and the Lease is held.</summary>
-    public bool IsReady => _claims.IsReady && !_fenced && _lease.ValidUntil > DateTime.UtcNow;
+    public bool IsReady => _claims.IsReady && !_fenced && _lease.ValidUntil > Now;
 
     public AgentMetrics Metrics => _metrics ??= new AgentMetrics(this);
 
@@ -142,7 +142,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     /// <summary>Opens the dataplane (fails at once on a missing namespace or missing privileges) and starts the loops.</summary>
     public async Task StartAsync(CancellationToken ct = default)
     {
-        _dataplane = new Dataplane(_options.Netns, _options.Mark, _options.Announce, _options.AnnounceRepeats);
+        _dataplane = new Dataplane(_options.Netns, _options.Mark, _options.Announce, _options.AnnounceRepeats, _options.Time);
         var leftovers = _dataplane.Marked().Count;
         LogStarting(_logger, _options.Node, _options.Netns ?? "(own)", leftovers);
 
@@ -198,7 +198,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     /// </summary>
     private async Task DrainAsync(CancellationToken ct)
     {
-        if (_options.DrainTimeout <= TimeSpan.Zero || _fenced || !_claims.IsReady || _lease.ValidUntil <= DateTime.UtcNow || Drained())
+        if (_options.DrainTimeout <= TimeSpan.Zero || _fenced || !_claims.IsReady || _lease.ValidUntil <= Now || Drained())
         {
             return;
         }
@@ -227,6 +227,9 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
     /// <summary>No claim names this node and nothing is being handed over.</summary>
     private bool Drained() => !_claims.Items.Any(Mine) && _handover.Count == 0 && !States.Any(s => s.State == AddressState.Held);
+
+    /// <summary>The wall clock, from the injected <see cref="AgentOptions.Time"/>.</summary>
+    private DateTime Now => _options.Time.GetUtcNow().UtcDateTime;
 
     /// <summary>Handovers given up because the new holders did not say in time that they held the address.</summary>
     public long HandoversTimedOut => Interlocked.Read(ref _handoversTimedOut);
@@ -386,7 +389,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             {
                 try
                 {
-                    await Task.Delay(_options.RenewInterval / 4, ct).ConfigureAwait(false);
+                    await Task.Delay(_options.RenewInterval / 4, _options.Time, ct).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -424,7 +427,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
             try
             {
-                await Task.Delay(_options.RenewInterval, ct).ConfigureAwait(false);
+                await Task.Delay(_options.RenewInterval, _options.Time, ct).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -508,7 +511,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             _passed.Set();
 
             // Sleep until something changes, the resync is due, or the Lease would run out.
-            var untilFence = _lease.ValidUntil - DateTime.UtcNow;
+            var untilFence = _lease.ValidUntil - Now;
             if (!_fenced && untilFence <= TimeSpan.Zero)
             {
                 // The Lease ran out during the pass: fence right away.
@@ -525,7 +528,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             if (_outage && _options.OutageHold is { } hold)
             {
                 // Wake when the longest hold through an outage is over.
-                var untilHold = _lease.ValidUntil + hold - DateTime.UtcNow;
+                var untilHold = _lease.ValidUntil + hold - Now;
                 wait = TimeSpan.FromTicks(Math.Clamp(untilHold.Ticks + TimeSpan.TicksPerMillisecond, TimeSpan.TicksPerMillisecond, wait.Ticks));
             }
 
@@ -565,7 +568,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
     private async Task PassAsync(CancellationToken ct)
     {
-        var fenced = _lease.ValidUntil <= DateTime.UtcNow;
+        var fenced = _lease.ValidUntil <= Now;
         LogPass(_logger, fenced, _lease.ValidUntil);
         if (fenced != _fenced)
         {
@@ -636,7 +639,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             // claims moved, and must not take back what another node holds now. What is kept
             // lives on with the Lease: a relist slower than the kernel lifetimes the fenced passes
             // set (an API server just back, busy) must not remove an address it then adds again.
-            _dataplane!.Extend(KernelLifetime(_lease.ValidUntil - DateTime.UtcNow));
+            _dataplane!.Extend(KernelLifetime(_lease.ValidUntil - Now));
             return;
         }
         else
@@ -644,7 +647,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             (_outage, _fenceWhy) = (false, null);
             // The kernel fence: no address outlives this agent's Lease by more than the controller's
             // margin, even if the agent hangs right after this pass.
-            var lifetime = KernelLifetime(_lease.ValidUntil - DateTime.UtcNow);
+            var lifetime = KernelLifetime(_lease.ValidUntil - Now);
             var (desired, mine) = Desired(_ => true, lifetime);
 
             // Make-before-break: what moved to other nodes stays (announced) until they hold it,
@@ -716,7 +719,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             return _ => false;
         }
 
-        if (_options.OutageHold is { } hold && DateTime.UtcNow > _lease.ValidUntil + hold)
+        if (_options.OutageHold is { } hold && Now > _lease.ValidUntil + hold)
         {
             SetOutage(false, $"kept them for the longest hold ({hold.TotalSeconds:0.###} s)");
             return _ => false;
@@ -1027,7 +1030,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             return;
         }
 
-        var now = DateTime.UtcNow;
+        var now = Now;
         foreach (var c in conditions)
         {
             c.LastTransitionTime = now;

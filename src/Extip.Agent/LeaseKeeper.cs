@@ -13,7 +13,7 @@ namespace Extip.Agent;
 /// </summary>
 public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
 {
-    private long _validUntilTicks = DateTime.UtcNow.Add(options.LeaseDuration).Ticks;
+    private long _validUntilTicks = options.Time.GetUtcNow().UtcDateTime.Add(options.LeaseDuration).Ticks;
     private readonly long _started = options.Time.GetTimestamp();
 
     public string Name => ExtipApi.AgentLeasePrefix + options.Node;
@@ -21,11 +21,7 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
     /// <summary>Until when this agent may hold addresses; at start, one lease duration (an earlier life's Lease cannot outlast that).</summary>
     public DateTime ValidUntil => new(Interlocked.Read(ref _validUntilTicks), DateTimeKind.Utc);
 
-    public DateTime? LastRenewed { get; private set; }
-
     public Exception? LastError { get; private set; }
-
-    public int Failures { get; private set; }
 
     /// <summary>When (a timestamp of <see cref="AgentOptions.Time"/>) the API server last answered a renewal; null before the first.</summary>
     public long? ReachedAt { get; private set; }
@@ -66,7 +62,7 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
     public async Task<bool> RenewAsync(CancellationToken ct)
     {
         var outer = ct;
-        var now = DateTime.UtcNow;
+        var now = options.Time.GetUtcNow().UtcDateTime;
         var seconds = Math.Max(1, (int)Math.Ceiling(options.LeaseDuration.TotalSeconds));
 
         // A renewal that hangs is a failed one: the next attempt must not wait behind it.
@@ -100,8 +96,6 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
                 Mark(created.Metadata);
                 await client.CoordinationV1.CreateNamespacedLeaseAsync(created, options.Namespace, cancellationToken: ct).ConfigureAwait(false);
             }
-
-            LastRenewed = now;
             var until = now.AddSeconds(seconds);
             if (until.Ticks > Interlocked.Read(ref _validUntilTicks))
             {
@@ -109,7 +103,6 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
             }
 
             LastError = null;
-            Failures = 0;
             var reached = options.Time.GetTimestamp();
             if (ReachedAt is not { } last || options.Time.GetElapsedTime(last, reached) > options.LeaseDuration / 2)
             {
@@ -122,7 +115,6 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
         catch (Exception e) when (e is HttpOperationException or HttpRequestException or TimeoutException or IOException || (e is OperationCanceledException && bounded.IsCancellationRequested && !outer.IsCancellationRequested))
         {
             LastError = e;
-            Failures++;
             return false;
         }
     }
@@ -130,7 +122,7 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
     /// <summary>Clears the holder so that the controller moves this node's claims at once.</summary>
     public async Task ReleaseAsync(CancellationToken ct)
     {
-        Interlocked.Exchange(ref _validUntilTicks, DateTime.UtcNow.Ticks);
+        Interlocked.Exchange(ref _validUntilTicks, options.Time.GetUtcNow().UtcDateTime.Ticks);
         try
         {
             var lease = await client.CoordinationV1.ReadNamespacedLeaseAsync(Name, options.Namespace, cancellationToken: ct).ConfigureAwait(false);

@@ -16,15 +16,15 @@ internal sealed class ClusterView
 {
     public ClusterView(IKubernetes client, ControllerOptions options, ILoggerFactory logs)
     {
-        Services = new Informer<V1Service>(Resources.Services(client), logs.CreateLogger("informer.services"));
-        Namespaces = new Informer<V1Namespace>(Resources.Namespaces(client), logs.CreateLogger("informer.namespaces"));
-        Nodes = new Informer<V1Node>(Resources.Nodes(client), logs.CreateLogger("informer.nodes"));
-        EndpointSlices = new Informer<V1EndpointSlice>(Resources.EndpointSlices(client), logs.CreateLogger("informer.endpointslices"));
-        Leases = new Informer<V1Lease>(Resources.Leases(client, options.Namespace), logs.CreateLogger("informer.leases"));
-        Pools = new Informer<IpPool>(Resources.Custom<IpPool>(client, IpPool.Plural), logs.CreateLogger("informer.ippools")) { Required = true };
-        Claims = new Informer<IpClaim>(Resources.Custom<IpClaim>(client, IpClaim.Plural), logs.CreateLogger("informer.ipclaims")) { Required = true };
-        IpNodes = new Informer<IpNode>(Resources.Custom<IpNode>(client, IpNode.Plural), logs.CreateLogger("informer.ipnodes")) { Required = true };
-        Peers = new Informer<BgpPeer>(Resources.Custom<BgpPeer>(client, BgpPeer.Plural), logs.CreateLogger("informer.bgppeers"));
+        Services = new Informer<V1Service>(Resources.Services(client), logs.CreateLogger("informer.services"), options.Time);
+        Namespaces = new Informer<V1Namespace>(Resources.Namespaces(client), logs.CreateLogger("informer.namespaces"), options.Time);
+        Nodes = new Informer<V1Node>(Resources.Nodes(client), logs.CreateLogger("informer.nodes"), options.Time);
+        EndpointSlices = new Informer<V1EndpointSlice>(Resources.EndpointSlices(client), logs.CreateLogger("informer.endpointslices"), options.Time);
+        Leases = new Informer<V1Lease>(Resources.Leases(client, options.Namespace), logs.CreateLogger("informer.leases"), options.Time);
+        Pools = new Informer<IpPool>(Resources.Custom<IpPool>(client, IpPool.Plural), logs.CreateLogger("informer.ippools"), options.Time) { Required = true };
+        Claims = new Informer<IpClaim>(Resources.Custom<IpClaim>(client, IpClaim.Plural), logs.CreateLogger("informer.ipclaims"), options.Time) { Required = true };
+        IpNodes = new Informer<IpNode>(Resources.Custom<IpNode>(client, IpNode.Plural), logs.CreateLogger("informer.ipnodes"), options.Time) { Required = true };
+        Peers = new Informer<BgpPeer>(Resources.Custom<BgpPeer>(client, BgpPeer.Plural), logs.CreateLogger("informer.bgppeers"), options.Time);
     }
 
     /// <summary>BGPPeers: the controller writes their status.</summary>

@@ -391,7 +391,7 @@ internal sealed partial class ControllerSession
             if (nextExpiry is { } at)
             {
                 // Wake right after the earliest agent Lease runs out: that is when its claims move.
-                wait.CancelAfter(Max(TimeSpan.Zero, at - DateTimeOffset.UtcNow + TimeSpan.FromMilliseconds(5)));
+                wait.CancelAfter(Max(TimeSpan.Zero, at - Options.Time.GetUtcNow() + TimeSpan.FromMilliseconds(5)));
             }
 
             var expired = false;
@@ -422,12 +422,12 @@ internal sealed partial class ControllerSession
                 // Lease running out skips it: that is when claims must move at once.
                 if (!expired)
                 {
-                    await Task.Delay(Clamp(lastPass * 2, ClaimDebounce, TimeSpan.FromMilliseconds(500)), ct);
+                    await Task.Delay(Clamp(lastPass * 2, ClaimDebounce, TimeSpan.FromMilliseconds(500)), Options.Time, ct);
                 }
 
-                var started = DateTimeOffset.UtcNow;
+                var started = Options.Time.GetUtcNow();
                 nextExpiry = await Claims.SyncAsync(ct);
-                lastPass = DateTimeOffset.UtcNow - started;
+                lastPass = Options.Time.GetUtcNow() - started;
                 backoff.Reset();
                 Metrics.Reconciles.WithLabels("claims", "ok").Inc();
             }
@@ -454,7 +454,7 @@ internal sealed partial class ControllerSession
             try
             {
                 await NextPoolChangeAsync(ct);
-                await Task.Delay(100, ct);
+                await Task.Delay(TimeSpan.FromMilliseconds(100), Options.Time, ct);
                 await PoolStatus.SyncAsync(ct);
                 await PeerStatus.SyncAsync(ct);
             }
@@ -492,8 +492,8 @@ internal sealed partial class ControllerSession
         }
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var wait = at - DateTimeOffset.UtcNow;
-        await Task.WhenAny(_poolSignal.Reader.WaitToReadAsync(stop.Token).AsTask(), Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, stop.Token));
+        var wait = at - Options.Time.GetUtcNow();
+        await Task.WhenAny(_poolSignal.Reader.WaitToReadAsync(stop.Token).AsTask(), Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, Options.Time, stop.Token));
         await stop.CancelAsync();
         ct.ThrowIfCancellationRequested();
         _poolSignal.Reader.TryRead(out _);
@@ -505,11 +505,11 @@ internal sealed partial class ControllerSession
 
     private static TimeSpan Clamp(TimeSpan v, TimeSpan min, TimeSpan max) => v < min ? min : v > max ? max : v;
 
-    private static async Task DelayQuietly(TimeSpan t, CancellationToken ct)
+    private async Task DelayQuietly(TimeSpan t, CancellationToken ct)
     {
         try
         {
-            await Task.Delay(t, ct);
+            await Task.Delay(t, Options.Time, ct);
         }
         catch (OperationCanceledException)
         {

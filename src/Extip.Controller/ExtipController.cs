@@ -43,7 +43,7 @@ public sealed partial class ExtipController : IAsyncDisposable
         _logs = logs ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
         _logger = _logs.CreateLogger("extip.controller");
         _view = new ClusterView(client, options, _logs);
-        _events = new EventRecorder(client, "extip-controller", _logs.CreateLogger("extip.events"));
+        _events = new EventRecorder(client, "extip-controller", _logs.CreateLogger("extip.events"), _options.Time);
     }
 
     public ControllerMetrics Metrics { get; } = new();
@@ -131,7 +131,7 @@ public sealed partial class ExtipController : IAsyncDisposable
             StopSession();
             try
             {
-                await Task.Delay(_options.RetryPeriod, ct);
+                await Task.Delay(_options.RetryPeriod, _options.Time, ct);
             }
             catch (OperationCanceledException)
             {
@@ -218,7 +218,7 @@ public sealed partial class ExtipController : IAsyncDisposable
         {
             if (_options.InstallCrds)
             {
-                await CrdInstaller.InstallAsync(_client, ct);
+                await CrdInstaller.InstallAsync(_client, ct, _options.Time);
             }
 
             await EnsureNamespaceAsync(ct);
@@ -242,7 +242,7 @@ public sealed partial class ExtipController : IAsyncDisposable
         {
             try
             {
-                await Task.Delay(wait, ct);
+                await Task.Delay(wait, _options.Time, ct);
             }
             catch (OperationCanceledException)
             {

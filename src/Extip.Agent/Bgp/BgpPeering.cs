@@ -55,9 +55,9 @@ public sealed partial class BgpPeering : IAsyncDisposable
         _options = options;
         _defaultRouterId = defaultRouterId;
         _logger = logs.CreateLogger("extip.agent.bgp");
-        _peers = new Informer<BgpPeer>(Resources.Custom<BgpPeer>(client, BgpPeer.Plural), logs.CreateLogger("informer.bgppeers"));
-        _node = new Informer<V1Node>(Resources.Node(client, options.Node), logs.CreateLogger("informer.node"));
-        _events = new EventRecorder(client, "extip-agent", logs.CreateLogger("events"));
+        _peers = new Informer<BgpPeer>(Resources.Custom<BgpPeer>(client, BgpPeer.Plural), logs.CreateLogger("informer.bgppeers"), options.Time);
+        _node = new Informer<V1Node>(Resources.Node(client, options.Node), logs.CreateLogger("informer.node"), options.Time);
+        _events = new EventRecorder(client, "extip-agent", logs.CreateLogger("events"), options.Time);
         _speaker = new BgpSpeaker(options.Netns, logs) { BfdTransmit = options.BfdTransmit };
         _peers.Changed += (_, _, _) => Wake();
         _node.Changed += (_, _, _) => Wake();
@@ -238,7 +238,7 @@ public sealed partial class BgpPeering : IAsyncDisposable
             }
 
             byAddress[options.PeerAddress] = name;
-            desired[name] = options with { Netns = _options.Netns, RestartState = Restarted, ForwardingPreserved = Restarted };
+            desired[name] = options with { Netns = _options.Netns, RestartState = Restarted, ForwardingPreserved = Restarted, Time = _options.Time };
             _lastGood[name] = (peer.Metadata.Generation ?? 0, desired[name]);
         }
 

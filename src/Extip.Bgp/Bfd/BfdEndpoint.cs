@@ -449,7 +449,7 @@ public sealed partial class BfdEndpoint : IAsyncDisposable
             return now;
         }
 
-        var age = DateTimeOffset.UtcNow - k;
+        var age = Time.GetUtcNow() - k;
         if (age <= TimeSpan.Zero || age > MaxAge)
         {
             return now;

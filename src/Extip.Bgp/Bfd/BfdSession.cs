@@ -32,6 +32,7 @@ public sealed partial class BfdSession : IAsyncDisposable
     {
         _endpoint = endpoint;
         _logger = logger;
+        Since = endpoint.Time.GetUtcNow().UtcDateTime;
         Peer = peer;
         Local = local;
         _start = endpoint.Time.GetTimestamp();
@@ -129,7 +130,7 @@ public sealed partial class BfdSession : IAsyncDisposable
         }
     }
 
-    public DateTime Since { get; private set; } = DateTime.UtcNow;
+    public DateTime Since { get; private set; }
 
     /// <summary>When the last packet from the peer reached the machine (the endpoint's <see cref="TimeProvider"/> timestamp; 0 before any).</summary>
     public long LastPacketAt => Interlocked.Read(ref _lastPacketAt);
@@ -324,7 +325,7 @@ public sealed partial class BfdSession : IAsyncDisposable
             return;
         }
 
-        Since = DateTime.UtcNow;
+        Since = _endpoint.Time.GetUtcNow().UtcDateTime;
         LogState(_logger, Peer.ToString(), c.From, c.To, c.Diag);
         StateChanged?.Invoke(this, c);
     }

@@ -142,12 +142,12 @@ public sealed partial class BgpSession : IAsyncDisposable
         {
             Rib.Set(new Dictionary<Prefix, RouteAttributes>(), Options.Family);
             _wake.Set();
-            using var wait = new CancellationTokenSource(timeout);
+            using var wait = new CancellationTokenSource(timeout, Options.Time);
             try
             {
                 while (State == SessionState.Established && !wait.IsCancellationRequested)
                 {
-                    await Task.Delay(5, wait.Token).ConfigureAwait(false);
+                    await Task.Delay(TimeSpan.FromMilliseconds(5), Options.Time, wait.Token).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException)
@@ -217,7 +217,7 @@ public sealed partial class BgpSession : IAsyncDisposable
         }
 
         State = s;
-        EstablishedSince = s == SessionState.Established ? DateTime.UtcNow : null;
+        EstablishedSince = s == SessionState.Established ? Options.Time.GetUtcNow().UtcDateTime : null;
         StateChanged?.Invoke(this, s);
     }
 
@@ -468,8 +468,8 @@ public sealed partial class BgpSession : IAsyncDisposable
         var conn = _conn!;
         var hold = conn.Hold;
         var keepalive = hold == TimeSpan.Zero ? Timeout.InfiniteTimeSpan : Options.KeepaliveTime is { } k && k < hold ? k : hold / 3;
-        var nextKeepalive = DateTime.UtcNow + Jitter(keepalive);
-        var holdExpires = DateTime.UtcNow + hold;
+        var nextKeepalive = Options.Time.GetUtcNow().UtcDateTime + Jitter(keepalive);
+        var holdExpires = Options.Time.GetUtcNow().UtcDateTime + hold;
         var nextHop = conn.LocalAddress;
         conn.LinkLocal ??= NextHops.LinkLocalOnLink(Options.Netns, nextHop, Options.PeerAddress);
         _bfdDown = false;
@@ -486,7 +486,7 @@ public sealed partial class BgpSession : IAsyncDisposable
         var read = conn.ReadAsync(Timeout.InfiniteTimeSpan, ct);
         while (true)
         {
-            var now = DateTime.UtcNow;
+            var now = Options.Time.GetUtcNow().UtcDateTime;
             var wake = hold == TimeSpan.Zero ? Timeout.InfiniteTimeSpan : Max(TimeSpan.Zero, (nextKeepalive < holdExpires ? nextKeepalive : holdExpires) - now);
             using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
             if (wake != Timeout.InfiniteTimeSpan)
@@ -502,7 +502,7 @@ public sealed partial class BgpSession : IAsyncDisposable
             if (read.IsCompleted)
             {
                 var m = await read.ConfigureAwait(false);
-                holdExpires = DateTime.UtcNow + hold;
+                holdExpires = Options.Time.GetUtcNow().UtcDateTime + hold;
                 switch (m)
                 {
                     case NotificationMessage n:
@@ -568,7 +568,7 @@ public sealed partial class BgpSession : IAsyncDisposable
                 return Drop("shut down: routes withdrawn");
             }
 
-            now = DateTime.UtcNow;
+            now = Options.Time.GetUtcNow().UtcDateTime;
             if (hold != TimeSpan.Zero && now >= holdExpires)
             {
                 throw new BgpProtocolException(BgpError.HoldTimerExpired, 0, $"nothing from the peer for {hold.TotalSeconds} s");

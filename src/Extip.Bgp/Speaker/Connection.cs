@@ -154,7 +154,8 @@ internal sealed class Connection(Socket socket, bool outgoing) : IDisposable
             var waited = System.Diagnostics.Stopwatch.StartNew();
             while (waited.Elapsed < PeerCloseWait && socket.GetRawSocketOption(IpProtoTcp, TcpInfo, info) > 0 && info[0] != TcpStateClose)
             {
-                await Task.Delay(10).ConfigureAwait(false);
+                // The kernel's TCP state, polled on the real clock: nothing here to simulate.
+                await Task.Delay(TimeSpan.FromMilliseconds(10), TimeProvider.System).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)

@@ -63,6 +63,9 @@ public sealed record PeerOptions
     /// <summary>BFD for this peer (RFC 5882): when its session goes down, so does the BGP session.</summary>
     public BfdOptions? Bfd { get; init; }
 
+    /// <summary>The clock the session's timers (hold, keepalive, connect retry) read and wait on.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
     /// <summary>Network namespace the session's sockets live in.</summary>
     public string? Netns { get; init; }
 

@@ -70,7 +70,7 @@ internal sealed partial class AgentLabelReconciler(ControllerSession session, IL
                 LogRetry(logger, e.Message);
                 try
                 {
-                    await Task.Delay(backoff.Next(), ct);
+                    await Task.Delay(backoff.Next(), session.Options.Time, ct);
                 }
                 catch (OperationCanceledException)
                 {

@@ -80,7 +80,7 @@ internal sealed partial class AgentSecretsReconciler(ControllerSession session, 
                 LogRetry(logger, ExtipApi.AgentSecretsRole, e is HttpOperationException h ? $"{(int)h.Response.StatusCode} {h.Response.ReasonPhrase}: {h.Response.Content}" : e.Message);
                 try
                 {
-                    await Task.Delay(backoff.Next(), ct);
+                    await Task.Delay(backoff.Next(), session.Options.Time, ct);
                 }
                 catch (OperationCanceledException)
                 {

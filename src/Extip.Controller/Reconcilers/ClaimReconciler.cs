@@ -36,7 +36,7 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
     /// </summary>
     public bool LivenessChanged(out DateTimeOffset? nextExpiry)
     {
-        var now = DateTimeOffset.UtcNow;
+        var now = session.Options.Time.GetUtcNow();
         var (live, settling, quiet) = LiveAgents(now, out nextExpiry);
         var (outOfService, signalNext) = session.Signals.Judge(live, session.View.Nodes.Get);
         if (signalNext is { } wait)
@@ -176,7 +176,7 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
     public async Task<DateTimeOffset?> SyncAsync(CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
-        var now = DateTimeOffset.UtcNow;
+        var now = session.Options.Time.GetUtcNow();
         var view = session.View;
         var (live, settling, quiet) = LiveAgents(now, out var nextExpiry);
         (_lastLive, _lastSettling, _lastQuiet) = (live, settling, quiet);

@@ -63,13 +63,13 @@ internal sealed class PeerStatusReconciler(ControllerSession session)
         }
     }
 
-    private static Condition Condition(string type, bool on, string reason, string message, BgpPeer peer) => new()
+    private Condition Condition(string type, bool on, string reason, string message, BgpPeer peer) => new()
     {
         Type = type,
         Status = on ? "True" : "False",
         Reason = reason,
         Message = message,
-        LastTransitionTime = DateTime.UtcNow,
+        LastTransitionTime = session.Options.Time.GetUtcNow().UtcDateTime,
         ObservedGeneration = peer.Metadata.Generation,
     };
 

@@ -96,13 +96,13 @@ internal sealed class PoolStatusReconciler(ControllerSession session)
         }
     }
 
-    private static Condition Condition(string type, bool on, string reason, string message, IpPool pool) => new()
+    private Condition Condition(string type, bool on, string reason, string message, IpPool pool) => new()
     {
         Type = type,
         Status = on ? "True" : "False",
         Reason = reason,
         Message = message,
-        LastTransitionTime = DateTime.UtcNow,
+        LastTransitionTime = session.Options.Time.GetUtcNow().UtcDateTime,
         ObservedGeneration = pool.Metadata.Generation,
     };
 

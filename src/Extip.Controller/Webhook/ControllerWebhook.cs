@@ -109,7 +109,7 @@ internal sealed partial class ControllerWebhook(IKubernetes client, ClusterView 
                 Registered = true;
                 backoff = TimeSpan.FromSeconds(1);
                 var renewAt = RenewAt(pki);
-                next = TimeSpan.FromTicks(Math.Clamp((renewAt - DateTimeOffset.UtcNow).Ticks, TimeSpan.FromSeconds(1).Ticks, webhook.CheckEvery.Ticks));
+                next = TimeSpan.FromTicks(Math.Clamp((renewAt - options.Time.GetUtcNow()).Ticks, TimeSpan.FromSeconds(1).Ticks, webhook.CheckEvery.Ticks));
             }
             catch (Exception e) when (e is HttpOperationException or HttpRequestException or IOException or TimeoutException
                 || (e is OperationCanceledException && !ct.IsCancellationRequested))
@@ -121,7 +121,7 @@ internal sealed partial class ControllerWebhook(IKubernetes client, ClusterView 
 
             try
             {
-                await Task.Delay(next, ct);
+                await Task.Delay(next, options.Time, ct);
             }
             catch (OperationCanceledException)
             {
@@ -190,7 +190,7 @@ internal sealed partial class ControllerWebhook(IKubernetes client, ClusterView 
             {
             }
 
-            var now = DateTimeOffset.UtcNow;
+            var now = options.Time.GetUtcNow();
             var current = Read(secret);
             if (current is not null && now < RenewAt(current) && Annotation(secret!.Metadata, NamesAnnotation) == names)
             {

@@ -22,7 +22,7 @@ public static class CrdInstaller
     }
 
     /// <summary>Creates or replaces every CRD, then waits until each resource is served.</summary>
-    public static async Task InstallAsync(IKubernetes client, CancellationToken ct)
+    public static async Task InstallAsync(IKubernetes client, CancellationToken ct, TimeProvider? time = null)
     {
         foreach (var crd in Definitions())
         {
@@ -40,7 +40,8 @@ public static class CrdInstaller
 
         foreach (var crd in Definitions())
         {
-            var deadline = DateTime.UtcNow.AddSeconds(60);
+            var clock = time ?? TimeProvider.System;
+            var deadline = clock.GetUtcNow().AddSeconds(60);
             while (true)
             {
                 try
@@ -48,9 +49,9 @@ public static class CrdInstaller
                     await client.CustomObjects.ListClusterCustomObjectAsync(crd.Spec.Group, crd.Spec.Versions[0].Name, crd.Spec.Names.Plural, limit: 1, cancellationToken: ct);
                     break;
                 }
-                catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound && DateTime.UtcNow < deadline)
+                catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound && clock.GetUtcNow() < deadline)
                 {
-                    await Task.Delay(200, ct);
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), clock, ct);
                 }
             }
         }

@@ -13,8 +13,10 @@ namespace Extip.Kubernetes.Events;
 /// existing Event instead of adding one, as client-go's recorder does. Writing is in the
 /// background and never blocks a reconcile; a failed write is logged and dropped.
 /// </summary>
-public sealed partial class EventRecorder(IKubernetes client, string component, ILogger logger)
+public sealed partial class EventRecorder(IKubernetes client, string component, ILogger logger, TimeProvider? time = null)
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(10);
     private readonly Channel<(V1ObjectReference Target, string Type, string Reason, string Message)> _pending = Channel.CreateUnbounded<(V1ObjectReference, string, string, string)>();
     private readonly ConcurrentDictionary<string, (string Name, int Count, DateTime First, DateTime Last)> _recent = new(StringComparer.Ordinal);
@@ -51,7 +53,7 @@ public sealed partial class EventRecorder(IKubernetes client, string component, 
     {
         var ns = string.IsNullOrEmpty(target.NamespaceProperty) ? "default" : target.NamespaceProperty;
         var key = $"{target.Uid}/{reason}/{message}";
-        var now = DateTime.UtcNow;
+        var now = _time.GetUtcNow().UtcDateTime;
         if (_recent.TryGetValue(key, out var seen) && now - seen.Last < Window)
         {
             var count = seen.Count + 1;

@@ -14,9 +14,11 @@ namespace Extip.Kubernetes.Informers;
 /// relist, after a rate-limited backoff. <see cref="ReadyAsync"/> completes after the first full
 /// list. Every change is reported with the previous state, so handlers see what moved.
 /// </summary>
-public sealed partial class Informer<T>(ResourceOps<T> ops, ILogger logger)
+public sealed partial class Informer<T>(ResourceOps<T> ops, ILogger logger, TimeProvider? time = null)
     where T : IKubernetesObject<V1ObjectMeta>
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
     private readonly ConcurrentDictionary<string, T> _cache = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Backoff _backoff = new();
@@ -228,11 +230,11 @@ public sealed partial class Informer<T>(ResourceOps<T> ops, ILogger logger)
         Changed?.Invoke(type, obj, old);
     }
 
-    private static async Task DelayAsync(TimeSpan delay, CancellationToken ct)
+    private async Task DelayAsync(TimeSpan delay, CancellationToken ct)
     {
         try
         {
-            await Task.Delay(delay, ct);
+            await Task.Delay(delay, _time, ct);
         }
         catch (OperationCanceledException)
         {

@@ -19,8 +19,11 @@ public sealed class WorkQueue<TKey>
     private readonly TimeSpan _baseDelay;
     private readonly TimeSpan _maxDelay;
 
-    public WorkQueue(TimeSpan? baseDelay = null, TimeSpan? maxDelay = null)
+    private readonly TimeProvider _time;
+
+    public WorkQueue(TimeSpan? baseDelay = null, TimeSpan? maxDelay = null, TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
         _baseDelay = baseDelay ?? TimeSpan.FromMilliseconds(50);
         _maxDelay = maxDelay ?? TimeSpan.FromSeconds(30);
     }
@@ -65,7 +68,7 @@ public sealed class WorkQueue<TKey>
         }
 
         var delay = TimeSpan.FromMilliseconds(Math.Min(_maxDelay.TotalMilliseconds, _baseDelay.TotalMilliseconds * Math.Pow(2, Math.Min(failures - 1, 20))));
-        _ = Task.Delay(delay).ContinueWith(_ => Add(key), TaskScheduler.Default);
+        _ = Task.Delay(delay, _time).ContinueWith(_ => Add(key), TaskScheduler.Default);
     }
 
     /// <summary>The key succeeded: its backoff starts over.</summary>

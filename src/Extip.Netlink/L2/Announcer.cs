@@ -13,6 +13,9 @@ public sealed class Announcer(PacketSocket socket)
     /// <summary>Frames sent at once.</summary>
     public int Burst { get; init; } = 3;
 
+    /// <summary>The clock the repeats wait on.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
     /// <summary>Delays of the repeats, from the burst.</summary>
     /// <remarks>
     /// Dense in the first second: a neighbour may ignore an update for its lock time (1 s by
@@ -49,7 +52,7 @@ public sealed class Announcer(PacketSocket socket)
         var elapsed = TimeSpan.Zero;
         foreach (var at in Repeats)
         {
-            await Task.Delay(at - elapsed, ct).ConfigureAwait(false);
+            await Task.Delay(at - elapsed, Time, ct).ConfigureAwait(false);
             elapsed = at;
             Send(link, frame);
         }
