@@ -220,4 +220,16 @@ public sealed class CodecTests
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.True(allocated <= (256L * data.Length) + 16_384, $"{allocated} bytes allocated to decode {data.Length}");
     }
+
+    /// <summary>The NOTIFICATIONs the speaker sends name their subcodes (RFC 6608 FSM errors, RFC 9384 BFD Down).</summary>
+    [Theory]
+    [InlineData(BgpError.Fsm, BgpError.UnexpectedInOpenSent, 1, "FSM: unexpected message in OpenSent")]
+    [InlineData(BgpError.Fsm, BgpError.UnexpectedInOpenConfirm, 2, "FSM: unexpected message in OpenConfirm")]
+    [InlineData(BgpError.Fsm, BgpError.UnexpectedInEstablished, 3, "FSM: unexpected message in Established")]
+    [InlineData(BgpError.Cease, BgpError.BfdDown, 10, "cease: BFD down")]
+    public void ErrorSubcodes_HaveTheirRfcValues_AndDescriptions(byte code, byte subcode, byte rfcValue, string described)
+    {
+        Assert.Equal(rfcValue, subcode);
+        Assert.Equal(described, BgpError.Describe(code, subcode));
+    }
 }

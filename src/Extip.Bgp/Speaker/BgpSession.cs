@@ -31,9 +31,6 @@ public sealed partial class BgpSession : IAsyncDisposable
     /// <summary>§8.2.2: the hold time while waiting for the peer's OPEN.</summary>
     private static readonly TimeSpan LargeHoldTime = TimeSpan.FromMinutes(4);
 
-    /// <summary>RFC 9384: Cease subcode "BFD Down".</summary>
-    private const byte CeaseBfdDown = 10;
-
     private readonly ILogger _logger;
     private readonly Channel<Socket> _incoming = Channel.CreateUnbounded<Socket>();
     private readonly Wakeup _wake = new();
@@ -391,7 +388,7 @@ public sealed partial class BgpSession : IAsyncDisposable
                 await conn.SendAsync(KeepaliveMessage.Instance, ct).ConfigureAwait(false);
                 return (SessionState.OpenConfirm, $"OPEN from {open.Identifier}, AS {open.Asn}, hold {conn.Hold.TotalSeconds} s");
             default:
-                throw new BgpProtocolException(BgpError.Fsm, 1, $"{m.Type} in OpenSent");
+                throw new BgpProtocolException(BgpError.Fsm, BgpError.UnexpectedInOpenSent, $"{m.Type} in OpenSent");
         }
     }
 
@@ -430,7 +427,7 @@ public sealed partial class BgpSession : IAsyncDisposable
             {
                 KeepaliveMessage => Established(conn),
                 NotificationMessage n => throw new IOException($"the peer sent {n}"),
-                _ => throw new BgpProtocolException(BgpError.Fsm, 2, $"{m.Type} in OpenConfirm"),
+                _ => throw new BgpProtocolException(BgpError.Fsm, BgpError.UnexpectedInOpenConfirm, $"{m.Type} in OpenConfirm"),
             };
         }
     }
@@ -521,7 +518,7 @@ public sealed partial class BgpSession : IAsyncDisposable
                         _wake.Set();
                         break;
                     case OpenMessage:
-                        throw new BgpProtocolException(BgpError.Fsm, 3, "OPEN in Established");
+                        throw new BgpProtocolException(BgpError.Fsm, BgpError.UnexpectedInEstablished, "OPEN in Established");
                 }
 
                 read = conn.ReadAsync(Timeout.InfiniteTimeSpan, ct);
@@ -535,7 +532,7 @@ public sealed partial class BgpSession : IAsyncDisposable
             if (_bfdDown)
             {
                 // RFC 5882 §4.3: the forwarding path is gone; the session goes with it.
-                await NotifyAsync(BgpError.Cease, CeaseBfdDown, []).ConfigureAwait(false);
+                await NotifyAsync(BgpError.Cease, BgpError.BfdDown, []).ConfigureAwait(false);
                 return Drop("BFD went down");
             }
 

@@ -43,6 +43,14 @@ public static class BgpError
     public const byte ConnectionRejected = 5;
     public const byte ConnectionCollisionResolution = 7;
 
+    /// <summary>RFC 9384: the BFD session of the BGP session went down.</summary>
+    public const byte BfdDown = 10;
+
+    // Finite State Machine Error (RFC 6608)
+    public const byte UnexpectedInOpenSent = 1;
+    public const byte UnexpectedInOpenConfirm = 2;
+    public const byte UnexpectedInEstablished = 3;
+
     public static string Describe(byte code, byte subcode) => (code, subcode) switch
     {
         (MessageHeader, ConnectionNotSynchronized) => "message header: connection not synchronized",
@@ -68,12 +76,16 @@ public static class BgpError
         (UpdateMessage, MalformedAsPath) => "UPDATE: malformed AS_PATH",
         (UpdateMessage, _) => "UPDATE message error",
         (HoldTimerExpired, _) => "hold timer expired",
+        (Fsm, UnexpectedInOpenSent) => "FSM: unexpected message in OpenSent",
+        (Fsm, UnexpectedInOpenConfirm) => "FSM: unexpected message in OpenConfirm",
+        (Fsm, UnexpectedInEstablished) => "FSM: unexpected message in Established",
         (Fsm, _) => "finite state machine error",
         (Cease, AdministrativeShutdown) => "cease: administrative shutdown",
         (Cease, PeerDeconfigured) => "cease: peer de-configured",
         (Cease, AdministrativeReset) => "cease: administrative reset",
         (Cease, ConnectionRejected) => "cease: connection rejected",
         (Cease, ConnectionCollisionResolution) => "cease: connection collision resolution",
+        (Cease, BfdDown) => "cease: BFD down",
         (Cease, _) => "cease",
         (RouteRefresh, _) => "ROUTE-REFRESH message error",
         _ => $"error code {code}",
