@@ -60,7 +60,7 @@ public sealed class AgentMetrics
     private void Collect()
     {
         var states = _agent.States;
-        foreach (var state in new[] { "Held", "Pending", "Failed" })
+        foreach (var state in new[] { AddressState.Held, AddressState.Pending, AddressState.Failed })
         {
             _addresses.WithLabels(state).Set(states.Count(s => s.State == state));
         }

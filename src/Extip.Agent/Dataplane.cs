@@ -26,9 +26,10 @@ public sealed record InterfaceState(string Name, bool Up, IReadOnlyList<string> 
 /// <summary>Where a desired address stands on the node.</summary>
 public sealed record AddressState(DesiredAddress Want, string State, string? Message, DateTime Since)
 {
-    public const string Held = "Held";
-    public const string Pending = "Pending";
-    public const string Failed = "Failed";
+    // The IPNode status's words: the controller and `extip status` read them there.
+    public const string Held = Kubernetes.Models.NodeAddressStatus.HeldState;
+    public const string Pending = Kubernetes.Models.NodeAddressStatus.PendingState;
+    public const string Failed = Kubernetes.Models.NodeAddressStatus.FailedState;
 }
 
 /// <summary>

@@ -1005,7 +1005,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
                     : missing.Count == 0 ? $"{held.Count} addresses held" : string.Join("; ", missing.Select(m => $"{m.Want}: {m.Message}")),
             },
         };
-        var addresses = states.Select(s => new HeldAddress
+        var addresses = states.Select(s => new NodeAddressStatus
             {
                 Address = s.Want.Address.ToString(),
                 PrefixLength = s.Want.PrefixLength,

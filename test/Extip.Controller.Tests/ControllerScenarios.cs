@@ -176,7 +176,7 @@ public abstract class ControllerScenarios
         await using var env = await NewEnvAsync();
         var status = new IpNodeStatusModel
         {
-            Addresses = [new Extip.Kubernetes.Models.HeldAddress { Address = "203.0.113.5", PrefixLength = 32, Interface = "lo", Mode = "BGP", State = "Held", Since = DateTime.UtcNow }],
+            Addresses = [new Extip.Kubernetes.Models.NodeAddressStatus { Address = "203.0.113.5", PrefixLength = 32, Interface = "lo", Mode = "BGP", State = "Held", Since = DateTime.UtcNow }],
             Conditions = [new Condition { Type = "Ready", Status = "True", Reason = "AllHeld", Message = "1 addresses held", LastTransitionTime = DateTime.UtcNow }],
             LastUpdate = DateTime.UtcNow,
         };

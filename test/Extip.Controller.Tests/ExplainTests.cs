@@ -37,7 +37,7 @@ public sealed class ExplainTests
         Metadata = new V1ObjectMeta { Name = node, Labels = new Dictionary<string, string> { [ExtipApi.AgentLabel] = live } },
         Status = new IpNodeStatusModel
         {
-            Addresses = holds is null ? [] : [new HeldAddress { Address = holds, PrefixLength = 32, Interface = "lo", Mode = "BGP", State = HeldAddress.HeldState }],
+            Addresses = holds is null ? [] : [new NodeAddressStatus { Address = holds, PrefixLength = 32, Interface = "lo", Mode = "BGP", State = NodeAddressStatus.HeldState }],
             Peers = [.. peers.Select(p => new PeerStatus { Name = p.Name, Address = "192.0.2.1", State = p.State })],
         },
     };

@@ -261,7 +261,7 @@ public sealed record ServiceExplanation(
                 return $"{a.Address}: {stale.Node} {stale.Why} (is the controller running and leading? it moves such claims)";
             }
 
-            if (holders.FirstOrDefault(n => n.AddressState?.StartsWith(HeldAddress.HeldState, StringComparison.Ordinal) != true) is { } waiting)
+            if (holders.FirstOrDefault(n => n.AddressState?.StartsWith(NodeAddressStatus.HeldState, StringComparison.Ordinal) != true) is { } waiting)
             {
                 return $"{a.Address} is not held by {waiting.Node} yet: {waiting.Why}";
             }

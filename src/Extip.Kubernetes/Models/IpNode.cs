@@ -17,7 +17,7 @@ public sealed class IpNodeSpecModel
 public sealed class IpNodeStatusModel
 {
     [JsonPropertyName("addresses")]
-    public List<HeldAddress> Addresses { get; set; } = [];
+    public List<NodeAddressStatus> Addresses { get; set; } = [];
 
     [JsonPropertyName("peers")]
     public List<PeerStatus> Peers { get; set; } = [];
@@ -74,14 +74,14 @@ public sealed class IpNodeSummary
     public int BfdUp { get; set; }
 
     /// <summary>Counts of the given addresses and sessions (BGP Established, BFD Up).</summary>
-    public static IpNodeSummary Of(IReadOnlyCollection<HeldAddress> addresses, IReadOnlyCollection<PeerStatus> peers)
+    public static IpNodeSummary Of(IReadOnlyCollection<NodeAddressStatus> addresses, IReadOnlyCollection<PeerStatus> peers)
     {
         ArgumentNullException.ThrowIfNull(addresses);
         ArgumentNullException.ThrowIfNull(peers);
         return new IpNodeSummary
         {
             Addresses = addresses.Count,
-            Held = addresses.Count(a => a.State == HeldAddress.HeldState),
+            Held = addresses.Count(a => a.State == NodeAddressStatus.HeldState),
             Peers = peers.Count,
             PeersUp = peers.Count(p => p.State == PeerStatus.Established),
             BfdUp = peers.Count(p => p.Bfd == PeerStatus.BfdUp),
@@ -89,9 +89,17 @@ public sealed class IpNodeSummary
     }
 }
 
-public sealed class HeldAddress
+/// <summary>One address in an IPNode's status: what the node's agent did with a claim that names the node.</summary>
+public sealed class NodeAddressStatus
 {
+    /// <summary>On the interface (and announced, for L2 and BGP).</summary>
     public const string HeldState = "Held";
+
+    /// <summary>Not there yet: the claim's interface is missing or down.</summary>
+    public const string PendingState = "Pending";
+
+    /// <summary>The kernel refused it; the message says why.</summary>
+    public const string FailedState = "Failed";
 
     [JsonPropertyName("address")]
     public string Address { get; set; } = string.Empty;
@@ -105,7 +113,7 @@ public sealed class HeldAddress
     [JsonPropertyName("mode")]
     public string Mode { get; set; } = string.Empty;
 
-    /// <summary>Held, Pending (interface missing), Failed.</summary>
+    /// <summary><see cref="HeldState"/>, <see cref="PendingState"/> or <see cref="FailedState"/>.</summary>
     [JsonPropertyName("state")]
     public string State { get; set; } = string.Empty;
 

@@ -53,7 +53,7 @@ public sealed partial record StatusReport
         // The agent's interfaces first, in its order; then the interfaces its extip addresses name
         // and it did not list (missing, or an agent that does not report interfaces).
         var held = status.Addresses.ToLookup(a => (a.Interface, Normal($"{a.Address}/{a.PrefixLength}")));
-        var placed = new HashSet<HeldAddress>(ReferenceEqualityComparer.Instance);
+        var placed = new HashSet<NodeAddressStatus>(ReferenceEqualityComparer.Instance);
         var interfaces = new List<InterfaceReport>();
         foreach (var i in status.Interfaces)
         {
@@ -93,14 +93,14 @@ public sealed partial record StatusReport
         return new NodeReport(node.Metadata.Name, agent, isReady, reason, message, status.LastUpdate, interfaces);
     }
 
-    private static ExtipAddress Extip(HeldAddress a, bool live, Dictionary<string, IpClaim> claims)
+    private static ExtipAddress Extip(NodeAddressStatus a, bool live, Dictionary<string, IpClaim> claims)
     {
         var claim = claims.GetValueOrDefault(Normal(a.Address));
         return new ExtipAddress(
             claim?.Metadata.Name ?? string.Empty,
             a.Mode,
             a.State,
-            live && a.State == HeldAddress.HeldState,
+            live && a.State == NodeAddressStatus.HeldState,
             claim?.Spec.Pool,
             claim?.Spec.Owners.Order(StringComparer.Ordinal).ToList() ?? [],
             a.Since,

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Extip.Kubernetes.Models;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
@@ -141,7 +142,7 @@ public static class StatusText
 
     private static string HoldState(string state) => state switch
     {
-        "Held" => "[green]Held[/]",
+        NodeAddressStatus.HeldState => $"[green]{NodeAddressStatus.HeldState}[/]",
         NodeHold.Gone => "[red]Gone[/]",
         _ => $"[yellow]{Esc(state)}[/]",
     };

@@ -31,7 +31,7 @@ public sealed class IpNodeStatusSchemaTests : IAsyncLifetime
     /// <summary>A status with every field set, as the agent writes it.</summary>
     private static IpNodeStatusModel FullStatus()
     {
-        var addresses = new List<HeldAddress>
+        var addresses = new List<NodeAddressStatus>
         {
             new() { Address = "200.1.1.1", PrefixLength = 32, Interface = "lo", Mode = "BGP", State = "Held", Since = StatusSite.Now },
             new() { Address = "10.9.9.9", PrefixLength = 32, Interface = "vip0", Mode = "Local", State = "Pending", Message = "interface vip0 does not exist", Since = StatusSite.Now },

@@ -215,7 +215,7 @@ public sealed class StatusReportTests
     {
         var node = StatusSite.Nodes().Single(n => n.Metadata.Name == "node-a");
         node.Status!.Interfaces = [new NodeInterface { Name = "lo", Up = true, Addresses = ["2001:db8:1000::5/128"] }];
-        node.Status.Addresses = [new HeldAddress { Address = "2001:DB8:1000:0::5", PrefixLength = 128, Interface = "lo", Mode = "BGP", State = "Held" }];
+        node.Status.Addresses = [new NodeAddressStatus { Address = "2001:DB8:1000:0::5", PrefixLength = 128, Interface = "lo", Mode = "BGP", State = "Held" }];
         var claim = new IpClaim { Metadata = new() { Name = "2001-db8-1000--5" }, Spec = new IpClaimSpecModel { Address = "2001:db8:1000::5", PrefixLength = 128, Mode = "BGP", Owners = ["web/v6"], Nodes = ["node-a"] } };
         var report = StatusReport.Build([node], [claim], [], [], [], StatusSite.Leases(), StatusSite.Now);
 

@@ -123,7 +123,7 @@ internal static class StatusSite
 
     private static NodeInterface Iface(string name, bool up, params string[] addresses) => new() { Name = name, Up = up, Addresses = [.. addresses] };
 
-    private static HeldAddress Held(string address, string iface, string mode, string state, DateTime since, string? message = null) =>
+    private static NodeAddressStatus Held(string address, string iface, string mode, string state, DateTime since, string? message = null) =>
         new() { Address = address, PrefixLength = 32, Interface = iface, Mode = mode, State = state, Since = since, Message = message };
 
     private static Condition Ready(bool ready, string reason, string message) =>
