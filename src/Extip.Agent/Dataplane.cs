@@ -6,7 +6,7 @@ using Extip.Netlink.Wire;
 namespace Extip.Agent;
 
 /// <summary>An address a claim wants on this node.</summary>
-public sealed record DesiredAddress(IPAddress Address, int PrefixLength, string Interface, string Mode, string Claim)
+public sealed record DesiredAddress(IPAddress Address, int PrefixLength, string Interface, Extip.Core.Pools.AnnounceMode Mode, string Claim)
 {
     /// <summary>The kernel's lifetime for it, in whole seconds (refreshed at every pass); null: forever.</summary>
     public uint? LifetimeSeconds { get; init; }

@@ -313,7 +313,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private static Dictionary<Prefix, RouteAttributes> BgpRoutes(IEnumerable<AddressState> states, IReadOnlyDictionary<string, IpClaim> claims)
     {
         var routes = new Dictionary<Prefix, RouteAttributes>();
-        foreach (var s in states.Where(s => s.State == AddressState.Held && string.Equals(s.Want.Mode, "BGP", StringComparison.OrdinalIgnoreCase)))
+        foreach (var s in states.Where(s => s.State == AddressState.Held && s.Want.Mode == Extip.Core.Pools.AnnounceMode.BGP))
         {
             routes[Prefix.Host(s.Want.Address)] = claims.TryGetValue(s.Want.Claim, out var c) ? Attributes(c) : RouteAttributes.None;
         }
@@ -558,7 +558,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         {
             if (IPAddress.TryParse(claim.Spec.Address, out var ip))
             {
-                desired.Add(new DesiredAddress(ip, claim.Spec.PrefixLength, claim.Spec.Interface, claim.Spec.Mode, claim.Metadata.Name) { LifetimeSeconds = lifetime });
+                desired.Add(new DesiredAddress(ip, claim.Spec.PrefixLength, claim.Spec.Interface, claim.Spec.AnnounceMode, claim.Metadata.Name) { LifetimeSeconds = lifetime });
                 mine[claim.Metadata.Name] = claim;
             }
         }
@@ -734,7 +734,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         string? cutOffBy = null;
         bool Verdict(IpClaim c)
         {
-            var l2 = string.Equals(c.Spec.Mode, "L2", StringComparison.OrdinalIgnoreCase);
+            var l2 = c.Spec.AnnounceMode == Extip.Core.Pools.AnnounceMode.L2;
             var peer = _witness.ConfirmsLoss(since, streak, iface => !l2 || iface == c.Spec.Interface);
             if (peer is null)
             {
@@ -1010,7 +1010,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
                 Address = s.Want.Address.ToString(),
                 PrefixLength = s.Want.PrefixLength,
                 Interface = s.Want.Interface,
-                Mode = s.Want.Mode,
+                Mode = s.Want.Mode.ToString(),
                 State = s.State,
                 Message = s.Message,
                 Since = s.Since,

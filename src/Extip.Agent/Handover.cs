@@ -73,7 +73,7 @@ public sealed class Handover(TimeProvider time, TimeSpan timeout, TimeSpan withd
                 continue;
             }
 
-            if (string.Equals(s.Want.Mode, "BGP", StringComparison.OrdinalIgnoreCase) && withdrawDelay > TimeSpan.Zero)
+            if (s.Want.Mode == Extip.Core.Pools.AnnounceMode.BGP && withdrawDelay > TimeSpan.Zero)
             {
                 e.WithdrawnAt ??= now;
                 var since = time.GetElapsedTime(e.WithdrawnAt.Value, now);
@@ -104,7 +104,7 @@ public sealed class Handover(TimeProvider time, TimeSpan timeout, TimeSpan withd
     public long TimedOut { get; private set; }
 
     private static bool SameAddress(IpClaimSpecModel spec, DesiredAddress want) =>
-        spec.Interface == want.Interface && spec.PrefixLength == want.PrefixLength && string.Equals(spec.Mode, want.Mode, StringComparison.OrdinalIgnoreCase)
+        spec.Interface == want.Interface && spec.PrefixLength == want.PrefixLength && spec.AnnounceMode == want.Mode
         && System.Net.IPAddress.TryParse(spec.Address, out var ip) && ip.Equals(want.Address);
 
     private sealed class Entry(long since)

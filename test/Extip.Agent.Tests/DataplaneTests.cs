@@ -21,8 +21,8 @@ public sealed class DataplaneTests
         Assert.Equal("0", Site.Exec(ns, "cat", "/proc/sys/net/ipv4/conf/eth0/promote_secondaries").Trim());
 
         // An L2 pool with a /27 mask: both addresses are in one subnet, the first is the primary.
-        var first = new DesiredAddress(IPAddress.Parse("192.0.2.1"), 27, "eth0", "L2", "c1");
-        var second = new DesiredAddress(IPAddress.Parse("192.0.2.2"), 27, "eth0", "L2", "c2");
+        var first = new DesiredAddress(IPAddress.Parse("192.0.2.1"), 27, "eth0", Extip.Core.Pools.AnnounceMode.L2, "c1");
+        var second = new DesiredAddress(IPAddress.Parse("192.0.2.2"), 27, "eth0", Extip.Core.Pools.AnnounceMode.L2, "c2");
         using var dp = new Dataplane(ns, NodeLab.Mark, announce: false);
         Assert.All(dp.Apply([first, second]), s => Assert.Equal(AddressState.Held, s.State));
 
@@ -44,7 +44,7 @@ public sealed class DataplaneTests
         using var site = Site.Create();
         var ns = site.AddNamespace("dp");
         using var dp = new Dataplane(ns, NodeLab.Mark, announce: false);
-        var held = new DesiredAddress(IPAddress.Parse("203.0.113.7"), 32, "lo", "BGP", "c1") { LifetimeSeconds = 2 };
+        var held = new DesiredAddress(IPAddress.Parse("203.0.113.7"), 32, "lo", Extip.Core.Pools.AnnounceMode.BGP, "c1") { LifetimeSeconds = 2 };
         Assert.All(dp.Apply([held]), s => Assert.Equal(AddressState.Held, s.State));
         using var nl = RtNetlink.Open(ns);
         nl.AddAddress(new RtNetlink.AddressSpec(nl.Link("lo")!.Index, IPAddress.Parse("203.0.113.8"), 32)); // not ours: forever, untouched
@@ -72,7 +72,7 @@ public sealed class DataplaneTests
         Site.Exec(peer, "ip", "addr", "add", "198.51.100.1/24", "dev", "eth0");
         Assert.Equal("0", Site.Exec(ns, "cat", "/proc/sys/net/ipv4/conf/eth0/arp_announce").Trim());
         using var dp = new Dataplane(ns, NodeLab.Mark, announce: false);
-        var vip = new DesiredAddress(IPAddress.Parse("192.0.2.1"), 32, "eth0", "L2", "c1");
+        var vip = new DesiredAddress(IPAddress.Parse("192.0.2.1"), 32, "eth0", Extip.Core.Pools.AnnounceMode.L2, "c1");
         Assert.All(dp.Apply([vip]), s => Assert.Equal(AddressState.Held, s.State));
         Assert.Equal("2", Site.Exec(ns, "cat", "/proc/sys/net/ipv4/conf/eth0/arp_announce").Trim());
 

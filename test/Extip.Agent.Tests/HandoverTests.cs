@@ -15,14 +15,14 @@ public sealed class HandoverTests
 
     public HandoverTests() => _handover = new Handover(_time, TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(200));
 
-    private static DesiredAddress Want(string ip, string mode = "L2", string iface = "eth0") => new(IPAddress.Parse(ip), 32, iface, mode, ip.Replace('.', '-'));
+    private static DesiredAddress Want(string ip, string mode = "L2", string iface = "eth0") => new(IPAddress.Parse(ip), 32, iface, Enum.Parse<Extip.Core.Pools.AnnounceMode>(mode), ip.Replace('.', '-'));
 
     private static AddressState Held(DesiredAddress want) => new(want, AddressState.Held, null, DateTime.UnixEpoch);
 
     private void Claim(DesiredAddress want, string distribution, params string[] nodes) => _claims[want.Claim] = new IpClaim
     {
         Metadata = new V1ObjectMeta { Name = want.Claim },
-        Spec = new IpClaimSpecModel { Address = want.Address.ToString(), PrefixLength = want.PrefixLength, Interface = want.Interface, Mode = want.Mode, Distribution = distribution, Nodes = [.. nodes] },
+        Spec = new IpClaimSpecModel { Address = want.Address.ToString(), PrefixLength = want.PrefixLength, Interface = want.Interface, Mode = want.Mode.ToString(), Distribution = distribution, Nodes = [.. nodes] },
     };
 
     private HandoverPass Pass(params AddressState[] previous) =>

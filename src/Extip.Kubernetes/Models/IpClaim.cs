@@ -24,8 +24,17 @@ public sealed class IpClaimSpecModel
     [JsonPropertyName("interface")]
     public string Interface { get; set; } = "lo";
 
+    /// <summary>The announcement as the CRD writes it; read it typed through <see cref="AnnounceMode"/>.</summary>
     [JsonPropertyName("mode")]
-    public string Mode { get; set; } = "Local";
+    public string Mode { get; set; } = nameof(Extip.Core.Pools.AnnounceMode.Local);
+
+    /// <summary>
+    /// <see cref="Mode"/> typed. A value that names no mode (a hand-edited claim, which the
+    /// controller puts back) reads as Local: the address without announcements.
+    /// </summary>
+    [JsonIgnore]
+    public Extip.Core.Pools.AnnounceMode AnnounceMode =>
+        Enum.GetValues<Extip.Core.Pools.AnnounceMode>().FirstOrDefault(m => string.Equals(m.ToString(), Mode, StringComparison.OrdinalIgnoreCase), Extip.Core.Pools.AnnounceMode.Local);
 
     /// <summary>
     /// All (every node in <see cref="Nodes"/> holds it: ECMP, several holders are normal) or
@@ -38,7 +47,7 @@ public sealed class IpClaimSpecModel
 
     /// <summary>Whether several nodes may hold the address at once (All, and not L2, whose address answers ARP on one node).</summary>
     [JsonIgnore]
-    public bool SharedByNodes => Distribution == "All" && Mode != "L2";
+    public bool SharedByNodes => Distribution == "All" && AnnounceMode != Extip.Core.Pools.AnnounceMode.L2;
 
     [JsonPropertyName("pool")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
