@@ -35,7 +35,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private readonly Wakeup _statusWake = new();
     private (IReadOnlyList<AddressState> States, IReadOnlyList<InterfaceState> Interfaces, bool Fenced)? _pendingStatus;
     private readonly Lock _statusGate = new();
-    private readonly Wakeup _wake = new();
+    private readonly Wakeup _wake;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
     private Dataplane? _dataplane;
@@ -58,7 +58,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private bool _outage;
     private readonly Handover _handover;
     private TimeSpan? _handoverRecheck;
-    private readonly Wakeup _passed = new();
+    private readonly Wakeup _passed;
 
     public ExtipAgent(IKubernetes client, AgentOptions options, ILoggerFactory logs)
     {
@@ -78,6 +78,8 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             MaxBackoff = options.RenewInterval,
         };
         _lease = new LeaseKeeper(client, options);
+        _wake = new Wakeup(options.Time);
+        _passed = new Wakeup(options.Time);
         _witness = new PeerWitness(options.Time, options.Node);
         _witness.Changed += () =>
         {
@@ -206,8 +208,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         _lease.Draining = true;
         var started = _options.Time.GetTimestamp();
         LogDraining(_logger, _claims.Items.Count(Mine));
-        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        bounded.CancelAfter(_options.DrainTimeout);
+        using var bounded = new Deadline(_options.Time, _options.DrainTimeout, ct);
         try
         {
             // At once, not at the next renewal: the controller moves the claims when it sees it.

@@ -1,3 +1,4 @@
+using Extip.Core.Concurrency;
 using System.Net;
 using Extip.Kubernetes.Models;
 using k8s;
@@ -66,8 +67,7 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
         var seconds = Math.Max(1, (int)Math.Ceiling(options.LeaseDuration.TotalSeconds));
 
         // A renewal that hangs is a failed one: the next attempt must not wait behind it.
-        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        bounded.CancelAfter(options.LeaseDuration / 2);
+        using var bounded = new Deadline(options.Time, options.LeaseDuration / 2, ct);
         ct = bounded.Token;
         try
         {
@@ -112,7 +112,7 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
             ReachedAt = reached;
             return true;
         }
-        catch (Exception e) when (e is HttpOperationException or HttpRequestException or TimeoutException or IOException || (e is OperationCanceledException && bounded.IsCancellationRequested && !outer.IsCancellationRequested))
+        catch (Exception e) when (e is HttpOperationException or HttpRequestException or TimeoutException or IOException || (e is OperationCanceledException && bounded.Token.IsCancellationRequested && !outer.IsCancellationRequested))
         {
             LastError = e;
             return false;

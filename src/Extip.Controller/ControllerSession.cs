@@ -1,3 +1,4 @@
+using Extip.Core.Concurrency;
 using System.Threading.Channels;
 using Extip.Controller.Mapping;
 using Extip.Controller.Metrics;
@@ -387,12 +388,8 @@ internal sealed partial class ControllerSession
         var lastPass = TimeSpan.Zero;
         while (!ct.IsCancellationRequested)
         {
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            if (nextExpiry is { } at)
-            {
-                // Wake right after the earliest agent Lease runs out: that is when its claims move.
-                wait.CancelAfter(Max(TimeSpan.Zero, at - Options.Time.GetUtcNow() + TimeSpan.FromMilliseconds(5)));
-            }
+            // Wake right after the earliest agent Lease runs out: that is when its claims move.
+            using var wait = new Deadline(Options.Time, nextExpiry is { } at ? Max(TimeSpan.Zero, at - Options.Time.GetUtcNow() + TimeSpan.FromMilliseconds(5)) : Timeout.InfiniteTimeSpan, ct);
 
             var expired = false;
             try

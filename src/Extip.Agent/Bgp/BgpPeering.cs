@@ -38,7 +38,7 @@ public sealed partial class BgpPeering : IAsyncDisposable
     private readonly EventRecorder _events;
     private readonly BgpSpeaker _speaker;
     private readonly Func<uint> _defaultRouterId;
-    private readonly Wakeup _wake = new();
+    private readonly Wakeup _wake;
     private readonly Lock _gate = new();
     private readonly Dictionary<string, (PeerOptions Options, BgpSession Session)> _active = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string Address, string Error)> _invalid = new(StringComparer.Ordinal);
@@ -55,6 +55,7 @@ public sealed partial class BgpPeering : IAsyncDisposable
         _options = options;
         _defaultRouterId = defaultRouterId;
         _logger = logs.CreateLogger("extip.agent.bgp");
+        _wake = new Wakeup(options.Time);
         _peers = new Informer<BgpPeer>(Resources.Custom<BgpPeer>(client, BgpPeer.Plural), logs.CreateLogger("informer.bgppeers"), options.Time);
         _node = new Informer<V1Node>(Resources.Node(client, options.Node), logs.CreateLogger("informer.node"), options.Time);
         _events = new EventRecorder(client, "extip-agent", logs.CreateLogger("events"), options.Time);

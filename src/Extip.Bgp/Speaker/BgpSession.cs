@@ -32,7 +32,8 @@ public sealed partial class BgpSession : IAsyncDisposable
     private static readonly TimeSpan LargeHoldTime = TimeSpan.FromMinutes(4);
 
     private readonly ILogger _logger;
-    private readonly Channel<Socket> _incoming = Channel.CreateUnbounded<Socket>();
+    private readonly Channel<IBgpConnection> _incoming = Channel.CreateUnbounded<IBgpConnection>();
+    private readonly IBgpConnector _connector;
     private readonly Wakeup _wake = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
@@ -46,12 +47,14 @@ public sealed partial class BgpSession : IAsyncDisposable
     private long _established;
     private int _disposed;
 
-    public BgpSession(PeerOptions options, ILogger logger)
+    /// <param name="connector">How connections to the peer are made; TCP when null.</param>
+    public BgpSession(PeerOptions options, ILogger logger, IBgpConnector? connector = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
         _logger = logger;
+        _connector = connector ?? TcpConnector.Instance;
     }
 
     public PeerOptions Options { get; }
@@ -125,9 +128,9 @@ public sealed partial class BgpSession : IAsyncDisposable
     private bool _wasEstablished;
 
     /// <summary>A connection the speaker's listener accepted from this peer.</summary>
-    public void Accept(Socket socket)
+    public void Accept(IBgpConnection connection)
     {
-        _incoming.Writer.TryWrite(socket);
+        _incoming.Writer.TryWrite(connection);
         _wake.Set();
     }
 
@@ -137,18 +140,31 @@ public sealed partial class BgpSession : IAsyncDisposable
         _shuttingDown = true;
         if (State == SessionState.Established)
         {
-            Rib.Set(new Dictionary<Prefix, RouteAttributes>(), Options.Family);
-            _wake.Set();
-            using var wait = new CancellationTokenSource(timeout, Options.Time);
-            try
+            var left = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            void OnState(BgpSession _, SessionState s)
             {
-                while (State == SessionState.Established && !wait.IsCancellationRequested)
+                if (s != SessionState.Established)
                 {
-                    await Task.Delay(TimeSpan.FromMilliseconds(5), Options.Time, wait.Token).ConfigureAwait(false);
+                    left.TrySetResult();
                 }
             }
-            catch (OperationCanceledException)
+
+            StateChanged += OnState;
+            try
             {
+                Rib.Set(new Dictionary<Prefix, RouteAttributes>(), Options.Family);
+                _wake.Set();
+                if (State == SessionState.Established)
+                {
+                    await left.Task.WaitAsync(timeout, Options.Time).ConfigureAwait(false);
+                }
+            }
+            catch (TimeoutException)
+            {
+            }
+            finally
+            {
+                StateChanged -= OnState;
             }
         }
 
@@ -281,7 +297,7 @@ public sealed partial class BgpSession : IAsyncDisposable
         var accepted = await WaitIncomingAsync(Jitter(Options.ConnectRetry), ct).ConfigureAwait(false);
         if (accepted is not null)
         {
-            return Use(accepted, outgoing: false);
+            return await UseAsync(accepted, outgoing: false, ct).ConfigureAwait(false);
         }
 
         return Options.Passive ? (SessionState.Active, "connect-retry timer expired; waiting for the peer") : (SessionState.Connect, "connect-retry timer expired");
@@ -292,70 +308,48 @@ public sealed partial class BgpSession : IAsyncDisposable
     {
         if (_incoming.Reader.TryRead(out var early))
         {
-            return Use(early, outgoing: false);
+            return await UseAsync(early, outgoing: false, ct).ConfigureAwait(false);
         }
 
-        var socket = TcpOptions.Create(Options.Netns, Options.Family);
+        using var attempt = new Deadline(Options.Time, Options.ConnectRetry, ct);
+        var connect = _connector.ConnectAsync(Options, attempt.Token);
+        var accept = _incoming.Reader.ReadAsync(attempt.Token).AsTask();
+        await Task.WhenAny(connect, accept).ConfigureAwait(false);
+        attempt.Cancel();
+        string? failure = null;
         try
         {
-            TcpOptions.SetTtl(socket, Options.Ttl ?? (Options.IsInternal ? 64 : 1));
-            if (Options.Password is { } password)
-            {
-                TcpOptions.SetMd5(socket, Options.PeerAddress, password);
-            }
-
-            if (Options.LocalAddress is { } local)
-            {
-                socket.Bind(new IPEndPoint(local, 0));
-            }
-
-            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            attempt.CancelAfter(Options.ConnectRetry);
-            var connect = socket.ConnectAsync(new IPEndPoint(Options.PeerAddress, Options.PeerPort), attempt.Token).AsTask();
-            var accept = _incoming.Reader.ReadAsync(attempt.Token).AsTask();
-            await Task.WhenAny(connect, accept).ConfigureAwait(false);
-            await attempt.CancelAsync().ConfigureAwait(false);
-            string? failure = null;
-            try
-            {
-                await connect.ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is SocketException or OperationCanceledException && !ct.IsCancellationRequested)
-            {
-                failure = e is SocketException s ? s.SocketErrorCode.ToString() : "no answer within the connect-retry time";
-            }
-
-            try
-            {
-                await accept.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-            }
-
-            var incoming = accept.IsCompletedSuccessfully ? accept.Result : null;
-            if (failure is not null)
-            {
-                socket.Dispose();
-                return incoming is not null
-                    ? Use(incoming, outgoing: false)
-                    : (SessionState.Active, $"connect to {Options.PeerAddress} port {Options.PeerPort} failed: {failure}");
-            }
-
-            if (incoming is not null)
-            {
-                // Both at once: ours goes on, the peer's waits, and OpenConfirm settles which stays.
-                _incoming.Writer.TryWrite(incoming);
-                _wake.Set();
-            }
-
-            return Use(socket, outgoing: true);
+            await connect.ConfigureAwait(false);
         }
-        catch
+        catch (Exception e) when (e is SocketException or OperationCanceledException && !ct.IsCancellationRequested)
         {
-            socket.Dispose();
-            throw;
+            failure = e is SocketException s ? s.SocketErrorCode.ToString() : "no answer within the connect-retry time";
         }
+
+        try
+        {
+            await accept.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+        }
+
+        var incoming = accept.IsCompletedSuccessfully ? accept.Result : null;
+        if (failure is not null)
+        {
+            return incoming is not null
+                ? await UseAsync(incoming, outgoing: false, ct).ConfigureAwait(false)
+                : (SessionState.Active, $"connect to {Options.PeerAddress} port {Options.PeerPort} failed: {failure}");
+        }
+
+        if (incoming is not null)
+        {
+            // Both at once: ours goes on, the peer's waits, and OpenConfirm settles which stays.
+            _incoming.Writer.TryWrite(incoming);
+            _wake.Set();
+        }
+
+        return await UseAsync(connect.Result, outgoing: true, ct).ConfigureAwait(false);
     }
 
     /// <summary>Active: wait for the peer to connect; when not passive, try again after the connect-retry time.</summary>
@@ -364,7 +358,7 @@ public sealed partial class BgpSession : IAsyncDisposable
         var accepted = await WaitIncomingAsync(Options.Passive ? Timeout.InfiniteTimeSpan : Jitter(Options.ConnectRetry), ct).ConfigureAwait(false);
         if (accepted is not null)
         {
-            return Use(accepted, outgoing: false);
+            return await UseAsync(accepted, outgoing: false, ct).ConfigureAwait(false);
         }
 
         return (SessionState.Connect, "connect-retry timer expired");
@@ -445,14 +439,14 @@ public sealed partial class BgpSession : IAsyncDisposable
     /// BGP identifier stays; the other is closed with Cease / connection collision resolution.
     /// Returns the next state when the current connection is the one to go.
     /// </summary>
-    private async Task<(SessionState, string)?> SettleCollisionAsync(Connection current, Socket other, CancellationToken ct)
+    private async Task<(SessionState, string)?> SettleCollisionAsync(Connection current, IBgpConnection other, CancellationToken ct)
     {
         var keepPeers = Options.RouterId < current.PeerOpen!.BgpId;
         if (current.Outgoing && keepPeers)
         {
             await NotifyAsync(BgpError.Cease, BgpError.ConnectionCollisionResolution, []).ConfigureAwait(false);
             Drop("collision: the peer's connection stays (its identifier is higher)");
-            return Use(other, outgoing: false);
+            return await UseAsync(other, outgoing: false, ct).ConfigureAwait(false);
         }
 
         await RejectAsync(other, BgpError.ConnectionCollisionResolution, ct).ConfigureAwait(false);
@@ -485,15 +479,10 @@ public sealed partial class BgpSession : IAsyncDisposable
         {
             var now = Options.Time.GetUtcNow().UtcDateTime;
             var wake = hold == TimeSpan.Zero ? Timeout.InfiniteTimeSpan : Max(TimeSpan.Zero, (nextKeepalive < holdExpires ? nextKeepalive : holdExpires) - now);
-            using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            if (wake != Timeout.InfiniteTimeSpan)
-            {
-                timer.CancelAfter(wake);
-            }
-
+            using var timer = new Deadline(Options.Time, wake, ct);
             var woke = _wake.WhenSetAsync(timer.Token);
             await Task.WhenAny(read, woke).ConfigureAwait(false);
-            await timer.CancelAsync().ConfigureAwait(false);
+            timer.Cancel();
             ct.ThrowIfCancellationRequested();
 
             if (read.IsCompleted)
@@ -542,7 +531,7 @@ public sealed partial class BgpSession : IAsyncDisposable
                 {
                     // RFC 4724 §4.2: a new connection from a restarting peer replaces the old one.
                     Drop("the peer connected again (graceful restart)");
-                    return Use(other, outgoing: false);
+                    return await UseAsync(other, outgoing: false, ct).ConfigureAwait(false);
                 }
 
                 await RejectAsync(other, BgpError.ConnectionCollisionResolution, ct).ConfigureAwait(false);
@@ -582,10 +571,10 @@ public sealed partial class BgpSession : IAsyncDisposable
     private bool GracefulRestartAgreed(Connection conn) =>
         Options.GracefulRestart && conn.PeerOpen!.Capabilities.OfType<GracefulRestartCapability>().Any();
 
-    /// <summary>Makes a new TCP connection the current one and sends our OPEN on it.</summary>
-    private (SessionState, string) Use(Socket socket, bool outgoing)
+    /// <summary>Makes a new connection the current one and sends our OPEN on it.</summary>
+    private async Task<(SessionState, string)> UseAsync(IBgpConnection transport, bool outgoing, CancellationToken ct)
     {
-        var conn = new Connection(socket, outgoing);
+        var conn = new Connection(transport, outgoing, Options.Time);
         lock (_gate)
         {
             _conn?.Dispose();
@@ -593,23 +582,18 @@ public sealed partial class BgpSession : IAsyncDisposable
         }
 
         LocalEndPoint = conn.LocalEndPoint;
-        conn.Send(OurOpen());
-        return (SessionState.OpenSent, outgoing ? $"connected from {conn.LocalEndPoint}" : $"the peer connected from {socket.RemoteEndPoint}");
+        await conn.SendAsync(OurOpen(), ct).ConfigureAwait(false);
+        return (SessionState.OpenSent, outgoing ? $"connected from {conn.LocalEndPoint}" : $"the peer connected from {conn.RemoteEndPoint}");
     }
 
-    private async Task<Socket?> WaitIncomingAsync(TimeSpan wait, CancellationToken ct)
+    private async Task<IBgpConnection?> WaitIncomingAsync(TimeSpan wait, CancellationToken ct)
     {
         if (_incoming.Reader.TryRead(out var s))
         {
             return s;
         }
 
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        if (wait != Timeout.InfiniteTimeSpan)
-        {
-            timer.CancelAfter(wait);
-        }
-
+        using var timer = new Deadline(Options.Time, wait, ct);
         try
         {
             return await _incoming.Reader.ReadAsync(timer.Token).ConfigureAwait(false);
@@ -700,7 +684,7 @@ public sealed partial class BgpSession : IAsyncDisposable
         LogNotify(_logger, Options.Name, BgpError.Describe(code, subcode));
         try
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            using var timeout = new Deadline(Options.Time, TimeSpan.FromSeconds(1), CancellationToken.None);
             await conn.SendAsync(new NotificationMessage(code, subcode, data), timeout.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException or IOException)
@@ -708,16 +692,15 @@ public sealed partial class BgpSession : IAsyncDisposable
         }
     }
 
-    private async Task RejectAsync(Socket other, byte subcode, CancellationToken ct)
+    private async Task RejectAsync(IBgpConnection other, byte subcode, CancellationToken ct)
     {
         LogRejected(_logger, Options.Name, BgpError.Describe(BgpError.Cease, subcode));
         try
         {
             // The rejected connection gets an OPEN first, as §6.8 asks, then the Cease.
-            using var conn = new Connection(other, outgoing: false);
-            conn.Send(OurOpen());
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(TimeSpan.FromSeconds(1));
+            using var conn = new Connection(other, outgoing: false, Options.Time);
+            using var timeout = new Deadline(Options.Time, TimeSpan.FromSeconds(1), ct);
+            await conn.SendAsync(OurOpen(), timeout.Token).ConfigureAwait(false);
             await conn.SendAsync(new NotificationMessage(BgpError.Cease, subcode, []), timeout.Token).ConfigureAwait(false);
             conn.Shutdown();
         }

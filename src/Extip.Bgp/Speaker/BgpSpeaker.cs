@@ -38,6 +38,9 @@ public sealed class BgpSpeaker : IAsyncDisposable
 
     public int ListenPort { get; }
 
+    /// <summary>How sessions connect to their peers; TCP in <see cref="Netns"/> when null.</summary>
+    public IBgpConnector? Connector { get; init; }
+
     public IReadOnlyList<BgpSession> Sessions
     {
         get
@@ -72,7 +75,7 @@ public sealed class BgpSpeaker : IAsyncDisposable
     public BgpSession AddPeer(PeerOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var session = new BgpSession(options with { Netns = Netns }, _logs.CreateLogger("extip.bgp"));
+        var session = new BgpSession(options with { Netns = Netns }, _logs.CreateLogger("extip.bgp"), Connector);
         lock (_gate)
         {
             if (_sessions.ContainsKey(options.PeerAddress))
@@ -227,7 +230,7 @@ public sealed class BgpSpeaker : IAsyncDisposable
             }
 
             s.NoDelay = true;
-            session.Accept(s);
+            session.Accept(new TcpBgpConnection(s));
         }
     }
 }

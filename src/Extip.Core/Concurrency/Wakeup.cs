@@ -6,8 +6,9 @@ namespace Extip.Core.Concurrency;
 /// A wake-up call for a loop that sleeps between passes: any number of <see cref="Set"/> calls
 /// before the loop next looks count as one, and none is lost between a pass and the next wait.
 /// </summary>
-public sealed class Wakeup
+public sealed class Wakeup(TimeProvider? time = null)
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Channel<bool> _channel = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
     public void Set() => _channel.Writer.TryWrite(true);
@@ -20,16 +21,11 @@ public sealed class Wakeup
 
     /// <summary>
     /// Sleeps until woken or until <paramref name="timeout"/> (<see cref="Timeout.InfiniteTimeSpan"/>
-    /// for none) passes, and takes the wake-up. Returns false only when <paramref name="ct"/> ends the wait.
+    /// for none) passes on the clock it was given, and takes the wake-up. Returns false only when <paramref name="ct"/> ends the wait.
     /// </summary>
     public async Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct)
     {
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        if (timeout != Timeout.InfiniteTimeSpan)
-        {
-            timer.CancelAfter(timeout < TimeSpan.Zero ? TimeSpan.Zero : timeout);
-        }
-
+        using var timer = new Deadline(_time, timeout, ct);
         try
         {
             await _channel.Reader.ReadAsync(timer.Token).ConfigureAwait(false);

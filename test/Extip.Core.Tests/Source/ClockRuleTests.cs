@@ -5,7 +5,7 @@ namespace Extip.Core.Tests.Source;
 /// <summary>
 /// The daemons read and wait on time only through an injected <see cref="TimeProvider"/>, so their
 /// logic can run in virtual time: no <c>DateTime.UtcNow</c>, <c>DateTimeOffset.UtcNow</c>,
-/// <c>DateTime.Now</c>, or <c>Task.Delay</c> without a provider in the daemons' libraries. (The CLI,
+/// <c>DateTime.Now</c>, <c>Task.Delay</c> or a timed <c>CancellationTokenSource</c> without a provider (nor <c>CancelAfter</c>) in the daemons' libraries. (The CLI,
 /// the lab and the benches are tools around them, on the real clock by nature: not checked.)
 /// </summary>
 public sealed partial class ClockRuleTests
@@ -49,6 +49,11 @@ public sealed partial class ClockRuleTests
     [InlineData("_ = Task.Delay(delay, _time).ContinueWith(_ => Add(key));", null)]
     [InlineData("await Task.Delay(TimeSpan.FromMilliseconds(10), TimeProvider.System);", null)]
     [InlineData("var now = _options.Time.GetUtcNow();", null)]
+    [InlineData("bounded.CancelAfter(_options.DrainTimeout);", "CancelAfter (the real clock; use Deadline)")]
+    [InlineData("using var t = new CancellationTokenSource(TimeSpan.FromSeconds(1));", "a timed CancellationTokenSource without a TimeProvider")]
+    [InlineData("using var t = new CancellationTokenSource(timeout, Options.Time);", null)]
+    [InlineData("var cts = new CancellationTokenSource();", null)]
+    [InlineData("using var wait = new Deadline(Options.Time, timeout, ct);", null)]
     [InlineData("// DateTime.UtcNow in a comment", null)]
     public void TheRule_FindsWhatItShould(string line, string? expected) => Assert.Equal(expected, Violation(line));
 
@@ -59,6 +64,8 @@ public sealed partial class ClockRuleTests
             : code.Contains("DateTimeOffset.UtcNow", StringComparison.Ordinal) ? "DateTimeOffset.UtcNow"
             : DateTimeNow().IsMatch(code) ? "DateTime.Now"
             : code.Contains("Task.Delay(", StringComparison.Ordinal) && !DelayWithProvider().IsMatch(code) ? "Task.Delay without a TimeProvider"
+            : code.Contains(".CancelAfter(", StringComparison.Ordinal) ? "CancelAfter (the real clock; use Deadline)"
+            : TimedSourceWithoutProvider().IsMatch(code) ? "a timed CancellationTokenSource without a TimeProvider"
             : null;
     }
 
@@ -75,6 +82,10 @@ public sealed partial class ClockRuleTests
 
     [GeneratedRegex(@"\bDateTime(Offset)?\.Now\b")]
     private static partial Regex DateTimeNow();
+
+    // new CancellationTokenSource(delay) with one argument: a timer on the real clock.
+    [GeneratedRegex(@"new CancellationTokenSource\([^,()]+(\([^()]*\))?[^,()]*\)")]
+    private static partial Regex TimedSourceWithoutProvider();
 
     // The provider is the second argument: Task.Delay(x, provider[, ct]).
     [GeneratedRegex(@"Task\.Delay\([^;]*?,\s*(?:[\w!]+\.)*(?:Time|_time|time|clock|TimeProvider\.System)\s*[,)]")]
