@@ -37,7 +37,7 @@ public sealed record AddressState(DesiredAddress Want, string State, string? Mes
 /// through netlink, and announces the ones it adds on Ethernet interfaces. Addresses without
 /// the mark are never removed.
 /// </summary>
-public sealed class Dataplane : IDisposable
+public sealed class Dataplane : IDataplane
 {
     private readonly RtNetlink _nl;
     private readonly PacketSocket _packets;
@@ -75,6 +75,8 @@ public sealed class Dataplane : IDisposable
 
     /// <summary>Kernel changes in the namespace: a reason to look again.</summary>
     public NetlinkMonitor Monitor { get; }
+
+    public System.Threading.Channels.ChannelReader<NetlinkChange> Changes => Monitor.Changes;
 
     public long AnnouncementsSent => _announcer.FramesSent;
 

@@ -38,7 +38,10 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private readonly Wakeup _wake;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
-    private Dataplane? _dataplane;
+    private IDataplane? _dataplane;
+    private IRouteAnnouncer? _routes;
+    private readonly Func<AgentOptions, IDataplane> _openDataplane;
+    private readonly IRouteAnnouncer? _routesGiven;
     private BgpPeering? _bgp;
     private AgentMetrics? _metrics;
     private AgentEndpoint? _endpoint;
@@ -60,10 +63,14 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private TimeSpan? _handoverRecheck;
     private readonly Wakeup _passed;
 
-    public ExtipAgent(IKubernetes client, AgentOptions options, ILoggerFactory logs)
+    /// <param name="dataplane">Opens the node's dataplane at start; the kernel's (<see cref="Dataplane"/>) when null.</param>
+    /// <param name="routes">Where BGP routes go when <see cref="AgentOptions.Bgp"/> is on; extip's speaker, driven by the BGPPeers, when null.</param>
+    public ExtipAgent(IKubernetes client, AgentOptions options, ILoggerFactory logs, Func<AgentOptions, IDataplane>? dataplane = null, IRouteAnnouncer? routes = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logs);
+        _openDataplane = dataplane ?? (o => new Dataplane(o.Netns, o.Mark, o.Announce, o.AnnounceRepeats, o.Time));
+        _routesGiven = routes;
         _client = client;
         _options = options;
         _logs = logs;
@@ -144,7 +151,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     /// <summary>Opens the dataplane (fails at once on a missing namespace or missing privileges) and starts the loops.</summary>
     public async Task StartAsync(CancellationToken ct = default)
     {
-        _dataplane = new Dataplane(_options.Netns, _options.Mark, _options.Announce, _options.AnnounceRepeats, _options.Time);
+        _dataplane = _openDataplane(_options);
         var leftovers = _dataplane.Marked().Count;
         LogStarting(_logger, _options.Node, _options.Netns ?? "(own)", leftovers);
 
@@ -179,9 +186,14 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
         if (_options.Bgp)
         {
-            _bgp = new BgpPeering(_client, _options, _logs, DefaultRouterId) { Restarted = leftovers > 0 };
-            _bgp.Changed += () => _statusWake.Set();
-            _loops.Add(Task.Run(() => _bgp.RunAsync(stop), CancellationToken.None));
+            if (_routesGiven is null)
+            {
+                _bgp = new BgpPeering(_client, _options, _logs, DefaultRouterId) { Restarted = leftovers > 0 };
+                _bgp.Changed += () => _statusWake.Set();
+                _loops.Add(Task.Run(() => _bgp.RunAsync(stop), CancellationToken.None));
+            }
+
+            _routes = _routesGiven ?? _bgp;
         }
     }
 
@@ -443,7 +455,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         {
             var up = new Dictionary<int, bool>();
             var flushed = new Dictionary<int, long>();
-            await foreach (var change in _dataplane!.Monitor.Changes.ReadAllAsync(ct).ConfigureAwait(false))
+            await foreach (var change in _dataplane!.Changes.ReadAllAsync(ct).ConfigureAwait(false))
             {
                 // A neighbour entry deleted (ip neigh flush, a segment change): the neighbours may
                 // have flushed theirs too, or hold wrong ones; announce again, at most so often.
@@ -622,9 +634,9 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
             var before = _dataplane!.Marked().Count;
             var keptNames = kept.Select(d => d.Claim).ToHashSet(StringComparer.Ordinal);
-            _bgp?.Announce(BgpRoutes(States.Where(s => keptNames.Contains(s.Want.Claim)), mine));
+            _routes?.Announce(BgpRoutes(States.Where(s => keptNames.Contains(s.Want.Claim)), mine));
             states = _dataplane.Apply(kept);
-            _bgp?.Announce(BgpRoutes(states, mine));
+            _routes?.Announce(BgpRoutes(states, mine));
             var removed = before - states.Count(s => s.State == AddressState.Held);
             if (removed > 0)
             {
@@ -664,9 +676,9 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
             // Withdraw what is going before its address goes; announce what is new once it is there.
             var routed = desired.Select(d => d.Claim).Where(c => !handover.Withdrawn.Contains(c)).ToHashSet(StringComparer.Ordinal);
-            _bgp?.Announce(BgpRoutes(States.Where(s => routed.Contains(s.Want.Claim)), mine));
+            _routes?.Announce(BgpRoutes(States.Where(s => routed.Contains(s.Want.Claim)), mine));
             states = _dataplane!.Apply(desired);
-            _bgp?.Announce(BgpRoutes(states.Where(s => routed.Contains(s.Want.Claim)), mine));
+            _routes?.Announce(BgpRoutes(states.Where(s => routed.Contains(s.Want.Claim)), mine));
             foreach (var s in states.Where(s => s.State != AddressState.Held))
             {
                 LogNotHeld(_logger, s.Want.ToString(), s.State, s.Message ?? string.Empty);

@@ -22,7 +22,7 @@ namespace Extip.Agent.Bgp;
 /// node holds announced on all of them, and their state for the IPNode status and the metrics.
 /// A BGPPeer that cannot work is reported (status and an Event on it), and the others go on.
 /// </summary>
-public sealed partial class BgpPeering : IAsyncDisposable
+public sealed partial class BgpPeering : IAsyncDisposable, IRouteAnnouncer
 {
     private static readonly TimeSpan Resync = TimeSpan.FromSeconds(30);
 

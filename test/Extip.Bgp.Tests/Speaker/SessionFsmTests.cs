@@ -2,7 +2,7 @@ using System.Net;
 using Extip.Bgp.Speaker;
 using Extip.Bgp.Wire;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Time.Testing;
+using Extip.Testing.Time;
 
 namespace Extip.Bgp.Tests.Speaker;
 
@@ -21,79 +21,9 @@ public sealed class SessionFsmTests
     private static readonly IPEndPoint Them = new(IPAddress.Parse("198.51.100.100"), 179);
     private static readonly uint TheirId = PeerOptions.RouterIdOf(Them.Address);
 
-    /// <summary>A virtual clock that also says which timers the code under test has armed, so a test advances it only once the session waits.</summary>
-    private sealed class Clock : FakeTimeProvider
+    private sealed class Peer(VirtualClock clock, MemoryConnector connector, BgpSession session) : IAsyncDisposable
     {
-        /// <summary>Only so that a broken session fails the test instead of hanging it; no test asserts on it.</summary>
-        private static readonly TimeSpan Guard = TimeSpan.FromMinutes(1);
-        private readonly Lock _gate = new();
-        private readonly List<DateTimeOffset> _armed = [];
-        private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
-        {
-            var timer = base.CreateTimer(callback, state, dueTime, period);
-            if (dueTime != Timeout.InfiniteTimeSpan)
-            {
-                TaskCompletionSource changed;
-                lock (_gate)
-                {
-                    _armed.Add(GetUtcNow() + dueTime);
-                    changed = _changed;
-                    _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-                }
-
-                changed.TrySetResult();
-            }
-
-            return timer;
-        }
-
-        /// <summary>Completes once a timer due exactly <paramref name="after"/> from now is armed (already, or later).</summary>
-        public Task ArmedAsync(TimeSpan after)
-        {
-            var due = GetUtcNow() + after;
-            return UntilAsync(d => d == due, $"a timer due at +{after}");
-        }
-
-        /// <summary>Completes once a timer due later than now and within <paramref name="limit"/> is armed.</summary>
-        public Task ArmedWithinAsync(TimeSpan limit)
-        {
-            var now = GetUtcNow();
-            return UntilAsync(d => d > now && d <= now + limit, $"a timer due within {limit}");
-        }
-
-        private async Task UntilAsync(Func<DateTimeOffset, bool> match, string what)
-        {
-            using var guard = new CancellationTokenSource(Guard);
-            while (true)
-            {
-                Task changed;
-                lock (_gate)
-                {
-                    if (_armed.Any(match))
-                    {
-                        return;
-                    }
-
-                    changed = _changed.Task;
-                }
-
-                try
-                {
-                    await changed.WaitAsync(guard.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    throw new Xunit.Sdk.XunitException($"the session never armed {what}; armed: {string.Join(", ", _armed.Select(d => d - Start))}");
-                }
-            }
-        }
-    }
-
-    private sealed class Peer(Clock clock, MemoryConnector connector, BgpSession session) : IAsyncDisposable
-    {
-        public Clock Clock => clock;
+        public VirtualClock Clock => clock;
 
         public MemoryConnector Connector => connector;
 
@@ -102,7 +32,7 @@ public sealed class SessionFsmTests
         public async ValueTask DisposeAsync() => await session.DisposeAsync();
     }
 
-    private static PeerOptions Options(Clock clock) => new()
+    private static PeerOptions Options(VirtualClock clock) => new()
     {
         PeerAddress = Them.Address,
         LocalAs = OurAs,
@@ -115,7 +45,7 @@ public sealed class SessionFsmTests
 
     private static Peer Start(Func<PeerOptions, PeerOptions>? configure = null, MemoryConnector.Answer answer = MemoryConnector.Answer.Accept)
     {
-        var clock = new Clock();
+        var clock = new VirtualClock();
         var connector = new MemoryConnector(Us, Them) { Next = answer };
         var options = Options(clock);
         var session = new BgpSession(configure?.Invoke(options) ?? options, NullLogger.Instance, connector);

@@ -1,0 +1,238 @@
+using System.Net;
+using System.Threading.Channels;
+using Extip.Bgp.Speaker;
+using Extip.Bgp.Wire;
+using Extip.Kubernetes.Crds;
+using Extip.Kubernetes.Models;
+using Extip.Netlink;
+using Extip.Netlink.Wire;
+using Extip.Testing.Time;
+using k8s;
+using k8s.Models;
+using static Extip.Testing.Cluster.TestEnv;
+
+namespace Extip.Agent.Tests;
+
+/// <summary>
+/// The order of a pass, without root or a kernel: the agent runs against the embedded API server
+/// with a recording dataplane and route sink (its seams) on a virtual clock. An address is
+/// announced only once it is held; a claim that moves away is kept while the new holder takes it,
+/// withdrawn after the overlap, and removed only after the withdraw delay (make-before-break on
+/// the agent's side). The same on real parts (kernel, BIRD) is in <see cref="BgpScenarios"/>.
+/// </summary>
+public sealed class PassOrderTests
+{
+    private static readonly IPAddress Address = IPAddress.Parse("192.0.2.10");
+
+    private sealed record Step(TimeSpan At, string What, IReadOnlyList<string> Addresses);
+
+    /// <summary>What the agent did, in order, with the virtual time of each step.</summary>
+    private sealed class Timeline(VirtualClock clock)
+    {
+        private readonly Lock _gate = new();
+        private readonly List<Step> _steps = [];
+        private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Add(string what, IEnumerable<string> addresses)
+        {
+            TaskCompletionSource changed;
+            lock (_gate)
+            {
+                _steps.Add(new Step(clock.GetUtcNow() - clock.Start, what, [.. addresses.Order(StringComparer.Ordinal)]));
+                changed = _changed;
+                _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+
+            changed.TrySetResult();
+        }
+
+        public IReadOnlyList<Step> Steps
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return [.. _steps];
+                }
+            }
+        }
+
+        public Task Changed
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _changed.Task;
+                }
+            }
+        }
+
+        public override string ToString() => string.Join('\n', Steps.Select(s => $"{s.At.TotalMilliseconds,8} ms {s.What} [{string.Join(", ", s.Addresses)}]"));
+    }
+
+    /// <summary>A node's addresses as a set: what Apply is asked to keep is there, held, at once.</summary>
+    private sealed class RecordingDataplane(Timeline timeline) : IDataplane
+    {
+        private readonly Channel<NetlinkChange> _changes = Channel.CreateUnbounded<NetlinkChange>();
+        private readonly Dictionary<IPAddress, DesiredAddress> _held = [];
+
+        public ChannelReader<NetlinkChange> Changes => _changes.Reader;
+
+        public long AnnouncementsSent => 0;
+
+        public IPAddress? PrimaryIPv4() => IPAddress.Parse("198.51.100.1");
+
+        public IReadOnlyList<InterfaceState> Interfaces() => [new InterfaceState("lo", true, [])];
+
+        public IReadOnlyList<AddressEntry> Marked()
+        {
+            lock (_held)
+            {
+                return [.. _held.Values.Select(d => new AddressEntry(1, d.Address, d.PrefixLength, 0, 0, 0x65, null))];
+            }
+        }
+
+        public IReadOnlyList<AddressState> Apply(IReadOnlyCollection<DesiredAddress> desired)
+        {
+            lock (_held)
+            {
+                var before = _held.Keys.ToHashSet();
+                _held.Clear();
+                foreach (var d in desired)
+                {
+                    _held[d.Address] = d;
+                }
+
+                foreach (var gone in before.Where(a => !_held.ContainsKey(a)))
+                {
+                    timeline.Add("removed", [gone.ToString()]);
+                }
+
+                foreach (var added in _held.Keys.Where(a => !before.Contains(a)))
+                {
+                    timeline.Add("added", [added.ToString()]);
+                }
+
+                timeline.Add("kept", desired.Select(d => d.Quiet ? $"{d.Address} (quiet)" : d.Address.ToString()));
+                return [.. desired.Select(d => new AddressState(d, AddressState.Held, null, DateTime.UnixEpoch))];
+            }
+        }
+
+        public int Extend(uint seconds) => Marked().Count;
+
+        public int RemoveAll()
+        {
+            lock (_held)
+            {
+                var n = _held.Count;
+                _held.Clear();
+                return n;
+            }
+        }
+
+        public void ReannounceLater(int linkIndex)
+        {
+        }
+
+        public void Dispose() => _changes.Writer.TryComplete();
+    }
+
+    private sealed class RecordingRoutes(Timeline timeline) : IRouteAnnouncer
+    {
+        private HashSet<string> _last = [];
+
+        public void Announce(IReadOnlyDictionary<Prefix, RouteAttributes> routes)
+        {
+            var now = routes.Keys.Select(p => p.Address.ToString()).ToHashSet(StringComparer.Ordinal);
+            if (!now.SetEquals(_last))
+            {
+                timeline.Add("announced", now);
+                _last = now;
+            }
+        }
+    }
+
+    private static IpClaim Claim(string node) => new()
+    {
+        Metadata = new V1ObjectMeta { Name = "c1" },
+        Spec = new IpClaimSpecModel { Address = Address.ToString(), PrefixLength = 32, Interface = "lo", Mode = "BGP", Distribution = "Balance", Owners = ["web/a"], Nodes = [node] },
+    };
+
+    /// <summary>Runs the clock from timer to timer (each one the agent arms after the last step) until <paramref name="done"/>.</summary>
+    private static async Task RunUntilAsync(VirtualClock clock, Timeline timeline, Func<IReadOnlyList<Step>, bool> done)
+    {
+        using var guard = new CancellationTokenSource(VirtualClock.Guard);
+        while (!done(timeline.Steps))
+        {
+            var changed = timeline.Changed;
+            var armed = clock.ArmedSinceAsync(0, TimeSpan.FromSeconds(5), guard.Token);
+            if (await Task.WhenAny(changed, armed) == armed && !done(timeline.Steps))
+            {
+                var due = await armed;
+                if (due > clock.GetUtcNow())
+                {
+                    clock.SetUtcNow(due);
+                }
+                else
+                {
+                    // Due now and not yet run: wait for what it does.
+                    await changed.WaitAsync(guard.Token);
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public async Task MovedAway_KeptForTheOverlap_WithdrawnFirst_RemovedAfterTheWithdrawDelay_AndAnnouncedOnlyOnceHeld()
+    {
+        await using var env = await EmbeddedAsync();
+        var clock = new VirtualClock();
+        var timeline = new Timeline(clock);
+        var options = new AgentOptions
+        {
+            Node = "n1",
+            Namespace = env.Namespace,
+            Time = clock,
+            PeerPort = 0,
+
+            // Nothing periodic within the virtual seconds this test runs: only the handover's timers.
+            LeaseDuration = TimeSpan.FromHours(1),
+            RenewInterval = TimeSpan.FromMinutes(30),
+            Resync = TimeSpan.FromMinutes(30),
+            HandoverTimeout = TimeSpan.FromSeconds(2),
+            HandoverOverlap = TimeSpan.FromMilliseconds(200),
+            WithdrawDelay = TimeSpan.FromMilliseconds(500),
+        };
+        await using var agent = new ExtipAgent(env.Client, options, env.Logs, _ => new RecordingDataplane(timeline), new RecordingRoutes(timeline));
+        await agent.StartAsync();
+
+        await env.Client.CustomObjects.CreateClusterCustomObjectAsync(Claim("n1"), ExtipApi.Group, ExtipApi.Version, IpClaim.Plural);
+        await RunUntilAsync(clock, timeline, s => s.Any(x => x.What == "announced" && x.Addresses.Contains(Address.ToString())));
+
+        // n2 holds it, then the claim names n2.
+        await env.IpNodeAsync("n2", new IpNodeStatusModel { Addresses = [new NodeAddressStatus { Address = Address.ToString(), PrefixLength = 32, Interface = "lo", Mode = "BGP", State = NodeAddressStatus.HeldState, Since = clock.GetUtcNow().UtcDateTime }] });
+        var moved = await env.Client.CustomObjects.GetClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, IpClaim.Plural, "c1");
+        var claim = KubernetesJson.Deserialize<IpClaim>(((System.Text.Json.JsonElement)moved).GetRawText());
+        claim.Spec.Nodes = ["n2"];
+        var movedAt = clock.GetUtcNow() - clock.Start;
+        await env.Client.CustomObjects.ReplaceClusterCustomObjectAsync(claim, ExtipApi.Group, ExtipApi.Version, IpClaim.Plural, "c1");
+        await RunUntilAsync(clock, timeline, s => s.Any(x => x.What == "removed"));
+
+        var steps = timeline.Steps;
+        var log = timeline.ToString();
+        int First(string what, Func<Step, bool>? also = null) => steps.ToList().FindIndex(x => x.What == what && (also?.Invoke(x) ?? true));
+        var added = First("added");
+        var announced = First("announced", x => x.Addresses.Count == 1);
+        var quiet = First("kept", x => x.Addresses.Contains($"{Address} (quiet)"));
+        var withdrawn = First("announced", x => x.Addresses.Count == 0);
+        var removed = First("removed");
+        Assert.True(added >= 0 && added < announced, $"announced before it was held:\n{log}");
+        Assert.True(announced < quiet && quiet < withdrawn && withdrawn < removed, $"not kept, withdrawn, then removed:\n{log}");
+
+        // On the agent's clock: the overlap after the move, then the withdraw delay.
+        Assert.True(steps[withdrawn].At - movedAt >= options.HandoverOverlap, $"withdrawn {steps[withdrawn].At - movedAt} after the move:\n{log}");
+        Assert.True(steps[removed].At - steps[withdrawn].At >= options.WithdrawDelay, $"removed {steps[removed].At - steps[withdrawn].At} after the withdrawal:\n{log}");
+        Assert.Equal(0, agent.HandoversTimedOut);
+    }
+}

@@ -1,0 +1,132 @@
+using Microsoft.Extensions.Time.Testing;
+
+namespace Extip.Testing.Time;
+
+/// <summary>
+/// A virtual clock that also says which timers the code under test has armed (and not yet
+/// disposed), so a test advances it only once that code waits, and to exactly when it wakes.
+/// </summary>
+public sealed class VirtualClock : FakeTimeProvider
+{
+    /// <summary>Only so that broken code fails the test instead of hanging it; no test asserts on it.</summary>
+    public static readonly TimeSpan Guard = TimeSpan.FromMinutes(1);
+
+    private readonly Lock _gate = new();
+    private readonly List<Armed> _armed = [];
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private sealed class Armed(DateTimeOffset due, ITimer inner, VirtualClock clock) : ITimer
+    {
+        public DateTimeOffset Due { get; set; } = due;
+
+        public bool Live { get; set; } = true;
+
+        public bool Change(TimeSpan dueTime, TimeSpan period)
+        {
+            clock.Rearm(this, dueTime);
+            return inner.Change(dueTime, period);
+        }
+
+        public void Dispose()
+        {
+            Live = false;
+            inner.Dispose();
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            Live = false;
+            return inner.DisposeAsync();
+        }
+    }
+
+    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+    {
+        var timer = new Armed(DateTimeOffset.MaxValue, base.CreateTimer(callback, state, dueTime, period), this);
+        Rearm(timer, dueTime);
+        return timer;
+    }
+
+    /// <summary>How many timers were armed so far: a mark for <see cref="ArmedSinceAsync"/>.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _armed.Count;
+            }
+        }
+    }
+
+    /// <summary>Completes once a timer due exactly <paramref name="after"/> from now is armed (already, or later).</summary>
+    public Task ArmedAsync(TimeSpan after)
+    {
+        var due = GetUtcNow() + after;
+        return UntilAsync(0, t => t.Due == due, $"a timer due at +{after}");
+    }
+
+    /// <summary>Completes once a timer due later than now and within <paramref name="limit"/> is armed.</summary>
+    public Task ArmedWithinAsync(TimeSpan limit)
+    {
+        var now = GetUtcNow();
+        return UntilAsync(0, t => t.Due > now && t.Due <= now + limit, $"a timer due within {limit}");
+    }
+
+    /// <summary>The due time of the first live timer armed after <paramref name="mark"/> and due within <paramref name="limit"/>, once there is one.</summary>
+    public async Task<DateTimeOffset> ArmedSinceAsync(int mark, TimeSpan limit, CancellationToken ct = default)
+    {
+        var now = GetUtcNow();
+        Armed? found = null;
+        await UntilAsync(mark, t => (found ??= t.Live && t.Due >= now && t.Due <= now + limit ? t : null) is not null, $"a timer due within {limit}", ct).ConfigureAwait(false);
+        return found!.Due;
+    }
+
+    private void Rearm(Armed timer, TimeSpan dueTime)
+    {
+        TaskCompletionSource changed;
+        lock (_gate)
+        {
+            timer.Due = dueTime == Timeout.InfiniteTimeSpan ? DateTimeOffset.MaxValue : GetUtcNow() + dueTime;
+            _armed.Add(timer);
+            changed = _changed;
+            _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        changed.TrySetResult();
+    }
+
+    private async Task UntilAsync(int mark, Func<Armed, bool> match, string what, CancellationToken ct = default)
+    {
+        using var guard = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        guard.CancelAfter(Guard);
+        while (true)
+        {
+            Task changed;
+            lock (_gate)
+            {
+                if (_armed.Skip(mark).Any(match))
+                {
+                    return;
+                }
+
+                changed = _changed.Task;
+            }
+
+            try
+            {
+                await changed.WaitAsync(guard.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                List<string> armed;
+                lock (_gate)
+                {
+                    armed = _armed.Select(d => (d.Due - Start).ToString()).ToList();
+                }
+
+                throw new TimeoutException($"nothing armed {what}; armed: {string.Join(", ", armed)}");
+            }
+        }
+    }
+}
