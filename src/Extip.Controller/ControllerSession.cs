@@ -1,5 +1,4 @@
 using Extip.Core.Concurrency;
-using System.Threading.Channels;
 using Extip.Controller.Mapping;
 using Extip.Controller.Metrics;
 using Extip.Controller.Reconcilers;
@@ -29,8 +28,8 @@ internal sealed partial class ControllerSession
     // Services the reload gave an address they did not show yet: their first reconcile reports
     // it (event, metric) as new, as it would have been without the restart.
     private readonly HashSet<ServiceKey> _unreported = [];
-    private readonly Channel<bool> _claimSignal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-    private readonly Channel<bool> _poolSignal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Wakeup _claimSignal;
+    private readonly Wakeup _poolSignal;
     private readonly ILogger _logger;
     private PoolSet _pools = PoolSet.Empty;
     private readonly PoolLastGood _lastGood = new();
@@ -53,6 +52,8 @@ internal sealed partial class ControllerSession
         Agents = new AgentObservations(options.Time, options.Disruption, options.FenceMargin);
         Damping = new NodeDamping(options.Time, options.HoldDown);
         Signals = new NodeSignals(options.Time, options.NotReadyGrace);
+        _claimSignal = new Wakeup(options.Time);
+        _poolSignal = new Wakeup(options.Time);
     }
 
     /// <summary>What the Nodes themselves say (out-of-service taint, Ready) beside the agents' Leases.</summary>
@@ -337,9 +338,9 @@ internal sealed partial class ControllerSession
         }
     }
 
-    public void RequestClaimSync() => _claimSignal.Writer.TryWrite(true);
+    public void RequestClaimSync() => _claimSignal.Set();
 
-    public void RequestPoolStatus() => _poolSignal.Writer.TryWrite(true);
+    public void RequestPoolStatus() => _poolSignal.Set();
 
     private async Task WorkAsync(CancellationToken ct)
     {
@@ -389,21 +390,13 @@ internal sealed partial class ControllerSession
         while (!ct.IsCancellationRequested)
         {
             // Wake right after the earliest agent Lease runs out: that is when its claims move.
-            using var wait = new Deadline(Options.Time, nextExpiry is { } at ? Max(TimeSpan.Zero, at - Options.Time.GetUtcNow() + TimeSpan.FromMilliseconds(5)) : Timeout.InfiniteTimeSpan, ct);
-
-            var expired = false;
-            try
-            {
-                await _claimSignal.Reader.ReadAsync(wait.Token);
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-                expired = true;
-            }
-            catch (OperationCanceledException)
+            var woke = await _claimSignal.NextAsync(nextExpiry is { } at ? Max(TimeSpan.Zero, at - Options.Time.GetUtcNow() + TimeSpan.FromMilliseconds(5)) : Timeout.InfiniteTimeSpan, ct);
+            if (woke == WakeReason.Stopped)
             {
                 return;
             }
+
+            var expired = woke == WakeReason.TimedOut;
 
             if (expired && !Claims.LivenessChanged(out var renewed))
             {
@@ -482,18 +475,12 @@ internal sealed partial class ControllerSession
             expiry = _allocator.NextReservationExpiry;
         }
 
-        if (expiry is not { } at)
+        // Until asked, or until the earliest address reservation runs out.
+        var wait = expiry is { } at ? Max(TimeSpan.Zero, at - Options.Time.GetUtcNow()) : Timeout.InfiniteTimeSpan;
+        if (await _poolSignal.NextAsync(wait, ct) == WakeReason.Stopped)
         {
-            await _poolSignal.Reader.ReadAsync(ct);
-            return;
+            throw new OperationCanceledException(ct);
         }
-
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var wait = at - Options.Time.GetUtcNow();
-        await Task.WhenAny(_poolSignal.Reader.WaitToReadAsync(stop.Token).AsTask(), Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, Options.Time, stop.Token));
-        await stop.CancelAsync();
-        ct.ThrowIfCancellationRequested();
-        _poolSignal.Reader.TryRead(out _);
     }
 
     private static readonly TimeSpan ClaimDebounce = TimeSpan.FromMilliseconds(20);

@@ -23,21 +23,38 @@ public sealed class Wakeup(TimeProvider? time = null)
     /// Sleeps until woken or until <paramref name="timeout"/> (<see cref="Timeout.InfiniteTimeSpan"/>
     /// for none) passes on the clock it was given, and takes the wake-up. Returns false only when <paramref name="ct"/> ends the wait.
     /// </summary>
-    public async Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct)
+    public async Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct) =>
+        await NextAsync(timeout, ct).ConfigureAwait(false) != WakeReason.Stopped;
+
+    /// <summary>
+    /// Sleeps until woken or until <paramref name="timeout"/> (<see cref="Timeout.InfiniteTimeSpan"/>
+    /// for none) passes on the clock it was given, takes the wake-up, and says which it was.
+    /// </summary>
+    public async Task<WakeReason> NextAsync(TimeSpan timeout, CancellationToken ct)
     {
         using var timer = new Deadline(_time, timeout, ct);
         try
         {
             await _channel.Reader.ReadAsync(timer.Token).ConfigureAwait(false);
-            return true;
+            return WakeReason.Woken;
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            return true;
+            return WakeReason.TimedOut;
         }
         catch (OperationCanceledException)
         {
-            return false;
+            return WakeReason.Stopped;
         }
     }
+}
+
+/// <summary>Why <see cref="Wakeup.NextAsync"/> returned.</summary>
+public enum WakeReason
+{
+    Woken,
+    TimedOut,
+
+    /// <summary>The caller's token was cancelled.</summary>
+    Stopped,
 }
