@@ -43,7 +43,6 @@ public sealed partial class BgpSession : IAsyncDisposable
     private volatile bool _bfdDown;
     private BfdSession? _bfd;
     private long _updatesSent;
-    private long _updatesReceived;
     private long _established;
     private int _disposed;
 
@@ -74,8 +73,6 @@ public sealed partial class BgpSession : IAsyncDisposable
     public IPEndPoint? LocalEndPoint { get; private set; }
 
     public long UpdatesSent => Interlocked.Read(ref _updatesSent);
-
-    public long UpdatesReceived => Interlocked.Read(ref _updatesReceived);
 
     /// <summary>How many times the session reached Established.</summary>
     public long TimesEstablished => Interlocked.Read(ref _established);
@@ -494,7 +491,6 @@ public sealed partial class BgpSession : IAsyncDisposable
                     case NotificationMessage n:
                         return Drop($"the peer sent {n}");
                     case UpdateMessage u:
-                        Interlocked.Increment(ref _updatesReceived);
                         if (u.Errors.Count > 0)
                         {
                             LogUpdateErrors(_logger, Options.Name, string.Join("; ", u.Errors), u.TreatAsWithdraw);
@@ -606,9 +602,7 @@ public sealed partial class BgpSession : IAsyncDisposable
 
     /// <summary>End-of-RIB (RFC 4724 §2): all we have was sent.</summary>
     private async Task SendEndOfRibAsync(Connection conn, CancellationToken ct) =>
-        await conn.SendAsync(Options.Family == AddressFamily.InterNetwork
-            ? new UpdateMessage([], [], [])
-            : new UpdateMessage([], [new MpUnreachAttribute(AfiSafi.IPv6Unicast, [])], []), ct).ConfigureAwait(false);
+        await conn.SendAsync(UpdateMessage.EndOfRib(AfiSafi.Of(Options.Family)), ct).ConfigureAwait(false);
 
     private async Task FlushAsync(Connection conn, IPAddress nextHop, CancellationToken ct)
     {

@@ -40,6 +40,10 @@ public sealed record UpdateMessage(IReadOnlyList<Prefix> Withdrawn, IReadOnlyLis
     /// <summary>What was wrong with the attributes, when anything was (discarded or treat-as-withdraw).</summary>
     public IReadOnlyList<string> Errors { get; init; } = [];
 
+    /// <summary>End-of-RIB (RFC 4724 §2): an empty UPDATE for IPv4 unicast, an empty MP_UNREACH_NLRI for any other family.</summary>
+    public static UpdateMessage EndOfRib(AfiSafi family) =>
+        family == AfiSafi.IPv4Unicast ? new UpdateMessage([], [], []) : new UpdateMessage([], [new MpUnreachAttribute(family, [])], []);
+
     public bool IsEndOfRib => Withdrawn.Count == 0 && Nlri.Count == 0 && (Attributes.Count == 0 || (Attributes.Count == 1 && Attributes[0] is MpUnreachAttribute { Withdrawn.Count: 0 }));
 
     public T? Get<T>()

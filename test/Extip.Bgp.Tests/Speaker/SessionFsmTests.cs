@@ -288,9 +288,8 @@ public sealed class SessionFsmTests
         Assert.Equal(["192.0.2.10/32", "192.0.2.11/32"], update.Nlri.Select(n => n.ToString()).Order(StringComparer.Ordinal));
         Assert.Equal(Us.Address, update.Attributes.OfType<NextHopAttribute>().Single().Address);
         var endOfRib = await wire.ExpectAsync<UpdateMessage>();
-        Assert.Empty(endOfRib.Nlri);
-        Assert.Empty(endOfRib.Withdrawn);
-        Assert.Empty(endOfRib.Attributes);
+        Assert.True(endOfRib.IsEndOfRib, endOfRib.ToString());
+        Assert.Equal(UpdateMessage.EndOfRib(AfiSafi.IPv4Unicast), endOfRib);
 
         // A change goes out at once, as a withdrawal.
         p.Session.Announce(RouterLab.Routes("192.0.2.10/32"));
