@@ -46,6 +46,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private AgentMetrics? _metrics;
     private AgentEndpoint? _endpoint;
     private string? _lastStatus;
+    private List<Condition>? _lastConditions;
     private string? _lastStatusError;
     private bool _fenced;
     private bool _stopped;
@@ -1049,6 +1050,9 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             c.LastTransitionTime = now;
         }
 
+        // Ready keeps its transition time while it stays what it was (a count of addresses changes, it does not).
+        Conditions.KeepTransitions(conditions, _lastConditions);
+
         status.LastUpdate = now;
         try
         {
@@ -1056,6 +1060,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             var patch = JsonSerializer.Serialize(new { status });
             await _client.CustomObjects.PatchClusterCustomObjectStatusAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), ExtipApi.Group, ExtipApi.Version, IpNode.Plural, _options.Node, cancellationToken: ct).ConfigureAwait(false);
             _lastStatus = text;
+            _lastConditions = conditions;
             _lastStatusError = null;
         }
         catch (Exception e) when (e is HttpOperationException or HttpRequestException)

@@ -20,336 +20,126 @@ namespace Extip.Controller;
 /// </summary>
 internal sealed partial class ControllerSession
 {
-    private readonly Lock _gate = new();
-    private readonly Allocator _allocator;
-    private readonly Dictionary<ServiceKey, ServiceRequest> _requests = [];
-    private readonly HashSet<Address> _assigned = [];
-
-    // Services the reload gave an address they did not show yet: their first reconcile reports
-    // it (event, metric) as new, as it would have been without the restart.
-    private readonly HashSet<ServiceKey> _unreported = [];
-    private readonly Wakeup _claimSignal;
-    private readonly Wakeup _poolSignal;
+    private readonly IKubernetes _client;
+    private readonly ClusterView _view;
+    private readonly ControllerOptions _options;
+    private readonly ControllerMetrics _metrics;
     private readonly ILogger _logger;
-    private PoolSet _pools = PoolSet.Empty;
-    private readonly PoolLastGood _lastGood = new();
+    private readonly AllocationState _allocation;
+    private readonly LivenessTracker _liveness;
+    private readonly Passes _passes;
+    private readonly WorkQueue<ServiceKey> _queue = new();
+    private readonly ServiceReconciler _services;
+    private readonly ClaimReconciler _claims;
+    private readonly PoolStatusReconciler _poolStatus;
+    private readonly PeerStatusReconciler _peerStatus;
+    private readonly AgentLabelReconciler _agentLabels;
+    private readonly AgentSecretsReconciler _agentSecrets;
 
-    public ControllerSession(IKubernetes client, ClusterView view, ControllerOptions options, ControllerMetrics metrics, EventRecorder events, ILogger logger)
+    public ControllerSession(IKubernetes client, ClusterView view, ControllerOptions options, ControllerMetrics metrics, IEventSink events, ILogger logger)
     {
-        Client = client;
-        View = view;
-        Options = options;
-        Metrics = metrics;
-        Events = events;
+        _client = client;
+        _view = view;
+        _options = options;
+        _metrics = metrics;
         _logger = logger;
-        _allocator = new Allocator(new AllocatorOptions { ExternalIPs = options.ExternalIPs, StickyGrace = options.StickyGrace, Mask = options.Mask, MaskV6 = options.MaskV6 });
-        Services = new ServiceReconciler(this);
-        Claims = new ClaimReconciler(this);
-        PoolStatus = new PoolStatusReconciler(this);
-        PeerStatus = new PeerStatusReconciler(this);
-        AgentLabels = new AgentLabelReconciler(this, logger);
-        AgentSecrets = new AgentSecretsReconciler(this, logger);
-        Agents = new AgentObservations(options.Time, options.Disruption, options.FenceMargin);
-        Damping = new NodeDamping(options.Time, options.HoldDown);
-        Signals = new NodeSignals(options.Time, options.NotReadyGrace);
-        _claimSignal = new Wakeup(options.Time);
-        _poolSignal = new Wakeup(options.Time);
+        _allocation = new AllocationState(new AllocatorOptions { ExternalIPs = options.ExternalIPs, StickyGrace = options.StickyGrace, Mask = options.Mask, MaskV6 = options.MaskV6 }, options.Time);
+        _liveness = new LivenessTracker(options, view.Nodes.Get, metrics, events, logger);
+        _passes = new Passes(options.Time);
+        _services = new ServiceReconciler(client, view, options, metrics, events, _allocation, _passes, _queue);
+        _agentLabels = new AgentLabelReconciler(client, view, options, logger);
+        _agentSecrets = new AgentSecretsReconciler(client, view, options, logger);
+        _claims = new ClaimReconciler(client, view, options, metrics, events, logger, _allocation, _liveness, _agentLabels, _passes);
+        _poolStatus = new PoolStatusReconciler(client, view, options, metrics, events, _allocation);
+        _peerStatus = new PeerStatusReconciler(client, view, options);
     }
-
-    /// <summary>What the Nodes themselves say (out-of-service taint, Ready) beside the agents' Leases.</summary>
-    public NodeSignals Signals { get; }
-
-    public ILogger Logger => _logger;
-
-    /// <summary>Agent liveness as this session observed it (on its own clock).</summary>
-    public AgentObservations Agents { get; }
-
-    /// <summary>Route-flap damping: which nodes just came back and wait before they get new claims.</summary>
-    public NodeDamping Damping { get; }
-
-    public IKubernetes Client { get; }
-
-    public ClusterView View { get; }
-
-    public ControllerOptions Options { get; }
-
-    public ControllerMetrics Metrics { get; }
-
-    public EventRecorder Events { get; }
-
-    public WorkQueue<string> Queue { get; } = new();
-
-    public ServiceReconciler Services { get; }
-
-    public ClaimReconciler Claims { get; }
-
-    public PoolStatusReconciler PoolStatus { get; }
-
-    /// <summary>BGPPeer status, written in the pool status loop (on BGPPeer, IPNode and Node changes too).</summary>
-    public PeerStatusReconciler PeerStatus { get; }
-
-    public AgentLabelReconciler AgentLabels { get; }
-
-    /// <summary>Which Secrets the agents may read: the heartbeat key and the BGPPeers' password Secrets, by name.</summary>
-    public AgentSecretsReconciler AgentSecrets { get; }
 
     /// <summary>Set once the allocator holds what the API showed at start.</summary>
     public bool Reloaded { get; private set; }
 
+    public IReadOnlyDictionary<ServiceKey, IReadOnlyList<Assignment>> Assignments() => _allocation.Assignments();
+
     public async Task RunAsync(CancellationToken ct)
     {
-        await View.ReadyAsync(ct);
+        await _view.ReadyAsync(ct);
 
         // Subscribe before reloading: a Service deleted between the reload and the first
         // reconcile must still be seen, or its address would stay held.
-        View.Services.Changed += OnService;
-        View.Pools.Changed += OnPool;
-        View.Namespaces.Changed += OnNamespace;
-        View.Leases.Changed += OnLease;
-        View.Nodes.Changed += OnNode;
-        View.EndpointSlices.Changed += OnEndpoints;
-        View.Claims.Changed += OnClaim;
-        View.IpNodes.Changed += AgentLabels.OnIpNode;
-        View.IpNodes.Changed += OnPeerInput;
-        View.IpNodes.Changed += OnLinks;
-        View.Peers.Changed += OnPeerInput;
-        View.Peers.Changed += AgentSecrets.OnPeer;
-        View.Nodes.Changed += OnPeerInput;
-
-        // Every agent counts as just seen: a session (a new leader, or one that has just got the
-        // API server back) gives the agents a Lease duration to renew before anything moves.
-        foreach (var lease in View.Leases.Items)
-        {
-            Agents.Observe(lease);
-        }
+        _view.Services.Changed += OnService;
+        _view.Pools.Changed += OnPool;
+        _view.Namespaces.Changed += OnNamespace;
+        _view.Leases.Changed += OnLease;
+        _view.Nodes.Changed += OnNode;
+        _view.EndpointSlices.Changed += OnEndpoints;
+        _view.Claims.Changed += OnClaim;
+        _view.IpNodes.Changed += _agentLabels.OnIpNode;
+        _view.IpNodes.Changed += OnStatusInput;
+        _view.IpNodes.Changed += OnLinks;
+        _view.Peers.Changed += OnStatusInput;
+        _view.Peers.Changed += _agentSecrets.OnPeer;
+        _view.Nodes.Changed += OnStatusInput;
+        _liveness.Start(_view.Leases.Items);
 
         try
         {
             LoadPools();
             Reload();
             Reloaded = true;
-            foreach (var s in View.Services.Items)
+            foreach (var s in _view.Services.Items)
             {
-                Queue.Add(Kubernetes.Client.Resources.KeyOf(s));
+                _queue.Add(KeyOf(s));
             }
 
-            foreach (var key in Assignments().Keys)
+            foreach (var key in _allocation.Assignments().Keys)
             {
-                Queue.Add(key.ToString());
+                _queue.Add(key);
             }
 
-            RequestClaimSync();
-            RequestPoolStatus();
-            var workers = Enumerable.Range(0, Options.Workers).Select(_ => WorkAsync(ct)).ToList();
-            await Task.WhenAll([.. workers, ClaimLoopAsync(ct), PoolLoopAsync(ct), AgentLabels.RunAsync(ct), AgentSecrets.RunAsync(ct)]);
+            _passes.HeldChanged();
+            var workers = Enumerable.Range(0, _options.Workers).Select(_ => WorkAsync(ct)).ToList();
+            await Task.WhenAll([.. workers, ClaimLoopAsync(ct), StatusLoopAsync(ct), _agentLabels.RunAsync(ct), _agentSecrets.RunAsync(ct)]);
         }
         finally
         {
-            View.Services.Changed -= OnService;
-            View.Pools.Changed -= OnPool;
-            View.Namespaces.Changed -= OnNamespace;
-            View.Leases.Changed -= OnLease;
-            View.Nodes.Changed -= OnNode;
-            View.EndpointSlices.Changed -= OnEndpoints;
-            View.IpNodes.Changed -= OnPeerInput;
-            View.IpNodes.Changed -= OnLinks;
-            View.Peers.Changed -= OnPeerInput;
-            View.Peers.Changed -= AgentSecrets.OnPeer;
-            View.Nodes.Changed -= OnPeerInput;
-            View.Claims.Changed -= OnClaim;
-            View.IpNodes.Changed -= AgentLabels.OnIpNode;
+            _view.Services.Changed -= OnService;
+            _view.Pools.Changed -= OnPool;
+            _view.Namespaces.Changed -= OnNamespace;
+            _view.Leases.Changed -= OnLease;
+            _view.Nodes.Changed -= OnNode;
+            _view.EndpointSlices.Changed -= OnEndpoints;
+            _view.IpNodes.Changed -= OnStatusInput;
+            _view.IpNodes.Changed -= OnLinks;
+            _view.Peers.Changed -= OnStatusInput;
+            _view.Peers.Changed -= _agentSecrets.OnPeer;
+            _view.Nodes.Changed -= OnStatusInput;
+            _view.Claims.Changed -= OnClaim;
+            _view.IpNodes.Changed -= _agentLabels.OnIpNode;
         }
     }
+
+    private static ServiceKey KeyOf(k8s.Models.V1Service s) => new(s.Metadata.NamespaceProperty, s.Metadata.Name);
 
     /// <summary>Reload first: every Service gets back what its status (and the claims) show, before anything new is handed out.</summary>
     private void Reload()
     {
-        var requests = View.Services.Items
-            .Where(s => ServiceMapping.IsOurs(s, Options))
-            .Select(s => ServiceMapping.ToRequest(s, View.NamespaceLabels(s.Metadata.NamespaceProperty), AcceptedExternalIps(new ServiceKey(s.Metadata.NamespaceProperty, s.Metadata.Name)), Options))
+        var requests = _view.Services.Items
+            .Where(s => ServiceMapping.IsOurs(s, _options))
+            .Select(s => ServiceMapping.ToRequest(s, _view.NamespaceLabels(s.Metadata.NamespaceProperty), ServiceReconciler.AcceptedExternalIps(_view, KeyOf(s)), _options))
             .ToList();
-        lock (_gate)
-        {
-            var results = _allocator.AssignAll(requests);
-            foreach (var r in requests)
-            {
-                _requests[r.Key] = r;
-                if (results.TryGetValue(r.Key, out var result) && IsNew(r, result))
-                {
-                    _unreported.Add(r.Key);
-                }
-            }
-
-            foreach (var h in _allocator.Held())
-            {
-                _assigned.Add(h.Address);
-            }
-        }
-
-        LogReloaded(_logger, requests.Count, _allocator.Held().Count);
+        var held = _allocation.Reload(requests);
+        LogReloaded(_logger, requests.Count, held);
     }
 
-    /// <summary>
-    /// Rebuilds the pools from the informer's cache. Reading the cache and installing the result
-    /// happen under one lock: two loads that race (the session's first, an IPPool event's) must
-    /// not let the one that read the older cache install last.
-    /// </summary>
-    public void LoadPools()
-    {
-        int count;
-        lock (_gate)
-        {
-            var items = View.Pools.Items.ToList();
-            var set = PoolSet.Build(items.Select(_lastGood.Entry));
-            _lastGood.Served(items, set);
-            _pools = set;
-            _allocator.SetPools(set);
-            count = set.Pools.Count;
-        }
-
-        LogPools(_logger, count);
-    }
-
-    public AllocationResult Assign(ServiceRequest request)
-    {
-        AllocationResult r;
-        lock (_gate)
-        {
-            r = _allocator.Assign(request);
-            _requests[request.Key] = request;
-            if (_unreported.Remove(request.Key) && !r.Changed && IsNew(request, r))
-            {
-                r = r with { Changed = true };
-            }
-            foreach (var a in r.LoadBalancer.Concat(r.ExternalIPs))
-            {
-                _assigned.Add(a.Address);
-            }
-        }
-
-        if (r.Changed)
-        {
-            RequestClaimSync();
-            RequestPoolStatus();
-        }
-
-        // Services that lost an address to this one's explicit request get another (or are refused).
-        foreach (var d in r.Displaced)
-        {
-            Queue.Add(d.ToString());
-        }
-
-        return r;
-    }
-
-    private static bool IsNew(ServiceRequest request, AllocationResult result)
-    {
-        var shown = request.CurrentAddresses.Concat(request.CurrentExternalIPs).ToHashSet(StringComparer.Ordinal);
-        return result.LoadBalancer.Concat(result.ExternalIPs).Any(a => !shown.Contains(a.Address.ToString()));
-    }
-
-    /// <summary>The Service's new address could not be written: its next reconcile reports it as new.</summary>
-    public void ReportLater(ServiceKey key)
-    {
-        lock (_gate)
-        {
-            _unreported.Add(key);
-        }
-    }
-
-    public void Release(ServiceKey key)
-    {
-        bool released;
-        lock (_gate)
-        {
-            _unreported.Remove(key);
-            released = _allocator.Release(key);
-            _requests.Remove(key);
-        }
-
-        if (released)
-        {
-            RequestClaimSync();
-            RequestPoolStatus();
-        }
-    }
-
-    public bool Holds(ServiceKey key)
-    {
-        lock (_gate)
-        {
-            return _allocator.LoadBalancerOf(key).Count > 0 || _allocator.ExternalOf(key).Count > 0;
-        }
-    }
-
-    /// <summary>An address this controller handed out at some point (so it may clear it from a Service).</summary>
-    public bool WasOurs(string ip)
-    {
-        lock (_gate)
-        {
-            return Address.TryParse(ip, out var a) && _assigned.Contains(a);
-        }
-    }
-
-    /// <summary>External IPs of the Service that its IPClaims show accepted: the reload keeps them first.</summary>
-    public IReadOnlyCollection<string> AcceptedExternalIps(ServiceKey key)
-    {
-        if (View.Services.Get(key.ToString())?.Spec?.ExternalIPs is not { Count: > 0 })
-        {
-            return [];
-        }
-
-        var owner = key.ToString();
-        return View.Claims.Items.Where(c => c.Spec.Owners.Contains(owner)).Select(c => c.Spec.Address).ToHashSet(StringComparer.Ordinal);
-    }
-
-    public (List<ClaimSource> Held, PoolSet Pools) Snapshot()
-    {
-        lock (_gate)
-        {
-            var held = _allocator.Held().Select(h => new ClaimSource(h.Address, h.Pool, h.PrefixLength,
-                h.Holders.Select(k => new Owner(k, _requests.TryGetValue(k, out var r) ? r.ExternalTrafficPolicy : TrafficPolicy.Cluster)).ToList())).ToList();
-            return (held, _pools);
-        }
-    }
-
-    public (IReadOnlyList<PoolUsage> Usage, PoolSet Pools) PoolState()
-    {
-        lock (_gate)
-        {
-            return (_allocator.Usage(), _pools);
-        }
-    }
-
-    /// <summary>The spec (as JSON) and generation the pool last served validly, for its status.</summary>
-    public (string Json, long Generation)? LastValidPool(string pool)
-    {
-        lock (_gate)
-        {
-            return _lastGood.Of(pool);
-        }
-    }
-
-    public IReadOnlyDictionary<ServiceKey, IReadOnlyList<Assignment>> Assignments()
-    {
-        lock (_gate)
-        {
-            return _allocator.Services.ToDictionary(k => k, k => (IReadOnlyList<Assignment>)[.. _allocator.LoadBalancerOf(k), .. _allocator.ExternalOf(k)]);
-        }
-    }
-
-    public void RequestClaimSync() => _claimSignal.Set();
-
-    public void RequestPoolStatus() => _poolSignal.Set();
+    private void LoadPools() => LogPools(_logger, _allocation.LoadPools(() => _view.Pools.Items));
 
     private async Task WorkAsync(CancellationToken ct)
     {
         while (!ct.IsCancellationRequested)
         {
-            string key;
+            ServiceKey key;
             try
             {
-                key = await Queue.TakeAsync(ct);
+                key = await _queue.TakeAsync(ct);
             }
             catch (OperationCanceledException)
             {
@@ -358,10 +148,10 @@ internal sealed partial class ControllerSession
 
             try
             {
-                await Services.ReconcileAsync(key, ct);
-                LogReconciled(_logger, key);
-                Queue.Forget(key);
-                Metrics.Reconciles.WithLabels("service", "ok").Inc();
+                await _services.ReconcileAsync(key, ct);
+                LogReconciled(_logger, key.ToString());
+                _queue.Forget(key);
+                _metrics.Reconciles.WithLabels("service", "ok").Inc();
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -371,13 +161,13 @@ internal sealed partial class ControllerSession
             catch (Exception e)
 #pragma warning restore CA1031
             {
-                Metrics.Reconciles.WithLabels("service", "retry").Inc();
-                LogRetry(_logger, "Service", key, $"{e.GetType().Name}: {e.Message}");
-                Queue.AddRateLimited(key);
+                _metrics.Reconciles.WithLabels("service", "retry").Inc();
+                LogRetry(_logger, "Service", key.ToString(), $"{e.GetType().Name}: {e.Message}");
+                _queue.AddRateLimited(key);
             }
             finally
             {
-                Queue.Done(key);
+                _queue.Done(key);
             }
         }
     }
@@ -390,7 +180,7 @@ internal sealed partial class ControllerSession
         while (!ct.IsCancellationRequested)
         {
             // Wake right after the earliest agent Lease runs out: that is when its claims move.
-            var woke = await _claimSignal.NextAsync(nextExpiry is { } at ? Max(TimeSpan.Zero, at - Options.Time.GetUtcNow() + TimeSpan.FromMilliseconds(5)) : Timeout.InfiniteTimeSpan, ct);
+            var woke = await _passes.Claims.NextAsync(nextExpiry is { } at ? Max(TimeSpan.Zero, at - _options.Time.GetUtcNow() + TimeSpan.FromMilliseconds(5)) : Timeout.InfiniteTimeSpan, ct);
             if (woke == WakeReason.Stopped)
             {
                 return;
@@ -398,7 +188,7 @@ internal sealed partial class ControllerSession
 
             var expired = woke == WakeReason.TimedOut;
 
-            if (expired && !Claims.LivenessChanged(out var renewed))
+            if (expired && !_claims.RebalancePending && !_liveness.Changed(out var renewed))
             {
                 // The Lease that was due has been renewed: nothing moves; wait for the next one.
                 nextExpiry = renewed;
@@ -412,14 +202,14 @@ internal sealed partial class ControllerSession
                 // Lease running out skips it: that is when claims must move at once.
                 if (!expired)
                 {
-                    await Task.Delay(Clamp(lastPass * 2, ClaimDebounce, TimeSpan.FromMilliseconds(500)), Options.Time, ct);
+                    await Task.Delay(Clamp(lastPass * 2, ClaimDebounce, TimeSpan.FromMilliseconds(500)), _options.Time, ct);
                 }
 
-                var started = Options.Time.GetUtcNow();
-                nextExpiry = await Claims.SyncAsync(ct);
-                lastPass = Options.Time.GetUtcNow() - started;
+                var started = _options.Time.GetUtcNow();
+                nextExpiry = await _claims.SyncAsync(ct);
+                lastPass = _options.Time.GetUtcNow() - started;
                 backoff.Reset();
-                Metrics.Reconciles.WithLabels("claims", "ok").Inc();
+                _metrics.Reconciles.WithLabels("claims", "ok").Inc();
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -429,24 +219,24 @@ internal sealed partial class ControllerSession
             catch (Exception e)
 #pragma warning restore CA1031
             {
-                Metrics.Reconciles.WithLabels("claims", "retry").Inc();
+                _metrics.Reconciles.WithLabels("claims", "retry").Inc();
                 LogRetry(_logger, "IPClaims", "*", e.Message);
                 await DelayQuietly(backoff.Next(), ct);
-                RequestClaimSync();
+                _passes.RequestClaims();
             }
         }
     }
 
-    private async Task PoolLoopAsync(CancellationToken ct)
+    private async Task StatusLoopAsync(CancellationToken ct)
     {
         while (!ct.IsCancellationRequested)
         {
             try
             {
                 await NextPoolChangeAsync(ct);
-                await Task.Delay(TimeSpan.FromMilliseconds(100), Options.Time, ct);
-                await PoolStatus.SyncAsync(ct);
-                await PeerStatus.SyncAsync(ct);
+                await Task.Delay(TimeSpan.FromMilliseconds(100), _options.Time, ct);
+                await _poolStatus.SyncAsync(ct);
+                await _peerStatus.SyncAsync(ct);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -458,7 +248,7 @@ internal sealed partial class ControllerSession
             {
                 LogRetry(_logger, "IPPool status", "*", e.Message);
                 await DelayQuietly(TimeSpan.FromSeconds(1), ct);
-                RequestPoolStatus();
+                _passes.RequestStatus();
             }
         }
     }
@@ -469,15 +259,11 @@ internal sealed partial class ControllerSession
     /// </summary>
     private async Task NextPoolChangeAsync(CancellationToken ct)
     {
-        DateTimeOffset? expiry;
-        lock (_gate)
-        {
-            expiry = _allocator.NextReservationExpiry;
-        }
+        var expiry = _allocation.NextReservationExpiry;
 
         // Until asked, or until the earliest address reservation runs out.
-        var wait = expiry is { } at ? Max(TimeSpan.Zero, at - Options.Time.GetUtcNow()) : Timeout.InfiniteTimeSpan;
-        if (await _poolSignal.NextAsync(wait, ct) == WakeReason.Stopped)
+        var wait = expiry is { } at ? Max(TimeSpan.Zero, at - _options.Time.GetUtcNow()) : Timeout.InfiniteTimeSpan;
+        if (await _passes.Status.NextAsync(wait, ct) == WakeReason.Stopped)
         {
             throw new OperationCanceledException(ct);
         }
@@ -493,7 +279,7 @@ internal sealed partial class ControllerSession
     {
         try
         {
-            await Task.Delay(t, Options.Time, ct);
+            await Task.Delay(t, _options.Time, ct);
         }
         catch (OperationCanceledException)
         {
@@ -502,11 +288,12 @@ internal sealed partial class ControllerSession
 
     private void OnService(k8s.WatchEventType type, k8s.Models.V1Service svc, k8s.Models.V1Service? old)
     {
-        LogServiceEvent(_logger, Kubernetes.Client.Resources.KeyOf(svc), type, svc.Metadata.ResourceVersion);
-        Queue.Add(Kubernetes.Client.Resources.KeyOf(svc));
+        var key = KeyOf(svc);
+        LogServiceEvent(_logger, key.ToString(), type, svc.Metadata.ResourceVersion);
+        _queue.Add(key);
     }
 
-    private void OnPeerInput<T>(k8s.WatchEventType type, T item, T? old) => RequestPoolStatus();
+    private void OnStatusInput<T>(k8s.WatchEventType type, T item, T? old) => _passes.RequestStatus();
 
     private void OnPool(k8s.WatchEventType type, Kubernetes.Models.IpPool pool, Kubernetes.Models.IpPool? old)
     {
@@ -517,57 +304,41 @@ internal sealed partial class ControllerSession
         }
 
         LoadPools();
-        foreach (var s in View.Services.Items)
+        foreach (var s in _view.Services.Items)
         {
-            Queue.Add(Kubernetes.Client.Resources.KeyOf(s));
+            _queue.Add(KeyOf(s));
         }
 
-        RequestClaimSync();
-        RequestPoolStatus();
+        _passes.HeldChanged();
     }
 
     private void OnNamespace(k8s.WatchEventType type, k8s.Models.V1Namespace ns, k8s.Models.V1Namespace? old)
     {
-        if (old is not null && LabelsEqual(old.Metadata.Labels, ns.Metadata.Labels))
+        if (old is not null && LivenessTracker.LabelsEqual(old.Metadata.Labels, ns.Metadata.Labels))
         {
             return;
         }
 
-        foreach (var s in View.Services.Items.Where(s => s.Metadata.NamespaceProperty == ns.Metadata.Name))
+        foreach (var s in _view.Services.Items.Where(s => s.Metadata.NamespaceProperty == ns.Metadata.Name))
         {
-            Queue.Add(Kubernetes.Client.Resources.KeyOf(s));
+            _queue.Add(KeyOf(s));
         }
     }
 
-    /// <summary>
-    /// An agent that comes, goes or is released moves claims now. A renewal of a live agent's
-    /// Lease changes nothing: the claim loop already wakes when the earliest Lease would run
-    /// out, and sees the renewal then. (With a pass per renewal, ten agents renewing every second
-    /// kept the loop busy with passes that changed nothing, and a failover waited behind them.)
-    /// </summary>
     private void OnLease(k8s.WatchEventType type, k8s.Models.V1Lease lease, k8s.Models.V1Lease? old)
     {
-        if (type == k8s.WatchEventType.Deleted)
+        if (_liveness.OnLease(type, lease, old))
         {
-            Agents.Forget(lease.Metadata.Name);
+            _passes.RequestClaims();
         }
-        else
-        {
-            Agents.Observe(lease);
-        }
+    }
 
-        if (type != k8s.WatchEventType.Deleted && old is not null
-            && !string.IsNullOrEmpty(old.Spec?.HolderIdentity) && old.Spec.HolderIdentity == lease.Spec?.HolderIdentity
-            && (lease.Spec.LeaseDurationSeconds ?? 0) >= (old.Spec.LeaseDurationSeconds ?? 0)
-            && Draining(old) == Draining(lease)
-            && Metrics.UnconfirmedExpiries.Value == 0)
+    private void OnNode(k8s.WatchEventType type, k8s.Models.V1Node node, k8s.Models.V1Node? old)
+    {
+        if (LivenessTracker.OnNode(type, node, old))
         {
-            // Renewed, no shorter than before, and no expiry waits for a renewal to confirm it:
-            // the loop's timer is early, never late.
-            return;
+            _passes.RequestClaims();
         }
-
-        RequestClaimSync();
     }
 
     /// <summary>An IPNode whose links (interfaces up, BGP sessions established) changed: the claims may move.</summary>
@@ -578,35 +349,14 @@ internal sealed partial class ControllerSession
 
         if (type == k8s.WatchEventType.Deleted || Links(old) != Links(node))
         {
-            RequestClaimSync();
+            _passes.RequestClaims();
         }
     }
 
-    private static bool Draining(k8s.Models.V1Lease lease) => lease.Metadata.Annotations?.ContainsKey(Kubernetes.Models.ExtipApi.DrainingAnnotation) == true;
-
-    /// <summary>Node labels pick the eligible nodes; a Node's status changes (heartbeats) pick nothing.</summary>
-    private void OnNode(k8s.WatchEventType type, k8s.Models.V1Node node, k8s.Models.V1Node? old)
-    {
-        if (type != k8s.WatchEventType.Deleted && old is not null && LabelsEqual(old.Metadata.Labels, node.Metadata.Labels)
-            && OutOfService(old) == OutOfService(node) && Ready(old) == Ready(node))
-        {
-            return;
-        }
-
-        RequestClaimSync();
-    }
-
-    private static bool OutOfService(k8s.Models.V1Node n) => n.Spec?.Taints?.Any(t => t.Key == NodeSignals.OutOfServiceTaint) == true;
-
-    private static string? Ready(k8s.Models.V1Node n) => n.Status?.Conditions?.FirstOrDefault(c => c.Type == "Ready")?.Status;
-
-    private void OnEndpoints(k8s.WatchEventType type, k8s.Models.V1EndpointSlice slice, k8s.Models.V1EndpointSlice? old) => RequestClaimSync();
+    private void OnEndpoints(k8s.WatchEventType type, k8s.Models.V1EndpointSlice slice, k8s.Models.V1EndpointSlice? old) => _passes.RequestClaims();
 
     /// <summary>Someone else changed or deleted a claim: put it back as it should be.</summary>
-    private void OnClaim(k8s.WatchEventType type, Kubernetes.Models.IpClaim claim, Kubernetes.Models.IpClaim? old) => RequestClaimSync();
-
-    private static bool LabelsEqual(IDictionary<string, string>? a, IDictionary<string, string>? b) =>
-        (a?.Count ?? 0) == (b?.Count ?? 0) && (a ?? new Dictionary<string, string>()).All(kv => b!.TryGetValue(kv.Key, out var v) && v == kv.Value);
+    private void OnClaim(k8s.WatchEventType type, Kubernetes.Models.IpClaim claim, Kubernetes.Models.IpClaim? old) => _passes.RequestClaims();
 
     [LoggerMessage(EventId = 302, Level = LogLevel.Debug, Message = "Service {Key}: {Type} (resourceVersion {Version})")]
     private static partial void LogServiceEvent(ILogger logger, string key, k8s.WatchEventType type, string version);

@@ -78,8 +78,8 @@ internal static class FlapsBench
                 {
                     // A single-owner address moving is a disruption; an All address's node set
                     // follows the live nodes by design (counted apart).
-                    Interlocked.Increment(ref claim.Spec.Distribution == "All" ? ref allChanges : ref moves);
-                    if (claim.Spec.Distribution != "All" && before.Split(',').All(n => !down.ContainsKey(n)))
+                    Interlocked.Increment(ref claim.Spec.DistributionKind == Distribution.All ? ref allChanges : ref moves);
+                    if (claim.Spec.DistributionKind != Distribution.All && before.Split(',').All(n => !down.ContainsKey(n)))
                     {
                         // Off a node whose agent runs: a rebalance (or a late failover), not a forced move.
                         Interlocked.Increment(ref offLive);
@@ -112,7 +112,7 @@ internal static class FlapsBench
                 while (!stop.IsCancellationRequested)
                 {
                     var held = Kernels(state);
-                    foreach (var c in claims.Items.Where(c => c.Spec.Distribution == "Balance"))
+                    foreach (var c in claims.Items.Where(c => c.Spec.DistributionKind == Distribution.Balance))
                     {
                         var ip = IPAddress.Parse(c.Spec.Address);
                         var two = held.TryGetValue(ip, out var on) && on.Count >= 2;
@@ -195,7 +195,7 @@ internal static class FlapsBench
                 await output.WriteLineAsync($"flaps: at the end: {m}").ConfigureAwait(false);
             }
 
-            var claimCount = claims.Items.Count(c => c.Spec.Distribution == "Balance");
+            var claimCount = claims.Items.Count(c => c.Spec.DistributionKind == Distribution.Balance);
             var result = new Dictionary<string, object>
             {
                 ["bench"] = "flaps",
@@ -270,7 +270,7 @@ internal static class FlapsBench
             var ip = IPAddress.Parse(c.Spec.Address);
             var nodes = c.Spec.Nodes.ToHashSet(StringComparer.Ordinal);
             wanted[ip] = nodes;
-            var want = c.Spec.Distribution == "All" ? spec.Agents : 1;
+            var want = c.Spec.DistributionKind == Distribution.All ? spec.Agents : 1;
             if (nodes.Count != want)
             {
                 problems.Add($"{c.Metadata.Name}: on {nodes.Count} node(s), not {want}");
@@ -295,7 +295,7 @@ internal static class FlapsBench
     private static int Imbalance(Informer<IpClaim> claims, LabSpec spec)
     {
         var worst = 0;
-        foreach (var pool in claims.Items.Where(c => c.Spec.Distribution == "Balance").GroupBy(c => c.Spec.Pool ?? string.Empty, StringComparer.Ordinal))
+        foreach (var pool in claims.Items.Where(c => c.Spec.DistributionKind == Distribution.Balance).GroupBy(c => c.Spec.Pool ?? string.Empty, StringComparer.Ordinal))
         {
             var loads = spec.AgentNodes.Select(n => pool.Count(c => c.Spec.Nodes.Contains(n))).ToList();
             worst = Math.Max(worst, loads.Max() - loads.Min());

@@ -18,7 +18,7 @@ namespace Extip.Controller.Reconcilers;
 /// IPNode's status subresource; this writes one label on the main resource with a merge patch of
 /// that key alone, so the two never touch the same field and never conflict.
 /// </summary>
-internal sealed partial class AgentLabelReconciler(ControllerSession session, ILogger logger)
+internal sealed partial class AgentLabelReconciler(IKubernetes client, ClusterView view, ControllerOptions options, ILogger logger)
 {
     private readonly Channel<bool> _signal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
@@ -70,7 +70,7 @@ internal sealed partial class AgentLabelReconciler(ControllerSession session, IL
                 LogRetry(logger, e.Message);
                 try
                 {
-                    await Task.Delay(backoff.Next(), session.Options.Time, ct);
+                    await Task.Delay(backoff.Next(), options.Time, ct);
                 }
                 catch (OperationCanceledException)
                 {
@@ -85,16 +85,16 @@ internal sealed partial class AgentLabelReconciler(ControllerSession session, IL
     /// <summary>Patches every IPNode whose label differs from the last claim pass's judgment.</summary>
     public async Task SyncAsync(CancellationToken ct)
     {
-        var stale = session.View.IpNodes.Items
+        var stale = view.IpNodes.Items
             .Select(n => (n.Metadata.Name, Have: n.Metadata.Labels.Value(ExtipApi.AgentLabel), Want: Wanted(n.Metadata.Name)))
             .Where(n => n.Want is not null && n.Have != n.Want)
             .ToList();
-        await Parallel.ForEachAsync(stale, new ParallelOptions { MaxDegreeOfParallelism = session.Options.Workers, CancellationToken = ct }, async (n, token) =>
+        await Parallel.ForEachAsync(stale, new ParallelOptions { MaxDegreeOfParallelism = options.Workers, CancellationToken = ct }, async (n, token) =>
         {
             var patch = KubernetesJson.Serialize(new { metadata = new { labels = new Dictionary<string, string> { [ExtipApi.AgentLabel] = n.Want! } } });
             try
             {
-                await session.Client.CustomObjects.PatchClusterCustomObjectAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), ExtipApi.Group, ExtipApi.Version, IpNode.Plural, n.Name, cancellationToken: token);
+                await client.CustomObjects.PatchClusterCustomObjectAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), ExtipApi.Group, ExtipApi.Version, IpNode.Plural, n.Name, cancellationToken: token);
                 LogLabelled(logger, n.Name, n.Want!, n.Have ?? "unlabelled");
             }
             catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)

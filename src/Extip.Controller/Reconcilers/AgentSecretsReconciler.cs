@@ -18,7 +18,7 @@ namespace Extip.Controller.Reconcilers;
 /// All agents share one ServiceAccount, so a name any BGPPeer uses is readable by every agent
 /// (RBAC cannot tell nodes apart on reads, and admission does not see reads).
 /// </summary>
-internal sealed partial class AgentSecretsReconciler(ControllerSession session, ILogger logger)
+internal sealed partial class AgentSecretsReconciler(IKubernetes client, ClusterView view, ControllerOptions options, ILogger logger)
 {
     private static readonly TimeSpan Recheck = TimeSpan.FromMinutes(1);
 
@@ -60,7 +60,7 @@ internal sealed partial class AgentSecretsReconciler(ControllerSession session, 
                 // nothing, so a wait that loses the race loses no signal).
                 using (var wait = CancellationTokenSource.CreateLinkedTokenSource(ct))
                 {
-                    await Task.WhenAny(_signal.Reader.WaitToReadAsync(wait.Token).AsTask(), Task.Delay(Recheck, session.Options.Time, wait.Token));
+                    await Task.WhenAny(_signal.Reader.WaitToReadAsync(wait.Token).AsTask(), Task.Delay(Recheck, options.Time, wait.Token));
                     await wait.CancelAsync();
                 }
 
@@ -80,7 +80,7 @@ internal sealed partial class AgentSecretsReconciler(ControllerSession session, 
                 LogRetry(logger, ExtipApi.AgentSecretsRole, e is HttpOperationException h ? $"{(int)h.Response.StatusCode} {h.Response.ReasonPhrase}: {h.Response.Content}" : e.Message);
                 try
                 {
-                    await Task.Delay(backoff.Next(), session.Options.Time, ct);
+                    await Task.Delay(backoff.Next(), options.Time, ct);
                 }
                 catch (OperationCanceledException)
                 {
@@ -95,12 +95,12 @@ internal sealed partial class AgentSecretsReconciler(ControllerSession session, 
     /// <summary>Reads the Role and replaces its rules when they are not exactly the wanted one.</summary>
     public async Task SyncAsync(CancellationToken ct)
     {
-        var ns = session.Options.Namespace;
-        var wanted = Wanted(session.View.Peers.Items, ns, NotPasswords());
+        var ns = options.Namespace;
+        var wanted = Wanted(view.Peers.Items, ns, NotPasswords());
         V1Role role;
         try
         {
-            role = await session.Client.RbacAuthorizationV1.ReadNamespacedRoleAsync(ExtipApi.AgentSecretsRole, ns, cancellationToken: ct);
+            role = await client.RbacAuthorizationV1.ReadNamespacedRoleAsync(ExtipApi.AgentSecretsRole, ns, cancellationToken: ct);
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
         {
@@ -119,14 +119,14 @@ internal sealed partial class AgentSecretsReconciler(ControllerSession session, 
 
         // No names: no rule at all. An empty resourceNames would mean every Secret.
         role.Rules = wanted.Count == 0 ? [] : [new V1PolicyRule { ApiGroups = [""], Resources = ["secrets"], Verbs = ["get"], ResourceNames = [.. wanted] }];
-        await session.Client.RbacAuthorizationV1.ReplaceNamespacedRoleAsync(role, ExtipApi.AgentSecretsRole, ns, cancellationToken: ct);
+        await client.RbacAuthorizationV1.ReplaceNamespacedRoleAsync(role, ExtipApi.AgentSecretsRole, ns, cancellationToken: ct);
         LogUpdated(logger, ns, ExtipApi.AgentSecretsRole, wanted.Count == 0 ? "none" : string.Join(", ", wanted), before);
     }
 
     private HashSet<string> NotPasswords() => new(StringComparer.Ordinal)
     {
         ExtipApi.PeerKeySecret,
-        session.Options.Webhook?.SecretName ?? new Webhook.WebhookOptions().SecretName,
+        options.Webhook?.SecretName ?? new Webhook.WebhookOptions().SecretName,
     };
 
     private static bool IsWanted(V1PolicyRule rule, IReadOnlyList<string> wanted) =>

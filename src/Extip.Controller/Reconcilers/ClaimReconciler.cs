@@ -11,6 +11,7 @@ using k8s;
 using k8s.Autorest;
 using k8s.Models;
 using Extip.Kubernetes.Events;
+using Extip.Controller.Metrics;
 using Microsoft.Extensions.Logging;
 
 namespace Extip.Controller.Reconcilers;
@@ -21,103 +22,15 @@ namespace Extip.Controller.Reconcilers;
 /// externalTrafficPolicy Local), and deletes claims no Service wants. Returns when it next
 /// needs to run (the next agent Lease expiry).
 /// </summary>
-internal sealed partial class ClaimReconciler(ControllerSession session)
+internal sealed partial class ClaimReconciler(IKubernetes client, ClusterView view, ControllerOptions options, ControllerMetrics metrics, IEventSink events, ILogger logger,
+    AllocationState allocation, LivenessTracker liveness, AgentLabelReconciler agentLabels, Passes passes)
 {
-    private HashSet<string> _lastLive = new(StringComparer.Ordinal);
-    private HashSet<string> _lastSettling = new(StringComparer.Ordinal);
-    private HashSet<string> _lastQuiet = new(StringComparer.Ordinal);
 
     /// <summary>Per claim: the generation and spec of this controller's last write, to tell another writer's edit from an informer that is behind.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (long Generation, IpClaimSpecModel Spec)> _written = new(StringComparer.Ordinal);
 
-    /// <summary>
-    /// Cheap: whether the set of live agents differs from the last pass's, and when the next
-    /// Lease runs out. A timer that fires for a Lease renewed since needs no pass over the claims.
-    /// </summary>
-    public bool LivenessChanged(out DateTimeOffset? nextExpiry)
-    {
-        var now = session.Options.Time.GetUtcNow();
-        var (live, settling, quiet) = LiveAgents(now, out nextExpiry);
-        var (outOfService, signalNext) = session.Signals.Judge(live, session.View.Nodes.Get);
-        if (signalNext is { } wait)
-        {
-            var at = now + wait;
-            nextExpiry = nextExpiry is { } e && e < at ? e : at;
-        }
-
-        return _rebalancePending || !live.SetEquals(_lastLive) || !settling.SetEquals(_lastSettling) || !quiet.SetEquals(_lastQuiet)
-            || !outOfService.Keys.ToHashSet(StringComparer.Ordinal).SetEquals(_lastOut.Keys);
-    }
-
-    /// <summary>A gradual rebalancing has steps to go.</summary>
-    private bool _rebalancePending;
-
-    /// <summary>
-    /// The live agents, those of them in their hold-down and those gone quiet; and when to look
-    /// again: the next Lease expiry, the next node to settle, and while some agent is quiet, soon
-    /// (it may renew, and what waited for it can move).
-    /// </summary>
-    private (HashSet<string> Live, HashSet<string> Settling, HashSet<string> Quiet) LiveAgents(DateTimeOffset now, out DateTimeOffset? nextExpiry)
-    {
-        var judged = session.Agents.Judge();
-
-        // A draining agent (stopping) still holds its addresses, but is given none: its claims
-        // move now, make-before-break, while it hands them over.
-        var live = new HashSet<string>(judged.Live, StringComparer.Ordinal);
-        live.ExceptWith(judged.Draining);
-        session.Damping.Observe(live);
-        var (settling, settles) = session.Damping.Settling();
-        var quiet = new HashSet<string>(judged.Quiet, StringComparer.Ordinal);
-        quiet.IntersectWith(live);
-        var next = judged.NextExpiry;
-        foreach (var t in new[] { settles, quiet.Count > 0 ? QuietRecheck : (TimeSpan?)null })
-        {
-            next = t is { } x && (next is null || x < next) ? x : next;
-        }
-
-        nextExpiry = next is { } left ? now + left : null;
-        session.Metrics.Disruption.Set(judged.Disruption is null ? 0 : 1);
-        if (judged.Disruption is { Started: true } d)
-        {
-            session.Metrics.Disruptions.Inc();
-            var grace = session.Options.Disruption.Grace is { } g ? $"{g.TotalSeconds:0.###} s" : "one Lease duration";
-            var message = $"{d.Expired} of {d.Agents} agents' Leases ran out within {session.Options.Disruption.Window.TotalSeconds:0.###} s: a control-plane disruption, not dead nodes; no claim moves until it is over and the agents have had {grace} to renew";
-            LogControlPlaneDisruption(session.Logger, message);
-            session.Events.Warning(new V1ObjectReference
-            {
-                Kind = "Lease",
-                ApiVersion = "coordination.k8s.io/v1",
-                Name = "extip-controller",
-                NamespaceProperty = session.Options.Namespace,
-            }, "ControlPlaneDisruption", message);
-        }
-
-        var unconfirmed = judged.Unconfirmed.Count;
-        if (unconfirmed != (int)session.Metrics.UnconfirmedExpiries.Value)
-        {
-            session.Metrics.UnconfirmedExpiries.Set(unconfirmed);
-            if (unconfirmed > 0)
-            {
-                LogDisruption(session.Logger, string.Join(", ", judged.Unconfirmed));
-            }
-        }
-
-        return (live, settling, quiet);
-    }
-
-    private Dictionary<string, string> _lastOut = new(StringComparer.Ordinal);
-
-    /// <summary>A Warning Event on each Node newly taken out by its own signals, saying which.</summary>
-    private void ReportOut(Dictionary<string, string> outOfService)
-    {
-        foreach (var (node, why) in outOfService.Where(kv => _lastOut.GetValueOrDefault(kv.Key) != kv.Value))
-        {
-            LogNodeOut(session.Logger, node, why);
-            session.Events.Warning(new V1ObjectReference { Kind = "Node", ApiVersion = "v1", Name = node }, "NodeOutOfService", $"Node {node} holds no external address: {why}");
-        }
-
-        _lastOut = outOfService;
-    }
+    /// <summary>A gradual rebalancing has steps to go: the next wake-up needs a pass even if liveness did not change.</summary>
+    public bool RebalancePending { get; private set; }
 
     private HashSet<ServiceKey> _lastNoEndpoints = [];
 
@@ -126,7 +39,7 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
     {
         foreach (var (key, address) in services.Where(kv => !_lastNoEndpoints.Contains(kv.Key)))
         {
-            session.Events.Warning(new V1ObjectReference { Kind = "Service", ApiVersion = "v1", Name = key.Name, NamespaceProperty = key.Namespace }, "NoReadyEndpoints",
+            events.Warning(new V1ObjectReference { Kind = "Service", ApiVersion = "v1", Name = key.Name, NamespaceProperty = key.Namespace }, "NoReadyEndpoints",
                 $"externalTrafficPolicy: Local and no node has a ready endpoint of the Service: {address} is withdrawn from every node until one has");
         }
 
@@ -140,13 +53,13 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
     {
         foreach (var (node, why) in dead.Where(kv => _lastDead.GetValueOrDefault(kv.Key) != kv.Value))
         {
-            LogLinkDown(session.Logger, node, why);
-            session.Events.Warning(new V1ObjectReference { Kind = "Node", ApiVersion = "v1", Name = node }, "LinkDown", $"Node {node} holds no address that needs the link: {why}");
+            LogLinkDown(logger, node, why);
+            events.Warning(new V1ObjectReference { Kind = "Node", ApiVersion = "v1", Name = node }, "LinkDown", $"Node {node} holds no address that needs the link: {why}");
         }
 
         foreach (var node in _lastDead.Keys.Where(n => !dead.ContainsKey(n)))
         {
-            LogLinkBack(session.Logger, node);
+            LogLinkBack(logger, node);
         }
 
         _lastDead = dead;
@@ -158,46 +71,26 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
     [LoggerMessage(EventId = 335, Level = LogLevel.Information, Message = "node {Node}: its links are up again")]
     private static partial void LogLinkBack(ILogger logger, string node);
 
-    [LoggerMessage(EventId = 333, Level = LogLevel.Warning, Message = "node {Node} holds no external address: {Why}")]
-    private static partial void LogNodeOut(ILogger logger, string node, string why);
-
-    /// <summary>How often liveness is judged again while some agent is quiet.</summary>
-    private static readonly TimeSpan QuietRecheck = TimeSpan.FromMilliseconds(500);
-
-    [LoggerMessage(EventId = 332, Level = LogLevel.Warning, Message = "{Message}")]
-    private static partial void LogControlPlaneDisruption(ILogger logger, string message);
-
     [LoggerMessage(EventId = 331, Level = LogLevel.Warning, Message = "IPClaim {Name}: put back {Undone} (changed outside the controller)")]
     private static partial void LogUndone(ILogger logger, string name, string undone);
 
-    [LoggerMessage(EventId = 330, Level = LogLevel.Warning, Message = "agents {Nodes}: their Leases ran out while no other agent was seen renewing (a control-plane disruption, not dead nodes): their claims stay until a renewal confirms it")]
-    private static partial void LogDisruption(ILogger logger, string nodes);
-
+    /// <summary>One pass over every held address; returns when the next must run (the next Lease expiry, node settling, or rebalancing step).</summary>
     public async Task<DateTimeOffset?> SyncAsync(CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
-        var now = session.Options.Time.GetUtcNow();
-        var view = session.View;
-        var (live, settling, quiet) = LiveAgents(now, out var nextExpiry);
-        (_lastLive, _lastSettling, _lastQuiet) = (live, settling, quiet);
+        var now = options.Time.GetUtcNow();
+        var judged = liveness.Judge();
+        var nextExpiry = judged.NextCheck;
+        liveness.Accept(judged);
 
         // The IPNode labels say what this pass schedules on, even if its claim writes fail.
-        session.AgentLabels.Observe(live);
-
-        session.Metrics.LiveAgents.Set(live.Count);
+        agentLabels.Observe(judged.Live);
 
         // A node Kubernetes says is out (taint, or not Ready past the grace) holds nothing, live agent or not.
-        var (outOfService, signalNext) = session.Signals.Judge(live, view.Nodes.Get);
-        if (signalNext is { } wait)
-        {
-            var at = now + wait;
-            nextExpiry = nextExpiry is { } e && e < at ? e : at;
-        }
-
-        ReportOut(outOfService);
-        var nodes = live.Where(n => !outOfService.ContainsKey(n)).Select(n => new NodeInfo(n, view.Nodes.Get(n)?.Metadata.Labels is { } l ? new Dictionary<string, string>(l) : new Dictionary<string, string>(), true)).ToList();
+        var (settling, quiet) = (judged.Settling, judged.Quiet);
+        var nodes = judged.Serving.Select(n => new NodeInfo(n, view.Nodes.Get(n)?.Metadata.Labels is { } l ? new Dictionary<string, string>(l) : new Dictionary<string, string>(), true)).ToList();
         var endpoints = ReadyEndpointNodes();
-        var (held, pools) = session.Snapshot();
+        var (held, pools) = allocation.Snapshot();
         var demands = new List<ClaimDemand>(held.Count);
         var specs = new Dictionary<string, IpClaimSpecModel>(held.Count, StringComparer.Ordinal);
 
@@ -233,7 +126,7 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
             }
             else
             {
-                a = Announcement.Of(pool, session.Options);
+                a = Announcement.Of(pool, options);
                 IReadOnlySet<string>? withEndpoints = local
                     ? h.Owners.Where(o => o.Policy == TrafficPolicy.Local).SelectMany(o => endpoints.GetValueOrDefault(o.Key) ?? []).ToHashSet(StringComparer.Ordinal)
                     : null;
@@ -274,21 +167,21 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
         ReportDeadLinks(deadLinks.Values.SelectMany(d => d).GroupBy(kv => kv.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => string.Join("; ", g.Select(kv => kv.Value).Distinct()), StringComparer.Ordinal));
         var placed = ClaimScheduler.Schedule(demands, new SchedulerOptions
         {
-            RebalanceOnArrival = session.Options.RebalanceOnArrival,
-            RebalanceShare = session.Options.RebalanceShare,
+            RebalanceOnArrival = options.RebalanceOnArrival,
+            RebalanceShare = options.RebalanceShare,
             Settling = settling,
             Quiet = quiet,
         }, out var unbalanced);
         if (unbalanced)
         {
             // The next rebalancing step: a pass soon, even if nothing else changes.
-            var step = now + session.Options.RebalanceStep;
+            var step = now + options.RebalanceStep;
             nextExpiry = nextExpiry is { } n && n < step ? n : step;
-            _rebalancePending = true;
+            RebalancePending = true;
         }
         else
         {
-            _rebalancePending = false;
+            RebalancePending = false;
         }
         var writes = new List<Func<Task>>();
         foreach (var (name, spec) in specs)
@@ -311,16 +204,16 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
             writes.Add(() => DeleteAsync(stale.Metadata.Name, ct));
         }
 
-        await RunBoundedAsync(writes, session.Options.Workers, ct);
-        session.Metrics.Claims.Set(specs.Count);
-        session.Metrics.ReconcileSeconds.WithLabels("claims").Observe(sw.Elapsed.TotalSeconds);
+        await RunBoundedAsync(writes, options.Workers, ct);
+        metrics.Claims.Set(specs.Count);
+        metrics.ReconcileSeconds.WithLabels("claims").Observe(sw.Elapsed.TotalSeconds);
         return nextExpiry;
     }
 
     private Dictionary<ServiceKey, HashSet<string>> ReadyEndpointNodes()
     {
         var byService = new Dictionary<ServiceKey, HashSet<string>>();
-        foreach (var slice in session.View.EndpointSlices.Items)
+        foreach (var slice in view.EndpointSlices.Items)
         {
             if (slice.Metadata.Labels.Value("kubernetes.io/service-name") is not { } svc)
             {
@@ -369,12 +262,12 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
             return;
         }
 
-        LogUndone(session.Logger, name, undone);
+        LogUndone(logger, name, undone);
         var target = EventRecorder.RefTo(existing);
         target.ApiVersion ??= $"{ExtipApi.Group}/{ExtipApi.Version}";
         target.Kind ??= "IPClaim";
-        target.NamespaceProperty = session.Options.Namespace;
-        session.Events.Warning(target, "ClaimRestored", $"IPClaim {name}: put back {undone} (changed outside the controller; the controller alone writes IPClaims)");
+        target.NamespaceProperty = options.Namespace;
+        events.Warning(target, "ClaimRestored", $"IPClaim {name}: put back {undone} (changed outside the controller; the controller alone writes IPClaims)");
     }
 
     /// <summary>The fields that differ, each as "spec.field was → put back to".</summary>
@@ -411,14 +304,14 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
         var claim = new IpClaim { Metadata = new V1ObjectMeta { Name = name, Labels = spec.Pool is null ? null : new Dictionary<string, string> { ["extip.io/pool"] = spec.Pool } }, Spec = spec };
         try
         {
-            var written = await session.Client.CustomObjects.CreateClusterCustomObjectAsync(claim, ExtipApi.Group, ExtipApi.Version, IpClaim.Plural, cancellationToken: ct);
+            var written = await client.CustomObjects.CreateClusterCustomObjectAsync(claim, ExtipApi.Group, ExtipApi.Version, IpClaim.Plural, cancellationToken: ct);
             _written[name] = (GenerationOf(written), spec);
-            session.Metrics.ClaimWrites.WithLabels("create").Inc();
+            metrics.ClaimWrites.WithLabels("create").Inc();
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
         {
             // The informer is behind; the next sync sees the claim and updates it.
-            session.RequestClaimSync();
+            passes.RequestClaims();
         }
     }
 
@@ -426,9 +319,9 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
     {
         // A JSON patch replacing the whole spec: fields the new spec drops go away too.
         var patch = $$"""[{"op":"replace","path":"/spec","value":{{KubernetesJson.Serialize(spec)}}}]""";
-        var written = await session.Client.CustomObjects.PatchClusterCustomObjectAsync(new V1Patch(patch, V1Patch.PatchType.JsonPatch), ExtipApi.Group, ExtipApi.Version, IpClaim.Plural, existing.Metadata.Name, cancellationToken: ct);
+        var written = await client.CustomObjects.PatchClusterCustomObjectAsync(new V1Patch(patch, V1Patch.PatchType.JsonPatch), ExtipApi.Group, ExtipApi.Version, IpClaim.Plural, existing.Metadata.Name, cancellationToken: ct);
         _written[existing.Metadata.Name] = (GenerationOf(written), spec);
-        session.Metrics.ClaimWrites.WithLabels("update").Inc();
+        metrics.ClaimWrites.WithLabels("update").Inc();
     }
 
     private async Task DeleteAsync(string name, CancellationToken ct)
@@ -436,8 +329,8 @@ internal sealed partial class ClaimReconciler(ControllerSession session)
         try
         {
             _written.TryRemove(name, out _);
-            await session.Client.CustomObjects.DeleteClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, IpClaim.Plural, name, cancellationToken: ct);
-            session.Metrics.ClaimWrites.WithLabels("delete").Inc();
+            await client.CustomObjects.DeleteClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, IpClaim.Plural, name, cancellationToken: ct);
+            metrics.ClaimWrites.WithLabels("delete").Inc();
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
         {

@@ -12,11 +12,10 @@ namespace Extip.Controller.Reconcilers;
 /// report it), the nodes with an agent it selects, and the sessions those agents report in their
 /// IPNode status. Written only when it changes.
 /// </summary>
-internal sealed class PeerStatusReconciler(ControllerSession session)
+internal sealed class PeerStatusReconciler(IKubernetes client, ClusterView view, ControllerOptions options)
 {
     public async Task SyncAsync(CancellationToken ct)
     {
-        var view = session.View;
         var agents = view.IpNodes.Items.ToDictionary(n => n.Metadata.Name, StringComparer.Ordinal);
         foreach (var peer in view.Peers.Items.ToList())
         {
@@ -54,11 +53,11 @@ internal sealed class PeerStatusReconciler(ControllerSession session)
                     : string.Create(CultureInfo.InvariantCulture, $"{up} of {nodes.Count} sessions up{(trouble.Peer is { } t ? $"; node {trouble.Node}: {t.Message}" : string.Empty)}"),
                     peer),
             ];
-            Keep(status, peer.Status);
+            Conditions.KeepTransitions(status.Conditions, peer.Status?.Conditions);
             if (!Same(status, peer.Status))
             {
                 var patch = KubernetesJson.Serialize(new { status });
-                await session.Client.CustomObjects.PatchClusterCustomObjectStatusAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), ExtipApi.Group, ExtipApi.Version, BgpPeer.Plural, name, cancellationToken: ct);
+                await client.CustomObjects.PatchClusterCustomObjectStatusAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), ExtipApi.Group, ExtipApi.Version, BgpPeer.Plural, name, cancellationToken: ct);
             }
         }
     }
@@ -69,25 +68,11 @@ internal sealed class PeerStatusReconciler(ControllerSession session)
         Status = on ? "True" : "False",
         Reason = reason,
         Message = message,
-        LastTransitionTime = session.Options.Time.GetUtcNow().UtcDateTime,
+        LastTransitionTime = options.Time.GetUtcNow().UtcDateTime,
         ObservedGeneration = peer.Metadata.Generation,
     };
 
-    private static void Keep(BgpPeerStatusModel next, BgpPeerStatusModel? previous)
-    {
-        foreach (var c in next.Conditions)
-        {
-            var before = previous?.Conditions.FirstOrDefault(p => p.Type == c.Type);
-            if (before is not null && before.Status == c.Status)
-            {
-                c.LastTransitionTime = before.LastTransitionTime;
-            }
-        }
-    }
-
     private static bool Same(BgpPeerStatusModel a, BgpPeerStatusModel? b) =>
         b is not null && a.Sessions == b.Sessions && a.SessionsUp == b.SessionsUp && a.Nodes.SequenceEqual(b.Nodes)
-        && a.Conditions.Count == b.Conditions.Count
-        && a.Conditions.Zip(b.Conditions).All(p => p.First.Type == p.Second.Type && p.First.Status == p.Second.Status && p.First.Reason == p.Second.Reason
-            && p.First.Message == p.Second.Message && p.First.ObservedGeneration == p.Second.ObservedGeneration);
+        && Conditions.Same(a.Conditions, b.Conditions);
 }

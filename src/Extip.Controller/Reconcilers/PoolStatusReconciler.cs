@@ -1,6 +1,7 @@
 using System.Globalization;
 using Extip.Core.Pools;
 using Extip.Kubernetes.Events;
+using Extip.Controller.Metrics;
 using Extip.Kubernetes.Models;
 using k8s;
 using k8s.Models;
@@ -12,14 +13,14 @@ namespace Extip.Controller.Reconcilers;
 /// Exhausted with messages naming the problem. Written only when it changes; an invalid or
 /// overlapping pool also gets a Warning Event.
 /// </summary>
-internal sealed class PoolStatusReconciler(ControllerSession session)
+internal sealed class PoolStatusReconciler(IKubernetes client, ClusterView view, ControllerOptions options, ControllerMetrics metrics, IEventSink events, AllocationState allocation)
 {
     private readonly Dictionary<string, string> _warned = new(StringComparer.Ordinal);
 
     public async Task SyncAsync(CancellationToken ct)
     {
-        var (usage, pools) = session.PoolState();
-        foreach (var pool in session.View.Pools.Items.ToList())
+        var (usage, pools) = allocation.PoolState();
+        foreach (var pool in view.Pools.Items.ToList())
         {
             var name = pool.Metadata.Name;
             var u = usage.FirstOrDefault(x => x.Pool == name);
@@ -35,10 +36,10 @@ internal sealed class PoolStatusReconciler(ControllerSession session)
             };
             if (u is not null)
             {
-                session.Metrics.PoolCapacity.WithLabels(name, "IPv4").Set((double)u.CapacityV4);
-                session.Metrics.PoolCapacity.WithLabels(name, "IPv6").Set((double)u.CapacityV6);
-                session.Metrics.PoolInUse.WithLabels(name, "IPv4").Set(u.InUseV4);
-                session.Metrics.PoolInUse.WithLabels(name, "IPv6").Set(u.InUseV6);
+                metrics.PoolCapacity.WithLabels(name, "IPv4").Set((double)u.CapacityV4);
+                metrics.PoolCapacity.WithLabels(name, "IPv6").Set((double)u.CapacityV6);
+                metrics.PoolInUse.WithLabels(name, "IPv4").Set(u.InUseV4);
+                metrics.PoolInUse.WithLabels(name, "IPv6").Set(u.InUseV6);
             }
 
             var invalid = problems.FirstOrDefault(p => p.Condition == PoolCondition.Invalid);
@@ -50,7 +51,7 @@ internal sealed class PoolStatusReconciler(ControllerSession session)
             // the spec as written is not what runs.
             var fallback = problems.FirstOrDefault(p => !p.Disabled && p.Message.Contains("serving the last valid spec", StringComparison.Ordinal));
             var ready = usable && fallback is null;
-            if (session.LastValidPool(name) is { } last)
+            if (allocation.LastValidPool(name) is { } last)
             {
                 status.LastValidSpec = last.Json;
                 status.LastValidGeneration = last.Generation;
@@ -65,7 +66,7 @@ internal sealed class PoolStatusReconciler(ControllerSession session)
                 Condition("Exhausted", exhausted, exhausted ? "NoFreeAddress" : "FreeAddresses",
                     exhausted ? $"no free {(u!.ExhaustedV4 ? "IPv4" : "IPv6")} address ({(u.ExhaustedV4 ? u.InUseV4 : u.InUseV6)} in use, {(u.ExhaustedV4 ? u.ReservedV4 : u.ReservedV6)} kept for deleted Services)" : string.Empty, pool),
             ];
-            Keep(status, pool.Status);
+            Conditions.KeepTransitions(status.Conditions, pool.Status?.Conditions);
             if (!Same(status, pool.Status))
             {
                 var patch = KubernetesJson.Serialize(new { status });
@@ -78,17 +79,17 @@ internal sealed class PoolStatusReconciler(ControllerSession session)
                     patch = node.ToJsonString();
                 }
 
-                await session.Client.CustomObjects.PatchClusterCustomObjectStatusAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), ExtipApi.Group, ExtipApi.Version, IpPool.Plural, name, cancellationToken: ct);
+                await client.CustomObjects.PatchClusterCustomObjectStatusAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), ExtipApi.Group, ExtipApi.Version, IpPool.Plural, name, cancellationToken: ct);
             }
 
             var problemText = string.Join("\n", problems.Select(p => p.Message));
             if (problemText.Length > 0 && _warned.GetValueOrDefault(name) != problemText)
             {
                 var target = EventRecorder.RefTo(pool);
-                target.NamespaceProperty = session.Options.Namespace;
+                target.NamespaceProperty = options.Namespace;
                 foreach (var p in problems)
                 {
-                    session.Events.Warning(target, p.Condition.ToString(), $"IPPool {name}: {p.Message}");
+                    events.Warning(target, p.Condition.ToString(), $"IPPool {name}: {p.Message}");
                 }
             }
 
@@ -102,26 +103,11 @@ internal sealed class PoolStatusReconciler(ControllerSession session)
         Status = on ? "True" : "False",
         Reason = reason,
         Message = message,
-        LastTransitionTime = session.Options.Time.GetUtcNow().UtcDateTime,
+        LastTransitionTime = options.Time.GetUtcNow().UtcDateTime,
         ObservedGeneration = pool.Metadata.Generation,
     };
 
-    /// <summary>A condition whose status did not change keeps its transition time.</summary>
-    private static void Keep(IpPoolStatusModel next, IpPoolStatusModel? previous)
-    {
-        foreach (var c in next.Conditions)
-        {
-            var before = previous?.Conditions.FirstOrDefault(p => p.Type == c.Type);
-            if (before is not null && before.Status == c.Status)
-            {
-                c.LastTransitionTime = before.LastTransitionTime;
-            }
-        }
-    }
-
     private static bool Same(IpPoolStatusModel a, IpPoolStatusModel? b) =>
         b is not null && a.LastValidSpec == b.LastValidSpec && a.LastValidGeneration == b.LastValidGeneration && a.CapacityIPv4 == b.CapacityIPv4 && a.CapacityIPv6 == b.CapacityIPv6 && a.InUseIPv4 == b.InUseIPv4 && a.InUseIPv6 == b.InUseIPv6 && a.ReservedIPv4 == b.ReservedIPv4 && a.ReservedIPv6 == b.ReservedIPv6
-        && a.Conditions.Count == b.Conditions.Count
-        && a.Conditions.Zip(b.Conditions).All(p => p.First.Type == p.Second.Type && p.First.Status == p.Second.Status && p.First.Reason == p.Second.Reason
-            && p.First.Message == p.Second.Message && p.First.ObservedGeneration == p.Second.ObservedGeneration);
+        && Conditions.Same(a.Conditions, b.Conditions);
 }

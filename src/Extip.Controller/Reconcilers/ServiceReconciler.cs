@@ -5,6 +5,8 @@ using Extip.Controller.Mapping;
 using Extip.Core.Allocation;
 using Extip.Kubernetes.Events;
 using Extip.Kubernetes.Models;
+using Extip.Kubernetes.Queues;
+using Extip.Controller.Metrics;
 using k8s;
 using k8s.Models;
 
@@ -15,7 +17,7 @@ namespace Extip.Controller.Reconcilers;
 /// status.loadBalancer.ingress for LoadBalancer Services, spec.externalIPs for opted-in ones,
 /// the pool annotation — and tell the user through Events. Idempotent; a failed write is retried.
 /// </summary>
-internal sealed class ServiceReconciler(ControllerSession session)
+internal sealed class ServiceReconciler(IKubernetes client, ClusterView view, ControllerOptions options, ControllerMetrics metrics, IEventSink events, AllocationState allocation, Passes passes, WorkQueue<ServiceKey> queue)
 {
     private const string IpModeVip = "VIP";
 
@@ -25,39 +27,35 @@ internal sealed class ServiceReconciler(ControllerSession session)
     private readonly Dictionary<ServiceKey, string> _lastRefusals = [];
     private readonly Lock _refusalsGate = new();
 
-    public async Task ReconcileAsync(string key, CancellationToken ct)
+    public async Task ReconcileAsync(ServiceKey key, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
-        var view = session.View;
-        var svc = view.Services.Get(key);
-        var slash = key.IndexOf('/', StringComparison.Ordinal);
-        var skey = new ServiceKey(key[..slash], key[(slash + 1)..]);
+        var svc = view.Services.Get(key.ToString());
         if (svc is null)
         {
-            session.Release(skey);
+            Release(key);
             lock (_refusalsGate)
             {
-                _lastRefusals.Remove(skey);
+                _lastRefusals.Remove(key);
             }
 
             return;
         }
 
-        var ours = ServiceMapping.IsOurs(svc, session.Options);
+        var ours = ServiceMapping.IsOurs(svc, options);
         AllocationResult result;
         if (!ours)
         {
-            if (!session.Holds(skey))
+            if (!allocation.Holds(key))
             {
                 return;
             }
 
-            result = session.Assign(ServiceMapping.ToRequest(svc, view.NamespaceLabels(skey.Namespace), [], session.Options) with { WantsLoadBalancer = false, ExternalIPs = [] });
+            result = Assign(ServiceMapping.ToRequest(svc, view.NamespaceLabels(key.Namespace), [], options) with { WantsLoadBalancer = false, ExternalIPs = [] });
         }
         else
         {
-            var request = ServiceMapping.ToRequest(svc, view.NamespaceLabels(skey.Namespace), session.AcceptedExternalIps(skey), session.Options);
-            result = session.Assign(request);
+            result = Assign(ServiceMapping.ToRequest(svc, view.NamespaceLabels(key.Namespace), AcceptedExternalIps(view, key), options));
         }
 
         try
@@ -67,17 +65,53 @@ internal sealed class ServiceReconciler(ControllerSession session)
         catch when (result.Changed)
         {
             // Not written yet: the retry reports it, as the user has not seen it.
-            session.ReportLater(skey);
+            allocation.ReportLater(key);
             throw;
         }
 
-        Report(svc, skey, result);
-        session.Metrics.ReconcileSeconds.WithLabels("service").Observe(sw.Elapsed.TotalSeconds);
+        Report(svc, key, result);
+        metrics.ReconcileSeconds.WithLabels("service").Observe(sw.Elapsed.TotalSeconds);
+    }
+
+    private AllocationResult Assign(ServiceRequest request)
+    {
+        var r = allocation.Assign(request);
+        if (r.Changed)
+        {
+            passes.HeldChanged();
+        }
+
+        // Services that lost an address to this one's explicit request get another (or are refused).
+        foreach (var d in r.Displaced)
+        {
+            queue.Add(d);
+        }
+
+        return r;
+    }
+
+    private void Release(ServiceKey key)
+    {
+        if (allocation.Release(key))
+        {
+            passes.HeldChanged();
+        }
+    }
+
+    /// <summary>External IPs of the Service that its IPClaims show accepted: a reload keeps them first.</summary>
+    public static IReadOnlyCollection<string> AcceptedExternalIps(ClusterView view, ServiceKey key)
+    {
+        if (view.Services.Get(key.ToString())?.Spec?.ExternalIPs is not { Count: > 0 })
+        {
+            return [];
+        }
+
+        var owner = key.ToString();
+        return view.Claims.Items.Where(c => c.Spec.Owners.Contains(owner)).Select(c => c.Spec.Address).ToHashSet(StringComparer.Ordinal);
     }
 
     private async Task WriteAsync(V1Service svc, AllocationResult result, CancellationToken ct)
     {
-        var client = session.Client;
         var ns = svc.Metadata.NamespaceProperty;
         var name = svc.Metadata.Name;
         var lb = result.LoadBalancer.Select(a => a.Address.ToString()).ToList();
@@ -91,14 +125,14 @@ internal sealed class ServiceReconciler(ControllerSession session)
         var version = svc.Metadata.ResourceVersion;
         if (svc.Spec?.Type == "LoadBalancer" || (svc.Status?.LoadBalancer?.Ingress?.Count ?? 0) > 0)
         {
-            var want = svc.Spec?.Type == "LoadBalancer" && ServiceMapping.WantsPoolAddress(svc, session.Options) ? lb : [];
+            var want = svc.Spec?.Type == "LoadBalancer" && ServiceMapping.WantsPoolAddress(svc, options) ? lb : [];
             var have = (svc.Status?.LoadBalancer?.Ingress ?? []).Select(i => i.Ip).ToList();
 
             // ipMode VIP (the address is delivered to the node as the destination, as extip does):
             // written where the API has the field; a server that drops it (before v1.29) is
             // not asked again, or every pass would write.
             var modeMissing = want.Count > 0 && _ipModeServed >= 0 && (svc.Status?.LoadBalancer?.Ingress ?? []).Any(i => i.IpMode != IpModeVip);
-            if ((!have.SequenceEqual(want) || modeMissing) && (want.Count > 0 || ServiceMapping.WantsPoolAddress(svc, session.Options) || have.All(h => session.WasOurs(h))))
+            if ((!have.SequenceEqual(want) || modeMissing) && (want.Count > 0 || ServiceMapping.WantsPoolAddress(svc, options) || have.All(h => allocation.WasOurs(h))))
             {
                 var body = new JsonObject
                 {
@@ -165,7 +199,7 @@ internal sealed class ServiceReconciler(ControllerSession session)
     /// </summary>
     private List<string> Hijacks(V1Service svc, AllocationResult result)
     {
-        if (!session.Options.RemoveConflictingExternalIPs)
+        if (!options.RemoveConflictingExternalIPs)
         {
             return [];
         }
@@ -186,15 +220,15 @@ internal sealed class ServiceReconciler(ControllerSession session)
         if (result.Changed && (result.LoadBalancer.Count > 0 || result.ExternalIPs.Count > 0))
         {
             var what = string.Join(", ", result.LoadBalancer.Concat(result.ExternalIPs).Select(a => a.Pool is null ? a.Address.ToString() : $"{a.Address} (pool {a.Pool})"));
-            session.Events.Normal(target, "AddressAssigned", $"Assigned {what}");
+            events.Normal(target, "AddressAssigned", $"Assigned {what}");
             foreach (var a in result.LoadBalancer.Concat(result.ExternalIPs))
             {
-                session.Metrics.Allocations.WithLabels(a.Pool ?? "").Inc();
+                metrics.Allocations.WithLabels(a.Pool ?? "").Inc();
             }
         }
         else if (result.Changed)
         {
-            session.Events.Normal(target, "AddressReleased", "Released its external addresses");
+            events.Normal(target, "AddressReleased", "Released its external addresses");
         }
 
         var refusals = string.Join("\n", result.Refusals.Select(r => r.Message));
@@ -216,13 +250,13 @@ internal sealed class ServiceReconciler(ControllerSession session)
         {
             foreach (var r in result.Refusals)
             {
-                session.Events.Warning(target, r.Reason.ToString(), r.Message);
-                session.Metrics.Refusals.WithLabels(r.Reason.ToString()).Inc();
+                events.Warning(target, r.Reason.ToString(), r.Message);
+                metrics.Refusals.WithLabels(r.Reason.ToString()).Inc();
             }
 
             foreach (var ip in Hijacks(svc, result))
             {
-                session.Events.Warning(target, "ExternalIPRemoved",
+                events.Warning(target, "ExternalIPRemoved",
                     $"spec.externalIPs: removed {ip}: another Service holds it, and kube-proxy would send its traffic here (CVE-2020-8554); recorded in annotation {ExtipApi.RemovedExternalIpsAnnotation}");
             }
         }

@@ -13,7 +13,7 @@ namespace Extip.Kubernetes.Events;
 /// existing Event instead of adding one, as client-go's recorder does. Writing is in the
 /// background and never blocks a reconcile; a failed write is logged and dropped.
 /// </summary>
-public sealed partial class EventRecorder(IKubernetes client, string component, ILogger logger, TimeProvider? time = null)
+public sealed partial class EventRecorder(IKubernetes client, string component, ILogger logger, TimeProvider? time = null) : IEventSink
 {
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 

@@ -66,6 +66,32 @@ public sealed class Condition
 }
 
 /// <summary>
+/// Condition lists as Kubernetes conventions want them written: <c>lastTransitionTime</c> moves only
+/// when a condition's status changes, and a list that says the same as before is not written again.
+/// </summary>
+public static class Conditions
+{
+    /// <summary>Each condition of <paramref name="next"/> whose status is what <paramref name="previous"/> said keeps its transition time from there.</summary>
+    public static void KeepTransitions(IEnumerable<Condition> next, IEnumerable<Condition>? previous)
+    {
+        ArgumentNullException.ThrowIfNull(next);
+        foreach (var c in next)
+        {
+            if (previous?.FirstOrDefault(p => p.Type == c.Type) is { } before && before.Status == c.Status)
+            {
+                c.LastTransitionTime = before.LastTransitionTime;
+            }
+        }
+    }
+
+    /// <summary>The same conditions in the same order, saying the same (transition times aside).</summary>
+    public static bool Same(IReadOnlyList<Condition> a, IReadOnlyList<Condition>? b) =>
+        b is not null && a.Count == b.Count
+        && a.Zip(b).All(p => p.First.Type == p.Second.Type && p.First.Status == p.Second.Status && p.First.Reason == p.Second.Reason
+            && p.First.Message == p.Second.Message && p.First.ObservedGeneration == p.Second.ObservedGeneration);
+}
+
+/// <summary>
 /// A Kubernetes LabelSelector as written. Fields it does not know are kept, not dropped, so that
 /// a typo (<c>matchLabel</c>) is an error on servers whose schema let it through, never a wider
 /// selector.

@@ -45,9 +45,14 @@ public sealed class IpClaimSpecModel
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Distribution { get; set; }
 
+    /// <summary><see cref="Distribution"/> typed; null when it names none (a claim written before the field, or by hand).</summary>
+    [JsonIgnore]
+    public Extip.Core.Pools.Distribution? DistributionKind =>
+        Enum.GetValues<Extip.Core.Pools.Distribution>().Cast<Extip.Core.Pools.Distribution?>().FirstOrDefault(d => string.Equals(d.ToString(), Distribution, StringComparison.OrdinalIgnoreCase));
+
     /// <summary>Whether several nodes may hold the address at once (All, and not L2, whose address answers ARP on one node).</summary>
     [JsonIgnore]
-    public bool SharedByNodes => Distribution == "All" && AnnounceMode != Extip.Core.Pools.AnnounceMode.L2;
+    public bool SharedByNodes => DistributionKind == Extip.Core.Pools.Distribution.All && AnnounceMode != Extip.Core.Pools.AnnounceMode.L2;
 
     [JsonPropertyName("pool")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]

@@ -21,7 +21,19 @@ public sealed class IpClaimModeTests
     [InlineData("All", "Local", true)]
     [InlineData("All", "L2", false)]
     [InlineData("All", "l2", false)]
+    [InlineData("all", "BGP", true)]
     [InlineData("Balance", "BGP", false)]
-    public void SharedByNodes_AllButL2(string distribution, string mode, bool shared) =>
+    [InlineData(null, "BGP", false)]
+    [InlineData("0", "BGP", false)]
+    public void SharedByNodes_AllButL2(string? distribution, string mode, bool shared) =>
         Assert.Equal(shared, new IpClaimSpecModel { Distribution = distribution, Mode = mode }.SharedByNodes);
+
+    [Theory]
+    [InlineData("All", Distribution.All)]
+    [InlineData("balance", Distribution.Balance)]
+    [InlineData("1", null)]
+    [InlineData("wat", null)]
+    [InlineData(null, null)]
+    public void Distribution_ReadsTyped_AndOnlyANameIsADistribution(string? distribution, Distribution? expected) =>
+        Assert.Equal(expected, new IpClaimSpecModel { Distribution = distribution }.DistributionKind);
 }
