@@ -32,9 +32,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Informer<IpClaim> _claims;
     private readonly LeaseKeeper _lease;
-    private readonly Wakeup _statusWake = new();
-    private (IReadOnlyList<AddressState> States, IReadOnlyList<InterfaceState> Interfaces, bool Fenced)? _pendingStatus;
-    private readonly Lock _statusGate = new();
+    private readonly StatusWriter _status;
     private readonly Wakeup _wake;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
@@ -45,21 +43,14 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private BgpPeering? _bgp;
     private AgentMetrics? _metrics;
     private AgentEndpoint? _endpoint;
-    private string? _lastStatus;
-    private List<Condition>? _lastConditions;
-    private string? _lastStatusError;
     private bool _fenced;
     private bool _stopped;
     private long _relistsAtFence = -1;
     private volatile string? _passFailing;
     private readonly PeerWitness _witness;
     private readonly Informer<IpNode> _ipNodes;
-    private readonly ulong _boot = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
-    private ulong _sequence;
-    private volatile byte[][] _peerKeys = [];
-    private PeerLink? _link;
-    private IReadOnlyList<InterfaceState> _interfaces = [];
-    private bool _outage;
+    private readonly PeerHeartbeats _heartbeats;
+    private readonly OutageRule _outage;
     private readonly Handover _handover;
     private TimeSpan? _handoverRecheck;
     private readonly Wakeup _passed;
@@ -97,6 +88,9 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             }
         };
         _ipNodes = new Informer<IpNode>(Resources.Custom<IpNode>(client, IpNode.Plural), logs.CreateLogger("informer.ipnodes"), options.Time);
+        _status = new StatusWriter(client, options, () => _bgp?.Status(), logs.CreateLogger("extip.status"));
+        _heartbeats = new PeerHeartbeats(client, options, _lease, _claims, _ipNodes, logs.CreateLogger("extip.peers"));
+        _outage = new OutageRule(options, _lease, _witness, _heartbeats, _logger);
         _handover = new Handover(options.Time, options.HandoverTimeout, options.WithdrawDelay, options.HandoverOverlap);
 
         // A node that says it holds what this one hands over ends the handover: look again.
@@ -130,7 +124,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     public bool Fenced => _fenced;
 
     /// <summary>True while the Lease has run out but single-owner addresses stay, because no peer has reached the API server either.</summary>
-    public bool HoldingThroughOutage => _outage;
+    public bool HoldingThroughOutage => _outage.Holding;
 
     /// <summary>True after a fence until the claims are listed again: the agent keeps what it holds and acts on nothing.</summary>
     public bool AwaitingRelist => _claims.Relists <= _relistsAtFence;
@@ -176,21 +170,21 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
         // The other nodes' statuses: heartbeat targets, and the handovers' "taken".
         _loops.Add(Task.Run(() => _ipNodes.RunAsync(stop), CancellationToken.None));
-        _loops.Add(Task.Run(() => StatusLoopAsync(stop), CancellationToken.None));
+        _loops.Add(Task.Run(() => _status.RunAsync(stop), CancellationToken.None));
         if (_options.PeerPort > 0)
         {
-            _link = new PeerLink(_options.Netns, _options.PeerPort, _witness, Verify, InterfaceOf, _logs.CreateLogger("extip.peers"));
-            _loops.Add(Task.Run(() => _link.RunAsync(stop), CancellationToken.None));
-            _loops.Add(Task.Run(() => PeerKeyLoopAsync(stop), CancellationToken.None));
-            _loops.Add(Task.Run(() => HeartbeatLoopAsync(stop), CancellationToken.None));
+            var link = _heartbeats.Link = new PeerLink(_options.Netns, _options.PeerPort, _witness, _heartbeats.Verify, _heartbeats.InterfaceOf, _logs.CreateLogger("extip.peers"));
+            _loops.Add(Task.Run(() => link.RunAsync(stop), CancellationToken.None));
+            _loops.Add(Task.Run(() => _heartbeats.KeyLoopAsync(stop), CancellationToken.None));
+            _loops.Add(Task.Run(() => _heartbeats.SendLoopAsync(stop), CancellationToken.None));
         }
 
         if (_options.Bgp)
         {
             if (_routesGiven is null)
             {
-                _bgp = new BgpPeering(_client, _options, _logs, DefaultRouterId) { Restarted = leftovers > 0 };
-                _bgp.Changed += () => _statusWake.Set();
+                _bgp = new BgpPeering(_client, _options, _logs, () => RouteMapping.RouterId(_options.RouterId ?? _dataplane?.PrimaryIPv4(), _options.Node)) { Restarted = leftovers > 0 };
+                _bgp.Changed += _status.Poke;
                 _loops.Add(Task.Run(() => _bgp.RunAsync(stop), CancellationToken.None));
             }
 
@@ -274,7 +268,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         try
         {
             await _lease.ReleaseAsync(ct).ConfigureAwait(false);
-            await WriteStatusAsync([], Interfaces(), fenced: false, stopping: true, ct).ConfigureAwait(false);
+            await _status.WriteAsync([], Interfaces(), fenced: false, stopping: true, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is HttpOperationException or HttpRequestException or OperationCanceledException)
         {
@@ -301,60 +295,9 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             await _endpoint.DisposeAsync().ConfigureAwait(false);
         }
 
-        _link?.Dispose();
+        _heartbeats.Link?.Dispose();
         _dataplane?.Dispose();
         _stop.Dispose();
-    }
-
-    /// <summary>The BGP identifier: as configured, else the node's first IPv4 address, else a hash of the node name.</summary>
-    private uint DefaultRouterId()
-    {
-        if ((_options.RouterId ?? _dataplane?.PrimaryIPv4()) is { } ip)
-        {
-            return PeerOptions.RouterIdOf(ip);
-        }
-
-        var h = 2166136261u;
-        foreach (var c in _options.Node)
-        {
-            h = (h ^ c) * 16777619u;
-        }
-
-        return h == 0 ? 1 : h;
-    }
-
-    /// <summary>Host routes (/32, /128) of the held BGP-mode addresses, with their claims' communities and local preference.</summary>
-    private static Dictionary<Prefix, RouteAttributes> BgpRoutes(IEnumerable<AddressState> states, IReadOnlyDictionary<string, IpClaim> claims)
-    {
-        var routes = new Dictionary<Prefix, RouteAttributes>();
-        foreach (var s in states.Where(s => s.State == AddressState.Held && s.Want.Mode == Extip.Core.Pools.AnnounceMode.BGP))
-        {
-            routes[Prefix.Host(s.Want.Address)] = claims.TryGetValue(s.Want.Claim, out var c) ? Attributes(c) : RouteAttributes.None;
-        }
-
-        return routes;
-    }
-
-    private static RouteAttributes Attributes(IpClaim claim)
-    {
-        var standard = new List<uint>();
-        var large = new List<(uint, uint, uint)>();
-        foreach (var text in claim.Spec.Communities ?? [])
-        {
-            if (Community.TryParse(text, out var c, out _))
-            {
-                if (c.IsLarge)
-                {
-                    large.Add((c.Global, c.Local1, c.Local2));
-                }
-                else
-                {
-                    standard.Add((c.Global << 16) | c.Local1);
-                }
-            }
-        }
-
-        return standard.Count == 0 && large.Count == 0 && claim.Spec.LocalPreference is null ? RouteAttributes.None : new RouteAttributes(standard, large, claim.Spec.LocalPreference);
     }
 
     /// <summary>Waits for the loops; a loop that ended with an error has logged it already, and stopping goes on.</summary>
@@ -539,7 +482,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             // the last renewal, could run out a moment before the fence pass.
             var every = TimeSpan.FromTicks(Math.Min(_options.Resync.Ticks, _options.RenewInterval.Ticks));
             var wait = _fenced ? every : TimeSpan.FromTicks(Math.Min(every.Ticks, untilFence.Ticks + TimeSpan.TicksPerMillisecond));
-            if (_outage && _options.OutageHold is { } hold)
+            if (_outage.Holding && _options.OutageHold is { } hold)
             {
                 // Wake when the longest hold through an outage is over.
                 var untilHold = _lease.ValidUntil + hold - Now;
@@ -609,7 +552,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             // addresses of All claims stay (several holders are normal there, and the network,
             // BFD or the router's hold time, judges whether this node is alive): an API server
             // outage must not take every address off every node.
-            var outage = OutageVerdicts();
+            var outage = _outage.Verdicts();
             var judged = false;
             bool Keep(IpClaim c)
             {
@@ -630,14 +573,14 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             // holds none through the outage, whatever an earlier pass judged.
             if (!judged)
             {
-                SetOutage(false, NoSingleOwner);
+                _outage.NoSingleOwner();
             }
 
             var before = _dataplane!.Marked().Count;
             var keptNames = kept.Select(d => d.Claim).ToHashSet(StringComparer.Ordinal);
-            _routes?.Announce(BgpRoutes(States.Where(s => keptNames.Contains(s.Want.Claim)), mine));
+            _routes?.Announce(RouteMapping.Routes(States.Where(s => keptNames.Contains(s.Want.Claim)), mine));
             states = _dataplane.Apply(kept);
-            _routes?.Announce(BgpRoutes(states, mine));
+            _routes?.Announce(RouteMapping.Routes(states, mine));
             var removed = before - states.Count(s => s.State == AddressState.Held);
             if (removed > 0)
             {
@@ -646,7 +589,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         }
         else if (!_claims.IsReady || AwaitingRelist)
         {
-            (_outage, _fenceWhy) = (false, null);
+            _outage.Clear();
 
             // Keep what is there until the claims are known (or the Lease runs out), and after a
             // fence until they have been listed again: the node may have been cut off while its
@@ -658,7 +601,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         }
         else
         {
-            (_outage, _fenceWhy) = (false, null);
+            _outage.Clear();
             // The kernel fence: no address outlives this agent's Lease by more than the controller's
             // margin, even if the agent hangs right after this pass.
             var lifetime = KernelLifetime(_lease.ValidUntil - Now);
@@ -677,9 +620,9 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
             // Withdraw what is going before its address goes; announce what is new once it is there.
             var routed = desired.Select(d => d.Claim).Where(c => !handover.Withdrawn.Contains(c)).ToHashSet(StringComparer.Ordinal);
-            _routes?.Announce(BgpRoutes(States.Where(s => routed.Contains(s.Want.Claim)), mine));
+            _routes?.Announce(RouteMapping.Routes(States.Where(s => routed.Contains(s.Want.Claim)), mine));
             states = _dataplane!.Apply(desired);
-            _routes?.Announce(BgpRoutes(states.Where(s => routed.Contains(s.Want.Claim)), mine));
+            _routes?.Announce(RouteMapping.Routes(states.Where(s => routed.Contains(s.Want.Claim)), mine));
             foreach (var s in states.Where(s => s.State != AddressState.Held))
             {
                 LogNotHeld(_logger, s.Want.ToString(), s.State, s.Message ?? string.Empty);
@@ -690,16 +633,11 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
         // Read here, on the pass's netlink socket, not from the status loop beside it.
         var interfaces = _dataplane!.Interfaces();
-        _interfaces = interfaces;
+        _heartbeats.Interfaces = interfaces;
 
         // The status goes out from its own loop: a slow or absent API server never delays the
         // dataplane (least of all the fencing).
-        lock (_statusGate)
-        {
-            _pendingStatus = (states, interfaces, fenced);
-        }
-
-        _statusWake.Set();
+        _status.Post(states, interfaces, fenced);
         await Task.CompletedTask.ConfigureAwait(false);
     }
 
@@ -717,278 +655,6 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         return (uint)Math.Max(1, up - seconds <= 0.5 || down < 1 ? up : down);
     }
 
-    /// <summary>
-    /// The fencing rule for single-owner claims once the Lease has run out: keep the address
-    /// (true) only while no peer has reached the API server without a break for half a Lease since
-    /// this agent last did, heard over the network the claim serves (for L2, its interface); then
-    /// the outage is everyone's (or the others are only just back from it) and the controller does
-    /// not count this node dead. A peer with such a streak means this node is the one cut off.
-    /// </summary>
-    private Func<IpClaim, bool> OutageVerdicts()
-    {
-        if (_link is null || _peerKeys.Length == 0)
-        {
-            // No way to hear the peers: fence, as a node that may be the one cut off must.
-            SetOutage(false, "no peer heartbeat (port 0 or no key)");
-            return _ => false;
-        }
-
-        if (_options.OutageHold is { } hold && Now > _lease.ValidUntil + hold)
-        {
-            SetOutage(false, $"kept them for the longest hold ({hold.TotalSeconds:0.###} s)");
-            return _ => false;
-        }
-
-        // The controller counts this agent dead once another has renewed without a break for half
-        // a Lease since this one last did; a heartbeat tells of that up to half a renew interval
-        // late, so this agent asks a little less.
-        var since = _lease.LastReached;
-        var streak = _options.LeaseDuration / 2 - _options.RenewInterval / 2;
-        var kept = 0;
-        string? cutOffBy = null;
-        bool Verdict(IpClaim c)
-        {
-            var l2 = c.Spec.AnnounceMode == Extip.Core.Pools.AnnounceMode.L2;
-            var peer = _witness.ConfirmsLoss(since, streak, iface => !l2 || iface == c.Spec.Interface);
-            if (peer is null)
-            {
-                kept++;
-                return true;
-            }
-
-            cutOffBy ??= peer;
-            return false;
-        }
-
-        return c =>
-        {
-            var keep = Verdict(c);
-            SetOutage(kept > 0, cutOffBy is null ? NoSingleOwner : $"{cutOffBy} reached the API server after this node lost it, for half a Lease without a break: this node is the one cut off");
-            return keep;
-        };
-    }
-
-    /// <summary>Records whether single-owner addresses are kept through an outage; logs each change, and each new reason to fence.</summary>
-    private void SetOutage(bool keeping, string why)
-    {
-        if (keeping == _outage && (keeping || why == _fenceWhy))
-        {
-            return;
-        }
-
-        if (keeping)
-        {
-            LogHoldingThroughOutage(_logger);
-        }
-        else if (why != NoSingleOwner)
-        {
-            LogOutageHoldOver(_logger, why);
-        }
-
-        _outage = keeping;
-        _fenceWhy = keeping ? null : why;
-    }
-
-    private const string NoSingleOwner = "no single-owner claims";
-    private string? _fenceWhy;
-
-    private Heartbeat? Verify(ReadOnlyMemory<byte> datagram)
-    {
-        foreach (var key in _peerKeys)
-        {
-            if (Heartbeat.Decode(datagram.Span, key) is { } beat)
-            {
-                return beat;
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>The local interface that owns <paramref name="address"/> (where a heartbeat came in).</summary>
-    private string? InterfaceOf(IPAddress address)
-    {
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
-        foreach (var i in _interfaces)
-        {
-            foreach (var a in i.Addresses)
-            {
-                var slash = a.IndexOf('/', StringComparison.Ordinal);
-                if (IPAddress.TryParse(slash < 0 ? a : a[..slash], out var ip) && ip.Equals(address))
-                {
-                    return i.Name;
-                }
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>
-    /// Where heartbeats go: every other agent's node addresses (from its IPNode status) that share a
-    /// subnet with one of ours, so that each travels a network the two nodes have in common.
-    /// Claimed addresses are left out: they belong to Services, not to nodes.
-    /// </summary>
-    private List<IPEndPoint> HeartbeatTargets()
-    {
-        var ours = new List<IPNetwork>();
-        foreach (var i in _interfaces.Where(i => i.Up && i.Name != "lo"))
-        {
-            foreach (var a in i.Addresses)
-            {
-                var slash = a.IndexOf('/', StringComparison.Ordinal);
-                if (slash > 0 && IPAddress.TryParse(a[..slash], out var ip)
-                    && int.TryParse(a[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var length)
-                    && length <= (ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128))
-                {
-                    ours.Add(new IPNetwork(Masked(ip, length), length));
-                }
-            }
-        }
-
-        var claimed = _claims.IsReady ? _claims.Items.Select(c => c.Spec.Address).ToHashSet(StringComparer.Ordinal) : [];
-        var targets = new List<IPEndPoint>();
-        foreach (var node in _ipNodes.Items.Where(n => n.Metadata.Name != _options.Node))
-        {
-            foreach (var i in node.Status?.Interfaces ?? [])
-            {
-                if (!i.Up || i.Name == "lo")
-                {
-                    continue;
-                }
-
-                foreach (var a in i.Addresses)
-                {
-                    var slash = a.IndexOf('/', StringComparison.Ordinal);
-                    if (IPAddress.TryParse(slash < 0 ? a : a[..slash], out var ip) && !claimed.Contains(ip.ToString()) && ours.Any(n => n.Contains(ip)))
-                    {
-                        targets.Add(new IPEndPoint(ip, _options.PeerPort));
-                    }
-                }
-            }
-        }
-
-        return targets;
-    }
-
-    private static IPAddress Masked(IPAddress ip, int length)
-    {
-        var bytes = ip.GetAddressBytes();
-        for (var b = 0; b < bytes.Length; b++)
-        {
-            var keep = Math.Clamp(length - (b * 8), 0, 8);
-            bytes[b] &= (byte)(0xFF << (8 - keep));
-        }
-
-        return new IPAddress(bytes);
-    }
-
-    private async Task HeartbeatLoopAsync(CancellationToken ct)
-    {
-        var every = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond * 100, _options.RenewInterval.Ticks / 2));
-        while (!ct.IsCancellationRequested)
-        {
-            var keys = _peerKeys;
-            if (keys.Length > 0 && _link is { } link)
-            {
-                var beat = new Heartbeat(_options.Node, _boot, ++_sequence, _lease.ApiAge, _lease.StreakAge).Encode(keys[0]);
-                try
-                {
-                    await link.SendAsync(beat, HeartbeatTargets(), ct).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
-
-            try
-            {
-                await Task.Delay(every, _options.Time, ct).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
-
-    /// <summary>Reads the heartbeat key (again every minute: a new key is used at once, the one before still accepted).</summary>
-    private async Task PeerKeyLoopAsync(CancellationToken ct)
-    {
-        string? lastError = null;
-        while (!ct.IsCancellationRequested)
-        {
-            try
-            {
-                var secret = await _client.CoreV1.ReadNamespacedSecretAsync(ExtipApi.PeerKeySecret, _options.Namespace, cancellationToken: ct).ConfigureAwait(false);
-                if (secret.Data?.TryGetValue(ExtipApi.PeerKeyField, out var key) == true && key.Length >= 16)
-                {
-                    var keys = _peerKeys;
-                    if (keys.Length == 0 || !keys[0].AsSpan().SequenceEqual(key))
-                    {
-                        _peerKeys = keys.Length == 0 ? [key] : [key, keys[0]];
-                        LogPeerKey(_logger, keys.Length == 0 ? "read" : "changed");
-                    }
-
-                    lastError = null;
-                }
-                else if (lastError != "short")
-                {
-                    lastError = "short";
-                    LogPeerKeyMissing(_logger, $"Secret {_options.Namespace}/{ExtipApi.PeerKeySecret} has no \"{ExtipApi.PeerKeyField}\" of 16 bytes or more");
-                }
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e) when (e is HttpOperationException or HttpRequestException or OperationCanceledException or IOException)
-            {
-                if (e.Message != lastError)
-                {
-                    lastError = e.Message;
-                    LogPeerKeyMissing(_logger, e.Message);
-                }
-            }
-
-            try
-            {
-                await Task.Delay(_peerKeys.Length == 0 ? TimeSpan.FromSeconds(1) : TimeSpan.FromMinutes(1), _options.Time, ct).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
-
-    private async Task StatusLoopAsync(CancellationToken ct)
-    {
-        try
-        {
-            while (await _statusWake.WaitAsync(Timeout.InfiniteTimeSpan, ct).ConfigureAwait(false))
-            {
-                (IReadOnlyList<AddressState> States, IReadOnlyList<InterfaceState> Interfaces, bool Fenced)? next;
-                lock (_statusGate)
-                {
-                    next = _pendingStatus;
-                }
-
-                if (next is { } n)
-                {
-                    await WriteStatusAsync(n.States, n.Interfaces, n.Fenced, stopping: false, ct).ConfigureAwait(false);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-        }
-    }
 
     /// <summary>The interfaces once the loops are over (stopping); none when netlink fails then.</summary>
     private IReadOnlyList<InterfaceState> Interfaces()
@@ -1000,94 +666,6 @@ public sealed partial class ExtipAgent : IAsyncDisposable
         catch (NetlinkException)
         {
             return [];
-        }
-    }
-
-    private async Task WriteStatusAsync(IReadOnlyList<AddressState> states, IReadOnlyList<InterfaceState> interfaces, bool fenced, bool stopping, CancellationToken ct)
-    {
-        var held = states.Where(s => s.State == AddressState.Held).ToList();
-        var missing = states.Where(s => s.State != AddressState.Held).ToList();
-        var conditions = new List<Condition>
-        {
-            new()
-            {
-                Type = "Ready",
-                Status = !stopping && !fenced && missing.Count == 0 ? "True" : "False",
-                Reason = stopping ? "Stopped" : fenced ? "LeaseExpired" : missing.Count == 0 ? "AllHeld" : missing.Any(m => m.State == AddressState.Pending) ? "InterfaceMissing" : "AddFailed",
-                Message = stopping ? "the agent stopped and removed its addresses"
-                    : fenced ? "the agent could not renew its Lease in time and removed its addresses"
-                    : missing.Count == 0 ? $"{held.Count} addresses held" : string.Join("; ", missing.Select(m => $"{m.Want}: {m.Message}")),
-            },
-        };
-        var addresses = states.Select(s => new NodeAddressStatus
-            {
-                Address = s.Want.Address.ToString(),
-                PrefixLength = s.Want.PrefixLength,
-                Interface = s.Want.Interface,
-                Mode = s.Want.Mode.ToString(),
-                State = s.State,
-                Message = s.Message,
-                Since = s.Since,
-            }).OrderBy(a => a.Address, StringComparer.Ordinal).ToList();
-        var peers = _bgp?.Status() ?? [];
-        var status = new IpNodeStatusModel
-        {
-            Addresses = addresses,
-            Peers = peers,
-            Interfaces = interfaces.Select(i => new NodeInterface { Name = i.Name, Up = i.Up, Addresses = [.. i.Addresses] }).ToList(),
-            Summary = IpNodeSummary.Of(addresses, peers),
-            Conditions = conditions,
-        };
-        var text = JsonSerializer.Serialize(status);
-        if (text == _lastStatus)
-        {
-            return;
-        }
-
-        var now = Now;
-        foreach (var c in conditions)
-        {
-            c.LastTransitionTime = now;
-        }
-
-        // Ready keeps its transition time while it stays what it was (a count of addresses changes, it does not).
-        Conditions.KeepTransitions(conditions, _lastConditions);
-
-        status.LastUpdate = now;
-        try
-        {
-            await EnsureNodeAsync(ct).ConfigureAwait(false);
-            var patch = JsonSerializer.Serialize(new { status });
-            await _client.CustomObjects.PatchClusterCustomObjectStatusAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), ExtipApi.Group, ExtipApi.Version, IpNode.Plural, _options.Node, cancellationToken: ct).ConfigureAwait(false);
-            _lastStatus = text;
-            _lastConditions = conditions;
-            _lastStatusError = null;
-        }
-        catch (Exception e) when (e is HttpOperationException or HttpRequestException)
-        {
-            if (e.Message != _lastStatusError)
-            {
-                LogStatusFailed(_logger, e.Message);
-                _lastStatusError = e.Message;
-            }
-        }
-    }
-
-    private async Task EnsureNodeAsync(CancellationToken ct)
-    {
-        if (_lastStatus is not null)
-        {
-            return;
-        }
-
-        try
-        {
-            await _client.CustomObjects.CreateClusterCustomObjectAsync(
-                new IpNode { Metadata = new V1ObjectMeta { Name = _options.Node }, ApiVersion = $"{ExtipApi.Group}/{ExtipApi.Version}" },
-                ExtipApi.Group, ExtipApi.Version, IpNode.Plural, cancellationToken: ct).ConfigureAwait(false);
-        }
-        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
-        {
         }
     }
 
@@ -1124,18 +702,6 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     [LoggerMessage(EventId = 511, Level = LogLevel.Debug, Message = "pass: fenced {Fenced}, lease valid until {Until:O}")]
     private static partial void LogPass(ILogger logger, bool fenced, DateTime until);
 
-    [LoggerMessage(EventId = 512, Level = LogLevel.Warning, Message = "the Lease ran out, but no peer has reached the API server since this node lost it: an outage of the control plane, so the addresses of single-owner claims stay")]
-    private static partial void LogHoldingThroughOutage(ILogger logger);
-
-    [LoggerMessage(EventId = 513, Level = LogLevel.Warning, Message = "fencing the addresses of single-owner claims: {Why}")]
-    private static partial void LogOutageHoldOver(ILogger logger, string why);
-
-    [LoggerMessage(EventId = 514, Level = LogLevel.Information, Message = "peer heartbeat key {What}")]
-    private static partial void LogPeerKey(ILogger logger, string what);
-
-    [LoggerMessage(EventId = 515, Level = LogLevel.Warning, Message = "no peer heartbeat key yet ({Error}): a Lease that runs out fences every single-owner claim")]
-    private static partial void LogPeerKeyMissing(ILogger logger, string error);
-
     [LoggerMessage(EventId = 516, Level = LogLevel.Warning, Message = "not renewing the Lease: {Why}")]
     private static partial void LogNotRenewing(ILogger logger, string why);
 
@@ -1144,9 +710,6 @@ public sealed partial class ExtipAgent : IAsyncDisposable
 
     [LoggerMessage(EventId = 531, Level = LogLevel.Information, Message = "a neighbour entry on link {Link} was deleted (a flush?): its addresses are announced again at the next pass")]
     private static partial void LogNeighbourFlushed(ILogger logger, int link);
-
-    [LoggerMessage(EventId = 510, Level = LogLevel.Warning, Message = "could not write the IPNode status: {Error}")]
-    private static partial void LogStatusFailed(ILogger logger, string error);
 
     [LoggerMessage(EventId = 240, Level = LogLevel.Information, Message = "stopping: draining, {Claims} claims to hand over to other nodes")]
     private static partial void LogDraining(ILogger logger, int claims);
