@@ -28,6 +28,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
     private ApiServerOptions _options;
     private readonly ILoggerFactory _loggerFactory;
     private WebApplication? _app;
+    private ApiHandler? _handler;
     private Persistence? _persistence;
 
     public EmbeddedApiServer(ApiServerOptions? options = null, ILoggerFactory? loggerFactory = null)
@@ -115,7 +116,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         });
         _app = builder.Build();
         var admission = new Admission.WebhookAdmission(Store, Registry, _loggerFactory.CreateLogger<Admission.WebhookAdmission>());
-        var handler = new ApiHandler(_options, Store, Registry, Context, Faults, admission, _loggerFactory.CreateLogger<ApiHandler>());
+        var handler = _handler = new ApiHandler(_options, Store, Registry, Context, Faults, admission, _loggerFactory.CreateLogger<ApiHandler>());
         _app.Run(handler.HandleAsync);
         await _app.StartAsync(cancellationToken);
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -159,6 +160,11 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         {
             await _app.StopAsync();
             await _app.DisposeAsync();
+        }
+
+        if (_handler is not null)
+        {
+            await _handler.DisposeAsync();
         }
 
         _persistence?.Dispose();

@@ -44,20 +44,8 @@ public sealed partial class ApiHandler
         meta.Remove("deletionTimestamp");
         meta.Remove("deletionGracePeriodSeconds");
         meta.Remove("selfLink");
-        meta["uid"] = Guid.NewGuid().ToString();
-        meta["creationTimestamp"] = JsonPath.Timestamp(DateTimeOffset.UtcNow);
-        if (type.Strategy.TracksGeneration)
-        {
-            meta["generation"] = 1;
-        }
-        else
-        {
-            meta.Remove("generation");
-        }
-
         var manager = FieldManager(http);
-        type.Strategy.PrepareForCreate(context, obj);
-        Validate(type, obj, null, name);
+        Created(type, obj, name);
         meta.Remove("managedFields");
         ManagedFields.RecordUpdate(obj, null, manager, type, null, DateTimeOffset.UtcNow);
         var ticket = new AdmissionTicket(ns, DryRun(http), http.Items[UserItem] as Authorization.UserInfo);
@@ -88,6 +76,25 @@ public sealed partial class ApiHandler
             type.Strategy.Committed(context, stored!.Object);
         }
         await WriteBytesAsync(http, 201, ServedBytes(type, stored!));
+    }
+
+    /// <summary>What every new object gets, by a create or by an apply that creates: a uid, its creation time, generation 1 where tracked, the kind's defaults; then validation.</summary>
+    private void Created(ResourceType type, JsonObject obj, string name)
+    {
+        var meta = obj.Meta();
+        meta["uid"] = Guid.NewGuid().ToString();
+        meta["creationTimestamp"] = JsonPath.Timestamp(DateTimeOffset.UtcNow);
+        if (type.Strategy.TracksGeneration)
+        {
+            meta["generation"] = 1;
+        }
+        else
+        {
+            meta.Remove("generation");
+        }
+
+        type.Strategy.PrepareForCreate(context, obj);
+        Validate(type, obj, null, name);
     }
 
     private async Task UpdateAsync(HttpContext http, RequestInfo info)
@@ -191,15 +198,7 @@ public sealed partial class ApiHandler
                 var meta = fresh.Meta();
                 meta["name"] = info.Name;
                 CheckNamespace(info, meta, info.Name!);
-                meta["uid"] = Guid.NewGuid().ToString();
-                meta["creationTimestamp"] = JsonPath.Timestamp(DateTimeOffset.UtcNow);
-                if (type.Strategy.TracksGeneration)
-                {
-                    meta["generation"] = 1;
-                }
-
-                type.Strategy.PrepareForCreate(context, fresh);
-                Validate(type, fresh, null, info.Name!);
+                Created(type, fresh, info.Name!);
                 Admit(ticket, type, "CREATE", null, info.Name!, fresh, null, 0);
                 if (dry)
                 {
@@ -378,177 +377,6 @@ public sealed partial class ApiHandler
         }
 
         return JsonNode.DeepEquals(x, y);
-    }
-
-    private static List<string> Finalizers(JsonObject o) =>
-        (o.At("metadata", "finalizers") as JsonArray ?? []).Select(f => f?.ToString() ?? string.Empty).ToList();
-
-    private async Task DeleteAsync(HttpContext http, RequestInfo info)
-    {
-        var type = info.Type;
-        if (info.Subresource is not null)
-        {
-            throw Errors.MethodNotAllowed("delete");
-        }
-
-        var opts = http.Request.ContentLength > 0 || http.Request.Headers.TransferEncoding.Count > 0 ? await ReadBodyAsync(http) as JsonObject : null;
-        var result = DeleteOne(type, info.Namespace ?? string.Empty, info.Name!, opts, DryRun(http));
-        if (result.Pending is { } pending)
-        {
-            await WriteBytesAsync(http, 200, ServedBytes(type, pending));
-            return;
-        }
-
-        // Kinds whose registry returns the deleted object (v1.22+ for Services); the rest answer a Status.
-        if (result.Deleted is { } deleted && (type.IsCustom || (type.Group.Length == 0 && type.Plural is "services" or "pods")))
-        {
-            await WriteBytesAsync(http, 200, ServedBytes(type, deleted));
-            return;
-        }
-
-        await WriteJsonAsync(http, 200, new JsonObject
-        {
-            ["kind"] = "Status",
-            ["apiVersion"] = "v1",
-            ["metadata"] = new JsonObject(),
-            ["status"] = "Success",
-            ["details"] = new JsonObject
-            {
-                ["name"] = info.Name,
-                ["group"] = type.Group.Length > 0 ? type.Group : null,
-                ["kind"] = type.Plural,
-                ["uid"] = result.Uid,
-            },
-        });
-    }
-
-    /// <summary>Deletes one object, honouring preconditions and finalizers. Pending is set when finalizers defer the deletion.</summary>
-    private (StoredObject? Pending, string? Uid, StoredObject? Deleted) DeleteOne(ResourceType type, string ns, string name, JsonObject? opts, bool dry)
-    {
-        string? uid = null;
-        var (stored, _, eventType) = store.Mutate(type, ns, name, prev =>
-        {
-            if (prev is null)
-            {
-                throw Errors.NotFound(type, name);
-            }
-
-            uid = prev.Uid;
-            if (opts?.Str("preconditions", "uid") is { } wantUid && wantUid != uid)
-            {
-                throw Errors.Conflict(type, name, $"Precondition failed: UID in precondition: {wantUid}, UID in object meta: {uid}");
-            }
-
-            if (opts?.Str("preconditions", "resourceVersion") is { } wantRv && wantRv != prev.ResourceVersion.ToString(CultureInfo.InvariantCulture))
-            {
-                throw Errors.Conflict(type, name, $"Precondition failed: ResourceVersion in precondition: {wantRv}, ResourceVersion in object meta: {prev.ResourceVersion}");
-            }
-
-            if (dry)
-            {
-                return Mutation.Nothing;
-            }
-
-            var isNamespace = type.Plural == "namespaces" && type.Group.Length == 0;
-            if (Finalizers(prev.Object).Count > 0 || isNamespace)
-            {
-                if (prev.IsTerminating)
-                {
-                    return Mutation.Nothing;
-                }
-
-                var copy = prev.Copy();
-                copy.Meta()["deletionTimestamp"] = JsonPath.Timestamp(DateTimeOffset.UtcNow);
-                copy.Meta()["deletionGracePeriodSeconds"] = 0;
-                if (isNamespace)
-                {
-                    copy.Obj("status")["phase"] = "Terminating";
-                }
-
-                return Mutation.Put(copy);
-            }
-
-            return Mutation.Delete();
-        });
-        if (eventType == WatchEventType.Deleted && stored is not null)
-        {
-            type.Strategy.Deleted(context, stored.Object);
-            return (null, uid, stored);
-        }
-
-        if (stored is not null && stored.IsTerminating)
-        {
-            if (type.Plural == "namespaces" && type.Group.Length == 0)
-            {
-                _ = Task.Run(() => FinishNamespaceAsync(name));
-            }
-
-            return (stored, uid, null);
-        }
-
-        return (null, uid, null);
-    }
-
-    /// <summary>What the namespace controller does: delete everything in the namespace, then the namespace.</summary>
-    private async Task FinishNamespaceAsync(string ns)
-    {
-        // The real namespace controller takes a moment too; meanwhile the namespace shows Terminating.
-        await Task.Delay(TimeSpan.FromSeconds(1));
-        for (var attempt = 0; attempt < 600; attempt++)
-        {
-            var left = 0;
-            foreach (var t in registry.All.Where(t => t.Namespaced && t.Converter is null))
-            {
-                var (items, _, _, _) = store.List(t, new ListFilter(ns, Core.Selectors.LabelSelector.Everything, []), 0, null);
-                foreach (var item in items)
-                {
-                    left++;
-                    if (!item.IsTerminating)
-                    {
-                        try
-                        {
-                            DeleteOne(t, ns, item.Name, null, false);
-                        }
-                        catch (ApiException)
-                        {
-                        }
-                    }
-                }
-            }
-
-            if (left == 0)
-            {
-                var nsType = registry.Find(string.Empty, "v1", "namespaces")!;
-                store.Mutate(nsType, string.Empty, ns, prev => prev is null ? Mutation.Nothing : Mutation.Delete());
-                return;
-            }
-
-            await Task.Delay(100);
-        }
-    }
-
-    private async Task DeleteCollectionAsync(HttpContext http, RequestInfo info)
-    {
-        var filter = Filter(http, info);
-        var (items, rv, _, _) = store.List(info.Type, filter, 0, null);
-        foreach (var item in items)
-        {
-            try
-            {
-                DeleteOne(info.Type, item.Namespace, item.Name, null, DryRun(http));
-            }
-            catch (ApiException e) when (e.Code == 404)
-            {
-            }
-        }
-
-        await WriteJsonAsync(http, 200, new JsonObject
-        {
-            ["kind"] = "Status",
-            ["apiVersion"] = "v1",
-            ["metadata"] = new JsonObject { ["resourceVersion"] = rv.ToString(CultureInfo.InvariantCulture) },
-            ["status"] = "Success",
-        });
     }
 
     private static void CheckKind(ResourceType type, JsonObject body)

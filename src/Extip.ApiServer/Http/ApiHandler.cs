@@ -15,8 +15,21 @@ namespace Extip.ApiServer.Http;
 /// the fault-injection admin endpoints. One handler for every path, parsed as the real server
 /// parses request paths.
 /// </summary>
-public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore store, ResourceRegistry registry, ResourceContext context, FaultInjector faults, Admission.WebhookAdmission admission, ILogger logger)
+public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore store, ResourceRegistry registry, ResourceContext context, FaultInjector faults, Admission.WebhookAdmission admission, ILogger logger) : IAsyncDisposable
 {
+    private NamespaceFinalizer? _finalizer;
+
+    private NamespaceFinalizer Finalizer => LazyInitializer.EnsureInitialized(ref _finalizer, () => new NamespaceFinalizer(store, registry, (t, ns, name) => DeleteOne(t, ns, name, null, false), options.Time, logger));
+
+    /// <summary>Stops (and awaits) the namespace finalizations under way.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_finalizer is { } f)
+        {
+            await f.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
     private readonly Authorization.TokenAuthenticator _authenticator = new(options.Token ?? throw new ArgumentException("the server's token is not set", nameof(options)), options.TokenFile);
     private readonly Authorization.ServiceAccountTokens _serviceAccountTokens = new(options.Token!, store, registry, options.Time);
     private readonly Authorization.RbacAuthorizer? _rbac = options.Authorization == AuthorizationMode.RBAC ? new(store, registry) : null;
