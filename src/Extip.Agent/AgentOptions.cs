@@ -7,7 +7,7 @@ public sealed record AgentOptions
     public required string Node { get; init; }
 
     /// <summary>Namespace of the agent Leases (the controller's).</summary>
-    public string Namespace { get; init; } = "extip-system";
+    public string Namespace { get; init; } = Kubernetes.Models.ExtipApi.DefaultNamespace;
 
     /// <summary>Network namespace whose interfaces this agent drives (null: its own).</summary>
     public string? Netns { get; init; }

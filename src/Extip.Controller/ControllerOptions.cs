@@ -34,7 +34,7 @@ public sealed record ControllerOptions
     public string LoadBalancerClass { get; init; } = Kubernetes.Models.ExtipApi.DefaultLoadBalancerClass;
 
     /// <summary>Where the leader-election Lease and the agents' Leases live.</summary>
-    public string Namespace { get; init; } = "extip-system";
+    public string Namespace { get; init; } = Kubernetes.Models.ExtipApi.DefaultNamespace;
 
     /// <summary>host:port for /metrics, /healthz and /readyz; null for none.</summary>
     public string? Metrics { get; init; }

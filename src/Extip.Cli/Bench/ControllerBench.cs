@@ -22,13 +22,16 @@ internal static class ControllerBench
     private const string AgentNs = "extip-system";
     private const int LeaseSeconds = 3;
 
+    /// <summary>The controller's default: an agent counts live this long past its Lease (the kernel removes a hung agent's addresses by then).</summary>
+    private const double FenceMarginSeconds = 0.75;
+
     public static async Task<int> RunAsync(int services, int agents, int inFlight, TextWriter output, CancellationToken ct)
     {
         var kubeconfig = Path.Combine(Path.GetTempPath(), $"extip-bench-ctl-{Environment.ProcessId}.kubeconfig");
         await using var api = BenchProcess.Start("apiserver", "--listen", "127.0.0.1:0", "--kubeconfig-out", kubeconfig);
         await api.WaitForAsync("kubeconfig written", ct);
         var client = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig));
-        await using var controller = BenchProcess.Start("controller", "--kubeconfig", kubeconfig, "--install-crds", "--distribution", "balance", "--namespace", AgentNs);
+        await using var controller = BenchProcess.Start("controller", "--kubeconfig", kubeconfig, "--install-crds", "--distribution", "balance", "--namespace", AgentNs, "--fence-margin", FenceMarginSeconds.ToString(CultureInfo.InvariantCulture));
         controller.DrainOutput();
         await WaitServedAsync(client, ct);
 
@@ -76,7 +79,7 @@ internal static class ControllerBench
         var apiCpu = api.CpuSeconds();
         await stop.CancelAsync();
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{services} Services created in {created:F1} s; all assigned (ingress and a claim on a live node) after {assignedSeconds:F1} s; {agents} agents; failover of {held} claims {failoverMs:F0} ms after the Lease expired; controller peak RSS {rss} MB, CPU {cpu:F1} s; API server CPU {apiCpu:F1} s"));
+            $"{services} Services created in {created:F1} s; all assigned (ingress and a claim on a live node) after {assignedSeconds:F1} s; {agents} agents; failover of {held} claims {failoverMs:F0} ms after the Lease expired ({failoverMs - (FenceMarginSeconds * 1000):F0} ms after the fence margin of {FenceMarginSeconds * 1000:F0} ms); controller peak RSS {rss} MB, CPU {cpu:F1} s; API server CPU {apiCpu:F1} s"));
         BenchResult.Print(output, new()
         {
             ["bench"] = "controller",
@@ -84,6 +87,8 @@ internal static class ControllerBench
             ["agents"] = agents,
             ["secondsToAllAssigned"] = Math.Round(assignedSeconds, 2),
             ["failoverMs"] = Math.Round(failoverMs),
+            ["fenceMarginMs"] = FenceMarginSeconds * 1000,
+            ["failoverMsAfterMargin"] = Math.Round(failoverMs - (FenceMarginSeconds * 1000)),
             ["failoverClaims"] = held,
             ["peakRssMb"] = rss,
             ["complete"] = allAssigned && moved,

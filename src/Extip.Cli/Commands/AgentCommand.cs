@@ -13,7 +13,7 @@ internal static class AgentCommand
         var node = new Option<string>("--node") { Description = "The node this agent speaks for (default: $NODE_NAME).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("NODE_NAME") ?? string.Empty };
         var kubeconfig = new Option<string?>("--kubeconfig") { Description = "kubeconfig file; in-cluster config when omitted inside a Pod." };
         var netns = new Option<string?>("--netns") { Description = "Network namespace (as in `ip netns`) whose interfaces to drive; default: the agent's own." };
-        var ns = new Option<string>("--namespace") { Description = "Namespace of the agent Leases (the controller's).", DefaultValueFactory = _ => "extip-system" };
+        var ns = new Option<string>("--namespace") { Description = "Namespace of the agent Leases (the controller's).", DefaultValueFactory = _ => Extip.Kubernetes.Models.ExtipApi.DefaultNamespace };
         var lease = new Option<double>("--lease-duration") { Description = "Seconds the Lease lasts: the controller moves claims this long after the last renewal; the agent drops its addresses after as long without one.", DefaultValueFactory = _ => 4 };
         var renew = new Option<double>("--renew-interval") { Description = "Seconds between Lease renewals.", DefaultValueFactory = _ => 1 };
         var noAnnounce = new Option<bool>("--no-announce") { Description = "No gratuitous ARP / unsolicited NA when taking an address." };

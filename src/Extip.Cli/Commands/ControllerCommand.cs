@@ -28,7 +28,7 @@ internal static class ControllerCommand
         };
         conflicting.AcceptOnlyFromAmong("remove", "keep");
         var lbClass = new Option<string>("--lb-class") { Description = "loadBalancerClass handled besides Services without one.", DefaultValueFactory = _ => Kubernetes.Models.ExtipApi.DefaultLoadBalancerClass };
-        var ns = new Option<string>("--namespace") { Description = "Namespace of the leader-election and agent Leases.", DefaultValueFactory = _ => "extip-system" };
+        var ns = new Option<string>("--namespace") { Description = "Namespace of the leader-election and agent Leases.", DefaultValueFactory = _ => Extip.Kubernetes.Models.ExtipApi.DefaultNamespace };
         var metrics = new Option<string?>("--metrics") { Description = "host:port for /metrics, /healthz and /readyz." };
         var id = new Option<string?>("--id") { Description = "Identity in the leader election (default: host-pid)." };
         var noElect = new Option<bool>("--no-leader-elect") { Description = "Lead without an election (a single controller)." };

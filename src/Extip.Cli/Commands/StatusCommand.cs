@@ -21,7 +21,7 @@ internal static class StatusCommand
     {
         var kubeconfig = new Option<string?>("--kubeconfig") { Description = $"kubeconfig file; default: in-cluster config inside a Pod, $KUBECONFIG, the lab's ({ClusterConnection.LabKubeconfig}) when it exists, ~/.kube/config." };
         var output = new Option<string>("--output", "-o") { Description = "table, wide or json.", DefaultValueFactory = _ => "table" };
-        var ns = new Option<string>("--namespace", "-n") { Description = "Namespace of the agents' Leases (the controller's).", DefaultValueFactory = _ => "extip-system" };
+        var ns = new Option<string>("--namespace", "-n") { Description = "Namespace of the agents' Leases (the controller's).", DefaultValueFactory = _ => Extip.Kubernetes.Models.ExtipApi.DefaultNamespace };
         var cmd = new Command("status", "Shows per node its interfaces and extip's addresses, per Service its addresses and nodes, the BGP sessions and the pools.") { kubeconfig, output, ns };
         cmd.SetAction(async (r, ct) =>
         {

@@ -60,7 +60,7 @@ internal sealed class LabDemo(LabState state, IAnsiConsole console)
         ShowInterfaces(addresses);
 
         Console.WriteLine("  $ extip status");
-        Extip.Kubernetes.Status.StatusText.Render(console, await StatusCommand.LoadAsync(_client, "extip-system", ct).ConfigureAwait(false));
+        Extip.Kubernetes.Status.StatusText.Render(console, await StatusCommand.LoadAsync(_client, Extip.Kubernetes.Models.ExtipApi.DefaultNamespace, ct).ConfigureAwait(false));
 
         if (spec.Mode == AnnounceMode.BGP)
         {

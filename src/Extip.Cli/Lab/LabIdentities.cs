@@ -16,7 +16,7 @@ namespace Extip.Cli.Lab;
 /// </summary>
 internal sealed partial class LabIdentities
 {
-    private const string Namespace = "extip-system";
+    private const string Namespace = Extip.Kubernetes.Models.ExtipApi.DefaultNamespace;
 
     private LabIdentities(string tokenFile, string controllerToken, string agentToken)
     {

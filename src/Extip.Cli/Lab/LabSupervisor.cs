@@ -202,7 +202,7 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
     private async Task<string> ApplyClusterAsync(CancellationToken ct)
     {
         await CrdInstaller.InstallAsync(Client, ct).ConfigureAwait(false);
-        await LabObjects.EnsureNamespaceAsync(Client, "extip-system", ct).ConfigureAwait(false);
+        await LabObjects.EnsureNamespaceAsync(Client, Extip.Kubernetes.Models.ExtipApi.DefaultNamespace, ct).ConfigureAwait(false);
         var rbac = await LabIdentities.ApplyRbacAsync(Client, Path.Combine(RepoRoot(), "deploy", "base"), ct).ConfigureAwait(false);
         foreach (var node in _spec.NodeNames)
         {
@@ -351,7 +351,7 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
         // Lease (it does once it can act). One machine, one clock: the times compare.
         try
         {
-            var lease = await Client.CoordinationV1.ReadNamespacedLeaseAsync(Extip.Kubernetes.Models.ExtipApi.AgentLeasePrefix + node, "extip-system", cancellationToken: ct).ConfigureAwait(false);
+            var lease = await Client.CoordinationV1.ReadNamespacedLeaseAsync(Extip.Kubernetes.Models.ExtipApi.AgentLeasePrefix + node, Extip.Kubernetes.Models.ExtipApi.DefaultNamespace, cancellationToken: ct).ConfigureAwait(false);
             if (lease.Spec?.HolderIdentity != node || lease.Spec.RenewTime is not { } renewed || renewed.ToUniversalTime() < _agents[node].ReadySince)
             {
                 return false;

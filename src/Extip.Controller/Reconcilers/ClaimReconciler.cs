@@ -301,7 +301,7 @@ internal sealed partial class ClaimReconciler(IKubernetes client, ClusterView vi
 
     private async Task CreateAsync(string name, IpClaimSpecModel spec, CancellationToken ct)
     {
-        var claim = new IpClaim { Metadata = new V1ObjectMeta { Name = name, Labels = spec.Pool is null ? null : new Dictionary<string, string> { ["extip.io/pool"] = spec.Pool } }, Spec = spec };
+        var claim = new IpClaim { Metadata = new V1ObjectMeta { Name = name, Labels = spec.Pool is null ? null : new Dictionary<string, string> { [ExtipApi.PoolLabel] = spec.Pool } }, Spec = spec };
         try
         {
             var written = await client.CustomObjects.CreateClusterCustomObjectAsync(claim, ExtipApi.Group, ExtipApi.Version, IpClaim.Plural, cancellationToken: ct);

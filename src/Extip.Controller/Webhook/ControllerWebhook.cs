@@ -287,7 +287,7 @@ internal sealed partial class ControllerWebhook(IKubernetes client, ClusterView 
         // A namespace labelled extip.io/admission=skip (kube-system, say) is never held up by extip.
         services.NamespaceSelector = new V1LabelSelector
         {
-            MatchExpressions = [new V1LabelSelectorRequirement { Key = "extip.io/admission", OperatorProperty = "NotIn", Values = ["skip"] }],
+            MatchExpressions = [new V1LabelSelectorRequirement { Key = ExtipApi.AdmissionLabel, OperatorProperty = "NotIn", Values = ["skip"] }],
         };
         var hooks = new List<V1ValidatingWebhook>
         {

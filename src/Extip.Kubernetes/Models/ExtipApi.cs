@@ -59,6 +59,15 @@ public static class ExtipApi
     /// <summary>The Secret (in the controller's namespace) whose <c>key</c> signs the agents' heartbeats to each other.</summary>
     public const string PeerKeySecret = "extip-peer-key";
 
+    /// <summary>Where the controller, its Leases and the agents' Leases live unless told otherwise.</summary>
+    public const string DefaultNamespace = "extip-system";
+
+    /// <summary>Label on each IPClaim naming its pool (<c>kubectl get ipclaims -l extip.io/pool=NAME</c>).</summary>
+    public const string PoolLabel = "extip.io/pool";
+
+    /// <summary>Label that exempts a namespace from the webhook (value <c>skip</c>): the escape hatch when it is down.</summary>
+    public const string AdmissionLabel = "extip.io/admission";
+
     /// <summary>The Role that lets the agents read Secrets by name (the heartbeat key, BGP passwords); the controller keeps its names.</summary>
     public const string AgentSecretsRole = "extip-agent-secrets";
 
