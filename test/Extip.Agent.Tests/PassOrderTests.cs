@@ -166,7 +166,7 @@ public sealed class PassOrderTests
         while (!done(timeline.Steps))
         {
             var changed = timeline.Changed;
-            var armed = clock.ArmedSinceAsync(0, TimeSpan.FromSeconds(5), guard.Token);
+            var armed = clock.NextDueAsync(TimeSpan.FromSeconds(5), guard.Token);
             if (await Task.WhenAny(changed, armed) == armed && !done(timeline.Steps))
             {
                 var due = await armed;

@@ -47,38 +47,26 @@ public sealed class VirtualClock : FakeTimeProvider
         return timer;
     }
 
-    /// <summary>How many timers were armed so far: a mark for <see cref="ArmedSinceAsync"/>.</summary>
-    public int Count
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _armed.Count;
-            }
-        }
-    }
-
     /// <summary>Completes once a timer due exactly <paramref name="after"/> from now is armed (already, or later).</summary>
     public Task ArmedAsync(TimeSpan after)
     {
         var due = GetUtcNow() + after;
-        return UntilAsync(0, t => t.Due == due, $"a timer due at +{after}");
+        return UntilAsync(t => t.Due == due, $"a timer due at +{after}");
     }
 
     /// <summary>Completes once a timer due later than now and within <paramref name="limit"/> is armed.</summary>
     public Task ArmedWithinAsync(TimeSpan limit)
     {
         var now = GetUtcNow();
-        return UntilAsync(0, t => t.Due > now && t.Due <= now + limit, $"a timer due within {limit}");
+        return UntilAsync(t => t.Due > now && t.Due <= now + limit, $"a timer due within {limit}");
     }
 
-    /// <summary>The due time of the first live timer armed after <paramref name="mark"/> and due within <paramref name="limit"/>, once there is one.</summary>
-    public async Task<DateTimeOffset> ArmedSinceAsync(int mark, TimeSpan limit, CancellationToken ct = default)
+    /// <summary>The due time of the first live timer due from now to <paramref name="limit"/> ahead, once there is one.</summary>
+    public async Task<DateTimeOffset> NextDueAsync(TimeSpan limit, CancellationToken ct = default)
     {
         var now = GetUtcNow();
         Armed? found = null;
-        await UntilAsync(mark, t => (found ??= t.Live && t.Due >= now && t.Due <= now + limit ? t : null) is not null, $"a timer due within {limit}", ct).ConfigureAwait(false);
+        await UntilAsync(t => (found ??= t.Live && t.Due >= now && t.Due <= now + limit ? t : null) is not null, $"a timer due within {limit}", ct).ConfigureAwait(false);
         return found!.Due;
     }
 
@@ -96,7 +84,7 @@ public sealed class VirtualClock : FakeTimeProvider
         changed.TrySetResult();
     }
 
-    private async Task UntilAsync(int mark, Func<Armed, bool> match, string what, CancellationToken ct = default)
+    private async Task UntilAsync(Func<Armed, bool> match, string what, CancellationToken ct = default)
     {
         using var guard = CancellationTokenSource.CreateLinkedTokenSource(ct);
         guard.CancelAfter(Guard);
@@ -105,7 +93,7 @@ public sealed class VirtualClock : FakeTimeProvider
             Task changed;
             lock (_gate)
             {
-                if (_armed.Skip(mark).Any(match))
+                if (_armed.Any(match))
                 {
                     return;
                 }
