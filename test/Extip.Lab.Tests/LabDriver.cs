@@ -81,6 +81,18 @@ internal sealed class LabDriver : IAsyncDisposable
         }
     }
 
+    /// <summary>Every component's log lines that contain one of <paramref name="needles"/> (the last <paramref name="max"/> of each log), for a failure's message.</summary>
+    public string LogLines(IReadOnlyList<string> needles, int max = 40)
+    {
+        if (!Directory.Exists(Home.LogDir))
+        {
+            return string.Empty;
+        }
+
+        return string.Join('\n', Directory.GetFiles(Home.LogDir).Order(StringComparer.Ordinal).Select(f =>
+            $"--- {Path.GetFileName(f)} ({string.Join(", ", needles)})\n" + string.Join('\n', File.ReadLines(f).Where(l => needles.Any(n => l.Contains(n, StringComparison.Ordinal))).TakeLast(max))));
+    }
+
     /// <summary>The lab's own log and the tail of each component's, for a failure's message.</summary>
     public string Logs(int tail = 25)
     {

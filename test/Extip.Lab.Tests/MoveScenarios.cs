@@ -95,7 +95,7 @@ public sealed class MoveScenarios(ITestOutputHelper output)
         await sampling;
         var seen = await probing;
         lab.Log($"{mode}: {string.Join("; ", steps)}; {samples} kernel samples; prober {seen.Succeeded} ok, {seen.Failed} failed, longest gap {seen.LongestGap.TotalMilliseconds:F0} ms");
-        Assert.True(gaps.Count == 0, $"the address was on no node, or the router had no route for it: {string.Join("; ", gaps.Take(20))}");
+        Assert.True(gaps.Count == 0, $"the address was on no node, or the router had no route for it: {string.Join("; ", gaps.Take(20))}\n{lab.LogLines(["BGP", "BFD", "withdr", "removed", "fence"])}\n{lab.Logs()}");
         Assert.True(samples > 100, $"only {samples} samples");
     }
 }
