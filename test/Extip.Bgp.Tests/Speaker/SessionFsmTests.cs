@@ -129,6 +129,11 @@ public sealed class SessionFsmTests
         await wire.SendAsync(new RouteRefreshMessage(AfiSafi.IPv4Unicast));
         await wire.ExpectAsync<UpdateMessage>();
 
+        // The session's next wake-up, the keepalive 1.5–2 s after the one at 5 s, is armed before the clock moves on
+        // (the hold timer it replaces was due at 6 s exactly).
+        var established = p.Clock.Start;
+        await p.Clock.ArmedWhereAsync(due => due > established + TimeSpan.FromSeconds(6) && due <= established + TimeSpan.FromSeconds(7), "the next keepalive");
+
         // 10 s after Established, 5 s after the peer's message: still up.
         p.Clock.Advance(TimeSpan.FromSeconds(5));
         await wire.ExpectAsync<KeepaliveMessage>();

@@ -61,6 +61,9 @@ public sealed class VirtualClock : FakeTimeProvider
         return UntilAsync(t => t.Due > now && t.Due <= now + limit, $"a timer due within {limit}");
     }
 
+    /// <summary>Completes once a live timer whose due time satisfies <paramref name="due"/> is armed (already, or later).</summary>
+    public Task ArmedWhereAsync(Func<DateTimeOffset, bool> due, string what) => UntilAsync(t => t.Live && due(t.Due), what);
+
     /// <summary>The due time of the first live timer due from now to <paramref name="limit"/> ahead, once there is one.</summary>
     public async Task<DateTimeOffset> NextDueAsync(TimeSpan limit, CancellationToken ct = default)
     {
