@@ -6,6 +6,7 @@ using Extip.Kubernetes.Crds;
 using Extip.Kubernetes.Models;
 using Extip.Netlink;
 using Extip.Netlink.Wire;
+using Extip.Testing.Cluster;
 using Extip.Testing.Time;
 using k8s;
 using k8s.Models;
@@ -153,32 +154,38 @@ public sealed class PassOrderTests
         }
     }
 
-    private static IpClaim Claim(string node) => new()
+    private static IpClaim Claim(string node, string name = "c1", IPAddress? address = null, string distribution = "Balance") => new()
     {
-        Metadata = new V1ObjectMeta { Name = "c1" },
-        Spec = new IpClaimSpecModel { Address = Address.ToString(), PrefixLength = 32, Interface = "lo", Mode = "BGP", Distribution = "Balance", Owners = ["web/a"], Nodes = [node] },
+        Metadata = new V1ObjectMeta { Name = name },
+        Spec = new IpClaimSpecModel { Address = (address ?? Address).ToString(), PrefixLength = 32, Interface = "lo", Mode = "BGP", Distribution = distribution, Owners = ["web/a"], Nodes = [node] },
     };
 
-    /// <summary>Runs the clock from timer to timer (each one the agent arms after the last step) until <paramref name="done"/>.</summary>
-    private static async Task RunUntilAsync(VirtualClock clock, Timeline timeline, Func<IReadOnlyList<Step>, bool> done)
+    /// <summary>
+    /// Runs the clock from timer to timer (each one the agent arms after the last step) until
+    /// <paramref name="done"/>, moving it only while none of the agent's requests to the API
+    /// server is in flight: virtual time passes only while the agent waits on it.
+    /// </summary>
+    private static async Task RunUntilAsync(VirtualClock clock, Timeline timeline, InFlight http, Func<IReadOnlyList<Step>, bool> done)
     {
         using var guard = new CancellationTokenSource(VirtualClock.Guard);
-        while (!done(timeline.Steps))
+        while (true)
         {
+            // Taken before the check, so that a step between the two wakes the wait below.
             var changed = timeline.Changed;
-            var armed = clock.NextDueAsync(TimeSpan.FromSeconds(5), guard.Token);
-            if (await Task.WhenAny(changed, armed) == armed && !done(timeline.Steps))
+            if (done(timeline.Steps))
             {
-                var due = await armed;
-                if (due > clock.GetUtcNow())
-                {
-                    clock.SetUtcNow(due);
-                }
-                else
-                {
-                    // Due now and not yet run: wait for what it does.
-                    await changed.WaitAsync(guard.Token);
-                }
+                return;
+            }
+
+            await http.IdleAsync(guard.Token);
+            if (clock.EarliestDue(TimeSpan.FromSeconds(5)) is { } due)
+            {
+                clock.SetUtcNow(due);
+            }
+            else
+            {
+                // The agent is busy, not waiting: let it arm its next timer or take a step.
+                await Task.WhenAny(changed, clock.ArmedWithinAsync(TimeSpan.FromSeconds(5))).WaitAsync(guard.Token);
             }
         }
     }
@@ -204,11 +211,12 @@ public sealed class PassOrderTests
             HandoverOverlap = TimeSpan.FromMilliseconds(200),
             WithdrawDelay = TimeSpan.FromMilliseconds(500),
         };
-        await using var agent = new ExtipAgent(env.Client, options, env.Logs, _ => new RecordingDataplane(timeline), new RecordingRoutes(timeline));
+        var http = new InFlight();
+        await using var agent = new ExtipAgent(env.ClientThrough(http), options, env.Logs, _ => new RecordingDataplane(timeline), new RecordingRoutes(timeline));
         await agent.StartAsync();
 
         await env.Client.CustomObjects.CreateClusterCustomObjectAsync(Claim("n1"), ExtipApi.Group, ExtipApi.Version, IpClaim.Plural);
-        await RunUntilAsync(clock, timeline, s => s.Any(x => x.What == "announced" && x.Addresses.Contains(Address.ToString())));
+        await RunUntilAsync(clock, timeline, http, s => s.Any(x => x.What == "announced" && x.Addresses.Contains(Address.ToString())));
 
         // n2 holds it, then the claim names n2.
         await env.IpNodeAsync("n2", new IpNodeStatusModel { Addresses = [new NodeAddressStatus { Address = Address.ToString(), PrefixLength = 32, Interface = "lo", Mode = "BGP", State = NodeAddressStatus.HeldState, Since = clock.GetUtcNow().UtcDateTime }] });
@@ -217,7 +225,7 @@ public sealed class PassOrderTests
         claim.Spec.Nodes = ["n2"];
         var movedAt = clock.GetUtcNow() - clock.Start;
         await env.Client.CustomObjects.ReplaceClusterCustomObjectAsync(claim, ExtipApi.Group, ExtipApi.Version, IpClaim.Plural, "c1");
-        await RunUntilAsync(clock, timeline, s => s.Any(x => x.What == "removed"));
+        await RunUntilAsync(clock, timeline, http, s => s.Any(x => x.What == "removed"));
 
         var steps = timeline.Steps;
         var log = timeline.ToString();
@@ -234,5 +242,51 @@ public sealed class PassOrderTests
         Assert.True(steps[withdrawn].At - movedAt >= options.HandoverOverlap, $"withdrawn {steps[withdrawn].At - movedAt} after the move:\n{log}");
         Assert.True(steps[removed].At - steps[withdrawn].At >= options.WithdrawDelay, $"removed {steps[removed].At - steps[withdrawn].At} after the withdrawal:\n{log}");
         Assert.Equal(0, agent.HandoversTimedOut);
+    }
+
+    /// <summary>
+    /// Fencing on the agent's clock: when the Lease cannot be renewed, the single-owner (Balance)
+    /// address is withdrawn and then removed once the Lease has run out, not before; the All
+    /// address stays, announced (an API server outage must not take every address off every node).
+    /// </summary>
+    [Fact]
+    public async Task LeaseRunsOut_TheSingleOwnerAddressIsWithdrawnThenRemovedAtTheLeasesEnd_TheAllAddressStays()
+    {
+        await using var env = await EmbeddedAsync();
+        var clock = new VirtualClock();
+        var timeline = new Timeline(clock);
+        var shared = IPAddress.Parse("192.0.2.11");
+        var options = new AgentOptions
+        {
+            Node = "n1",
+            Namespace = env.Namespace,
+            Time = clock,
+            PeerPort = 0,
+            LeaseDuration = TimeSpan.FromSeconds(4),
+            RenewInterval = TimeSpan.FromSeconds(1),
+            Resync = TimeSpan.FromMinutes(30),
+        };
+        var http = new InFlight();
+        await using var agent = new ExtipAgent(env.ClientThrough(http), options, env.Logs, _ => new RecordingDataplane(timeline), new RecordingRoutes(timeline));
+        await agent.StartAsync();
+        await env.Client.CustomObjects.CreateClusterCustomObjectAsync(Claim("n1"), ExtipApi.Group, ExtipApi.Version, IpClaim.Plural);
+        await env.Client.CustomObjects.CreateClusterCustomObjectAsync(Claim("n1", "c2", shared, "All"), ExtipApi.Group, ExtipApi.Version, IpClaim.Plural);
+        await RunUntilAsync(clock, timeline, http, s => s.Any(x => x.What == "announced" && x.Addresses.Count == 2));
+
+        // From now on every renewal fails: the Lease is valid until the last one that got through, plus its duration.
+        env.Server!.Faults.FailNext(int.MaxValue, 503, "update", "leases");
+        var validUntil = agent.LeaseValidUntil;
+        await RunUntilAsync(clock, timeline, http, s => s.Any(x => x.What == "removed"));
+
+        var steps = timeline.Steps;
+        var log = timeline.ToString();
+        var removed = steps.ToList().FindIndex(x => x.What == "removed");
+        var withdrawn = steps.ToList().FindIndex(x => x.What == "announced" && x.Addresses.SequenceEqual([shared.ToString()]));
+        Assert.Equal([Address.ToString()], steps[removed].Addresses);
+        Assert.True(withdrawn >= 0 && withdrawn < removed, $"not withdrawn before it was removed:\n{log}");
+        Assert.True(clock.Start + steps[removed].At >= new DateTimeOffset(validUntil, TimeSpan.Zero), $"removed before the Lease ran out at {validUntil:HH:mm:ss.fff}:\n{log}");
+        Assert.True(agent.Fenced);
+        Assert.DoesNotContain(steps, x => x.What == "removed" && x.Addresses.Contains(shared.ToString()));
+        Assert.Equal([shared.ToString()], steps.Last(x => x.What == "announced").Addresses);
     }
 }

@@ -70,6 +70,13 @@ public sealed class TestEnv : IAsyncDisposable
         return env;
     }
 
+    /// <summary>Another client of the embedded server, its requests passed through <paramref name="handlers"/>.</summary>
+    public IKubernetes ClientThrough(params DelegatingHandler[] handlers)
+    {
+        var server = Server ?? throw new InvalidOperationException("only against the embedded API server");
+        return new k8s.Kubernetes(new KubernetesClientConfiguration { Host = server.Url.ToString(), AccessToken = server.Token, SslCaCerts = server.Authority() }, handlers);
+    }
+
     /// <summary>The shared real server: CRDs installed, leftovers of earlier tests removed.</summary>
     public static Task<TestEnv> RealAsync(ClusterFixture fixture) => Track(RealCoreAsync(fixture));
 

@@ -58,7 +58,7 @@ public sealed class VirtualClock : FakeTimeProvider
     public Task ArmedWithinAsync(TimeSpan limit)
     {
         var now = GetUtcNow();
-        return UntilAsync(t => t.Due > now && t.Due <= now + limit, $"a timer due within {limit}");
+        return UntilAsync(t => t.Live && t.Due > now && t.Due <= now + limit, $"a timer due within {limit}");
     }
 
     /// <summary>Completes once a live timer whose due time satisfies <paramref name="due"/> is armed (already, or later).</summary>
@@ -71,6 +71,17 @@ public sealed class VirtualClock : FakeTimeProvider
         Armed? found = null;
         await UntilAsync(t => (found ??= t.Live && t.Due >= now && t.Due <= now + limit ? t : null) is not null, $"a timer due within {limit}", ct).ConfigureAwait(false);
         return found!.Due;
+    }
+
+    /// <summary>The earliest due time of the live timers due later than now and within <paramref name="limit"/>; null when none is armed.</summary>
+    public DateTimeOffset? EarliestDue(TimeSpan limit)
+    {
+        var now = GetUtcNow();
+        lock (_gate)
+        {
+            var due = _armed.Where(t => t.Live && t.Due > now && t.Due <= now + limit).Select(t => t.Due).DefaultIfEmpty(DateTimeOffset.MaxValue).Min();
+            return due == DateTimeOffset.MaxValue ? null : due;
+        }
     }
 
     private void Rearm(Armed timer, TimeSpan dueTime)
