@@ -25,11 +25,9 @@ internal static class ApiServerBench
         var dll = typeof(ApiServerBench).Assembly.Location;
         var kubeconfig = Path.Combine(Path.GetTempPath(), $"extip-bench-{Environment.ProcessId}.kubeconfig");
         LoadResult ours;
-        using (var server = Process.Start(new ProcessStartInfo("dotnet", [dll, "apiserver", "--listen", "127.0.0.1:0", "--kubeconfig-out", kubeconfig])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!)
+        var info = new ProcessStartInfo("dotnet", [dll, "apiserver", "--listen", "127.0.0.1:0", "--kubeconfig-out", kubeconfig]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        RuntimeTuning.Apply("apiserver", info.Environment);
+        using (var server = Process.Start(info)!)
         {
             try
             {

@@ -15,15 +15,17 @@ internal sealed class BenchProcess : IAsyncDisposable
     public static BenchProcess Start(params string[] args)
     {
         var dll = typeof(BenchProcess).Assembly.Location;
-        var p = Process.Start(new ProcessStartInfo("dotnet", [dll, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        return new BenchProcess(p);
+        var info = new ProcessStartInfo("dotnet", [dll, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        RuntimeTuning.Apply(args.FirstOrDefault(), info.Environment);
+        return new BenchProcess(Process.Start(info)!);
     }
 
     /// <summary>Starts another binary (the image's extip) with its output drained.</summary>
     public static BenchProcess StartFile(string file, params string[] args)
     {
-        var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var b = new BenchProcess(p);
+        var info = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true };
+        RuntimeTuning.Apply(args.FirstOrDefault(), info.Environment);
+        var b = new BenchProcess(Process.Start(info)!);
         b.DrainOutput();
         return b;
     }

@@ -77,6 +77,7 @@ internal sealed class LabContainers
             // exempt from the limit anyway and 65532 runs one process).
             "--ulimit", $"nofile={HardLimit("Max open files", long.MaxValue)}", "--ulimit", $"nproc={HardLimit("Max processes", 32768)}",
             "--env", $"{Site.ProcessMark}={site}",
+            .. RuntimeTuning.For(args.FirstOrDefault()).SelectMany(kv => new[] { "--env", $"{kv.Key}={kv.Value}" }),
             .. security,
         ];
         foreach (var m in mounts.Distinct(StringComparer.Ordinal))

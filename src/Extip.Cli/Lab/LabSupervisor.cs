@@ -393,7 +393,7 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
             command = a;
         }
 
-        var p = _site!.Start(null, file, command, output: line =>
+        var p = _site!.Start(null, file, command, RuntimeTuning.For(args.FirstOrDefault()), output: line =>
         {
             lock (writer)
             {
