@@ -207,7 +207,9 @@ public sealed class PassOrderTests
             LeaseDuration = TimeSpan.FromHours(1),
             RenewInterval = TimeSpan.FromMinutes(30),
             Resync = TimeSpan.FromMinutes(30),
-            HandoverTimeout = TimeSpan.FromSeconds(2),
+            // Past the clock's 5 s horizon: the clock never runs to it, so the handover waits for
+            // n2's IPNode to reach the agent by watch, however late (a 2 s timeout raced it).
+            HandoverTimeout = TimeSpan.FromSeconds(30),
             HandoverOverlap = TimeSpan.FromMilliseconds(200),
             WithdrawDelay = TimeSpan.FromMilliseconds(500),
         };
