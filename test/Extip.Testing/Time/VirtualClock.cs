@@ -64,15 +64,6 @@ public sealed class VirtualClock : FakeTimeProvider
     /// <summary>Completes once a live timer whose due time satisfies <paramref name="due"/> is armed (already, or later).</summary>
     public Task ArmedWhereAsync(Func<DateTimeOffset, bool> due, string what) => UntilAsync(t => t.Live && due(t.Due), what);
 
-    /// <summary>The due time of the first live timer due from now to <paramref name="limit"/> ahead, once there is one.</summary>
-    public async Task<DateTimeOffset> NextDueAsync(TimeSpan limit, CancellationToken ct = default)
-    {
-        var now = GetUtcNow();
-        Armed? found = null;
-        await UntilAsync(t => (found ??= t.Live && t.Due >= now && t.Due <= now + limit ? t : null) is not null, $"a timer due within {limit}", ct).ConfigureAwait(false);
-        return found!.Due;
-    }
-
     /// <summary>The earliest due time of the live timers due later than now and within <paramref name="limit"/>; null when none is armed.</summary>
     public DateTimeOffset? EarliestDue(TimeSpan limit)
     {
