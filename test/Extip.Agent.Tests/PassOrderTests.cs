@@ -275,8 +275,11 @@ public sealed class PassOrderTests
         await env.Client.CustomObjects.CreateClusterCustomObjectAsync(Claim("n1", "c2", shared, "All"), ExtipApi.Group, ExtipApi.Version, IpClaim.Plural);
         await RunUntilAsync(clock, timeline, http, s => s.Any(x => x.What == "announced" && x.Addresses.Count == 2));
 
-        // From now on every renewal fails: the Lease is valid until the last one that got through, plus its duration.
-        env.Server!.Faults.FailNext(int.MaxValue, 503, "update", "leases");
+        // From now on every renewal fails, whatever request it makes (a Lease not yet created is
+        // created, not updated: failing only updates let such a renewal through after the fence,
+        // and the agent was no longer fenced in one CI run). The Lease is valid until the last
+        // renewal that got through, plus its duration.
+        env.Server!.Faults.FailNext(int.MaxValue, 503, resource: "leases");
         var validUntil = agent.LeaseValidUntil;
         await RunUntilAsync(clock, timeline, http, s => s.Any(x => x.What == "removed"));
 
