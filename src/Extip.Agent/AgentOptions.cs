@@ -73,9 +73,10 @@ public sealed record AgentOptions
     public TimeSpan HandoverTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// A BGP-mode address this node gives up (its claim moved, or this node left an All claim)
-    /// stays this long after its route was withdrawn, so that packets the router sent before it
-    /// took the withdrawal still find it.
+    /// An address this node gives up (its claim moved, or this node left an All claim) stays this
+    /// long after it stopped announcing it (BGP route withdrawn; L2: ARP no longer answered), so
+    /// that packets the network sent before it switched, and the connections the new holder
+    /// chains back to this node, still find it.
     /// </summary>
     public TimeSpan WithdrawDelay { get; init; } = TimeSpan.FromMilliseconds(500);
 

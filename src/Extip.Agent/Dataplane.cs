@@ -50,6 +50,7 @@ public sealed class Dataplane : IDataplane
     private readonly HashSet<int> _promoting = [];
     private readonly string? _netns;
     private readonly TimeProvider _time;
+    private string? _chainScript;
 
     public Dataplane(string? netns, byte mark, bool announce = true, int announceRepeats = -1, TimeProvider? time = null)
     {
@@ -253,8 +254,30 @@ public sealed class Dataplane : IDataplane
     /// </summary>
     public void ReannounceLater(int linkIndex) => _reannounce[linkIndex] = true;
 
+    /// <summary>
+    /// Runs <c>nft</c> in the node's namespace with <see cref="Chaining.Script"/>'s rules, once per
+    /// change (the first call also sweeps what an earlier agent left).
+    /// </summary>
+    public string? Chain(ConnectionChains chains)
+    {
+        var script = Chaining.Script(chains);
+        if (script == _chainScript)
+        {
+            return null;
+        }
+
+        var error = Nft.Run(_netns, script);
+        _chainScript = error is null ? script : null;
+        return error;
+    }
+
     public void Dispose()
     {
+        if (_chainScript is not null && _chainScript != Chaining.Clear())
+        {
+            Nft.Run(_netns, Chaining.Clear());
+        }
+
         lock (_announcingGate)
         {
             foreach (var cts in _announcing.Values)

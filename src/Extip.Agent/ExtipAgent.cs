@@ -44,6 +44,8 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private AgentMetrics? _metrics;
     private AgentEndpoint? _endpoint;
     private bool _fenced;
+    private string? _chainError;
+    private string _chained = string.Empty;
     private bool _stopped;
     private long _relistsAtFence = -1;
     private volatile string? _passFailing;
@@ -334,6 +336,12 @@ public sealed partial class ExtipAgent : IAsyncDisposable
             return [];
         }
     }
+
+    [LoggerMessage(EventId = 540, Level = LogLevel.Information, Message = "connections chained to the nodes handing addresses over: {Chains}")]
+    private static partial void LogChained(ILogger logger, string chains);
+
+    [LoggerMessage(EventId = 541, Level = LogLevel.Warning, Message = "cannot chain connections during moves (they are reset when an address moves): {Error}")]
+    private static partial void LogChainFailed(ILogger logger, string error);
 
     [LoggerMessage(EventId = 500, Level = LogLevel.Information, Message = "agent for node {Node} in network namespace {Netns}: {Marked} marked addresses there at start")]
     private static partial void LogStarting(ILogger logger, string node, string netns, int marked);

@@ -5,9 +5,11 @@ namespace Extip.Agent;
 /// <summary>
 /// Make-before-break for the addresses a live agent gives up. An address whose single-owner claim
 /// moved to other nodes stays on this node, announced, until every node the claim names now says
-/// (in its IPNode status) that it holds it, or <c>timeout</c> has passed; a BGP-mode address then
-/// stays <c>withdrawDelay</c> more with its route withdrawn, so that what the router sent before it
-/// took the withdrawal still arrives. An address whose claim is gone, or names no node, or changed,
+/// (in its IPNode status) that it holds it, or <c>timeout</c> has passed; the address then
+/// stays <c>withdrawDelay</c> more, no longer announced (its BGP route withdrawn; in L2 the node's
+/// packet filter stops answering ARP for it), so that what the network sent before it switched
+/// still arrives, and the connections the new holder chains back here (<see cref="Chaining"/>)
+/// can finish. An address whose claim is gone, or names no node, or changed,
 /// goes at once: nobody takes it over. Time comes in as timestamps of the injected clock.
 /// <para>
 /// The address (and its BGP route) stays <c>overlap</c> after the new holders said they hold it:
@@ -38,6 +40,7 @@ public sealed class Handover(TimeProvider time, TimeSpan timeout, TimeSpan withd
         var kept = new List<(DesiredAddress Want, IpClaim Claim)>();
         var withdrawn = new HashSet<string>(StringComparer.Ordinal);
         var going = new HashSet<string>(StringComparer.Ordinal);
+        var takenOver = new HashSet<string>(StringComparer.Ordinal);
         TimeSpan? recheck = null;
         void Recheck(TimeSpan left) => recheck = recheck is { } r && r < left ? r : left;
 
@@ -66,6 +69,11 @@ public sealed class Handover(TimeProvider time, TimeSpan timeout, TimeSpan withd
 
             // Taken: it stays for the overlap. Out of time: nobody took it, no reason to wait more.
             e.TakenAt ??= taken ? now : null;
+            if (e.TakenAt is not null)
+            {
+                takenOver.Add(name);
+            }
+
             if (e.TakenAt is { } takenAt && time.GetElapsedTime(takenAt, now) is var held && held < overlap)
             {
                 kept.Add((s.Want, claim));
@@ -73,7 +81,9 @@ public sealed class Handover(TimeProvider time, TimeSpan timeout, TimeSpan withd
                 continue;
             }
 
-            if (s.Want.Mode == Extip.Core.Pools.AnnounceMode.BGP && withdrawDelay > TimeSpan.Zero)
+            // A BGP route is withdrawn first in every case; an L2 address only waits for its
+            // connections when someone took it over (else nobody would answer for it meanwhile).
+            if (withdrawDelay > TimeSpan.Zero && (s.Want.Mode == Extip.Core.Pools.AnnounceMode.BGP || e.TakenAt is not null))
             {
                 e.WithdrawnAt ??= now;
                 var since = time.GetElapsedTime(e.WithdrawnAt.Value, now);
@@ -97,7 +107,7 @@ public sealed class Handover(TimeProvider time, TimeSpan timeout, TimeSpan withd
         }
 
         _count = _entries.Count;
-        return new HandoverPass(kept, withdrawn, recheck);
+        return new HandoverPass(kept, withdrawn, recheck) { Taken = takenOver };
     }
 
     /// <summary>Handovers given up because the new holders did not say they held the address in time.</summary>
@@ -117,5 +127,12 @@ public sealed class Handover(TimeProvider time, TimeSpan timeout, TimeSpan withd
     }
 }
 
-/// <summary>What one handover pass keeps: the addresses with their claims, those of them whose routes are withdrawn already, and when to look again.</summary>
-public sealed record HandoverPass(IReadOnlyList<(DesiredAddress Want, IpClaim Claim)> Kept, IReadOnlySet<string> Withdrawn, TimeSpan? Recheck);
+/// <summary>
+/// What one handover pass keeps: the addresses with their claims, those of them no longer
+/// announced (a BGP route withdrawn; an L2 address no longer answered for), and when to look again.
+/// </summary>
+public sealed record HandoverPass(IReadOnlyList<(DesiredAddress Want, IpClaim Claim)> Kept, IReadOnlySet<string> Withdrawn, TimeSpan? Recheck)
+{
+    /// <summary>The kept claims whose new nodes hold their address: this node only serves the connections it has.</summary>
+    public IReadOnlySet<string> Taken { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+}

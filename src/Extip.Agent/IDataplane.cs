@@ -38,6 +38,13 @@ public interface IDataplane : IDisposable
     /// <summary>Removes every marked address; returns how many.</summary>
     int RemoveAll();
 
+    /// <summary>
+    /// Makes the node's packet filter chain and silence what <paramref name="chains"/> says (see
+    /// <see cref="Chaining"/>), when that differs from what it last did; returns why it could
+    /// not, or null.
+    /// </summary>
+    string? Chain(ConnectionChains chains);
+
     /// <summary>Asks the next <see cref="Apply"/> to announce again every address it keeps on the link.</summary>
     void ReannounceLater(int linkIndex);
 }

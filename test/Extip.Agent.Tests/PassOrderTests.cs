@@ -132,6 +132,8 @@ public sealed class PassOrderTests
             }
         }
 
+        public string? Chain(ConnectionChains chains) => null;
+
         public void ReannounceLater(int linkIndex)
         {
         }

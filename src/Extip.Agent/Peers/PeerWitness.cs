@@ -31,6 +31,16 @@ public sealed class PeerWitness(TimeProvider time, string self)
         }
     }
 
+    /// <summary>Whether <paramref name="node"/> was heard from within <paramref name="window"/>.</summary>
+    public bool Heard(string node, TimeSpan window)
+    {
+        var now = time.GetTimestamp();
+        lock (_gate)
+        {
+            return _heard.TryGetValue(node, out var at) && time.GetElapsedTime(at, now) <= window;
+        }
+    }
+
     /// <summary>Records a verified heartbeat that arrived through <paramref name="arrivedOn"/>; false for our own, a replay, or an older one.</summary>
     public bool Accept(Heartbeat beat, string arrivedOn)
     {
