@@ -93,6 +93,14 @@ public sealed record AgentOptions
     /// </summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Connection-aware moves: a node that takes a single-owner address while a live node still
+    /// holds it sends that node the TCP segments of connections it did not see start
+    /// (<see cref="Chaining"/>; needs <c>nft</c>); off, those connections are reset when the
+    /// network switches to the new holder.
+    /// </summary>
+    public bool ChainConnections { get; init; } = true;
+
     /// <summary>The defaults, for command lines that show them.</summary>
     public static readonly AgentOptions Defaults = new() { Node = "-" };
 

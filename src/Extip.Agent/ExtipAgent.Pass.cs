@@ -160,7 +160,7 @@ public sealed partial class ExtipAgent
     {
         var others = _ipNodes.Items.Where(n => n.Metadata.Name != _options.Node && _witness.Heard(n.Metadata.Name, _options.RenewInterval));
         var single = own.Where(d => mine.TryGetValue(d.Claim, out var c) && !c.Spec.SharedByNodes);
-        var chained = Chaining.Plan(single, others, _heartbeats.Interfaces);
+        var chained = _options.ChainConnections ? Chaining.Plan(single, others, _heartbeats.Interfaces) : [];
         var silenced = handover?.Kept.Where(k => k.Want.Mode == Extip.Core.Pools.AnnounceMode.L2 && handover.Taken.Contains(k.Want.Claim)).Select(k => k.Want.Address).ToList() ?? [];
         var chains = new ConnectionChains(chained, silenced);
         var error = _dataplane!.Chain(chains);

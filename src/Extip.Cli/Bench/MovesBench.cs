@@ -25,7 +25,7 @@ internal static class MovesBench
 {
     private const string ExcludeLabel = "node.kubernetes.io/exclude-from-external-load-balancers";
 
-    public static async Task<int> RunAsync(string mode, int moves, double intervalMs, bool noHandover, TextWriter output, CancellationToken ct)
+    public static async Task<int> RunAsync(string mode, int moves, double intervalMs, bool noHandover, TextWriter output, CancellationToken ct, bool noChain = false)
     {
         if (Environment.UserName != "root")
         {
@@ -36,12 +36,12 @@ internal static class MovesBench
         var bgp = mode == "bgp";
         var interval = TimeSpan.FromMilliseconds(intervalMs);
         var home = new LabHome(Path.Combine(Path.GetTempPath(), $"extip-bench-moves-{Environment.ProcessId}"));
-        var result = new Dictionary<string, object?> { ["bench"] = "moves", ["mode"] = mode, ["probeIntervalMs"] = intervalMs, ["handover"] = !noHandover };
+        var result = new Dictionary<string, object?> { ["bench"] = "moves", ["mode"] = mode, ["probeIntervalMs"] = intervalMs, ["handover"] = !noHandover, ["chain"] = !noChain };
         try
         {
             // Damping off: a node that comes back is given its share at once (gradually), so each
             // return is more planned moves to measure.
-            var spec = new LabSpec { Nodes = 3, Agents = 3, Mode = bgp ? AnnounceMode.BGP : AnnounceMode.L2, Distribution = Distribution.Balance, HoldDownSeconds = 0, NoHandover = noHandover };
+            var spec = new LabSpec { Nodes = 3, Agents = 3, Mode = bgp ? AnnounceMode.BGP : AnnounceMode.L2, Distribution = Distribution.Balance, HoldDownSeconds = 0, NoHandover = noHandover, NoChain = noChain };
             var state = await LabLauncher.UpAsync(spec, home, TextWriter.Null, ct).ConfigureAwait(false);
             var client = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(state.Kubeconfig));
             await LabObjects.CreateSeedServiceAsync(client, spec, ct).ConfigureAwait(false);

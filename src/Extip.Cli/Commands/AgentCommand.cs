@@ -34,9 +34,10 @@ internal static class AgentCommand
         var drain = new Option<double>("--drain-timeout") { Description = "On SIGTERM, seconds to wait while the controller moves this node's claims to others and they take them over (make-before-break) before what is left is withdrawn and removed; 0: remove at once.", DefaultValueFactory = _ => AgentOptions.Defaults.DrainTimeout.TotalSeconds };
         var handover = new Option<double>("--handover-timeout") { Description = "Seconds an address whose claim moved away stays here, announced, until its new nodes say they hold it; 0: give it up at once.", DefaultValueFactory = _ => AgentOptions.Defaults.HandoverTimeout.TotalSeconds };
         var withdrawDelay = new Option<double>("--withdraw-delay") { Description = "Seconds an address given up stays after it is no longer announced (BGP route withdrawn, L2 ARP no longer answered), for packets on their way and connections the new holder chains back.", DefaultValueFactory = _ => AgentOptions.Defaults.WithdrawDelay.TotalSeconds };
+        var noChain = new Option<bool>("--no-chain-connections") { Description = "Do not send the node handing an address over the TCP segments of the connections it still serves (they are then reset when the network switches to this node); chaining needs nft (Debian's nftables)." };
         var cmd = new Command("agent", "Puts the addresses of the IPClaims assigned to this node on its interfaces and announces them (ARP/NDP, BGP).")
         {
-            node, kubeconfig, netns, ns, lease, renew, noAnnounce, repeats, noBgp, routerId, metrics, peerPort, outageHold, bfdInProcess, drain, handover, withdrawDelay,
+            node, kubeconfig, netns, ns, lease, renew, noAnnounce, repeats, noBgp, routerId, metrics, peerPort, outageHold, bfdInProcess, drain, handover, withdrawDelay, noChain,
         };
         cmd.SetAction(async (r, ct) =>
         {
@@ -101,6 +102,7 @@ internal static class AgentCommand
                 DrainTimeout = TimeSpan.FromSeconds(r.GetValue(drain)),
                 HandoverTimeout = TimeSpan.FromSeconds(r.GetValue(handover)),
                 WithdrawDelay = TimeSpan.FromSeconds(r.GetValue(withdrawDelay)),
+                ChainConnections = !r.GetValue(noChain),
                 BfdTransmit = r.GetValue(bfdInProcess) ? null : BfdTransmitCommand.Self(BfdTransmitCommandLine.Dll),
             };
             await using var agent = new ExtipAgent(ClusterConnection.Connect(r.GetValue(kubeconfig)), options, logs);

@@ -74,8 +74,9 @@ internal static class BenchCommand
         var mvMoves = new Option<int>("--moves") { Description = "Planned moves of the probed address to make.", DefaultValueFactory = _ => 20 };
         var mvInterval = new Option<double>("--interval-ms") { Description = "The prober sends a request every this many ms.", DefaultValueFactory = _ => 2 };
         var mvBefore = new Option<bool>("--no-handover") { Description = "The agents hand nothing over (break-before-make, as before make-before-break), for comparison." };
-        var movesCmd = new Command("moves", "In a lab of its own (3 nodes with agents), a client probes the seed address while extip moves it (its node stopped and started, or labelled out and back) and while every agent is restarted one by one; counts failed requests; needs root.") { mvMode, mvMoves, mvInterval, mvBefore };
-        movesCmd.SetAction((r, ct) => MovesBench.RunAsync(r.GetValue(mvMode)!, r.GetValue(mvMoves), r.GetValue(mvInterval), r.GetValue(mvBefore), Console.Out, ct));
+        var mvNoChain = new Option<bool>("--no-chain") { Description = "The agents chain no connections to the node handing an address over (connections open at the switch are reset), for comparison." };
+        var movesCmd = new Command("moves", "In a lab of its own (3 nodes with agents), a client probes the seed address while extip moves it (its node stopped and started, or labelled out and back) and while every agent is restarted one by one; counts failed requests; needs root.") { mvMode, mvMoves, mvInterval, mvBefore, mvNoChain };
+        movesCmd.SetAction((r, ct) => MovesBench.RunAsync(r.GetValue(mvMode)!, r.GetValue(mvMoves), r.GetValue(mvInterval), r.GetValue(mvBefore), Console.Out, ct, r.GetValue(mvNoChain)));
         bench.Subcommands.Add(movesCmd);
 
         var cvRuns = new Option<int>("--runs") { Description = "New Services, one after the other.", DefaultValueFactory = _ => 20 };

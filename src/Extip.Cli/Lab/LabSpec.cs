@@ -45,6 +45,9 @@ internal sealed record LabSpec
     /// <summary>Break-before-make (benchmarks' "before"): the agents hand nothing over (<c>--handover-timeout 0 --drain-timeout 0</c>).</summary>
     public bool NoHandover { get; init; }
 
+    /// <summary>The agents chain no connections during moves (<c>--no-chain-connections</c>), for comparison.</summary>
+    public bool NoChain { get; init; }
+
     /// <summary>An OCI archive of extip's image (scripts/build-image.sh): the controller and the agents run from it in containers; null: from this build.</summary>
     public string? Image { get; init; }
 

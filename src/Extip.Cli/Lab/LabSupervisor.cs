@@ -307,6 +307,7 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
             "--lease-duration", _spec.LeaseSeconds.ToString(CultureInfo.InvariantCulture),
             "--renew-interval", _spec.RenewSeconds.ToString(CultureInfo.InvariantCulture),
             .. (string[])(_spec.NoHandover ? ["--handover-timeout", "0", "--drain-timeout", "0"] : []),
+            .. (string[])(_spec.NoChain ? ["--no-chain-connections"] : []),
         ], container: (ns, LabContainers.AgentSecurity, [Path.Combine(_home.Dir, $"kubeconfig-{node}")]));
         var agent = new AgentProcess(node, p);
         lock (_gate)
