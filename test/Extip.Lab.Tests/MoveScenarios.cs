@@ -98,4 +98,144 @@ public sealed class MoveScenarios(ITestOutputHelper output)
         Assert.True(gaps.Count == 0, $"the address was on no node, or the router had no route for it: {string.Join("; ", gaps.Take(20))}\n{lab.LogLines(["BGP", "BFD", "withdr", "removed", "fence"])}\n{lab.Logs()}");
         Assert.True(samples > 100, $"only {samples} samples");
     }
+
+    /// <summary>
+    /// A connection open across a planned move survives it (BGP): the new holder sends its
+    /// segments on to the old one (nftables, by conntrack), which keeps the address for the
+    /// withdraw delay (30 s here: the window in which the test talks over the old connection). The
+    /// same test with the agents' chaining off is expected to see the connection reset.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ConnectionOpenAcrossAPlannedMove_ServedToTheEndByTheOldHolder(bool chain)
+    {
+        const int port = 8081;
+        await using var lab = new LabDriver(output);
+        await lab.MustAsync(["lab", "up", "--nodes", "3", "--agents", "3", "--mode", "bgp", "--distribution", "balance", "--withdraw-delay", "30", .. (string[])(chain ? [] : ["--no-chain"])]);
+        await LabObjects.CreateSeedServiceAsync(lab.Client, lab.State.Spec, CancellationToken.None);
+        var holder = (await lab.Until(() => lab.RoutedTo(Seed), r => r.Count == 1, $"the router routing {Seed}"))[0];
+
+        // An echo server on every node, answering with its node's name.
+        var servers = lab.State.Nodes.Select(n => EchoServer.Start(n.Netns, n.Name, port)).ToList();
+        try
+        {
+            using var client = Extip.Netlink.NetNs.Run(lab.State.Client, () => new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp));
+            client.ReceiveTimeout = 30_000;
+            await client.ConnectAsync(new IPEndPoint(Seed, port));
+            Assert.Equal($"{holder}:one", EchoServer.Ask(client, "one"));
+
+            // The holder labelled out: the address moves, the router's route with it.
+            await lab.Client.CoreV1.PatchNodeAsync(Label("\"true\""), holder);
+            var next = (await lab.Until(() => lab.RoutedTo(Seed), r => r.Count == 1 && r[0] != holder, $"the router routing {Seed} away from {holder}"))[0];
+            Assert.Contains(holder, lab.Holders(Seed, "lo"));
+
+            // The old connection's next segment reaches the new holder, which never saw it start.
+            string? answer;
+            try
+            {
+                answer = EchoServer.Ask(client, "two");
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                answer = $"{e.SocketErrorCode}";
+            }
+
+            lab.Log($"chain {chain}: {holder} -> {next}; the old connection got \"{answer}\"");
+            if (chain)
+            {
+                Assert.Equal($"{holder}:two", answer);
+                Assert.Equal([next], (await lab.AskAsync(Seed, 1)).Select(a => a ?? "none"));
+            }
+            else
+            {
+                Assert.NotEqual($"{holder}:two", answer);
+            }
+        }
+        finally
+        {
+            foreach (var server in servers)
+            {
+                server.Dispose();
+            }
+        }
+    }
+
+    /// <summary>A line echo server in a node's namespace: each line comes back as "node:line".</summary>
+    private sealed class EchoServer : IDisposable
+    {
+        private readonly System.Net.Sockets.Socket _listener;
+        private readonly string _node;
+
+        private EchoServer(System.Net.Sockets.Socket listener, string node)
+        {
+            _listener = listener;
+            _node = node;
+            _ = Task.Run(AcceptAsync);
+        }
+
+        public static EchoServer Start(string netns, string node, int port)
+        {
+            var l = Extip.Netlink.NetNs.Run(netns, () => new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp));
+            l.SetSocketOption(System.Net.Sockets.SocketOptionLevel.Socket, System.Net.Sockets.SocketOptionName.ReuseAddress, true);
+            l.Bind(new IPEndPoint(IPAddress.Any, port));
+            l.Listen(16);
+            return new EchoServer(l, node);
+        }
+
+        /// <summary>Sends a line, reads the answer line.</summary>
+        public static string Ask(System.Net.Sockets.Socket s, string line)
+        {
+            s.Send(System.Text.Encoding.ASCII.GetBytes(line + "\n"));
+            var buffer = new byte[256];
+            var got = 0;
+            while (got == 0 || buffer[got - 1] != (byte)'\n')
+            {
+                var n = s.Receive(buffer, got, buffer.Length - got, System.Net.Sockets.SocketFlags.None);
+                if (n == 0)
+                {
+                    return "closed";
+                }
+
+                got += n;
+            }
+
+            return System.Text.Encoding.ASCII.GetString(buffer, 0, got).Trim();
+        }
+
+        public void Dispose() => _listener.Dispose();
+
+        private async Task AcceptAsync()
+        {
+            try
+            {
+                while (true)
+                {
+                    var c = await _listener.AcceptAsync();
+                    _ = Task.Run(async () =>
+                    {
+                        using (c)
+                        {
+                            var buffer = new byte[256];
+                            int n;
+                            try
+                            {
+                                while ((n = await c.ReceiveAsync(buffer)) > 0)
+                                {
+                                    var line = System.Text.Encoding.ASCII.GetString(buffer, 0, n).Trim();
+                                    await c.SendAsync(System.Text.Encoding.ASCII.GetBytes($"{_node}:{line}\n"));
+                                }
+                            }
+                            catch (System.Net.Sockets.SocketException)
+                            {
+                            }
+                        }
+                    });
+                }
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException)
+            {
+            }
+        }
+    }
 }

@@ -210,6 +210,8 @@ internal static class LabCommand
         private readonly Option<bool> _noBfd = new("--no-bfd") { Description = "No BFD between the router and the nodes: a dead node is noticed by the BGP hold time." };
         private readonly Option<int> _holdTime = new("--hold-time") { Description = "BGP hold time in seconds.", DefaultValueFactory = _ => 9 };
         private readonly Option<double> _lease = new("--lease") { Description = "Seconds an agent's Lease lasts (renewed every fifth of it).", DefaultValueFactory = _ => 2 };
+        private readonly Option<double?> _withdrawDelay = new("--withdraw-delay") { Description = "The agents' --withdraw-delay: seconds a BGP-mode address stays on the node that gave it up, after its route was withdrawn (and connections chained to it can finish); default: the agent's." };
+        private readonly Option<bool> _noChain = new("--no-chain") { Description = "The agents chain no connections to the node handing an address over (--no-chain-connections): connections open when the network switches are reset." };
         private readonly Option<string?> _image = new("--image") { Description = "Run the controller and the agents from extip's OCI image (an archive from scripts/build-image.sh) with podman, as the manifests run them: users, capabilities, read-only root." };
 
         public SiteOptions()
@@ -222,7 +224,7 @@ internal static class LabCommand
 
         public void AddTo(Command c)
         {
-            foreach (var o in new Option[] { _nodes, _agents, _router, _mode, _distribution, _ipv6, _apiServer, _noBfd, _holdTime, _lease, _image })
+            foreach (var o in new Option[] { _nodes, _agents, _router, _mode, _distribution, _ipv6, _apiServer, _noBfd, _holdTime, _lease, _withdrawDelay, _noChain, _image })
             {
                 c.Options.Add(o);
             }
@@ -244,6 +246,8 @@ internal static class LabCommand
                 HoldTime = r.GetValue(_holdTime),
                 LeaseSeconds = r.GetValue(_lease),
                 RenewSeconds = r.GetValue(_lease) / 5,
+                WithdrawDelaySeconds = r.GetValue(_withdrawDelay),
+                NoChain = r.GetValue(_noChain),
                 Image = r.GetValue(_image) is { } image ? Path.GetFullPath(image) : null,
             };
             return spec.Problem() is { } problem ? throw new ArgumentException(problem) : spec;

@@ -45,6 +45,9 @@ internal sealed record LabSpec
     /// <summary>Break-before-make (benchmarks' "before"): the agents hand nothing over (<c>--handover-timeout 0 --drain-timeout 0</c>).</summary>
     public bool NoHandover { get; init; }
 
+    /// <summary>The agents' <c>--withdraw-delay</c> in seconds; null: their default.</summary>
+    public double? WithdrawDelaySeconds { get; init; }
+
     /// <summary>The agents chain no connections during moves (<c>--no-chain-connections</c>), for comparison.</summary>
     public bool NoChain { get; init; }
 
@@ -65,5 +68,6 @@ internal sealed record LabSpec
         : ApiServer is not ("embedded" or "real") ? $"--apiserver {ApiServer}: embedded or real"
         : HoldTime is not 0 and < 3 ? $"--hold-time {HoldTime}: 0 or at least 3 seconds (RFC 4271)"
         : LeaseSeconds < 1 || RenewSeconds <= 0 || RenewSeconds >= LeaseSeconds ? $"--lease {LeaseSeconds} / renew {RenewSeconds}: the Lease lasts at least 1 s and longer than the renew interval"
+        : WithdrawDelaySeconds is < 0 or > 300 ? $"--withdraw-delay {WithdrawDelaySeconds}: 0 to 300 seconds"
         : null;
 }

@@ -308,6 +308,7 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
             "--renew-interval", _spec.RenewSeconds.ToString(CultureInfo.InvariantCulture),
             .. (string[])(_spec.NoHandover ? ["--handover-timeout", "0", "--drain-timeout", "0"] : []),
             .. (string[])(_spec.NoChain ? ["--no-chain-connections"] : []),
+            .. (string[])(_spec.WithdrawDelaySeconds is { } delay ? ["--withdraw-delay", delay.ToString(CultureInfo.InvariantCulture)] : []),
         ], container: (ns, LabContainers.AgentSecurity, [Path.Combine(_home.Dir, $"kubeconfig-{node}")]));
         var agent = new AgentProcess(node, p);
         lock (_gate)
