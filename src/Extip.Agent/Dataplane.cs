@@ -51,6 +51,7 @@ public sealed class Dataplane : IDataplane
     private readonly string? _netns;
     private readonly TimeProvider _time;
     private string? _chainScript;
+    private string? _nftMissing;
 
     public Dataplane(string? netns, byte mark, bool announce = true, int announceRepeats = -1, TimeProvider? time = null)
     {
@@ -266,8 +267,14 @@ public sealed class Dataplane : IDataplane
             return null;
         }
 
-        var error = Nft.Run(_netns, script);
+        if (_nftMissing is { } missing)
+        {
+            return missing;
+        }
+
+        var error = Nft.Run(_netns, script, out var started);
         _chainScript = error is null ? script : null;
+        _nftMissing = started ? null : error;
         return error;
     }
 

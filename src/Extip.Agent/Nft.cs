@@ -8,12 +8,16 @@ namespace Extip.Agent;
 public static class Nft
 {
     /// <summary>Runs <c>nft -f -</c> with <paramref name="script"/> in the namespace (null: this one); returns why it failed, or null.</summary>
-    public static string? Run(string? netns, string script)
+    public static string? Run(string? netns, string script) => Run(netns, script, out _);
+
+    /// <summary>As <see cref="Run(string?, string)"/>; <paramref name="started"/> says whether nft could be started at all.</summary>
+    public static string? Run(string? netns, string script, out bool started)
     {
         ArgumentNullException.ThrowIfNull(script);
+        var ran = true;
 
         // A process forked from a thread inside the namespace starts in it.
-        return NetNs.Run(netns, () =>
+        var result = NetNs.Run(netns, () =>
         {
             var start = new ProcessStartInfo("nft", ["-f", "-"])
             {
@@ -34,8 +38,11 @@ public static class Nft
             }
             catch (Win32Exception e)
             {
+                ran = false;
                 return $"nft (Debian's nftables) could not be started: {e.Message}";
             }
         });
+        started = ran;
+        return result;
     }
 }
