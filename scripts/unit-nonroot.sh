@@ -10,7 +10,7 @@ run() { (cd $1 && setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$
 start=$SECONDS
 run Extip.Controller.Tests "FullyQualifiedName~LivenessTrackerTests|FullyQualifiedName~AllocationStateTests|FullyQualifiedName~ServiceMappingTests|FullyQualifiedName~AgentObservationsTests|FullyQualifiedName~NodeSignalsTests|FullyQualifiedName~NodeDampingTests|FullyQualifiedName~DeadLinksTests"
 run Extip.Bgp.Tests "FullyQualifiedName~SessionFsmTests"
-run Extip.Agent.Tests "FullyQualifiedName~PassOrderTests"
+run Extip.Agent.Tests "FullyQualifiedName~PassOrderTests|FullyQualifiedName~ChainingTests|FullyQualifiedName~HandoverTests"
 run Extip.Core.Tests "FullyQualifiedName~Concurrency"
 run Extip.Kubernetes.Tests "FullyQualifiedName~ConditionsTests|FullyQualifiedName~IpClaimModeTests|FullyQualifiedName~WorkQueueTests"
 echo "seconds: $((SECONDS - start))"
