@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rounds=${1:-3}
-bin=.build/image/rootfs/app/extip
+bin=${BIN:-.build/image/rootfs/app/extip}
 [ -x "$bin" ] || { echo "no image binary at $bin: run scripts/build-image.sh" >&2; exit 1; }
 dir=$(mktemp -d /tmp/extip-ready-XXXX)
 kc=$dir/kubeconfig

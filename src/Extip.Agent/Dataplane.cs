@@ -151,6 +151,12 @@ public sealed class Dataplane : IDataplane
                     quiet.Add((link.Index, want.Address));
                     StopAnnouncing(link.Index, want.Address);
                 }
+                else if (_quieted.Contains((link.Index, want.Address)))
+                {
+                    // Handed over and taken back before it went: the neighbours were told the
+                    // other node has it, and nothing is added here to announce it again.
+                    StartAnnouncing(link, want.Address);
+                }
 
                 states.Add(new AddressState(want, AddressState.Held, there.Protocol == _mark ? null : "was already on the interface (not put there by extip); extip will not remove it", Since(want, now)));
                 if (there.Protocol == _mark && (want.LifetimeSeconds is not null || there.ValidSeconds != uint.MaxValue))
@@ -209,6 +215,7 @@ public sealed class Dataplane : IDataplane
             }
         }
 
+        _quieted = quiet;
         foreach (var key in _since.Keys.Where(k => !desired.Any(d => (d.Interface, d.Address, d.PrefixLength) == k)).ToList())
         {
             _since.Remove(key);
@@ -242,10 +249,14 @@ public sealed class Dataplane : IDataplane
         var marked = Marked();
         Remove(marked);
         _since.Clear();
+        _quieted = [];
         return marked.Count;
     }
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> _reannounce = new();
+
+    /// <summary>The addresses the last <see cref="Apply"/> kept quiet (being handed over).</summary>
+    private HashSet<(int, IPAddress)> _quieted = [];
 
     /// <summary>
     /// Asks the next <see cref="Apply"/> to announce again (burst and repeats) every address it

@@ -93,4 +93,47 @@ public sealed class DataplaneTests
 
         Assert.DoesNotContain("192.0.2.1", Site.Exec(peer, "ip", "neigh", "show", "dev", "eth0"), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task AnAddressTakenBackWhileItWasHandedOver_IsAnnouncedAgain()
+    {
+        if (Environment.UserName != "root")
+        {
+            Assert.Fail("this test needs root (network namespaces); run the tests as root, as CI does");
+        }
+
+        using var site = Site.Create();
+        var ns = site.AddNamespace("dp");
+        var peer = site.AddNamespace("peer");
+        site.Veth(ns, "eth0", peer, "eth0");
+        Site.Exec(ns, "ip", "addr", "add", "198.51.100.2/24", "dev", "eth0");
+        Site.Exec(peer, "ip", "addr", "add", "198.51.100.1/24", "dev", "eth0");
+        var mac = Site.Exec(ns, "cat", "/sys/class/net/eth0/address").Trim();
+        const string other = "02:00:5e:00:53:99"; // the node that took the address over
+        using var dp = new Dataplane(ns, NodeLab.Mark, announce: true);
+        var vip = new DesiredAddress(IPAddress.Parse("192.0.2.1"), 32, "eth0", Extip.Core.Pools.AnnounceMode.L2, "c1");
+        string PeerSees() => Site.Exec(peer, "ip", "neigh", "show", "192.0.2.1", "dev", "eth0");
+        async Task PeerLearnsAsync(string what)
+        {
+            var until = DateTime.UtcNow.AddSeconds(60);
+            while (!PeerSees().Contains(mac, StringComparison.OrdinalIgnoreCase))
+            {
+                Assert.True(DateTime.UtcNow < until, $"{what}: the peer still sees {PeerSees()}");
+                await Task.Delay(20);
+            }
+        }
+
+        // Added: announced.
+        Site.Exec(peer, "ip", "neigh", "replace", "192.0.2.1", "lladdr", other, "dev", "eth0", "nud", "stale");
+        Assert.All(dp.Apply([vip]), s => Assert.Equal(AddressState.Held, s.State));
+        await PeerLearnsAsync("added");
+
+        // Handed over: kept quiet while the other node announces it (the peer now points there).
+        Assert.All(dp.Apply([vip with { Quiet = true }]), s => Assert.Equal(AddressState.Held, s.State));
+        Site.Exec(peer, "ip", "neigh", "replace", "192.0.2.1", "lladdr", other, "dev", "eth0", "nud", "stale");
+
+        // Its claim comes back before it went: the address is already there, and still announced.
+        Assert.All(dp.Apply([vip]), s => Assert.Equal(AddressState.Held, s.State));
+        await PeerLearnsAsync("taken back");
+    }
 }
