@@ -73,10 +73,10 @@ public sealed record AgentOptions
     public TimeSpan HandoverTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// A BGP-mode address this node gives up (its claim moved, or this node left an All claim)
-    /// stays this long after its route was withdrawn, so that packets the router sent before it
-    /// took the withdrawal, and the connections the new holder chains back to this node, still
-    /// find it.
+    /// An address this node gives up (its claim moved, or this node left an All claim) stays this
+    /// long after it stopped announcing it (BGP route withdrawn; L2: ARP no longer answered), so
+    /// that packets the network sent before it switched, and the connections the new holder
+    /// chains back to this node, still find it.
     /// </summary>
     public TimeSpan WithdrawDelay { get; init; } = TimeSpan.FromMilliseconds(500);
 
@@ -94,7 +94,7 @@ public sealed record AgentOptions
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// Connection-aware moves (BGP mode): a node that takes a single-owner address while a live node still
+    /// Connection-aware moves: a node that takes a single-owner address while a live node still
     /// holds it sends that node the TCP segments of connections it did not see start
     /// (<see cref="Chaining"/>; needs <c>nft</c>); off, those connections are reset when the
     /// network switches to the new holder.

@@ -82,7 +82,7 @@ public sealed partial class ExtipAgent
                 _outage.NoSingleOwner();
             }
 
-            ChainConnections([], mine);
+            ChainConnections([], mine, null);
             var before = _dataplane!.Marked().Count;
             var keptNames = kept.Select(d => d.Claim).ToHashSet(StringComparer.Ordinal);
             _routes?.Announce(RouteMapping.Routes(States.Where(s => keptNames.Contains(s.Want.Claim)), mine));
@@ -119,7 +119,7 @@ public sealed partial class ExtipAgent
             var handover = _handover.Pass(States, desired.Select(d => d.Claim).ToHashSet(StringComparer.Ordinal), _claims.Get, HeldBy, _options.Time.GetTimestamp());
             Interlocked.Exchange(ref _handoversTimedOut, _handover.TimedOut);
             _handoverRecheck = handover.Recheck;
-            ChainConnections(desired, mine);
+            ChainConnections(desired, mine, handover);
             foreach (var (want, claim) in handover.Kept)
             {
                 desired.Add(want with { LifetimeSeconds = lifetime, Quiet = true });
@@ -152,19 +152,19 @@ public sealed partial class ExtipAgent
     /// <summary>
     /// Connection-aware moves, before the addresses change: the single-owner addresses this node
     /// holds that a live peer (heard within a renew interval) still holds too have their unknown
-    /// TCP segments chained to it. A dead old holder gets nothing chained: its connections are gone, and
+    /// TCP segments chained to it; the L2 addresses this node hands over, once taken, are no
+    /// longer answered for. A dead old holder gets nothing chained: its connections are gone, and
     /// a reset tells their clients at once.
     /// </summary>
-    private void ChainConnections(IEnumerable<DesiredAddress> own, IReadOnlyDictionary<string, IpClaim> mine)
+    private void ChainConnections(IEnumerable<DesiredAddress> own, IReadOnlyDictionary<string, IpClaim> mine, HandoverPass? handover)
     {
         var others = _ipNodes.Items.Where(n => n.Metadata.Name != _options.Node && _witness.Heard(n.Metadata.Name, _options.RenewInterval));
-        // BGP only for now: in L2 the old holder would have to stop answering ARP for the address
-        // it keeps (Silenced), and the L2 bench lost every request for 37-47 s twice with that on.
-        var single = own.Where(d => d.Mode == Extip.Core.Pools.AnnounceMode.BGP && mine.TryGetValue(d.Claim, out var c) && !c.Spec.SharedByNodes);
+        var single = own.Where(d => mine.TryGetValue(d.Claim, out var c) && !c.Spec.SharedByNodes);
         var chained = _options.ChainConnections ? Chaining.Plan(single, others, _heartbeats.Interfaces) : [];
-        var chains = new ConnectionChains(chained, []);
+        var silenced = handover?.Kept.Where(k => k.Want.Mode == Extip.Core.Pools.AnnounceMode.L2 && handover.Taken.Contains(k.Want.Claim)).Select(k => k.Want.Address).ToList() ?? [];
+        var chains = new ConnectionChains(chained, silenced);
         var error = _dataplane!.Chain(chains);
-        var said = string.Join(", ", chained);
+        var said = string.Join(", ", chained) + (silenced.Count > 0 ? $"; not answering ARP for {string.Join(", ", silenced)}" : string.Empty);
         if (error is not null && error != _chainError)
         {
             LogChainFailed(_logger, error);

@@ -5,10 +5,11 @@ namespace Extip.Agent;
 /// <summary>
 /// Make-before-break for the addresses a live agent gives up. An address whose single-owner claim
 /// moved to other nodes stays on this node, announced, until every node the claim names now says
-/// (in its IPNode status) that it holds it, or <c>timeout</c> has passed; a BGP-mode address then
-/// stays <c>withdrawDelay</c> more with its route withdrawn, so that what the router sent before it
-/// took the withdrawal still arrives, and the connections the new holder chains back here
-/// (<see cref="Chaining"/>) can finish. An address whose claim is gone, or names no node, or changed,
+/// (in its IPNode status) that it holds it, or <c>timeout</c> has passed; the address then
+/// stays <c>withdrawDelay</c> more, no longer announced (its BGP route withdrawn; in L2 the node's
+/// packet filter stops answering ARP for it), so that what the network sent before it switched
+/// still arrives, and the connections the new holder chains back here (<see cref="Chaining"/>)
+/// can finish. An address whose claim is gone, or names no node, or changed,
 /// goes at once: nobody takes it over. Time comes in as timestamps of the injected clock.
 /// <para>
 /// The address (and its BGP route) stays <c>overlap</c> after the new holders said they hold it:
@@ -80,10 +81,9 @@ public sealed class Handover(TimeProvider time, TimeSpan timeout, TimeSpan withd
                 continue;
             }
 
-            // Only BGP: an L2 address kept here answers ARP and pulls the segment back (silencing
-            // it with the packet filter is written, see Chaining, but not switched on: the L2
-            // bench lost every request for 37-47 s with it, not yet explained).
-            if (s.Want.Mode == Extip.Core.Pools.AnnounceMode.BGP && withdrawDelay > TimeSpan.Zero)
+            // A BGP route is withdrawn first in every case; an L2 address only waits for its
+            // connections when someone took it over (else nobody would answer for it meanwhile).
+            if (withdrawDelay > TimeSpan.Zero && (s.Want.Mode == Extip.Core.Pools.AnnounceMode.BGP || e.TakenAt is not null))
             {
                 e.WithdrawnAt ??= now;
                 var since = time.GetElapsedTime(e.WithdrawnAt.Value, now);

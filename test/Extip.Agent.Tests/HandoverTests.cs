@@ -29,7 +29,7 @@ public sealed class HandoverTests
         _handover.Pass(previous, new HashSet<string>(StringComparer.Ordinal), n => _claims.GetValueOrDefault(n), (node, _) => _holding.Contains(node), _time.GetTimestamp());
 
     [Fact]
-    public void MovedL2Address_KeptUntilTheNewNodeHoldsIt_ThenForTheOverlap_ThenGone()
+    public void MovedL2Address_KeptUntilTheNewNodeHoldsIt_ThenForTheOverlap_ThenSilenced_ThenGone()
     {
         var a = Want("192.0.2.1");
         Claim(a, "Balance", "b");
@@ -43,7 +43,8 @@ public sealed class HandoverTests
         Assert.Single(Pass(Held(a)).Kept);
 
         // b says it holds it: the L2 address stays for the overlap (b's announcements may still be
-        // on their way), taken, then goes with no withdrawal phase.
+        // on their way), taken (no longer answered for), then for the withdrawal delay, for the
+        // connections b chains back here, then goes.
         Assert.Empty(Pass(Held(a)).Taken);
         _holding.Add("b");
         var overlapping = Pass(Held(a));
@@ -52,6 +53,12 @@ public sealed class HandoverTests
         Assert.Empty(overlapping.Withdrawn);
         Assert.Equal(TimeSpan.FromMilliseconds(200), overlapping.Recheck);
         _time.Advance(TimeSpan.FromMilliseconds(200));
+        var draining = Pass(Held(a));
+        Assert.Single(draining.Kept);
+        Assert.Equal([a.Claim], draining.Taken);
+        Assert.Equal([a.Claim], draining.Withdrawn);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), draining.Recheck);
+        _time.Advance(TimeSpan.FromMilliseconds(500));
         var done = Pass(Held(a));
         Assert.Empty(done.Kept);
         Assert.Null(done.Recheck);

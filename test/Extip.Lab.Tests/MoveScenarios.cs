@@ -100,21 +100,29 @@ public sealed class MoveScenarios(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// A connection open across a planned move survives it (BGP): the new holder sends its
-    /// segments on to the old one (nftables, by conntrack), which keeps the address for the
-    /// withdraw delay (30 s here: the window in which the test talks over the old connection). The
-    /// same test with the agents' chaining off is expected to see the connection reset.
+    /// A connection open across a planned move survives it: the new holder sends its segments on
+    /// to the old one (nftables, by conntrack), which keeps the address for the withdraw delay (30 s
+    /// here: the window in which the test talks over the old connection); in L2 the old holder
+    /// stops answering ARP for it meanwhile, so the segment stays with the new holder. The same
+    /// test with the agents' chaining off is expected to see the connection reset.
     /// </summary>
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task ConnectionOpenAcrossAPlannedMove_ServedToTheEndByTheOldHolder(bool chain)
+    [InlineData("bgp", true)]
+    [InlineData("bgp", false)]
+    [InlineData("l2", true)]
+    [InlineData("l2", false)]
+    public async Task ConnectionOpenAcrossAPlannedMove_ServedToTheEndByTheOldHolder(string mode, bool chain)
     {
         const int port = 8081;
         await using var lab = new LabDriver(output);
-        await lab.MustAsync(["lab", "up", "--nodes", "3", "--agents", "3", "--mode", "bgp", "--distribution", "balance", "--withdraw-delay", "30", .. (string[])(chain ? [] : ["--no-chain"])]);
+        await lab.MustAsync(["lab", "up", "--nodes", "3", "--agents", "3", "--mode", mode, "--distribution", "balance", "--withdraw-delay", "30", .. (string[])(chain ? [] : ["--no-chain"])]);
         await LabObjects.CreateSeedServiceAsync(lab.Client, lab.State.Spec, CancellationToken.None);
-        var holder = (await lab.Until(() => lab.RoutedTo(Seed), r => r.Count == 1, $"the router routing {Seed}"))[0];
+        var bgp = mode == "bgp";
+        var iface = bgp ? "lo" : "eth0";
+        var holder = bgp
+            ? (await lab.Until(() => lab.RoutedTo(Seed), r => r.Count == 1, $"the router routing {Seed}"))[0]
+            : (await lab.Until(() => lab.Holders(Seed, iface), h => h.Count == 1, $"{Seed} on one node"))[0];
+        await lab.UntilAsync(() => lab.AskAsync(Seed, 1), a => a[0] == holder, $"the client reaching {Seed} on {holder}");
 
         // An echo server on every node, answering with its node's name.
         var servers = lab.State.Nodes.Select(n => EchoServer.Start(n.Netns, n.Name, port)).ToList();
@@ -125,10 +133,13 @@ public sealed class MoveScenarios(ITestOutputHelper output)
             await client.ConnectAsync(new IPEndPoint(Seed, port));
             Assert.Equal($"{holder}:one", EchoServer.Ask(client, "one"));
 
-            // The holder labelled out: the address moves, the router's route with it.
+            // The holder labelled out: the address moves, the router's route (BGP) or the
+            // neighbours' entry (L2) with it: a new connection reaches the new holder.
             await lab.Client.CoreV1.PatchNodeAsync(Label("\"true\""), holder);
-            var next = (await lab.Until(() => lab.RoutedTo(Seed), r => r.Count == 1 && r[0] != holder, $"the router routing {Seed} away from {holder}"))[0];
-            Assert.Contains(holder, lab.Holders(Seed, "lo"));
+            var next = bgp
+                ? (await lab.Until(() => lab.RoutedTo(Seed), r => r.Count == 1 && r[0] != holder, $"the router routing {Seed} away from {holder}"))[0]
+                : (await lab.UntilAsync(() => lab.AskAsync(Seed, 1), a => a[0] is not null && a[0] != holder, $"a new connection to {Seed} answered by another node than {holder}"))[0]!;
+            Assert.Contains(holder, lab.Holders(Seed, iface));
 
             // The old connection's next segment reaches the new holder, which never saw it start.
             string? answer;
