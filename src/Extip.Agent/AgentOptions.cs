@@ -96,7 +96,7 @@ public sealed record AgentOptions
     /// <summary>
     /// Connection-aware moves: a node that takes a single-owner address while a live node still
     /// holds it sends that node the TCP segments of connections it did not see start
-    /// (<see cref="Chaining"/>; needs <c>nft</c>); off, those connections are reset when the
+    /// (<see cref="Chaining"/>; needs libnftables); off, those connections are reset when the
     /// network switches to the new holder.
     /// </summary>
     public bool ChainConnections { get; init; } = true;

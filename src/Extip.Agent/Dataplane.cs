@@ -267,7 +267,7 @@ public sealed class Dataplane : IDataplane
     public void ReannounceLater(int linkIndex) => _reannounce[linkIndex] = true;
 
     /// <summary>
-    /// Runs <c>nft</c> in the node's namespace with <see cref="Chaining.Script"/>'s rules, once per
+    /// Applies <see cref="Chaining.Script"/>'s rules in the node's namespace (libnftables), once per
     /// change (the first call also sweeps what an earlier agent left).
     /// </summary>
     public string? Chain(ConnectionChains chains)
@@ -283,7 +283,7 @@ public sealed class Dataplane : IDataplane
             return missing;
         }
 
-        var error = Nft.Run(_netns, script, out var started);
+        var error = Extip.Netlink.Nftables.Run(_netns, script, out var started);
         _chainScript = error is null ? script : null;
         _nftMissing = started ? null : error;
         return error;
@@ -293,7 +293,7 @@ public sealed class Dataplane : IDataplane
     {
         if (_chainScript is not null && _chainScript != Chaining.Clear())
         {
-            Nft.Run(_netns, Chaining.Clear());
+            Extip.Netlink.Nftables.Run(_netns, Chaining.Clear(), out _);
         }
 
         lock (_announcingGate)
