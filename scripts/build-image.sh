@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds extip's OCI image from this checkout, with no container daemon and no registry:
 #   the `extip` binary published self-contained for linux-x64 (trimmed, invariant globalization),
-#   on a root filesystem assembled from four Debian packages (libc6, libgcc-s1, libstdc++6,
-#   libssl3: what the .NET runtime loads), written as an OCI archive.
+#   on a root filesystem assembled from the shared libraries of Debian packages (libc6, libgcc-s1,
+#   libstdc++6, libssl3: what the .NET runtime loads; libnftables1 and its libraries: what the
+#   agent's connection chaining loads), written as an OCI archive.
 # One image for the controller (runs as 65532) and the agent (the DaemonSet runs it as uid 0 with
 # NET_ADMIN and NET_RAW: Kubernetes gives added capabilities to uid 0 only).
 #
@@ -49,7 +50,8 @@ rm -f "$work/app"/libmscordaccore.so "$work/app"/libmscordbi.so "$work/app"/libc
       "$work/app"/libclrgcexp.so "$work/app"/libcoreclrtraceptprovider.so "$work/app"/createdump "$work/app"/*.pdb
 
 # 2. The root filesystem: only the shared libraries of the Debian packages the runtime needs.
-debs=(libc6 libgcc-s1 libstdc++6 libssl3)
+# libnftables1 and its libraries: the agent's connection chaining (Extip.Netlink.Nftables).
+debs=(libc6 libgcc-s1 libstdc++6 libssl3 libnftables1 libnftnl11 libmnl0 libxtables12 libjansson4 libgmp10)
 (cd "$work/debs" && apt-get download "${debs[@]}" >/dev/null 2>"$out/apt.log") || { cat "$out/apt.log" >&2; exit 1; }
 versions=""
 for deb in "$work"/debs/*.deb; do
@@ -59,7 +61,8 @@ done
 fs="$work/rootfs"
 mkdir -p "$fs/lib/x86_64-linux-gnu" "$fs/lib64" "$fs/etc" "$fs/tmp" "$fs/app" "$fs/proc" "$fs/sys" "$fs/dev"
 for lib in ld-linux-x86-64.so.2 libc.so.6 libm.so.6 libdl.so.2 libpthread.so.0 librt.so.1 \
-           libgcc_s.so.1 libstdc++.so.6 libssl.so.3 libcrypto.so.3; do
+           libgcc_s.so.1 libstdc++.so.6 libssl.so.3 libcrypto.so.3 \
+           libnftables.so.1 libnftnl.so.11 libmnl.so.0 libxtables.so.12 libjansson.so.4 libgmp.so.10; do
   src=$(find "$work/extract" -name "$lib" \( -type f -o -type l \) | head -1)
   [ -n "$src" ] || { echo "build-image: $lib is in none of ${debs[*]}" >&2; exit 1; }
   cp -L "$src" "$fs/lib/x86_64-linux-gnu/$lib"

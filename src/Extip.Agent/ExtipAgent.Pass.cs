@@ -116,7 +116,7 @@ public sealed partial class ExtipAgent
 
             // Make-before-break: what moved to other nodes stays (announced) until they hold it,
             // and a BGP address stays a moment after its route was withdrawn.
-            var handover = _handover.Pass(States, desired.Select(d => d.Claim).ToHashSet(StringComparer.Ordinal), _claims.Get, HeldBy, _options.Time.GetTimestamp());
+            var handover = _handover.Pass(States, desired.Select(d => d.Claim).ToHashSet(StringComparer.Ordinal), _claims.Get, HeldBy, _options.Time.GetTimestamp(), canSilenceL2: _chainError is null);
             Interlocked.Exchange(ref _handoversTimedOut, _handover.TimedOut);
             _handoverRecheck = handover.Recheck;
             ChainConnections(desired, mine, handover);
@@ -164,14 +164,14 @@ public sealed partial class ExtipAgent
         var silenced = handover?.Kept.Where(k => k.Want.Mode == Extip.Core.Pools.AnnounceMode.L2 && handover.Taken.Contains(k.Want.Claim)).Select(k => k.Want.Address).ToList() ?? [];
         var chains = new ConnectionChains(chained, silenced);
         var error = _dataplane!.Chain(chains);
-        var said = string.Join(", ", chained) + (silenced.Count > 0 ? $"; not answering ARP for {string.Join(", ", silenced)}" : string.Empty);
+        var said = (chained.Count == 0 ? "none" : string.Join(", ", chained)) + (silenced.Count > 0 ? $"; not answering ARP for {string.Join(", ", silenced)}" : string.Empty);
         if (error is not null && error != _chainError)
         {
             LogChainFailed(_logger, error);
         }
         else if (error is null && said != _chained)
         {
-            LogChained(_logger, said.Length == 0 ? "none" : said);
+            LogChained(_logger, said);
             _chained = said;
         }
 

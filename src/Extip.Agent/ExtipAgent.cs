@@ -45,7 +45,7 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private AgentEndpoint? _endpoint;
     private bool _fenced;
     private string? _chainError;
-    private string _chained = string.Empty;
+    private string _chained = "none";
     private bool _stopped;
     private long _relistsAtFence = -1;
     private volatile string? _passFailing;

@@ -30,8 +30,11 @@ public sealed class Handover(TimeProvider time, TimeSpan timeout, TimeSpan withd
     /// <summary>
     /// One pass: of the addresses held after the last pass (<paramref name="previous"/>) that this
     /// node's claims no longer give it (not in <paramref name="wanted"/>), those to keep for now.
+    /// <paramref name="canSilenceL2"/>: the node's packet filter can stop ARP for a kept L2 address
+    /// (false: its rules failed last time); without that, a taken L2 address goes at once, since
+    /// kept it would answer ARP and pull the neighbours back from the new holder.
     /// </summary>
-    public HandoverPass Pass(IEnumerable<AddressState> previous, IReadOnlySet<string> wanted, Func<string, IpClaim?> claimOf, Func<string, DesiredAddress, bool> heldBy, long now)
+    public HandoverPass Pass(IEnumerable<AddressState> previous, IReadOnlySet<string> wanted, Func<string, IpClaim?> claimOf, Func<string, DesiredAddress, bool> heldBy, long now, bool canSilenceL2 = true)
     {
         ArgumentNullException.ThrowIfNull(previous);
         ArgumentNullException.ThrowIfNull(wanted);
@@ -82,8 +85,9 @@ public sealed class Handover(TimeProvider time, TimeSpan timeout, TimeSpan withd
             }
 
             // A BGP route is withdrawn first in every case; an L2 address only waits for its
-            // connections when someone took it over (else nobody would answer for it meanwhile).
-            if (withdrawDelay > TimeSpan.Zero && (s.Want.Mode == Extip.Core.Pools.AnnounceMode.BGP || e.TakenAt is not null))
+            // connections when someone took it over (else nobody would answer for it meanwhile)
+            // and ARP for it can be silenced here.
+            if (withdrawDelay > TimeSpan.Zero && (s.Want.Mode == Extip.Core.Pools.AnnounceMode.BGP || (e.TakenAt is not null && canSilenceL2)))
             {
                 e.WithdrawnAt ??= now;
                 var since = time.GetElapsedTime(e.WithdrawnAt.Value, now);

@@ -25,8 +25,10 @@ public sealed class HandoverTests
         Spec = new IpClaimSpecModel { Address = want.Address.ToString(), PrefixLength = want.PrefixLength, Interface = want.Interface, Mode = want.Mode.ToString(), Distribution = distribution, Nodes = [.. nodes] },
     };
 
-    private HandoverPass Pass(params AddressState[] previous) =>
-        _handover.Pass(previous, new HashSet<string>(StringComparer.Ordinal), n => _claims.GetValueOrDefault(n), (node, _) => _holding.Contains(node), _time.GetTimestamp());
+    private HandoverPass Pass(params AddressState[] previous) => Pass(true, previous);
+
+    private HandoverPass Pass(bool canSilenceL2, params AddressState[] previous) =>
+        _handover.Pass(previous, new HashSet<string>(StringComparer.Ordinal), n => _claims.GetValueOrDefault(n), (node, _) => _holding.Contains(node), _time.GetTimestamp(), canSilenceL2);
 
     [Fact]
     public void MovedL2Address_KeptUntilTheNewNodeHoldsIt_ThenForTheOverlap_ThenSilenced_ThenGone()
@@ -64,6 +66,23 @@ public sealed class HandoverTests
         Assert.Null(done.Recheck);
         Assert.Equal(0, _handover.Count);
         Assert.Equal(0, _handover.TimedOut);
+    }
+
+    [Fact]
+    public void MovedL2Address_WhereArpCannotBeSilenced_GoesRightAfterTheOverlap()
+    {
+        var a = Want("192.0.2.3");
+        Claim(a, "Balance", "b");
+        Assert.Single(Pass(false, Held(a)).Kept);
+        _holding.Add("b");
+        Assert.Single(Pass(false, Held(a)).Kept);
+        _time.Advance(TimeSpan.FromMilliseconds(200));
+
+        // Kept longer it would answer ARP beside b: it goes with the overlap.
+        var done = Pass(false, Held(a));
+        Assert.Empty(done.Kept);
+        Assert.Empty(done.Withdrawn);
+        Assert.Equal(0, _handover.Count);
     }
 
     [Fact]
