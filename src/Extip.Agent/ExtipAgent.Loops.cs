@@ -28,11 +28,11 @@ public sealed partial class ExtipAgent
 
             if (why is not null)
             {
-                try
-                {
-                    await Task.Delay(_options.RenewInterval / 4, _options.Time, ct).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
+                // Asked again a quarter interval later, or as soon as the first list of the
+                // claims is in (what holds a starting agent back from Ready).
+                var delay = Task.Delay(_options.RenewInterval / 4, _options.Time, ct);
+                await Task.WhenAny(delay, _claims.IsReady ? delay : _claims.ReadyAsync(ct)).ConfigureAwait(false);
+                if (ct.IsCancellationRequested)
                 {
                     return;
                 }
