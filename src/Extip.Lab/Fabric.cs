@@ -108,6 +108,23 @@ public sealed class Fabric
             .SelectMany(r => r.NextHops).Select(h => h.Gateway).OfType<IPAddress>().Order(Comparer<IPAddress>.Create((a, b) => string.CompareOrdinal(a.ToString(), b.ToString()))).ToList();
     }
 
+    /// <summary>The MAC a namespace's neighbour entry gives an address, with the entry's state (null: no entry, or one that failed).</summary>
+    public static (string Mac, string State)? Neighbour(string ns, IPAddress host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        var words = Shell.Run("ip", "-n", ns, "neigh", "show", host.ToString()).Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
+        var at = Array.IndexOf(words, "lladdr");
+        return at >= 0 && at + 1 < words.Length ? (words[at + 1], words[^1]) : null;
+    }
+
+    /// <summary>An interface's MAC in a namespace (null when it has none).</summary>
+    public static string? Mac(string ns, string iface)
+    {
+        var words = Shell.Run("ip", "-n", ns, "link", "show", iface).Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
+        var at = Array.IndexOf(words, "link/ether");
+        return at >= 0 && at + 1 < words.Length ? words[at + 1] : null;
+    }
+
     /// <summary>The node whose address is this next hop.</summary>
     public string? NodeOf(IPAddress nextHop) => _numbers.Keys.FirstOrDefault(n => V4(n).Equals(nextHop) || V6(n).Equals(nextHop));
 

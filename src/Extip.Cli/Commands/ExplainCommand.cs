@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Extip.Controller;
+using Extip.Cli.Lab;
 using Extip.Controller.Explain;
+using Extip.Lab;
 using k8s.Autorest;
 
 namespace Extip.Cli.Commands;
@@ -51,9 +53,61 @@ internal static class ExplainCommand
                 return 1;
             }
 
+            if (Lab(r.GetValue(kubeconfig)) is { } lab)
+            {
+                explanation = explanation with { Network = LabNetwork(lab, explanation) };
+            }
+
             await Console.Out.WriteAsync(format == "json" ? ExplainText.ToJson(explanation) + "\n" : ExplainText.Render(explanation)).ConfigureAwait(false);
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>The running lab, when the explanation was read from its API server.</summary>
+    private static LabState? Lab(string? kubeconfig)
+    {
+        var lab = LabHome.Default.Running();
+        var used = kubeconfig
+            ?? (Environment.GetEnvironmentVariable("KUBECONFIG") is { Length: > 0 } env ? env : null)
+            ?? (k8s.KubernetesClientConfiguration.IsInCluster() ? null : ClusterConnection.LabKubeconfig);
+        return lab is not null && used is not null && Path.GetFullPath(used) == Path.GetFullPath(lab.Kubeconfig) ? lab : null;
+    }
+
+    /// <summary>In the lab: what its router does with each address (BGP: its route; L2: its neighbour entry).</summary>
+    internal static IReadOnlyList<string> LabNetwork(LabState lab, ServiceExplanation explanation)
+    {
+        var lines = new List<string>();
+        try
+        {
+            foreach (var a in explanation.Addresses)
+            {
+                if (!System.Net.IPAddress.TryParse(a.Address, out var ip))
+                {
+                    continue;
+                }
+
+                var hops = Fabric.NextHops(lab.Router, ip);
+                if (hops.Count > 0)
+                {
+                    lines.Add($"the lab's router routes {ip} to {string.Join(", ", hops.Select(h => lab.NodeOf(h) ?? h.ToString()))}");
+                }
+                else if (a.Mode == "L2" && Fabric.Neighbour(lab.Router, ip) is { } n)
+                {
+                    var node = lab.Nodes.FirstOrDefault(x => string.Equals(Fabric.Mac(x.Netns, "eth0"), n.Mac, StringComparison.OrdinalIgnoreCase));
+                    lines.Add($"the lab's router reaches {ip} at {node?.Name ?? "no node of the lab"} ({n.Mac}, {n.State})");
+                }
+                else
+                {
+                    lines.Add(a.Mode == "L2" ? $"the lab's router has no neighbour entry for {ip}" : $"the lab's router has no route to {ip}");
+                }
+            }
+        }
+        catch (Exception e) when (e is Extip.Netlink.NetlinkException or LabException or UnauthorizedAccessException or IOException or InvalidOperationException)
+        {
+            lines.Add($"the lab's router could not be read ({e.Message}; it needs root)");
+        }
+
+        return lines;
     }
 }

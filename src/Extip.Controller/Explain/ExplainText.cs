@@ -65,6 +65,16 @@ public static class ExplainText
             }
         }
 
+        if (e.Network.Count > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine("Network:");
+            foreach (var n in e.Network)
+            {
+                sb.AppendLine($"  {n}");
+            }
+        }
+
         sb.AppendLine();
         sb.AppendLine("(* chosen/holds, + could, - cannot)");
         return sb.ToString();

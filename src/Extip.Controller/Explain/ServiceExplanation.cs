@@ -35,6 +35,12 @@ public sealed record ServiceExplanation(
     string Cause,
     bool Ok)
 {
+    /// <summary>
+    /// What the network does with the Service's addresses, where the explainer can look (in the
+    /// lab: the router's route or neighbour entry); empty elsewhere.
+    /// </summary>
+    public IReadOnlyList<string> Network { get; init; } = [];
+
     /// <summary>What the explanation reads.</summary>
     public sealed record Inputs
     {
