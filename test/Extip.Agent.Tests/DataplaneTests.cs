@@ -59,17 +59,9 @@ public sealed class DataplaneTests
     [Fact]
     public async Task AnL2Address_NeverNamedAsTheSenderOfTheNodesArpRequests()
     {
-        if (Environment.UserName != "root")
-        {
-            Assert.Fail("this test needs root (network namespaces); run the tests as root, as CI does");
-        }
-
+        RequireRoot();
         using var site = Site.Create();
-        var ns = site.AddNamespace("dp");
-        var peer = site.AddNamespace("peer");
-        site.Veth(ns, "eth0", peer, "eth0");
-        Site.Exec(ns, "ip", "addr", "add", "198.51.100.2/24", "dev", "eth0");
-        Site.Exec(peer, "ip", "addr", "add", "198.51.100.1/24", "dev", "eth0");
+        var (ns, peer) = NodeAndPeer(site);
         Assert.Equal("0", Site.Exec(ns, "cat", "/proc/sys/net/ipv4/conf/eth0/arp_announce").Trim());
         using var dp = new Dataplane(ns, NodeLab.Mark, announce: false);
         var vip = new DesiredAddress(IPAddress.Parse("192.0.2.1"), 32, "eth0", Extip.Core.Pools.AnnounceMode.L2, "c1");
@@ -97,17 +89,9 @@ public sealed class DataplaneTests
     [Fact]
     public async Task AnAddressTakenBackWhileItWasHandedOver_IsAnnouncedAgain()
     {
-        if (Environment.UserName != "root")
-        {
-            Assert.Fail("this test needs root (network namespaces); run the tests as root, as CI does");
-        }
-
+        RequireRoot();
         using var site = Site.Create();
-        var ns = site.AddNamespace("dp");
-        var peer = site.AddNamespace("peer");
-        site.Veth(ns, "eth0", peer, "eth0");
-        Site.Exec(ns, "ip", "addr", "add", "198.51.100.2/24", "dev", "eth0");
-        Site.Exec(peer, "ip", "addr", "add", "198.51.100.1/24", "dev", "eth0");
+        var (ns, peer) = NodeAndPeer(site);
         var mac = Site.Exec(ns, "cat", "/sys/class/net/eth0/address").Trim();
         const string other = "02:00:5e:00:53:99"; // the node that took the address over
         using var dp = new Dataplane(ns, NodeLab.Mark, announce: true);
@@ -135,5 +119,24 @@ public sealed class DataplaneTests
         // Its claim comes back before it went: the address is already there, and still announced.
         Assert.All(dp.Apply([vip]), s => Assert.Equal(AddressState.Held, s.State));
         await PeerLearnsAsync("taken back");
+    }
+
+    /// <summary>A node namespace (198.51.100.2 on eth0) and a peer on its link (198.51.100.1).</summary>
+    private static (string Node, string Peer) NodeAndPeer(Site site)
+    {
+        var ns = site.AddNamespace("dp");
+        var peer = site.AddNamespace("peer");
+        site.Veth(ns, "eth0", peer, "eth0");
+        Site.Exec(ns, "ip", "addr", "add", "198.51.100.2/24", "dev", "eth0");
+        Site.Exec(peer, "ip", "addr", "add", "198.51.100.1/24", "dev", "eth0");
+        return (ns, peer);
+    }
+
+    private static void RequireRoot()
+    {
+        if (Environment.UserName != "root")
+        {
+            Assert.Fail("this test needs root (network namespaces); run the tests as root, as CI does");
+        }
     }
 }
