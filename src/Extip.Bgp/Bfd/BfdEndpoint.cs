@@ -109,6 +109,15 @@ public sealed partial class BfdEndpoint : IAsyncDisposable
 
     private volatile int _timerTid;
 
+    /// <summary>
+    /// How many times the timer thread has woken and looked at the sessions. About one a packet
+    /// sent (a packet due, or a received one moving a detection time sooner); a loop that does
+    /// not sleep between packets turns hundreds of times a packet.
+    /// </summary>
+    public long TimerTurns => Interlocked.Read(ref _timerTurns);
+
+    private long _timerTurns;
+
     public IReadOnlyCollection<BfdSession> Sessions => Array.AsReadOnly(Volatile.Read(ref _sessions));
 
     /// <summary>A session with <paramref name="peer"/>; the sockets for its family open on first use.</summary>
@@ -235,6 +244,7 @@ public sealed partial class BfdEndpoint : IAsyncDisposable
         while (!ct.IsCancellationRequested)
         {
             CountAllocated(ref allocated);
+            Interlocked.Increment(ref _timerTurns);
             // The worker sends only while this process speaks: a hung agent must not look alive.
             Transmitter?.Keep(MaxIdle);
             var wait = MaxIdle;

@@ -52,6 +52,8 @@ public sealed class BfdRig : IAsyncDisposable
     public IReadOnlyList<int> TransmitWorkerPids => [.. _endpoints.Select(e => e.TransmitWorkerPid).Where(p => p != 0)];
 
     /// <summary>How long our timer threads (every node's) have run on a CPU so far.</summary>
+    public long TimerTurns => _endpoints.Sum(e => e.TimerTurns);
+
     public TimeSpan TimerThreadsCpu => _endpoints.Aggregate(TimeSpan.Zero, (sum, e) => sum + e.TimerThreadCpu);
 
     /// <summary>Bytes our BFD threads (every node's) allocated so far.</summary>
