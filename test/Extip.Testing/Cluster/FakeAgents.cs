@@ -17,7 +17,8 @@ public sealed class FakeAgents(IKubernetes client, string ns, int leaseSeconds =
 
     public TimeSpan Period { get; init; } = TimeSpan.FromMilliseconds(400);
 
-    public int LeaseSeconds => leaseSeconds;
+    /// <summary>The duration each renewal writes into the Lease (2 s unless a test sets it).</summary>
+    public int LeaseSeconds { get; set; } = leaseSeconds;
 
     /// <summary>When each node's Lease was last renewed.</summary>
     public Dictionary<string, DateTime> LastRenew { get; } = new(StringComparer.Ordinal);
@@ -59,7 +60,7 @@ public sealed class FakeAgents(IKubernetes client, string ns, int leaseSeconds =
             cts.Dispose();
         }
 
-        return LastRenew[node].AddSeconds(leaseSeconds);
+        return LastRenew[node].AddSeconds(LeaseSeconds);
     }
 
     private async Task RenewAsync(string node, CancellationToken ct)
@@ -71,7 +72,7 @@ public sealed class FakeAgents(IKubernetes client, string ns, int leaseSeconds =
             var lease = await client.CoordinationV1.ReadNamespacedLeaseAsync(name, ns, cancellationToken: ct);
             lease.Spec.HolderIdentity = node;
             lease.Spec.RenewTime = now;
-            lease.Spec.LeaseDurationSeconds = leaseSeconds;
+            lease.Spec.LeaseDurationSeconds = LeaseSeconds;
             await client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, name, ns, cancellationToken: ct);
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
@@ -79,7 +80,7 @@ public sealed class FakeAgents(IKubernetes client, string ns, int leaseSeconds =
             await client.CoordinationV1.CreateNamespacedLeaseAsync(new V1Lease
             {
                 Metadata = new V1ObjectMeta { Name = name, Labels = new Dictionary<string, string> { [ExtipApi.ComponentLabel] = "agent" } },
-                Spec = new V1LeaseSpec { HolderIdentity = node, LeaseDurationSeconds = leaseSeconds, AcquireTime = now, RenewTime = now },
+                Spec = new V1LeaseSpec { HolderIdentity = node, LeaseDurationSeconds = LeaseSeconds, AcquireTime = now, RenewTime = now },
             }, ns, cancellationToken: ct);
         }
 
