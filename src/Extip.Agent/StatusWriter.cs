@@ -99,7 +99,7 @@ internal sealed partial class StatusWriter(IKubernetes client, AgentOptions opti
             Summary = IpNodeSummary.Of(addresses, peers),
             Conditions = conditions,
         };
-        var text = JsonSerializer.Serialize(status);
+        var text = JsonSerializer.Serialize(status, ExtipJson.Plain);
         if (text == _last)
         {
             return;
@@ -118,7 +118,7 @@ internal sealed partial class StatusWriter(IKubernetes client, AgentOptions opti
         try
         {
             await EnsureNodeAsync(ct).ConfigureAwait(false);
-            var patch = JsonSerializer.Serialize(new { status });
+            var patch = JsonSerializer.Serialize(new { status }, ExtipJson.Plain);
             await client.CustomObjects.PatchClusterCustomObjectStatusAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), ExtipApi.Group, ExtipApi.Version, IpNode.Plural, options.Node, cancellationToken: ct).ConfigureAwait(false);
             _last = text;
             _lastConditions = conditions;

@@ -109,7 +109,7 @@ internal static class ApiServerBench
     /// </summary>
     private static async Task<LoadResult> LoadAsync(string kubeconfig, Uri url, int serverPid, int objects, int watchers, int concurrency, CancellationToken ct)
     {
-        var config = KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig);
+        var config = Extip.Kubernetes.Client.Kubeconfig.Load(kubeconfig);
         var client = new k8s.Kubernetes(config);
         await client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = Ns } }, cancellationToken: ct);
 

@@ -27,7 +27,7 @@ internal static class ClusterConnection
         KubernetesClientConfiguration config;
         if (kubeconfig is not null)
         {
-            config = KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig);
+            config = Extip.Kubernetes.Client.Kubeconfig.Load(kubeconfig);
         }
         else if (KubernetesClientConfiguration.IsInCluster())
         {
@@ -35,15 +35,15 @@ internal static class ClusterConnection
         }
         else if (Environment.GetEnvironmentVariable("KUBECONFIG") is { Length: > 0 } fromEnvironment)
         {
-            config = KubernetesClientConfiguration.BuildConfigFromConfigFile(fromEnvironment);
+            config = Extip.Kubernetes.Client.Kubeconfig.Load(fromEnvironment);
         }
         else if (labFallback && File.Exists(LabKubeconfig))
         {
-            config = KubernetesClientConfiguration.BuildConfigFromConfigFile(LabKubeconfig);
+            config = Extip.Kubernetes.Client.Kubeconfig.Load(LabKubeconfig);
         }
         else
         {
-            config = KubernetesClientConfiguration.BuildConfigFromConfigFile();
+            config = Extip.Kubernetes.Client.Kubeconfig.Load();
         }
 
         return new k8s.Kubernetes(config);

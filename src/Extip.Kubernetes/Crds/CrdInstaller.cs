@@ -16,7 +16,7 @@ public static class CrdInstaller
             {
                 using var s = asm.GetManifestResourceStream(n)!;
                 using var r = new StreamReader(s);
-                return KubernetesYaml.Deserialize<V1CustomResourceDefinition>(r.ReadToEnd());
+                return KubernetesJson.Deserialize<V1CustomResourceDefinition>(Client.YamlJson.Document(r.ReadToEnd()).ToJsonString());
             })
             .ToList();
     }
