@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds extip's OCI image from this checkout, with no container daemon and no registry:
-#   the `extip` binary published self-contained for linux-x64 (trimmed, invariant globalization),
-#   on a root filesystem assembled from the shared libraries of Debian packages (libc6, libgcc-s1,
-#   libstdc++6, libssl3: what the .NET runtime loads; libnftables1 and its libraries: what the
-#   agent's connection chaining loads), written as an OCI archive.
+#   the `extip` binary compiled for linux-x64 with Native AOT (invariant globalization), on a root
+#   filesystem assembled from the shared libraries of Debian packages (libc6, libssl3: what the
+#   binary loads; libnftables1 and its libraries: what the agent's connection chaining loads),
+#   written as an OCI archive. --jit builds the self-contained trimmed JIT binary instead.
 # One image for the controller (runs as 65532) and the agent (the DaemonSet runs it as uid 0 with
 # NET_ADMIN and NET_RAW: Kubernetes gives added capabilities to uid 0 only).
 #
@@ -11,16 +11,18 @@
 # carries no name or time, so two builds of one commit (same SDK, same Debian packages) give the
 # same digest.
 #
-# Usage: scripts/build-image.sh [--out DIR] [--tag TAG]
+# Usage: scripts/build-image.sh [--out DIR] [--tag TAG] [--jit]
 # Prints, as its last line: {"image":"…oci.tar","digest":"sha256:…","sizeMb":…,"compressedMb":…}
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out="$root/.build/image"
 tag=""
+jit=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=$2; shift 2 ;;
     --tag) tag=$2; shift 2 ;;
+    --jit) jit=1; shift ;;
     *) echo "build-image: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -36,22 +38,31 @@ work="$out/work"
 rm -rf "$work"
 mkdir -p "$work/app" "$work/debs" "$work/rootfs" "$work/layout/blobs/sha256"
 
-# 1. The binary. Partial trimming drops the framework's unused code and keeps extip's own
-#    assemblies and KubernetesClient whole: they serialize with reflection.
-dotnet publish src/Extip.Cli/Extip.Cli.csproj -c Release -r linux-x64 --self-contained \
-  -p:PublishTrimmed=true -p:TrimMode=partial -p:EnableTrimAnalyzer=false -p:SuppressTrimAnalysisWarnings=true \
+# 1. The binary, compiled ahead of time (Native AOT): no JIT, no IL, one file. Measured against
+#    the self-contained trimmed JIT build (--jit, kept for comparison) in deploy/README.md.
+#    KubernetesClient serializes with System.Text.Json's reflection: the project file keeps it and
+#    extip's own assemblies whole when PublishAot is set; extip's resources and the objects the
+#    daemons watch have compile-time metadata (Extip.Kubernetes/Models/ExtipJson.cs).
+if [ "$jit" = 1 ]; then
+  mode=(-p:PublishTrimmed=true -p:TrimMode=partial --self-contained -p:UseSystemResourceKeys=true)
+else
+  mode=(-p:PublishAot=true -p:StripSymbols=true -p:UseSystemResourceKeys=true -p:ExtipDaemons=true)
+fi
+dotnet publish src/Extip.Cli/Extip.Cli.csproj -c Release -r linux-x64 "${mode[@]}" \
+  -p:EnableTrimAnalyzer=false -p:SuppressTrimAnalysisWarnings=true -p:EnableAotAnalyzer=false -p:TreatWarningsAsErrors=false \
   -p:JsonSerializerIsReflectionEnabledByDefault=true \
   -p:InvariantGlobalization=true -p:UseAppHost=true -p:DebugType=none -p:DebugSymbols=false \
-  -p:UseSystemResourceKeys=true -p:ServerGarbageCollection=false -p:ConcurrentGarbageCollection=false \
+  -p:ServerGarbageCollection=false -p:ConcurrentGarbageCollection=false \
   -p:SourceRevisionId="$commit" -p:ContinuousIntegrationBuild=true -p:PathMap="$root=/src" \
   -o "$work/app" --nologo -v q -clp:ErrorsOnly >"$out/publish.log" 2>&1 || { cat "$out/publish.log" >&2; exit 1; }
 # What a running daemon never loads: the debugger's libraries, the alternative GCs, LTTng tracing.
 rm -f "$work/app"/libmscordaccore.so "$work/app"/libmscordbi.so "$work/app"/libclrgc.so \
-      "$work/app"/libclrgcexp.so "$work/app"/libcoreclrtraceptprovider.so "$work/app"/createdump "$work/app"/*.pdb
+      "$work/app"/libclrgcexp.so "$work/app"/libcoreclrtraceptprovider.so "$work/app"/createdump "$work/app"/*.pdb "$work/app"/*.dbg
 
 # 2. The root filesystem: only the shared libraries of the Debian packages the runtime needs.
 # libnftables1 and its libraries: the agent's connection chaining (Extip.Netlink.Nftables).
-debs=(libc6 libgcc-s1 libstdc++6 libssl3 libnftables1 libnftnl11 libmnl0 libxtables12 libjansson4 libgmp10)
+debs=(libc6 libssl3 libnftables1 libnftnl11 libmnl0 libxtables12 libjansson4 libgmp10)
+[ "$jit" = 1 ] && debs+=(libgcc-s1 libstdc++6)
 (cd "$work/debs" && apt-get download "${debs[@]}" >/dev/null 2>"$out/apt.log") || { cat "$out/apt.log" >&2; exit 1; }
 versions=""
 for deb in "$work"/debs/*.deb; do
@@ -60,8 +71,11 @@ for deb in "$work"/debs/*.deb; do
 done
 fs="$work/rootfs"
 mkdir -p "$fs/lib/x86_64-linux-gnu" "$fs/lib64" "$fs/etc" "$fs/tmp" "$fs/app" "$fs/proc" "$fs/sys" "$fs/dev"
+# The JIT runtime (--jit) also loads libstdc++ and libgcc_s; the native binary needs neither.
+runtime_libs=""
+[ "$jit" = 1 ] && runtime_libs="libgcc_s.so.1 libstdc++.so.6"
 for lib in ld-linux-x86-64.so.2 libc.so.6 libm.so.6 libdl.so.2 libpthread.so.0 librt.so.1 \
-           libgcc_s.so.1 libstdc++.so.6 libssl.so.3 libcrypto.so.3 \
+           $runtime_libs libssl.so.3 libcrypto.so.3 \
            libnftables.so.1 libnftnl.so.11 libmnl.so.0 libxtables.so.12 libjansson.so.4 libgmp.so.10; do
   src=$(find "$work/extract" -name "$lib" \( -type f -o -type l \) | head -1)
   [ -n "$src" ] || { echo "build-image: $lib is in none of ${debs[*]}" >&2; exit 1; }
