@@ -20,6 +20,9 @@ packages=(
   skopeo      # inspects the OCI archive scripts/build-image.sh writes
   prometheus  # promtool: checks and unit-tests deploy/monitoring/alerts.yaml
   ansible     # runs deploy/ansible/roles/externalip against the API servers
+  gcc         # links the image's Native AOT binary (scripts/build-image.sh; the SDK's ILCompiler
+  libc6-dev   #   calls clang or, where there is none, gcc)
+  zlib1g-dev
 )
 # kubectl: the conformance tests drive the machine's kubectl; Debian's kubernetes-client
 # provides one where the machine has none.
