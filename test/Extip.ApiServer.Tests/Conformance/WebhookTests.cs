@@ -84,6 +84,14 @@ public abstract partial class ConformanceTests<TFixture>
             {
                 return ClusterFixture.ParseStatus(e.Response.Content);
             }
+            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.InternalServerError
+                && e.Response.Content.Contains("failed calling webhook", StringComparison.Ordinal) && e.Response.Content.Contains(": EOF", StringComparison.Ordinal))
+            {
+                // kube-apiserver keeps idle connections to webhooks: one to an earlier test's
+                // webhook, on the port this one got again, ends in EOF when reused (a POST is not
+                // retried). A transport failure while the configuration is being picked up, not
+                // the answer under test (seen once in CI, 2026-12-04).
+            }
 
             await Task.Delay(100);
         }
