@@ -64,7 +64,7 @@ internal sealed class NodeLab : IAsyncDisposable
 
     public async Task<ExtipAgent> StartAgentAsync(string node, ApiCut? cut = null, Func<AgentOptions, AgentOptions>? configure = null)
     {
-        var client = cut is null ? _env.Client : new k8s.Kubernetes(new k8s.KubernetesClientConfiguration { Host = _env.Server!.Url.ToString(), AccessToken = _env.Server.Token, SslCaCerts = _env.Server.Authority() }, cut);
+        var client = cut is null ? _env.Client : new Extip.Kubernetes.Client.ExtipKubernetes(new k8s.KubernetesClientConfiguration { Host = _env.Server!.Url.ToString(), AccessToken = _env.Server.Token, SslCaCerts = _env.Server.Authority() }, cut);
         var options = Options(node);
         var agent = new ExtipAgent(client, configure is null ? options : configure(options), _env.Logs);
         await agent.StartAsync();

@@ -122,7 +122,7 @@ public sealed class RbacTests(ITestOutputHelper output)
 
     private async Task RunScenarioAsync(string adminConfig, string controllerToken, string repo)
     {
-        var admin = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(adminConfig));
+        var admin = new Extip.Kubernetes.Client.ExtipKubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(adminConfig));
         await Extip.Kubernetes.Crds.CrdInstaller.InstallAsync(admin, CancellationToken.None);
 
         // The manifests' RBAC (and the namespace and ServiceAccount it binds), as an operator
@@ -152,7 +152,7 @@ public sealed class RbacTests(ITestOutputHelper output)
         // The bindings are what let it through: an identity with none is refused, as RBAC words it.
         var strangerConfig = adminConfig + ".stranger";
         await File.WriteAllTextAsync(strangerConfig, (await File.ReadAllTextAsync(adminConfig)).Replace(adminToken, StrangerToken, StringComparison.Ordinal));
-        var stranger = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(strangerConfig));
+        var stranger = new Extip.Kubernetes.Client.ExtipKubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(strangerConfig));
         var refusal = await Assert.ThrowsAsync<k8s.Autorest.HttpOperationException>(() => stranger.CustomObjects.ListClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, IpPool.Plural));
         Assert.Equal(HttpStatusCode.Forbidden, refusal.Response.StatusCode);
         Assert.Equal("ippools.extip.io is forbidden: User \"system:serviceaccount:extip-system:nobody\" cannot list resource \"ippools\" in API group \"extip.io\" at the cluster scope",
@@ -172,7 +172,7 @@ public sealed class RbacTests(ITestOutputHelper output)
         Assert.Matches(@"(?m)^selfsubjectaccessreviews\.authorization\.k8s\.io\s+\[\]\s+\[\]\s+\[create\]", rules);
 
         var recorder = new Recorder();
-        var client = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(controllerConfig), recorder);
+        var client = new Extip.Kubernetes.Client.ExtipKubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(controllerConfig), recorder);
         await using var agents = new FakeAgents(admin, "extip-system");
         await agents.StartAsync("k8s1", "k8s2");
         var options = new ControllerOptions { Namespace = "extip-system", Identity = "rbac-1", Webhook = new WebhookOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0) } };
@@ -260,7 +260,7 @@ public sealed class RbacTests(ITestOutputHelper output)
         }, "extip-agent", ns)).Status.Token;
         var agentConfig = adminConfig + ".agent-k9";
         await File.WriteAllTextAsync(agentConfig, (await File.ReadAllTextAsync(adminConfig)).Replace(adminToken, token, StringComparison.Ordinal));
-        var agent = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(agentConfig));
+        var agent = new Extip.Kubernetes.Client.ExtipKubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(agentConfig));
 
         // Its own Lease and IPNode: created and written.
         var own = await agent.CoordinationV1.CreateNamespacedLeaseAsync(new V1Lease { Metadata = new V1ObjectMeta { Name = "extip-agent-k9" }, Spec = new V1LeaseSpec { HolderIdentity = "k9", LeaseDurationSeconds = 2 } }, ns);
@@ -325,7 +325,7 @@ public sealed class RbacTests(ITestOutputHelper output)
         }, "extip-agent", ns)).Status.Token;
         var unboundConfig = adminConfig + ".agent-unbound";
         await File.WriteAllTextAsync(unboundConfig, (await File.ReadAllTextAsync(adminConfig)).Replace(adminToken, unbound, StringComparison.Ordinal));
-        var anonymous = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(unboundConfig));
+        var anonymous = new Extip.Kubernetes.Client.ExtipKubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(unboundConfig));
         Assert.Contains("this request's token names no pod, so no node", await RefusedAsync(() =>
             anonymous.CoordinationV1.CreateNamespacedLeaseAsync(new V1Lease { Metadata = new V1ObjectMeta { Name = "extip-agent-k6" } }, ns)), StringComparison.Ordinal);
 
@@ -358,7 +358,7 @@ public sealed class RbacTests(ITestOutputHelper output)
         }, "extip-agent", ns)).Status.Token;
         var agentConfig = adminConfig + ".agent-secrets";
         await File.WriteAllTextAsync(agentConfig, (await File.ReadAllTextAsync(adminConfig)).Replace(adminToken, token, StringComparison.Ordinal));
-        var agent = new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(agentConfig));
+        var agent = new Extip.Kubernetes.Client.ExtipKubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(agentConfig));
         foreach (var name in new[] { "tor-password", "unnamed" })
         {
             await admin.CoreV1.CreateNamespacedSecretAsync(new V1Secret { Metadata = new V1ObjectMeta { Name = name }, StringData = new Dictionary<string, string> { ["password"] = "not-a-real-one" } }, ns);

@@ -122,7 +122,7 @@ public sealed class RestartAndFaultTests
         probe.Start();
         var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
         probe.Stop();
-        var client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = $"https://127.0.0.1:{port}/", AccessToken = "restart-test-token", SkipTlsVerify = true });
+        var client = new Extip.Kubernetes.Client.ExtipKubernetes(new KubernetesClientConfiguration { Host = $"https://127.0.0.1:{port}/", AccessToken = "restart-test-token", SkipTlsVerify = true });
         var options = new ControllerOptions { LeaderElection = false, Namespace = "extip-system", Workers = 2 };
         await using var controller = new ExtipController(client, options);
         await controller.StartAsync();

@@ -17,7 +17,7 @@ public sealed class InformerTests : IAsyncLifetime
     {
         _server = new EmbeddedApiServer();
         await _server.StartAsync();
-        _client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = _server.Url.ToString(), AccessToken = _server.Token, SslCaCerts = _server.Authority() });
+        _client = new Extip.Kubernetes.Client.ExtipKubernetes(new KubernetesClientConfiguration { Host = _server.Url.ToString(), AccessToken = _server.Token, SslCaCerts = _server.Authority() });
     }
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
@@ -40,7 +40,7 @@ public sealed class InformerTests : IAsyncLifetime
             var l = await _client.CoreV1.ListNamespacedConfigMapAsync("default", continueParameter: cont, limit: 2, cancellationToken: ct);
             return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
         },
-        (rv, ct) => Resources.Guard<V1ConfigMap>(onError => _client.CoreV1.WatchListNamespacedConfigMapAsync("default", resourceVersion: rv, allowWatchBookmarks: true, onError: onError, cancellationToken: ct), ct)), _log.CreateLogger("informer"));
+        (rv, ct) => ((ExtipKubernetes)_client).WatchAsync("api/v1/namespaces/default/configmaps", rv, ExtipKubernetes.Read<V1ConfigMap>, ct: ct)), _log.CreateLogger("informer"));
 
     [Fact]
     public async Task ListsAllPages_ThenIsReady_ThenFollowsTheWatch()

@@ -36,7 +36,7 @@ internal sealed class LabDriver : IAsyncDisposable
 
     public LabState State => Home.Read() ?? throw new InvalidOperationException($"no lab state in {Home.StateFile}");
 
-    public IKubernetes Client => _client ??= new k8s.Kubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(State.Kubeconfig));
+    public IKubernetes Client => _client ??= new Extip.Kubernetes.Client.ExtipKubernetes(KubernetesClientConfiguration.BuildConfigFromConfigFile(State.Kubeconfig));
 
     /// <summary>Runs <c>extip ARGS</c> with this driver's lab home; its exit code and output (also logged).</summary>
     public async Task<(int Code, string Output)> RunAsync(params string[] args)

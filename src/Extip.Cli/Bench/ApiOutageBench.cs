@@ -32,7 +32,7 @@ internal static class ApiOutageBench
             {
                 var spec = new LabSpec { Nodes = 3, Agents = 2, Mode = bgp ? AnnounceMode.BGP : AnnounceMode.L2, Distribution = distribution };
                 var state = await LabLauncher.UpAsync(spec, home, TextWriter.Null, ct).ConfigureAwait(false);
-                var client = new k8s.Kubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(state.Kubeconfig));
+                var client = new Extip.Kubernetes.Client.ExtipKubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(state.Kubeconfig));
                 await LabObjects.CreateSeedServiceAsync(client, spec, ct).ConfigureAwait(false);
                 var holders = distribution == Distribution.All ? 2 : 1;
                 var iface = bgp ? "lo" : "eth0";
@@ -134,7 +134,7 @@ internal static class ApiOutageBench
         {
             var spec = new LabSpec { Nodes = 3, Agents = 2, Mode = AnnounceMode.L2, Distribution = Distribution.Balance };
             var state = await LabLauncher.UpAsync(spec, home, TextWriter.Null, ct).ConfigureAwait(false);
-            var client = new k8s.Kubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(state.Kubeconfig));
+            var client = new Extip.Kubernetes.Client.ExtipKubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(state.Kubeconfig));
             await LabObjects.CreateSeedServiceAsync(client, spec, ct).ConfigureAwait(false);
             var sw = Stopwatch.StartNew();
             string? first = null;

@@ -110,7 +110,7 @@ internal static class ApiServerBench
     private static async Task<LoadResult> LoadAsync(string kubeconfig, Uri url, int serverPid, int objects, int watchers, int concurrency, CancellationToken ct)
     {
         var config = Extip.Kubernetes.Client.Kubeconfig.Load(kubeconfig);
-        var client = new k8s.Kubernetes(config);
+        var client = new Extip.Kubernetes.Client.ExtipKubernetes(config);
         await client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = Ns } }, cancellationToken: ct);
 
         // Warm-up, not timed: both processes start cold, and the JIT would still be compiling

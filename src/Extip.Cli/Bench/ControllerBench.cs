@@ -30,7 +30,7 @@ internal static class ControllerBench
         var kubeconfig = Path.Combine(Path.GetTempPath(), $"extip-bench-ctl-{Environment.ProcessId}.kubeconfig");
         await using var api = BenchProcess.Start("apiserver", "--listen", "127.0.0.1:0", "--kubeconfig-out", kubeconfig);
         await api.WaitForAsync("kubeconfig written", ct);
-        var client = new k8s.Kubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(kubeconfig));
+        var client = new Extip.Kubernetes.Client.ExtipKubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(kubeconfig));
         await using var controller = BenchProcess.Start("controller", "--kubeconfig", kubeconfig, "--install-crds", "--distribution", "balance", "--namespace", AgentNs, "--fence-margin", FenceMarginSeconds.ToString(CultureInfo.InvariantCulture));
         controller.DrainOutput();
         await WaitServedAsync(client, ct);

@@ -27,7 +27,7 @@ internal static class ConvergeBench
         try
         {
             var state = await LabLauncher.UpAsync(new LabSpec { Nodes = 3, Agents = 2 }, home, TextWriter.Null, ct).ConfigureAwait(false);
-            var client = new k8s.Kubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(state.Kubeconfig));
+            var client = new Extip.Kubernetes.Client.ExtipKubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(state.Kubeconfig));
             for (var i = 0; i < runs; i++)
             {
                 var address = IPAddress.Parse($"203.0.113.{100 + i}");

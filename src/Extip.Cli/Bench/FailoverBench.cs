@@ -33,7 +33,7 @@ internal static class FailoverBench
         {
             var spec = new LabSpec { Nodes = 3, Agents = 2, Mode = bgp ? AnnounceMode.BGP : AnnounceMode.L2, Distribution = bgp ? Distribution.All : Distribution.Balance };
             var state = await LabLauncher.UpAsync(spec, home, TextWriter.Null, ct).ConfigureAwait(false);
-            var client = new k8s.Kubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(state.Kubeconfig));
+            var client = new Extip.Kubernetes.Client.ExtipKubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(state.Kubeconfig));
             await LabObjects.CreateSeedServiceAsync(client, spec, ct).ConfigureAwait(false);
             var lab = new Phases(home, state, interval, output);
             await lab.SettleAsync(LabObjects.SeedV4, bgp ? 2 : 1, ct).ConfigureAwait(false);
@@ -61,7 +61,7 @@ internal static class FailoverBench
                 await LabLauncher.DownAsync(home, TextWriter.Null, ct).ConfigureAwait(false);
                 var peerSpec = spec with { Bfd = false, HoldTime = 3 };
                 state = await LabLauncher.UpAsync(peerSpec, home, TextWriter.Null, ct).ConfigureAwait(false);
-                client = new k8s.Kubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(state.Kubeconfig));
+                client = new Extip.Kubernetes.Client.ExtipKubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(state.Kubeconfig));
                 await LabObjects.CreateSeedServiceAsync(client, peerSpec, ct).ConfigureAwait(false);
                 lab = new Phases(home, state, interval, output);
                 for (var run = 1; run <= runs; run++)

@@ -42,7 +42,7 @@ internal static class FlapsBench
         {
             var spec = new LabSpec { Nodes = 5, Agents = 3, Mode = AnnounceMode.L2, Distribution = Distribution.Balance, HoldDownSeconds = holdDown };
             var state = await LabLauncher.UpAsync(spec, home, TextWriter.Null, ct).ConfigureAwait(false);
-            var client = new k8s.Kubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(state.Kubeconfig));
+            var client = new Extip.Kubernetes.Client.ExtipKubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(state.Kubeconfig));
             await PoolAsync(client, BalancePool, "192.0.2.0/26", Distribution.Balance, ct).ConfigureAwait(false);
             await PoolAsync(client, AllPool, "192.0.2.64/26", Distribution.All, ct).ConfigureAwait(false);
             var pools = new[] { LabObjects.PoolName, BalancePool, AllPool };

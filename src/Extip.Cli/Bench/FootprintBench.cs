@@ -35,7 +35,7 @@ internal static class FootprintBench
         var kubeconfig = Path.Combine(Path.GetTempPath(), $"extip-bench-footprint-{Environment.ProcessId}.kubeconfig");
         await using var api = BenchProcess.Start("apiserver", "--listen", "127.0.0.1:0", "--kubeconfig-out", kubeconfig);
         await api.WaitForAsync("kubeconfig written", ct);
-        var client = new k8s.Kubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(kubeconfig));
+        var client = new Extip.Kubernetes.Client.ExtipKubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(kubeconfig));
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
 
         // The controller, from the image's binary.

@@ -43,7 +43,7 @@ internal static class MovesBench
             // return is more planned moves to measure.
             var spec = new LabSpec { Nodes = 3, Agents = 3, Mode = bgp ? AnnounceMode.BGP : AnnounceMode.L2, Distribution = Distribution.Balance, HoldDownSeconds = 0, NoHandover = noHandover, NoChain = noChain };
             var state = await LabLauncher.UpAsync(spec, home, TextWriter.Null, ct).ConfigureAwait(false);
-            var client = new k8s.Kubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(state.Kubeconfig));
+            var client = new Extip.Kubernetes.Client.ExtipKubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(state.Kubeconfig));
             await LabObjects.CreateSeedServiceAsync(client, spec, ct).ConfigureAwait(false);
             var claimName = LabObjects.ClaimName(LabObjects.SeedV4);
 
@@ -167,7 +167,7 @@ internal static class MovesBench
                 await LabLauncher.DownAsync(home, TextWriter.Null, ct).ConfigureAwait(false);
                 var all = spec with { Distribution = Distribution.All, HoldDownSeconds = null };
                 state = await LabLauncher.UpAsync(all, home, TextWriter.Null, ct).ConfigureAwait(false);
-                client = new k8s.Kubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(state.Kubeconfig));
+                client = new Extip.Kubernetes.Client.ExtipKubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(state.Kubeconfig));
                 await LabObjects.CreateSeedServiceAsync(client, all, ct).ConfigureAwait(false);
                 await AllAnswerAsync(state, all.Agents, ct).ConfigureAwait(false);
                 var (_, allFailed, allSent) = await ProbedAsync(state, interval, _ => RollingRestartAsync(home, all, ct), ct).ConfigureAwait(false);

@@ -46,7 +46,7 @@ internal static class ClusterConnection
             config = Extip.Kubernetes.Client.Kubeconfig.Load();
         }
 
-        return new k8s.Kubernetes(config);
+        return new Extip.Kubernetes.Client.ExtipKubernetes(config);
     }
 
     public static ILoggerFactory Logs(string component, LogLevel level = LogLevel.Information) =>

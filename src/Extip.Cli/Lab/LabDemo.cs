@@ -20,7 +20,7 @@ internal sealed class LabDemo(LabState state, IAnsiConsole console)
 {
     public const int Requests = 20;
 
-    private readonly IKubernetes _client = new k8s.Kubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(state.Kubeconfig));
+    private readonly IKubernetes _client = new Extip.Kubernetes.Client.ExtipKubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(state.Kubeconfig));
 
     /// <summary>Plays the story; true when the client's requests were all answered by the nodes that should answer.</summary>
     public async Task<bool> RunAsync(Stopwatch sinceCommand, CancellationToken ct)

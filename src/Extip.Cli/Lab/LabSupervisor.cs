@@ -175,7 +175,7 @@ internal sealed partial class LabSupervisor : IAsyncDisposable
             await StartEmbeddedApiServerAsync(0, ct).ConfigureAwait(false);
         }
 
-        Client = new k8s.Kubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(_home.Kubeconfig));
+        Client = new Extip.Kubernetes.Client.ExtipKubernetes(Extip.Kubernetes.Client.Kubeconfig.Load(_home.Kubeconfig));
         _apiServerUrl ??= Client.BaseUri.ToString().TrimEnd('/');
         return $"{(_spec.ApiServer == "real" ? "kube-apiserver v1.20 (real, with etcd)" : "extip's embedded API server")} at {_apiServerUrl}, RBAC on; kubeconfig {_home.Kubeconfig} (admin)";
     }

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -27,7 +26,7 @@ public static class Resources
             var l = await c.CoreV1.ListServiceForAllNamespacesAsync(continueParameter: cont, limit: PageSize, cancellationToken: ct);
             return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
         },
-        (rv, ct) => Guard<V1Service>(onError => c.CoreV1.WatchListServiceForAllNamespacesAsync(resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct), ct));
+        (rv, ct) => Watcher(c).WatchAsync("api/v1/services", rv, ExtipKubernetes.Read<V1Service>, timeoutSeconds: WatchSeconds, ct: ct));
 
     public static ResourceOps<V1Node> Nodes(IKubernetes c) => new("nodes",
         async (cont, ct) =>
@@ -35,7 +34,7 @@ public static class Resources
             var l = await c.CoreV1.ListNodeAsync(continueParameter: cont, limit: PageSize, cancellationToken: ct);
             return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
         },
-        (rv, ct) => Guard<V1Node>(onError => c.CoreV1.WatchListNodeAsync(resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct), ct));
+        (rv, ct) => Watcher(c).WatchAsync("api/v1/nodes", rv, ExtipKubernetes.Read<V1Node>, timeoutSeconds: WatchSeconds, ct: ct));
 
     /// <summary>One node, by name (an agent follows its own node's labels, not every node's).</summary>
     public static ResourceOps<V1Node> Node(IKubernetes c, string name) => new("nodes",
@@ -44,7 +43,7 @@ public static class Resources
             var l = await c.CoreV1.ListNodeAsync(fieldSelector: $"metadata.name={name}", continueParameter: cont, limit: PageSize, cancellationToken: ct);
             return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
         },
-        (rv, ct) => Guard<V1Node>(onError => c.CoreV1.WatchListNodeAsync(fieldSelector: $"metadata.name={name}", resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct), ct));
+        (rv, ct) => Watcher(c).WatchAsync("api/v1/nodes", rv, ExtipKubernetes.Read<V1Node>, fieldSelector: $"metadata.name={name}", timeoutSeconds: WatchSeconds, ct: ct));
 
     public static ResourceOps<V1Namespace> Namespaces(IKubernetes c) => new("namespaces",
         async (cont, ct) =>
@@ -52,7 +51,7 @@ public static class Resources
             var l = await c.CoreV1.ListNamespaceAsync(continueParameter: cont, limit: PageSize, cancellationToken: ct);
             return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
         },
-        (rv, ct) => Guard<V1Namespace>(onError => c.CoreV1.WatchListNamespaceAsync(resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct), ct));
+        (rv, ct) => Watcher(c).WatchAsync("api/v1/namespaces", rv, ExtipKubernetes.Read<V1Namespace>, timeoutSeconds: WatchSeconds, ct: ct));
 
     /// <summary>
     /// EndpointSlices from discovery.k8s.io/v1, or from v1beta1 where the server has no v1 (kube-apiserver
@@ -96,11 +95,13 @@ public static class Resources
                     throw;
                 }
             },
-            (rv, ct) => beta
-                ? Guard<V1EndpointSlice>(onError => WatchBetaSlices(c, ns, labelSelector, rv, onError, ct), ct)
-                : Guard<V1EndpointSlice>(onError => ns is null
-                    ? c.DiscoveryV1.WatchListEndpointSliceForAllNamespacesAsync(labelSelector: labelSelector, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct)
-                    : c.DiscoveryV1.WatchListNamespacedEndpointSliceAsync(ns, labelSelector: labelSelector, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct), ct));
+            (rv, ct) => Watcher(c).WatchAsync<V1EndpointSlice>(
+                ns is null ? $"apis/{DiscoveryGroup}/{(beta ? "v1beta1" : "v1")}/endpointslices" : $"apis/{DiscoveryGroup}/{(beta ? "v1beta1" : "v1")}/namespaces/{ns}/endpointslices",
+                rv,
+                beta ? raw => SliceFromBeta(System.Text.Json.Nodes.JsonNode.Parse(raw)!) : ExtipKubernetes.Read<V1EndpointSlice>,
+                labelSelector: labelSelector,
+                timeoutSeconds: WatchSeconds,
+                ct: ct));
     }
 
     private const string DiscoveryGroup = "discovery.k8s.io";
@@ -126,24 +127,13 @@ public static class Resources
         return KubernetesJson.Deserialize<V1EndpointSlice>(beta.ToJsonString());
     }
 
-    private static async IAsyncEnumerable<(WatchEventType, V1EndpointSlice)> WatchBetaSlices(IKubernetes c, string? ns, string? labelSelector, string rv, Action<Exception> onError, [EnumeratorCancellation] CancellationToken ct)
-    {
-        var events = ns is null
-            ? c.CustomObjects.WatchListClusterCustomObjectAsync(DiscoveryGroup, "v1beta1", "endpointslices", labelSelector: labelSelector, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct)
-            : c.CustomObjects.WatchListNamespacedCustomObjectAsync(DiscoveryGroup, "v1beta1", ns, "endpointslices", labelSelector: labelSelector, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct);
-        await foreach (var (type, o) in events)
-        {
-            yield return (type, SliceFromBeta(System.Text.Json.Nodes.JsonNode.Parse(((System.Text.Json.JsonElement)o).GetRawText())!));
-        }
-    }
-
     public static ResourceOps<V1Lease> Leases(IKubernetes c, string ns) => new("leases",
         async (cont, ct) =>
         {
             var l = await c.CoordinationV1.ListNamespacedLeaseAsync(ns, continueParameter: cont, limit: PageSize, cancellationToken: ct);
             return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
         },
-        (rv, ct) => Guard<V1Lease>(onError => c.CoordinationV1.WatchListNamespacedLeaseAsync(ns, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct), ct));
+        (rv, ct) => Watcher(c).WatchAsync($"apis/coordination.k8s.io/v1/namespaces/{ns}/leases", rv, ExtipKubernetes.Read<V1Lease>, timeoutSeconds: WatchSeconds, ct: ct));
 
     /// <summary>A cluster-scoped extip resource, through the CustomObjects API.</summary>
     public static ResourceOps<T> Custom<T>(IKubernetes c, string plural)
@@ -154,36 +144,11 @@ public static class Resources
             var l = KubernetesJson.Deserialize<ResourceList<T>>(((System.Text.Json.JsonElement)o).GetRawText());
             return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
         },
-        (rv, ct) => Guard<T>(onError => WatchCustom<T>(c, plural, rv, onError, ct), ct));
+        (rv, ct) => Watcher(c).WatchAsync($"apis/{ExtipApi.Group}/{ExtipApi.Version}/{plural}", rv, ExtipKubernetes.Read<T>, timeoutSeconds: WatchSeconds, ct: ct));
 
-    /// <summary>
-    /// The client reports a watch's ERROR event (410 Expired among them) through onError and then
-    /// just ends the stream; this turns it into an exception, so the informer relists instead of
-    /// watching again from a version the server has forgotten.
-    /// </summary>
-    public static async IAsyncEnumerable<(WatchEventType, T)> Guard<T>(Func<Action<Exception>, IAsyncEnumerable<(WatchEventType, T)>> watch, [EnumeratorCancellation] CancellationToken ct)
-    {
-        Exception? failure = null;
-        await foreach (var e in watch(ex => failure ??= ex).WithCancellation(ct))
-        {
-            yield return e;
-        }
-
-        // An ERROR event (410 Expired among them) means the version is gone: relist. A broken
-        // stream is only a broken stream: the informer watches again from the last version.
-        if (failure is KubernetesException)
-        {
-            throw new Informers.WatchExpiredException($"watch failed: {failure.Message}", failure);
-        }
-    }
-
-    private static async IAsyncEnumerable<(WatchEventType, T)> WatchCustom<T>(IKubernetes c, string plural, string rv, Action<Exception> onError, [EnumeratorCancellation] CancellationToken ct)
-    {
-        await foreach (var (type, o) in c.CustomObjects.WatchListClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, plural, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: WatchSeconds, onError: onError, cancellationToken: ct))
-        {
-            yield return (type, KubernetesJson.Deserialize<T>(((System.Text.Json.JsonElement)o).GetRawText()));
-        }
-    }
+    /// <summary>The client whose watch informers read; every client extip makes is one.</summary>
+    private static ExtipKubernetes Watcher(IKubernetes c) => c as ExtipKubernetes
+        ?? throw new NotSupportedException($"informers watch through {nameof(ExtipKubernetes)}, not {c.GetType().Name}: make the client with new {nameof(ExtipKubernetes)}(config)");
 
     /// <summary>Reads all pages of a list.</summary>
     public static async Task<(List<T> Items, string ResourceVersion)> ListAllAsync<T>(this ResourceOps<T> ops, CancellationToken ct)

@@ -208,7 +208,7 @@ public sealed class EmbeddedOnlyTests(EmbeddedFixture fixture) : ApiTests<Embedd
             await using (var first = new EmbeddedApiServer(new ApiServerOptions { DataDir = dir }))
             {
                 await first.StartAsync();
-                var client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = first.Url.ToString(), AccessToken = first.Token, SslCaCerts = first.Authority() });
+                var client = new Extip.Kubernetes.Client.ExtipKubernetes(new KubernetesClientConfiguration { Host = first.Url.ToString(), AccessToken = first.Token, SslCaCerts = first.Authority() });
                 var svc = await client.CoreV1.CreateNamespacedServiceAsync(Service("kept", "NodePort"), "default");
                 rv = svc.Metadata.ResourceVersion;
                 clusterIp = svc.Spec.ClusterIP;
@@ -217,7 +217,7 @@ public sealed class EmbeddedOnlyTests(EmbeddedFixture fixture) : ApiTests<Embedd
 
             await using var second = new EmbeddedApiServer(new ApiServerOptions { DataDir = dir });
             await second.StartAsync();
-            var again = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = second.Url.ToString(), AccessToken = second.Token, SslCaCerts = second.Authority() });
+            var again = new Extip.Kubernetes.Client.ExtipKubernetes(new KubernetesClientConfiguration { Host = second.Url.ToString(), AccessToken = second.Token, SslCaCerts = second.Authority() });
 
             // The token is kept with the objects (a kubeconfig written before the restart still
             // works), and both are the owner's only: objects.json holds Secrets.

@@ -22,7 +22,7 @@ public sealed class IpNodeStatusSchemaTests : IAsyncLifetime
     {
         _server = new EmbeddedApiServer();
         await _server.StartAsync();
-        _client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = _server.Url.ToString(), AccessToken = _server.Token, SslCaCerts = _server.Authority() });
+        _client = new Extip.Kubernetes.Client.ExtipKubernetes(new KubernetesClientConfiguration { Host = _server.Url.ToString(), AccessToken = _server.Token, SslCaCerts = _server.Authority() });
         await CrdInstaller.InstallAsync(_client, CancellationToken.None);
     }
 

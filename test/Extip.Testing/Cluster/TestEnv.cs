@@ -64,7 +64,7 @@ public sealed class TestEnv : IAsyncDisposable
     {
         var server = new EmbeddedApiServer(new ApiServerOptions());
         await server.StartAsync();
-        var client = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = server.Url.ToString(), AccessToken = server.Token, SslCaCerts = server.Authority() });
+        var client = new Extip.Kubernetes.Client.ExtipKubernetes(new KubernetesClientConfiguration { Host = server.Url.ToString(), AccessToken = server.Token, SslCaCerts = server.Authority() });
         var env = new TestEnv(client, server, "extip-system");
         await env.PrepareAsync(crds);
         return env;
@@ -74,7 +74,7 @@ public sealed class TestEnv : IAsyncDisposable
     public IKubernetes ClientThrough(params DelegatingHandler[] handlers)
     {
         var server = Server ?? throw new InvalidOperationException("only against the embedded API server");
-        return new k8s.Kubernetes(new KubernetesClientConfiguration { Host = server.Url.ToString(), AccessToken = server.Token, SslCaCerts = server.Authority() }, handlers);
+        return new Extip.Kubernetes.Client.ExtipKubernetes(new KubernetesClientConfiguration { Host = server.Url.ToString(), AccessToken = server.Token, SslCaCerts = server.Authority() }, handlers);
     }
 
     /// <summary>The shared real server: CRDs installed, leftovers of earlier tests removed.</summary>

@@ -25,7 +25,7 @@ public abstract class ClusterFixture : IAsyncLifetime
     protected void Connect()
     {
         var config = KubernetesClientConfiguration.BuildConfigFromConfigFile(Kubeconfig);
-        Client = new k8s.Kubernetes(config);
+        Client = new Extip.Kubernetes.Client.ExtipKubernetes(config);
     }
 
     /// <summary>A fresh namespace for one test, so tests sharing a server do not see each other.</summary>
