@@ -108,7 +108,7 @@ public sealed class KubeconfigTests : IDisposable
     [Fact]
     public void YamlScalars_FollowTheCoreSchema_QuotedOnesStayStrings()
     {
-        var doc = YamlJson.Document("""
+        var doc = Extip.Core.Yaml.YamlJson.Document("""
             a: 1
             b: "1"
             c: true

@@ -330,7 +330,7 @@ public sealed partial class ApiHandler(ApiServerOptions options, ObjectStore sto
             var trimmed = text.TrimStart();
             if (!trimmed.StartsWith('{') && !trimmed.StartsWith('['))
             {
-                return Yaml.Parse(text);
+                return Extip.Core.Yaml.YamlJson.First(text);
             }
         }
 

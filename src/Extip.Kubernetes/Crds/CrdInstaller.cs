@@ -16,7 +16,7 @@ public static class CrdInstaller
             {
                 using var s = asm.GetManifestResourceStream(n)!;
                 using var r = new StreamReader(s);
-                return KubernetesJson.Deserialize<V1CustomResourceDefinition>(Client.YamlJson.Document(r.ReadToEnd()).ToJsonString());
+                return KubernetesJson.Deserialize<V1CustomResourceDefinition>(Extip.Core.Yaml.YamlJson.Document(r.ReadToEnd()).ToJsonString());
             })
             .ToList();
     }
