@@ -1,42 +1,27 @@
-using System.Globalization;
-using System.Net;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
+using Extip.Kubernetes.Http;
 
 namespace Extip.Agent;
 
 /// <summary>The agent's /metrics, /healthz and /readyz (ready once the claims are known and the Lease is held).</summary>
 internal sealed class AgentEndpoint : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private readonly ProbeServer _server;
 
-    private AgentEndpoint(WebApplication app) => _app = app;
+    private AgentEndpoint(ProbeServer server) => _server = server;
 
-    public Uri Url => new(_app.Urls.First());
+    public Uri Url => _server.Url;
 
-    public static async Task<AgentEndpoint> StartAsync(string listen, ExtipAgent agent, AgentMetrics metrics, CancellationToken ct)
+    public static Task<AgentEndpoint> StartAsync(string listen, ExtipAgent agent, AgentMetrics metrics, CancellationToken ct)
     {
+        ct.ThrowIfCancellationRequested();
         var endpoint = Extip.Core.Addresses.ListenAddress.Parse(listen, "--metrics");
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(endpoint));
-        var app = builder.Build();
-        app.MapGet("/healthz", () => Results.Text("ok"));
-        app.MapGet("/readyz", () => agent.IsReady ? Results.Text("ok") : Results.Text("claims not synced or Lease not held", statusCode: 503));
-        app.MapGet("/metrics", async (HttpContext ctx) =>
+        return Task.FromResult(new AgentEndpoint(ProbeServer.Start(endpoint, new Dictionary<string, Func<CancellationToken, ValueTask<ProbeResponse>>>
         {
-            ctx.Response.ContentType = "text/plain; version=0.0.4";
-            await metrics.Registry.CollectAndExportAsTextAsync(ctx.Response.Body, ctx.RequestAborted).ConfigureAwait(false);
-        });
-        await app.StartAsync(ct).ConfigureAwait(false);
-        return new AgentEndpoint(app);
+            ["/healthz"] = _ => ValueTask.FromResult(ProbeResponse.Text("ok")),
+            ["/readyz"] = _ => ValueTask.FromResult(agent.IsReady ? ProbeResponse.Text("ok") : ProbeResponse.Text("claims not synced or Lease not held", 503)),
+            ["/metrics"] = ct => ProbeResponse.MetricsAsync(metrics.Registry, ct),
+        })));
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync().ConfigureAwait(false);
-        await _app.DisposeAsync().ConfigureAwait(false);
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }

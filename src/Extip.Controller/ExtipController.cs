@@ -3,13 +3,11 @@ using Extip.Controller.Metrics;
 using Extip.Core.Allocation;
 using Extip.Kubernetes.Crds;
 using Extip.Kubernetes.Events;
+using Extip.Kubernetes.Http;
 using Extip.Kubernetes.Models;
 using k8s;
 using k8s.LeaderElection;
 using k8s.LeaderElection.ResourceLock;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Prometheus;
 
@@ -30,7 +28,7 @@ public sealed partial class ExtipController : IAsyncDisposable
     private readonly EventRecorder _events;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _running = [];
-    private WebApplication? _http;
+    private ProbeServer? _http;
     private ControllerSession? _session;
     private CancellationTokenSource? _sessionStop;
     private Task? _sessionTask;
@@ -78,7 +76,7 @@ public sealed partial class ExtipController : IAsyncDisposable
         _running.Add(_events.RunAsync(_stop.Token));
         if (_options.Metrics is { } listen)
         {
-            await StartHttpAsync(listen, ct);
+            StartHttp(listen);
         }
 
         if (_options.Webhook is { } webhook)
@@ -278,23 +276,16 @@ public sealed partial class ExtipController : IAsyncDisposable
         }
     }
 
-    private async Task StartHttpAsync(string listen, CancellationToken ct)
+    private void StartHttp(string listen)
     {
         var endpoint = Extip.Core.Addresses.ListenAddress.Parse(listen, "--metrics");
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(endpoint));
-        _http = builder.Build();
-        _http.MapGet("/healthz", () => Results.Text("ok"));
-        _http.MapGet("/readyz", () => IsReady ? Results.Text("ok") : Results.Text("informers not synced", statusCode: 503));
-        _http.MapGet("/metrics", async (HttpContext ctx) =>
+        _http = ProbeServer.Start(endpoint, new Dictionary<string, Func<CancellationToken, ValueTask<ProbeResponse>>>
         {
-            ctx.Response.ContentType = "text/plain; version=0.0.4";
-            await Metrics.Registry.CollectAndExportAsTextAsync(ctx.Response.Body, ctx.RequestAborted);
+            ["/healthz"] = _ => ValueTask.FromResult(ProbeResponse.Text("ok")),
+            ["/readyz"] = _ => ValueTask.FromResult(IsReady ? ProbeResponse.Text("ok") : ProbeResponse.Text("informers not synced", 503)),
+            ["/metrics"] = ct => ProbeResponse.MetricsAsync(Metrics.Registry, ct),
         });
-        await _http.StartAsync(ct);
-        var address = _http.Urls.First();
-        MetricsUrl = new Uri(address);
+        MetricsUrl = _http.Url;
     }
 
     public async ValueTask DisposeAsync()
@@ -311,7 +302,6 @@ public sealed partial class ExtipController : IAsyncDisposable
 
         if (_http is not null)
         {
-            await _http.StopAsync();
             await _http.DisposeAsync();
         }
 
