@@ -178,5 +178,6 @@ digest=$(cat "$work/digest")
 read -r size gzsize < "$work/sizes"
 rm -rf "$work"
 echo "build-image: $archive ($tag, $digest)" >&2
+# The same line in $out/build.json: `extip bench footprint --prebuilt` measures this build again.
 printf '{"image":"%s","tag":"%s","digest":"%s","sizeMb":%s,"compressedMb":%s}\n' "$archive" "$tag" "$digest" \
-  "$(awk "BEGIN{printf \"%.1f\", $size/1048576}")" "$(awk "BEGIN{printf \"%.1f\", $gzsize/1048576}")"
+  "$(awk "BEGIN{printf \"%.1f\", $size/1048576}")" "$(awk "BEGIN{printf \"%.1f\", $gzsize/1048576}")" | tee "$out/build.json"

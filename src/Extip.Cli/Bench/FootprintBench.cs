@@ -22,11 +22,22 @@ internal static class FootprintBench
 {
     private const string AgentNs = "extip-system";
 
-    public static async Task<int> RunAsync(int services, int claims, int rounds, TextWriter output, CancellationToken ct)
+    public static async Task<int> RunAsync(int services, int claims, int rounds, bool prebuilt, TextWriter output, CancellationToken ct)
     {
         var root = Checkout.Root() ?? throw new InvalidOperationException("bench footprint builds the image from the checkout; none above " + AppContext.BaseDirectory);
-        output.WriteLine("building the image (scripts/build-image.sh)…");
-        var built = Shell.Run("bash", [Path.Combine(root, "scripts", "build-image.sh")]).Trim().Split('\n')[^1];
+        string built;
+        if (prebuilt)
+        {
+            var last = Path.Combine(root, ".build", "image", "build.json");
+            built = File.Exists(last) ? File.ReadAllText(last).Trim() : throw new InvalidOperationException($"--prebuilt: {last} does not exist; run scripts/build-image.sh first");
+            output.WriteLine($"measuring the image built last: {built}");
+        }
+        else
+        {
+            output.WriteLine("building the image (scripts/build-image.sh)…");
+            built = Shell.Run("bash", [Path.Combine(root, "scripts", "build-image.sh")]).Trim().Split('\n')[^1];
+        }
+
         using var image = JsonDocument.Parse(built);
         var imageMb = image.RootElement.GetProperty("sizeMb").GetDouble();
         var compressedMb = image.RootElement.GetProperty("compressedMb").GetDouble();
