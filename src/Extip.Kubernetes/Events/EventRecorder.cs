@@ -13,8 +13,11 @@ namespace Extip.Kubernetes.Events;
 /// existing Event instead of adding one, as client-go's recorder does. Writing is in the
 /// background and never blocks a reconcile; a failed write is logged and dropped.
 /// </summary>
-public sealed partial class EventRecorder(IKubernetes client, string component, ILogger logger, TimeProvider? time = null) : IEventSink
+public sealed partial class EventRecorder(IKubernetes client, string component, ILogger logger, TimeProvider? time = null, int remember = 4096) : IEventSink
 {
+    /// <summary>How many recent events it remembers to count repeats (as client-go's correlator, 4096 by default).</summary>
+    private readonly int _remember = remember > 0 ? remember : throw new ArgumentOutOfRangeException(nameof(remember), remember, "must be positive");
+
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(10);
@@ -22,6 +25,9 @@ public sealed partial class EventRecorder(IKubernetes client, string component, 
     private readonly ConcurrentDictionary<string, (string Name, int Count, DateTime First, DateTime Last)> _recent = new(StringComparer.Ordinal);
 
     public long Written { get; private set; }
+
+    /// <summary>Events remembered for counting repeats: at most the limit it was made with.</summary>
+    public int Remembered => _recent.Count;
 
     public void Normal(V1ObjectReference target, string reason, string message) => _pending.Writer.TryWrite((target, "Normal", reason, message));
 
@@ -84,7 +90,37 @@ public sealed partial class EventRecorder(IKubernetes client, string component, 
             Count = 1,
             ReportingComponent = component,
         }, ns, cancellationToken: ct);
+        Forget(now);
         _recent[key] = (name, 1, now, now);
+    }
+
+    /// <summary>
+    /// Makes room for one more: events last seen a window ago are forgotten, and if that is not
+    /// enough, the oldest half. Without it every distinct event a daemon ever wrote stayed in
+    /// memory for the life of the process.
+    /// </summary>
+    private void Forget(DateTime now)
+    {
+        if (_recent.Count < _remember)
+        {
+            return;
+        }
+
+        foreach (var (key, seen) in _recent)
+        {
+            if (now - seen.Last >= Window)
+            {
+                _recent.TryRemove(key, out _);
+            }
+        }
+
+        if (_recent.Count >= _remember)
+        {
+            foreach (var key in _recent.OrderBy(e => e.Value.Last).Take(_recent.Count - (_remember / 2)).Select(e => e.Key).ToList())
+            {
+                _recent.TryRemove(key, out _);
+            }
+        }
     }
 
     public static V1ObjectReference RefTo(IKubernetesObject<V1ObjectMeta> o) => new()
