@@ -59,6 +59,9 @@ internal sealed class BenchProcess : IAsyncDisposable
 
     public double PeakRssMb() => StatusMb("VmHWM:");
 
+    /// <summary>Where the resident memory is: anonymous (heaps, stacks, the runtime's data) and file pages (the binary, libraries).</summary>
+    public string RssBreakdown() => string.Create(CultureInfo.InvariantCulture, $"{StatusMb("RssAnon:")} MB anonymous, {StatusMb("RssFile:")} MB of files");
+
     private double StatusMb(string field)
     {
         foreach (var line in File.ReadLines($"/proc/{Id}/status"))

@@ -57,7 +57,7 @@ internal static class FootprintBench
         await ControllerBench.WaitServedAsync(client, ct);
         await Task.Delay(TimeSpan.FromSeconds(10), ct);
         var controllerIdle = controller.RssMb();
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"controller: /readyz after {controllerReady:F2} s; {controllerIdle} MB resident idle"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"controller: /readyz after {controllerReady:F2} s; {controllerIdle} MB resident idle ({controller.RssBreakdown()})"));
 
         // An agent on a node namespace of its own; every claim (Local, All) lands on it.
         using var site = Site.Create();
@@ -79,7 +79,7 @@ internal static class FootprintBench
         var agentReady = await ReadyAsync(http, agentPort, agent, sw, ct);
         await Task.Delay(TimeSpan.FromSeconds(10), ct);
         var agentIdle = agent.RssMb();
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"agent: /readyz after {agentReady:F2} s; {agentIdle} MB resident idle"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"agent: /readyz after {agentReady:F2} s; {agentIdle} MB resident idle ({agent.RssBreakdown()})"));
 
         // Its life: rounds of Services whose addresses it puts on its node and takes off again
         // (redeployed under the same names: a deleted Service's address is kept for its name for
@@ -103,7 +103,7 @@ internal static class FootprintBench
         await Task.Delay(TimeSpan.FromSeconds(10), ct);
         var agentAfter = agent.RssMb();
         var agentPeak = agent.PeakRssMb();
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"agent: {rounds * perRound} claims over its life; {agentAfter} MB resident after (peak {agentPeak} MB)"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"agent: {rounds * perRound} claims over its life; {agentAfter} MB resident after ({agent.RssBreakdown()}; peak {agentPeak} MB)"));
         Signals.Send(agent.Id, Signals.Term);
 
         // The controller with N Services (API objects only: no agent holds them).
@@ -114,7 +114,7 @@ internal static class FootprintBench
         var assigned = await ControllerBench.WaitAsync(() => Assigned(http, ctlPort) >= services, TimeSpan.FromSeconds(600), ct);
         await Task.Delay(TimeSpan.FromSeconds(5), ct);
         var controllerMany = controller.RssMb();
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"controller: {services} Services, {(assigned ? "all" : "not all")} allocated; {controllerMany} MB resident (peak {controller.PeakRssMb()} MB)"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"controller: {services} Services, {(assigned ? "all" : "not all")} allocated; {controllerMany} MB resident ({controller.RssBreakdown()}; peak {controller.PeakRssMb()} MB)"));
         File.Delete(kubeconfig);
 
         BenchResult.Print(output, new()
