@@ -21,10 +21,18 @@ internal sealed class BenchProcess : IAsyncDisposable
     }
 
     /// <summary>Starts another binary (the image's extip) with its output drained.</summary>
-    public static BenchProcess StartFile(string file, params string[] args)
+    public static BenchProcess StartFile(string file, params string[] args) => StartFile(file, new Dictionary<string, string>(), args);
+
+    /// <summary>Runs <paramref name="file"/> with <paramref name="env"/> added to its environment.</summary>
+    public static BenchProcess StartFile(string file, IReadOnlyDictionary<string, string> env, params string[] args)
     {
         var info = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true };
         RuntimeTuning.Apply(args.FirstOrDefault(), info.Environment);
+        foreach (var (name, value) in env)
+        {
+            info.Environment[name] = value;
+        }
+
         var b = new BenchProcess(Process.Start(info)!);
         b.DrainOutput();
         return b;

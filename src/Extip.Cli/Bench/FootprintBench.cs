@@ -22,7 +22,7 @@ internal static class FootprintBench
 {
     private const string AgentNs = "extip-system";
 
-    public static async Task<int> RunAsync(int services, int claims, int rounds, bool prebuilt, TextWriter output, CancellationToken ct)
+    public static async Task<int> RunAsync(int services, int claims, int rounds, bool prebuilt, IReadOnlyDictionary<string, string> daemonEnv, TextWriter output, CancellationToken ct)
     {
         var root = Checkout.Root() ?? throw new InvalidOperationException("bench footprint builds the image from the checkout; none above " + AppContext.BaseDirectory);
         string built;
@@ -52,7 +52,7 @@ internal static class FootprintBench
         // The controller, from the image's binary.
         var ctlPort = FreePort();
         var sw = Stopwatch.StartNew();
-        await using var controller = BenchProcess.StartFile(binary, "controller", "--kubeconfig", kubeconfig, "--install-crds", "--namespace", AgentNs, "--metrics", $"127.0.0.1:{ctlPort}");
+        await using var controller = BenchProcess.StartFile(binary, daemonEnv, "controller", "--kubeconfig", kubeconfig, "--install-crds", "--namespace", AgentNs, "--metrics", $"127.0.0.1:{ctlPort}");
         var controllerReady = await ReadyAsync(http, ctlPort, controller, sw, ct);
         await ControllerBench.WaitServedAsync(client, ct);
         await Task.Delay(TimeSpan.FromSeconds(10), ct);
@@ -75,7 +75,7 @@ internal static class FootprintBench
         }, ExtipApi.Group, ExtipApi.Version, IpPool.Plural, cancellationToken: ct);
         var agentPort = FreePort();
         sw.Restart();
-        await using var agent = BenchProcess.StartFile(binary, "agent", "--node", "k8s1", "--kubeconfig", kubeconfig, "--netns", ns, "--namespace", AgentNs, "--metrics", $"127.0.0.1:{agentPort}");
+        await using var agent = BenchProcess.StartFile(binary, daemonEnv, "agent", "--node", "k8s1", "--kubeconfig", kubeconfig, "--netns", ns, "--namespace", AgentNs, "--metrics", $"127.0.0.1:{agentPort}");
         var agentReady = await ReadyAsync(http, agentPort, agent, sw, ct);
         await Task.Delay(TimeSpan.FromSeconds(10), ct);
         var agentIdle = agent.RssMb();

@@ -36,8 +36,9 @@ internal static class BenchCommand
         var fpClaims = new Option<int>("--claims") { Description = "Claims the agent's node holds over its life (in rounds, each created then deleted).", DefaultValueFactory = _ => 1_000 };
         var fpRounds = new Option<int>("--rounds") { Description = "Rounds of that life.", DefaultValueFactory = _ => 4 };
         var fpPrebuilt = new Option<bool>("--prebuilt") { Description = "Measure the image scripts/build-image.sh built last (.build/image/build.json) instead of building it again." };
-        var footprint = new Command("footprint", "Builds the image and runs its binary as the controller and as an agent against the embedded API server: image size, time to Ready, resident memory idle, after the agent's life of claims, and with N Services; needs root.") { fpServices, fpClaims, fpRounds, fpPrebuilt };
-        footprint.SetAction((r, ct) => FootprintBench.RunAsync(r.GetValue(fpServices), r.GetValue(fpClaims), r.GetValue(fpRounds), r.GetValue(fpPrebuilt), Console.Out, ct));
+        var fpEnv = new Option<string[]>("--daemon-env") { Description = "NAME=VALUE added to the controller's and the agent's environment (a GC setting, say); repeatable.", AllowMultipleArgumentsPerToken = false };
+        var footprint = new Command("footprint", "Builds the image and runs its binary as the controller and as an agent against the embedded API server: image size, time to Ready, resident memory idle, after the agent's life of claims, and with N Services; needs root.") { fpServices, fpClaims, fpRounds, fpPrebuilt, fpEnv };
+        footprint.SetAction((r, ct) => FootprintBench.RunAsync(r.GetValue(fpServices), r.GetValue(fpClaims), r.GetValue(fpRounds), r.GetValue(fpPrebuilt), DaemonEnv(r.GetValue(fpEnv) ?? []), Console.Out, ct));
         bench.Subcommands.Add(footprint);
 
         var nlAddresses = new Option<int>("--addresses") { Description = "Addresses to add and then remove.", DefaultValueFactory = _ => 10_000 };
@@ -99,4 +100,9 @@ internal static class BenchCommand
 
         return bench;
     }
+
+    private static Dictionary<string, string> DaemonEnv(string[] pairs) => pairs.ToDictionary(
+        p => p.Contains('=', StringComparison.Ordinal) ? p[..p.IndexOf('=', StringComparison.Ordinal)] : throw new ArgumentException($"--daemon-env \"{p}\": expected NAME=VALUE"),
+        p => p[(p.IndexOf('=', StringComparison.Ordinal) + 1)..],
+        StringComparer.Ordinal);
 }
