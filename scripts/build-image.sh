@@ -40,9 +40,10 @@ mkdir -p "$work/app" "$work/debs" "$work/rootfs" "$work/layout/blobs/sha256"
 
 # 1. The binary, compiled ahead of time (Native AOT): no JIT, no IL, one file. Measured against
 #    the self-contained trimmed JIT build (--jit, kept for comparison) in deploy/README.md.
-#    KubernetesClient serializes with System.Text.Json's reflection: the project file keeps it and
-#    extip's own assemblies whole when PublishAot is set; extip's resources and the objects the
-#    daemons watch have compile-time metadata (Extip.Kubernetes/Models/ExtipJson.cs).
+#    extip's resources and the objects the daemons watch have compile-time serialization metadata
+#    (Extip.Kubernetes/Models/ExtipJson.cs) and the informers read watch streams themselves
+#    (Extip.Kubernetes/Client/ExtipKubernetes.cs), so KubernetesClient is trimmed; the project
+#    file keeps extip's own assemblies whole when PublishAot is set.
 if [ "$jit" = 1 ]; then
   mode=(-p:PublishTrimmed=true -p:TrimMode=partial --self-contained -p:UseSystemResourceKeys=true)
 else
