@@ -98,6 +98,18 @@ public sealed class ProbeServerTests : IAsyncLifetime
         Assert.Equal(0, _metricsCalls);
     }
 
+    [Fact]
+    public async Task OnEveryIPv6Address_ItAnswersIPv4Too()
+    {
+        await using var any = ProbeServer.Start(new IPEndPoint(IPAddress.IPv6Any, 0), new Dictionary<string, Func<CancellationToken, ValueTask<ProbeResponse>>>
+        {
+            ["/healthz"] = _ => ValueTask.FromResult(ProbeResponse.Text("ok")),
+        });
+        using var http = new HttpClient();
+        Assert.Equal("ok", await http.GetStringAsync(new Uri($"http://127.0.0.1:{any.Url.Port}/healthz")));
+        Assert.Equal("ok", await http.GetStringAsync(new Uri($"http://[::1]:{any.Url.Port}/healthz")));
+    }
+
     private async Task<string> RawAsync(string request)
     {
         using var s = new Socket(SocketType.Stream, ProtocolType.Tcp);

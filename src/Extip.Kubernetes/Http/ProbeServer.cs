@@ -56,6 +56,12 @@ public sealed class ProbeServer : IAsyncDisposable
         try
         {
             listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            if (endpoint.Address.Equals(IPAddress.IPv6Any))
+            {
+                // [::]:PORT takes IPv4 too, as Kestrel's does: kubelet probes the pod's IPv4 address.
+                listener.DualMode = true;
+            }
+
             listener.Bind(endpoint);
             listener.Listen(128);
         }
