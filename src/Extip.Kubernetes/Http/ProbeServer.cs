@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Extip.Core.Concurrency;
 
 namespace Extip.Kubernetes.Http;
 
@@ -34,12 +35,14 @@ public sealed class ProbeServer : IAsyncDisposable
     private readonly Socket _listener;
     private readonly IReadOnlyDictionary<string, Func<CancellationToken, ValueTask<ProbeResponse>>> _routes;
     private readonly CancellationTokenSource _stop = new();
+    private readonly TimeProvider _time;
     private readonly Task _accepting;
 
-    private ProbeServer(Socket listener, IReadOnlyDictionary<string, Func<CancellationToken, ValueTask<ProbeResponse>>> routes)
+    private ProbeServer(Socket listener, IReadOnlyDictionary<string, Func<CancellationToken, ValueTask<ProbeResponse>>> routes, TimeProvider time)
     {
         _listener = listener;
         _routes = routes;
+        _time = time;
         var bound = (IPEndPoint)listener.LocalEndPoint!;
         Url = new Uri($"http://{bound}/");
         _accepting = AcceptAsync(_stop.Token);
@@ -49,7 +52,7 @@ public sealed class ProbeServer : IAsyncDisposable
     public Uri Url { get; }
 
     /// <summary>Listens on <paramref name="endpoint"/> and answers GET of <paramref name="routes"/>' paths.</summary>
-    public static ProbeServer Start(IPEndPoint endpoint, IReadOnlyDictionary<string, Func<CancellationToken, ValueTask<ProbeResponse>>> routes)
+    public static ProbeServer Start(IPEndPoint endpoint, IReadOnlyDictionary<string, Func<CancellationToken, ValueTask<ProbeResponse>>> routes, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         var listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -71,7 +74,7 @@ public sealed class ProbeServer : IAsyncDisposable
             throw new IOException($"cannot listen on {endpoint}: {e.Message}", e);
         }
 
-        return new ProbeServer(listener, routes);
+        return new ProbeServer(listener, routes, time ?? TimeProvider.System);
     }
 
     private async Task AcceptAsync(CancellationToken ct)
@@ -110,15 +113,14 @@ public sealed class ProbeServer : IAsyncDisposable
                 {
                     // One request's head: up to the blank line.
                     int end;
-                    using (var idle = CancellationTokenSource.CreateLinkedTokenSource(stop))
+                    using (var idle = new Deadline(_time, IdleTimeout, stop))
                     {
-                        idle.CancelAfter(IdleTimeout);
                         while ((end = HeadEnd(buffer.AsSpan(0, filled))) < 0)
                         {
                             if (filled == buffer.Length)
                             {
                                 await SendAsync(client, ProbeResponse.Text("request header too large\n", 431), head: false, close: true, stop).ConfigureAwait(false);
-                                await LingerAsync(client, buffer, stop).ConfigureAwait(false);
+                                await LingerAsync(client, buffer, _time, stop).ConfigureAwait(false);
                                 return;
                             }
 
@@ -136,7 +138,7 @@ public sealed class ProbeServer : IAsyncDisposable
                     await SendAsync(client, response, head, close, stop).ConfigureAwait(false);
                     if (close)
                     {
-                        await LingerAsync(client, buffer, stop).ConfigureAwait(false);
+                        await LingerAsync(client, buffer, _time, stop).ConfigureAwait(false);
                         return;
                     }
 
@@ -230,11 +232,10 @@ public sealed class ProbeServer : IAsyncDisposable
     /// sends (the rest of a refused head or a body) is read and dropped for a moment, so that
     /// closing with unread data does not reset the connection before the client read the answer.
     /// </summary>
-    private static async Task LingerAsync(Socket client, byte[] buffer, CancellationToken stop)
+    private static async Task LingerAsync(Socket client, byte[] buffer, TimeProvider time, CancellationToken stop)
     {
         client.Shutdown(SocketShutdown.Send);
-        using var linger = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        linger.CancelAfter(TimeSpan.FromSeconds(2));
+        using var linger = new Deadline(time, TimeSpan.FromSeconds(2), stop);
         var drained = 0;
         int n;
         while (drained < 1 << 20 && (n = await client.ReceiveAsync(buffer, SocketFlags.None, linger.Token).ConfigureAwait(false)) > 0)
