@@ -1,5 +1,7 @@
 using System.Net;
 using Extip.Agent.Bgp;
+using Extip.Bgp.Speaker;
+using Extip.Bgp.Wire;
 using Extip.Kubernetes.Models;
 
 namespace Extip.Agent;
@@ -27,6 +29,32 @@ public sealed partial class ExtipAgent
         }
 
         return (desired, mine);
+    }
+
+    /// <summary>
+    /// Before a pass changes the addresses: the routes of what is going are withdrawn first. Only
+    /// once this agent has announced what it holds: until then it has announced nothing, and the
+    /// first set it hands the speaker makes the RIB known, which sends End-of-RIB. After a restart
+    /// the router keeps the last life's routes as stale until that End-of-RIB (graceful restart):
+    /// an empty set sent before the addresses were looked at would have it drop them all, and take
+    /// them back an instant later.
+    /// </summary>
+    private void WithdrawFirst(IReadOnlyDictionary<Prefix, RouteAttributes> routes)
+    {
+        if (_announcedHeld)
+        {
+            _routes?.Announce(routes);
+        }
+    }
+
+    /// <summary>After a pass: the routes of the addresses held, announced.</summary>
+    private void AnnounceHeld(IReadOnlyDictionary<Prefix, RouteAttributes> routes)
+    {
+        if (_routes is not null)
+        {
+            _routes.Announce(routes);
+            _announcedHeld = true;
+        }
     }
 
     private async Task PassAsync(CancellationToken ct)
@@ -85,9 +113,9 @@ public sealed partial class ExtipAgent
             ChainConnections([], mine, null);
             var before = _dataplane!.Marked().Count;
             var keptNames = kept.Select(d => d.Claim).ToHashSet(StringComparer.Ordinal);
-            _routes?.Announce(RouteMapping.Routes(States.Where(s => keptNames.Contains(s.Want.Claim)), mine));
+            WithdrawFirst(RouteMapping.Routes(States.Where(s => keptNames.Contains(s.Want.Claim)), mine));
             states = _dataplane.Apply(kept);
-            _routes?.Announce(RouteMapping.Routes(states, mine));
+            AnnounceHeld(RouteMapping.Routes(states, mine));
             var removed = before - states.Count(s => s.State == AddressState.Held);
             if (removed > 0)
             {
@@ -128,9 +156,9 @@ public sealed partial class ExtipAgent
 
             // Withdraw what is going before its address goes; announce what is new once it is there.
             var routed = desired.Select(d => d.Claim).Where(c => !handover.Withdrawn.Contains(c)).ToHashSet(StringComparer.Ordinal);
-            _routes?.Announce(RouteMapping.Routes(States.Where(s => routed.Contains(s.Want.Claim)), mine));
+            WithdrawFirst(RouteMapping.Routes(States.Where(s => routed.Contains(s.Want.Claim)), mine));
             states = _dataplane!.Apply(desired);
-            _routes?.Announce(RouteMapping.Routes(states.Where(s => routed.Contains(s.Want.Claim)), mine));
+            AnnounceHeld(RouteMapping.Routes(states.Where(s => routed.Contains(s.Want.Claim)), mine));
             foreach (var s in states.Where(s => s.State != AddressState.Held))
             {
                 LogNotHeld(_logger, s.Want.ToString(), s.State, s.Message ?? string.Empty);

@@ -44,6 +44,9 @@ public sealed partial class ExtipAgent : IAsyncDisposable
     private AgentMetrics? _metrics;
     private AgentEndpoint? _endpoint;
     private bool _fenced;
+
+    /// <summary>Set once a pass has announced the routes of what it holds (see <see cref="WithdrawFirst"/>).</summary>
+    private bool _announcedHeld;
     private string? _chainError;
     private string _chained = "none";
     private bool _stopped;

@@ -296,7 +296,14 @@ public sealed class BgpScenarios(ITestOutputHelper output)
         p1.Kill();
         await w.Router.WaitAsync(w.Fabric.V4("n1"), p => !p.Established, TimeSpan.FromSeconds(30), "the router saw n1's session go");
         var down = samples;
+
+        // The new agent's sessions come up before it has listed its claims (the order that let
+        // a first, empty set of routes end the router's graceful restart in one CI run): its
+        // lists of IPClaims fail until the router has the session again.
+        w.Env.Server!.Faults.FailNext(int.MaxValue, 503, verb: "list", resource: IpClaim.Plural);
         w.Lab.StartAgentProcess("n1");
+        await w.Router.WaitAsync(w.Fabric.V4("n1"), p => p.Established, TimeSpan.FromSeconds(30), "the router Established with the new n1 before its claims were listed");
+        w.Env.Server.Faults.Clear();
         await UntilAsync(
             () => NodeStatusAsync(w.Env, "n1").GetAwaiter().GetResult().Status?.Peers.Any(p => p.Name == "tor-v4" && p.State == "Established" && p.PrefixesAdvertised >= 1) == true,
             TimeSpan.FromSeconds(60), () => $"the new agent Established with its route\n{Debug(w)}", 20);
