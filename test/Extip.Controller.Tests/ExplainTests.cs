@@ -77,9 +77,9 @@ public sealed class ExplainTests
         });
         Assert.False(e.Ok);
         Assert.Contains("203.0.113.1 is on no node", e.Cause, StringComparison.Ordinal);
-        Assert.Contains("k8s1 its agent is not live", e.Cause, StringComparison.Ordinal);
-        Assert.Contains("k8s2 does not match pool rack-a's node selector", e.Cause, StringComparison.Ordinal);
-        Assert.Contains("k8s3 no extip agent runs there", e.Cause, StringComparison.Ordinal);
+        Assert.Contains("k8s1: its agent is not live", e.Cause, StringComparison.Ordinal);
+        Assert.Contains("k8s2: does not match pool rack-a's node selector", e.Cause, StringComparison.Ordinal);
+        Assert.Contains("k8s3: no extip agent runs there", e.Cause, StringComparison.Ordinal);
         Assert.True(e.Pools.Single().Chosen);
     }
 
@@ -109,7 +109,7 @@ public sealed class ExplainTests
             IpNodes = [Agent("k8s1")],
             EndpointSlices = [new V1EndpointSlice { AddressType = "IPv4", Endpoints = [new V1Endpoint { Addresses = ["10.0.0.9"], NodeName = "k8s9", Conditions = new V1EndpointConditions { Ready = true } }] }],
         });
-        Assert.Contains("k8s1 no ready endpoint of the Service there (externalTrafficPolicy: Local)", e.Cause, StringComparison.Ordinal);
+        Assert.Contains("k8s1: no ready endpoint of the Service there (externalTrafficPolicy: Local)", e.Cause, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -161,5 +161,23 @@ public sealed class ExplainTests
         var e = ServiceExplanation.Build(new() { Service = Service(type: "ClusterIP") });
         Assert.False(e.Handled);
         Assert.Contains("extip does not handle Service shop/web: it is of type ClusterIP", e.Cause, StringComparison.Ordinal);
+    }
+
+    /// <summary>Nodes in the order a person reads them, those with the same reason in one clause.</summary>
+    [Fact]
+    public void OnNoNode_NodesWithTheSameReasonTogether_InNaturalOrder()
+    {
+        var svc = Service("203.0.113.1");
+        svc.Metadata.Annotations[ExtipApi.AssignedPoolAnnotation] = "rack-a";
+        var e = ServiceExplanation.Build(new()
+        {
+            Service = svc,
+            Pools = [Pool("rack-a", "203.0.113.0/28", nodeSelector: new() { ["rack"] = "a" })],
+            Claims = [Claim("203.0.113.1", "rack-a", "BGP")],
+            IpNodes = [Agent("k8s10"), Agent("k8s2")],
+            Nodes = [Node("k8s10", new() { ["rack"] = "b" }), Node("k8s2", new() { ["rack"] = "b" }), Node("k8s11", []), Node("k8s1", [])],
+        });
+        Assert.Contains("no node may hold it: k8s1, k8s11: no extip agent runs there (no IPNode); k8s2, k8s10: does not match pool rack-a's node selector", e.Cause, StringComparison.Ordinal);
+        Assert.Equal(["k8s1", "k8s2", "k8s10", "k8s11"], e.Addresses.Single().Nodes.Select(n => n.Node));
     }
 }

@@ -2,6 +2,7 @@ using Extip.Controller.Mapping;
 using Extip.Core.Addresses;
 using Extip.Core.Pools;
 using Extip.Core.Scheduling;
+using Extip.Core.Text;
 using Extip.Kubernetes.Client;
 using Extip.Kubernetes.Models;
 using k8s.Models;
@@ -192,7 +193,7 @@ public sealed record ServiceExplanation(
             .Select(e => e.NodeName!)
             .ToHashSet(StringComparer.Ordinal);
         var names = input.IpNodes.Select(n => n.Metadata.Name).Concat(input.Nodes.Select(n => n.Metadata.Name)).Concat(spec.Nodes)
-            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
+            .Distinct(StringComparer.Ordinal).Order(NaturalOrder.Instance);
         var verdicts = new List<NodeVerdict>();
         foreach (var node in names)
         {
@@ -259,7 +260,8 @@ public sealed record ServiceExplanation(
             var holders = a.Nodes.Where(n => n.Holds).ToList();
             if (holders.Count == 0)
             {
-                return $"{a.Address} is on no node: no node may hold it: " + string.Join("; ", a.Nodes.Select(n => $"{n.Node} {n.Why}"));
+                // Nodes with the same reason together: eleven nodes, two reasons, two clauses.
+                return $"{a.Address} is on no node: no node may hold it: " + string.Join("; ", a.Nodes.GroupBy(n => n.Why, StringComparer.Ordinal).Select(g => $"{string.Join(", ", g.Select(n => n.Node))}: {g.Key}"));
             }
 
             if (holders.FirstOrDefault(n => !n.Eligible) is { } stale)

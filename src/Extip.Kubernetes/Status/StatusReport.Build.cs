@@ -1,4 +1,5 @@
 using System.Net;
+using Extip.Core.Text;
 using Extip.Kubernetes.Client;
 using Extip.Kubernetes.Models;
 using k8s.Models;
@@ -32,7 +33,7 @@ public sealed partial record StatusReport
         }
 
         var leaseByName = leases?.Where(l => l.Metadata?.Name is not null).GroupBy(l => l.Metadata.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
-        var nodeList = nodes.OrderBy(n => n.Metadata.Name, StringComparer.Ordinal).ToList();
+        var nodeList = nodes.OrderBy(n => n.Metadata.Name, NaturalOrder.Instance).ToList();
         var nodeReports = nodeList.Select(n => Node(n, AgentLiveness.Of(n.Metadata.Name, leaseByName, now).OrLabel(n.Metadata.Labels), claimByAddress)).ToList();
         var bgpPeers = peers.OrderBy(p => p.Metadata.Name, StringComparer.Ordinal).ToList();
         return new StatusReport(
