@@ -1,4 +1,3 @@
-using Extip.ApiServer;
 using Extip.Kubernetes.Client;
 using Extip.Kubernetes.Events;
 using k8s;
@@ -8,24 +7,8 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Extip.Kubernetes.Tests;
 
-public sealed class EventRecorderTests : IAsyncLifetime
+public sealed class EventRecorderTests : EmbeddedServerTest
 {
-    private EmbeddedApiServer _server = null!;
-    private ExtipKubernetes _client = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = new EmbeddedApiServer();
-        await _server.StartAsync();
-        _client = new ExtipKubernetes(new KubernetesClientConfiguration { Host = _server.Url.ToString(), AccessToken = _server.Token, SslCaCerts = _server.Authority() });
-    }
-
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _server.DisposeAsync();
-    }
-
     private static V1ObjectReference Svc(int i) => new() { ApiVersion = "v1", Kind = "Service", Name = $"s{i}", NamespaceProperty = "default", Uid = $"uid-{i}" };
 
     private static async Task Until(Func<bool> condition)
@@ -41,14 +24,14 @@ public sealed class EventRecorderTests : IAsyncLifetime
     public async Task ARepeat_IsCountedOnTheSameEvent_AndWhatItRemembersStaysBounded()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero));
-        var recorder = new EventRecorder(_client, "test", NullLogger.Instance, time, remember: 20);
+        var recorder = new EventRecorder(Client, "test", NullLogger.Instance, time, remember: 20);
         using var cts = new CancellationTokenSource();
         var running = recorder.RunAsync(cts.Token);
 
         recorder.Normal(Svc(0), "AddressAssigned", "Assigned 192.0.2.1");
         recorder.Normal(Svc(0), "AddressAssigned", "Assigned 192.0.2.1");
         await Until(() => recorder.Written == 2);
-        var first = Assert.Single((await _client.CoreV1.ListNamespacedEventAsync("default")).Items);
+        var first = Assert.Single((await Client.CoreV1.ListNamespacedEventAsync("default")).Items);
         Assert.Equal(2, first.Count);
 
         for (var i = 1; i <= 100; i++)
@@ -63,7 +46,7 @@ public sealed class EventRecorderTests : IAsyncLifetime
         // The latest is still remembered: its repeat is counted, not written anew.
         recorder.Normal(Svc(100), "AddressAssigned", "Assigned 192.0.2.100");
         await Until(() => recorder.Written == 103);
-        var events = (await _client.CoreV1.ListNamespacedEventAsync("default")).Items;
+        var events = (await Client.CoreV1.ListNamespacedEventAsync("default")).Items;
         Assert.Equal(101, events.Count);
         Assert.Equal(2, events.Single(e => e.InvolvedObject.Name == "s100").Count);
 

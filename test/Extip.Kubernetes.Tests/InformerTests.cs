@@ -7,20 +7,9 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Extip.Kubernetes.Tests;
 
-public sealed class InformerTests : IAsyncLifetime
+public sealed class InformerTests : EmbeddedServerTest
 {
     private readonly Extip.Testing.Cluster.RecordingLogger _log = new();
-    private EmbeddedApiServer _server = null!;
-    private IKubernetes _client = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = new EmbeddedApiServer();
-        await _server.StartAsync();
-        _client = new Extip.Kubernetes.Client.ExtipKubernetes(new KubernetesClientConfiguration { Host = _server.Url.ToString(), AccessToken = _server.Token, SslCaCerts = _server.Authority() });
-    }
-
-    public async Task DisposeAsync() => await _server.DisposeAsync();
 
     private static async Task Until(Func<bool> condition, string what)
     {
@@ -32,15 +21,15 @@ public sealed class InformerTests : IAsyncLifetime
         }
     }
 
-    private Task Create(string name) => _client.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = name } }, "default");
+    private Task Create(string name) => Client.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = name } }, "default");
 
     private Informer<V1ConfigMap> NewInformer() => new(new ResourceOps<V1ConfigMap>("configmaps",
         async (cont, ct) =>
         {
-            var l = await _client.CoreV1.ListNamespacedConfigMapAsync("default", continueParameter: cont, limit: 2, cancellationToken: ct);
+            var l = await Client.CoreV1.ListNamespacedConfigMapAsync("default", continueParameter: cont, limit: 2, cancellationToken: ct);
             return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
         },
-        (rv, ct) => ((ExtipKubernetes)_client).WatchAsync("api/v1/namespaces/default/configmaps", rv, ExtipKubernetes.Read<V1ConfigMap>, ct: ct)), _log.CreateLogger("informer"));
+        (rv, ct) => ((ExtipKubernetes)Client).WatchAsync("api/v1/namespaces/default/configmaps", rv, ExtipKubernetes.Read<V1ConfigMap>, ct: ct)), _log.CreateLogger("informer"));
 
     [Fact]
     public async Task ListsAllPages_ThenIsReady_ThenFollowsTheWatch()
@@ -64,7 +53,7 @@ public sealed class InformerTests : IAsyncLifetime
         await informer.ReadyAsync(CancellationToken.None);
         Assert.Equal(5, informer.Count);
         await Create("live");
-        await _client.CoreV1.DeleteNamespacedConfigMapAsync("pre-0", "default");
+        await Client.CoreV1.DeleteNamespacedConfigMapAsync("pre-0", "default");
         await Until(() => informer.Get("default/live") is not null && informer.Get("default/pre-0") is null, "watch events");
         lock (changes)
         {
@@ -83,7 +72,7 @@ public sealed class InformerTests : IAsyncLifetime
         using var cts = new CancellationTokenSource();
         var run = informer.RunAsync(cts.Token);
         await informer.ReadyAsync(CancellationToken.None);
-        _server.Faults.DropWatches();
+        Server.Faults.DropWatches();
         await Task.Delay(200);
         await Create("after-drop");
         await Until(() => informer.Get("default/after-drop") is not null, "event after the drop");
@@ -97,20 +86,20 @@ public sealed class InformerTests : IAsyncLifetime
     {
         // Requests take 300 ms: between the list and the watch taking effect, a change happens
         // and the history is compacted, so the watch from the list's version gets 410 Expired.
-        _server.Faults.Latency = TimeSpan.FromMilliseconds(300);
+        Server.Faults.Latency = TimeSpan.FromMilliseconds(300);
         var informer = NewInformer();
         using var cts = new CancellationTokenSource();
         var run = informer.RunAsync(cts.Token);
         await informer.ReadyAsync(CancellationToken.None);
-        var type = _server.Registry.Find(string.Empty, "v1", "configmaps")!;
-        _server.Store.Mutate(type, "default", "during", _ => ApiServer.Storage.Mutation.Put(new System.Text.Json.Nodes.JsonObject
+        var type = Server.Registry.Find(string.Empty, "v1", "configmaps")!;
+        Server.Store.Mutate(type, "default", "during", _ => ApiServer.Storage.Mutation.Put(new System.Text.Json.Nodes.JsonObject
         {
             ["apiVersion"] = "v1",
             ["kind"] = "ConfigMap",
             ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["name"] = "during", ["namespace"] = "default", ["uid"] = Guid.NewGuid().ToString() },
         }));
-        _server.Faults.Compact();
-        _server.Faults.Latency = TimeSpan.Zero;
+        Server.Faults.Compact();
+        Server.Faults.Latency = TimeSpan.Zero;
         await Until(() => informer.Get("default/during") is not null, "the change made while compacted");
         Assert.True(informer.Relists >= 2, $"relists: {informer.Relists}");
         await cts.CancelAsync();
@@ -120,15 +109,15 @@ public sealed class InformerTests : IAsyncLifetime
     [Fact]
     public async Task RequiredResource_NotServedYet_NotReady_ThenReadyWithItsObjects_OnceItsCrdIsInstalled()
     {
-        var claims = new Informer<Extip.Kubernetes.Models.IpClaim>(Resources.Custom<Extip.Kubernetes.Models.IpClaim>(_client, Extip.Kubernetes.Models.IpClaim.Plural), _log.CreateLogger("informer")) { Required = true };
+        var claims = new Informer<Extip.Kubernetes.Models.IpClaim>(Resources.Custom<Extip.Kubernetes.Models.IpClaim>(Client, Extip.Kubernetes.Models.IpClaim.Plural), _log.CreateLogger("informer")) { Required = true };
         using var cts = new CancellationTokenSource();
         var run = claims.RunAsync(cts.Token);
         await Until(() => claims.NotServed, "the informer finding the resource not served");
         Assert.False(claims.IsReady);
 
         // The CRDs arrive (applied with the DaemonSet, say), then a claim: the informer lists it, without a restart.
-        await Extip.Kubernetes.Crds.CrdInstaller.InstallAsync(_client, CancellationToken.None);
-        await _client.CustomObjects.CreateClusterCustomObjectAsync(new Extip.Kubernetes.Models.IpClaim
+        await Extip.Kubernetes.Crds.CrdInstaller.InstallAsync(Client, CancellationToken.None);
+        await Client.CustomObjects.CreateClusterCustomObjectAsync(new Extip.Kubernetes.Models.IpClaim
         {
             ApiVersion = Extip.Kubernetes.Models.ExtipApi.ApiVersion,
             Metadata = new V1ObjectMeta { Name = "192-0-2-1" },
@@ -143,7 +132,7 @@ public sealed class InformerTests : IAsyncLifetime
     [Fact]
     public async Task OptionalResource_NotServed_ReadyWithoutIt()
     {
-        var claims = new Informer<Extip.Kubernetes.Models.IpClaim>(Resources.Custom<Extip.Kubernetes.Models.IpClaim>(_client, Extip.Kubernetes.Models.IpClaim.Plural), _log.CreateLogger("informer"));
+        var claims = new Informer<Extip.Kubernetes.Models.IpClaim>(Resources.Custom<Extip.Kubernetes.Models.IpClaim>(Client, Extip.Kubernetes.Models.IpClaim.Plural), _log.CreateLogger("informer"));
         using var cts = new CancellationTokenSource();
         var run = claims.RunAsync(cts.Token);
         await claims.ReadyAsync(CancellationToken.None);

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Extip.ApiServer;
 using Extip.Kubernetes.Client;
 using Extip.Kubernetes.Informers;
 using k8s;
@@ -9,33 +8,17 @@ using k8s.Models;
 namespace Extip.Kubernetes.Tests;
 
 /// <summary>extip's own watch (<see cref="ExtipKubernetes.WatchAsync{T}"/>), against the embedded API server.</summary>
-public sealed class WatchStreamTests : IAsyncLifetime
+public sealed class WatchStreamTests : EmbeddedServerTest
 {
-    private EmbeddedApiServer _server = null!;
-    private ExtipKubernetes _client = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = new EmbeddedApiServer();
-        await _server.StartAsync();
-        _client = new ExtipKubernetes(new KubernetesClientConfiguration { Host = _server.Url.ToString(), AccessToken = _server.Token, SslCaCerts = _server.Authority() });
-    }
-
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _server.DisposeAsync();
-    }
-
     [Fact]
     public async Task Watch_DeliversAddedModifiedDeleted_InOrder_WithTheirObjects_AndHonoursTheLabelSelector()
     {
-        var list = await _client.CoreV1.ListNamespacedConfigMapAsync("default");
+        var list = await Client.CoreV1.ListNamespacedConfigMapAsync("default");
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var seen = new List<(WatchEventType, string, string?)>();
         var watching = Task.Run(async () =>
         {
-            await foreach (var (type, cm) in _client.WatchAsync("api/v1/namespaces/default/configmaps", list.Metadata.ResourceVersion, ExtipKubernetes.Read<V1ConfigMap>, labelSelector: "app=a", ct: cts.Token))
+            await foreach (var (type, cm) in Client.WatchAsync("api/v1/namespaces/default/configmaps", list.Metadata.ResourceVersion, ExtipKubernetes.Read<V1ConfigMap>, labelSelector: "app=a", ct: cts.Token))
             {
                 if (type == WatchEventType.Bookmark)
                 {
@@ -50,10 +33,10 @@ public sealed class WatchStreamTests : IAsyncLifetime
             }
         });
 
-        await _client.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "other", Labels = new Dictionary<string, string> { ["app"] = "b" } } }, "default");
-        await _client.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "one", Labels = new Dictionary<string, string> { ["app"] = "a" } }, Data = new Dictionary<string, string> { ["k"] = "1" } }, "default");
-        await _client.CoreV1.PatchNamespacedConfigMapAsync(new V1Patch("{\"data\":{\"k\":\"2\"}}", V1Patch.PatchType.MergePatch), "one", "default");
-        await _client.CoreV1.DeleteNamespacedConfigMapAsync("one", "default");
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "other", Labels = new Dictionary<string, string> { ["app"] = "b" } } }, "default");
+        await Client.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "one", Labels = new Dictionary<string, string> { ["app"] = "a" } }, Data = new Dictionary<string, string> { ["k"] = "1" } }, "default");
+        await Client.CoreV1.PatchNamespacedConfigMapAsync(new V1Patch("{\"data\":{\"k\":\"2\"}}", V1Patch.PatchType.MergePatch), "one", "default");
+        await Client.CoreV1.DeleteNamespacedConfigMapAsync("one", "default");
         await watching.WaitAsync(cts.Token);
 
         Assert.Equal([(WatchEventType.Added, "one", "1"), (WatchEventType.Modified, "one", "2"), (WatchEventType.Deleted, "one", "2")], seen);
@@ -64,7 +47,7 @@ public sealed class WatchStreamTests : IAsyncLifetime
     {
         var e = await Assert.ThrowsAsync<HttpOperationException>(async () =>
         {
-            await foreach (var unused in _client.WatchAsync("apis/nothing.example.com/v1/things", "0", ExtipKubernetes.Read<V1ConfigMap>))
+            await foreach (var unused in Client.WatchAsync("apis/nothing.example.com/v1/things", "0", ExtipKubernetes.Read<V1ConfigMap>))
             {
             }
         });
@@ -105,7 +88,7 @@ public sealed class WatchStreamTests : IAsyncLifetime
     [Fact]
     public async Task Informers_RefuseAClientWithoutThisWatch_ByName()
     {
-        using var plain = new k8s.Kubernetes(new KubernetesClientConfiguration { Host = _server.Url.ToString(), AccessToken = _server.Token, SslCaCerts = _server.Authority() });
+        using var plain = new k8s.Kubernetes(Config());
         var ops = Resources.Services(plain);
         var e = await Assert.ThrowsAsync<NotSupportedException>(async () =>
         {
