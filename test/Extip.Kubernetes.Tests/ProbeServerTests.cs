@@ -23,6 +23,7 @@ public sealed class ProbeServerTests : IAsyncLifetime
                 Interlocked.Increment(ref _metricsCalls);
                 return ProbeResponse.MetricsAsync(registry, ct);
             },
+            ["/broken"] = _ => throw new InvalidOperationException("the status is not readable"),
         });
         return Task.CompletedTask;
     }
@@ -68,6 +69,17 @@ public sealed class ProbeServerTests : IAsyncLifetime
         using var post = await http.PostAsync("/metrics", new StringContent("x"));
         Assert.Equal(HttpStatusCode.MethodNotAllowed, post.StatusCode);
         Assert.Contains("GET", post.Content.Headers.Allow);
+    }
+
+    [Fact]
+    public async Task ARouteThatThrows_Is500WithTheReason_AndTheServerGoesOn()
+    {
+        using var http = new HttpClient { BaseAddress = _server.Url };
+        using var broken = await http.GetAsync("/broken");
+        Assert.Equal(HttpStatusCode.InternalServerError, broken.StatusCode);
+        Assert.Contains("InvalidOperationException: the status is not readable", await broken.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        _ready = true;
+        Assert.Equal("ok", await http.GetStringAsync("/readyz"));
     }
 
     [Fact]

@@ -199,11 +199,21 @@ public sealed class ProbeServer : IAsyncDisposable
             path = path[..query];
         }
 
-        // A GET with a body is not read: the connection closes after the answer.
-        var response = _routes.TryGetValue(path, out var route)
-            ? await route(ct).ConfigureAwait(false)
-            : ProbeResponse.Text($"{path}: not found\n", 404);
-        return (response, head, close || hasBody);
+        if (!_routes.TryGetValue(path, out var route))
+        {
+            return (ProbeResponse.Text($"{path}: not found\n", 404), head, close || hasBody);
+        }
+
+        try
+        {
+            // A GET with a body is not read: the connection closes after the answer.
+            return (await route(ct).ConfigureAwait(false), head, close || hasBody);
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            // A probe that fails answers so (a kubelet counts it as a failure), and the server goes on.
+            return (ProbeResponse.Text($"{path} failed: {e.GetType().Name}: {e.Message}\n", 500), head, true);
+        }
     }
 
     private static async Task SendAsync(Socket client, ProbeResponse response, bool head, bool close, CancellationToken ct)
@@ -215,6 +225,7 @@ public sealed class ProbeServer : IAsyncDisposable
             404 => "Not Found",
             405 => "Method Not Allowed",
             431 => "Request Header Fields Too Large",
+            500 => "Internal Server Error",
             503 => "Service Unavailable",
             _ => "Status",
         };
