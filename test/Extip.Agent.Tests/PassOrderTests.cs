@@ -163,6 +163,18 @@ public sealed class PassOrderTests
         Spec = new IpClaimSpecModel { Address = (address ?? Address).ToString(), PrefixLength = 32, Interface = "lo", Mode = "BGP", Distribution = distribution, Owners = ["web/a"], Nodes = [node] },
     };
 
+    /// <summary>Agent n1 on <paramref name="clock"/>, with nothing periodic within the virtual seconds a test runs (Lease, renewal and resync an hour or half away).</summary>
+    private static AgentOptions Quiet(TestEnv env, VirtualClock clock) => new()
+    {
+        Node = "n1",
+        Namespace = env.Namespace,
+        Time = clock,
+        PeerPort = 0,
+        LeaseDuration = TimeSpan.FromHours(1),
+        RenewInterval = TimeSpan.FromMinutes(30),
+        Resync = TimeSpan.FromMinutes(30),
+    };
+
     /// <summary>
     /// Runs the clock from timer to timer (each one the agent arms after the last step) until
     /// <paramref name="done"/>, moving it only while none of the agent's requests to the API
@@ -199,17 +211,8 @@ public sealed class PassOrderTests
         await using var env = await EmbeddedAsync();
         var clock = new VirtualClock();
         var timeline = new Timeline(clock);
-        var options = new AgentOptions
+        var options = Quiet(env, clock) with
         {
-            Node = "n1",
-            Namespace = env.Namespace,
-            Time = clock,
-            PeerPort = 0,
-
-            // Nothing periodic within the virtual seconds this test runs: only the handover's timers.
-            LeaseDuration = TimeSpan.FromHours(1),
-            RenewInterval = TimeSpan.FromMinutes(30),
-            Resync = TimeSpan.FromMinutes(30),
             // Past the clock's 5 s horizon: the clock never runs to it, so the handover waits for
             // n2's IPNode to reach the agent by watch, however late (a 2 s timeout raced it).
             HandoverTimeout = TimeSpan.FromSeconds(30),
@@ -263,15 +266,10 @@ public sealed class PassOrderTests
         var clock = new VirtualClock();
         var timeline = new Timeline(clock);
         var shared = IPAddress.Parse("192.0.2.11");
-        var options = new AgentOptions
+        var options = Quiet(env, clock) with
         {
-            Node = "n1",
-            Namespace = env.Namespace,
-            Time = clock,
-            PeerPort = 0,
             LeaseDuration = TimeSpan.FromSeconds(4),
             RenewInterval = TimeSpan.FromSeconds(1),
-            Resync = TimeSpan.FromMinutes(30),
         };
         var http = new InFlight();
         await using var agent = new ExtipAgent(env.ClientThrough(http), options, env.Logs, _ => new RecordingDataplane(timeline), new RecordingRoutes(timeline));
@@ -314,16 +312,7 @@ public sealed class PassOrderTests
         await env.Client.CustomObjects.CreateClusterCustomObjectAsync(Claim("n1"), ExtipApi.Group, ExtipApi.Version, IpClaim.Plural);
         var clock = new VirtualClock();
         var timeline = new Timeline(clock);
-        var options = new AgentOptions
-        {
-            Node = "n1",
-            Namespace = env.Namespace,
-            Time = clock,
-            PeerPort = 0,
-            LeaseDuration = TimeSpan.FromHours(1),
-            RenewInterval = TimeSpan.FromMinutes(30),
-            Resync = TimeSpan.FromMinutes(30),
-        };
+        var options = Quiet(env, clock);
         var http = new InFlight();
         var left = new DesiredAddress(Address, 32, "lo", Extip.Core.Pools.AnnounceMode.BGP, "c1");
         await using var agent = new ExtipAgent(env.ClientThrough(http), options, env.Logs, _ => new RecordingDataplane(timeline, left), new RecordingRoutes(timeline));
