@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Extip.Kubernetes.Runtime;
 using Extip.Agent;
 using Extip.Bgp.Bfd;
 using Extip.Netlink;
@@ -121,6 +122,7 @@ internal static class AgentCommand
                 return 2;
             }
 
+            using var trim = new IdleTrim(TimeProvider.System, logs.CreateLogger("extip.memory"));
             await Termination.WaitAsync(ct);
 
             using var grace = new CancellationTokenSource(options.DrainTimeout + TimeSpan.FromSeconds(5));

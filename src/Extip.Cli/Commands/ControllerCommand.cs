@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Extip.Kubernetes.Runtime;
 using System.Net;
 using Extip.Controller;
 using Extip.Core.Allocation;
@@ -153,6 +154,7 @@ internal static class ControllerCommand
                 Console.WriteLine($"extip controller: metrics and health on {url}");
             }
 
+            using var trim = new IdleTrim(TimeProvider.System, logs.CreateLogger("extip.memory"));
             await Termination.WaitAsync(ct);
 
             return 0;
