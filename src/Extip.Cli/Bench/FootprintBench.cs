@@ -16,11 +16,15 @@ namespace Extip.Cli.Bench;
 /// (scripts/build-image.sh) and its own binary runs as the controller and as an agent (on a node
 /// namespace of its own) against the embedded API server: time from process start to /readyz,
 /// resident memory idle, the agent's after a life of claims (rounds of Services created and
-/// deleted, all on its node), and the controller's with N Services assigned.
+/// deleted, all on its node), and the controller's with N Services assigned: 10 s (the agent) and
+/// 5 s (the controller) after the burst, and again a minute after it.
 /// </summary>
 internal static class FootprintBench
 {
     private const string AgentNs = "extip-system";
+
+    /// <summary>When the steady figures are taken: this long after the agent's life, and after the last of the controller's Services is allocated.</summary>
+    private static readonly TimeSpan SteadyAfter = TimeSpan.FromSeconds(60);
 
     public static async Task<int> RunAsync(int services, int claims, int rounds, bool prebuilt, IReadOnlyDictionary<string, string> daemonEnv, TextWriter output, CancellationToken ct)
     {
@@ -103,7 +107,13 @@ internal static class FootprintBench
         await Task.Delay(TimeSpan.FromSeconds(10), ct);
         var agentAfter = agent.RssMb();
         var agentPeak = agent.PeakRssMb();
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"agent: {rounds * perRound} claims over its life; {agentAfter} MB resident after ({agent.RssBreakdown()}; peak {agentPeak} MB)"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"agent: {rounds * perRound} claims over its life; {agentAfter} MB resident 10 s after ({agent.RssBreakdown()}; peak {agentPeak} MB)"));
+
+        // Once quiet a daemon gives back what the burst grew (IdleTrim: within two of its
+        // 10-second looks): the figure a minute after is the steady one.
+        await Task.Delay(SteadyAfter - TimeSpan.FromSeconds(10), ct);
+        var agentSteady = agent.RssMb();
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"agent: {agentSteady} MB resident a minute after its life ({agent.RssBreakdown()})"));
         Signals.Send(agent.Id, Signals.Term);
 
         // The controller with N Services (API objects only: no agent holds them).
@@ -114,7 +124,10 @@ internal static class FootprintBench
         var assigned = await ControllerBench.WaitAsync(() => Assigned(http, ctlPort) >= services, TimeSpan.FromSeconds(600), ct);
         await Task.Delay(TimeSpan.FromSeconds(5), ct);
         var controllerMany = controller.RssMb();
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"controller: {services} Services, {(assigned ? "all" : "not all")} allocated; {controllerMany} MB resident ({controller.RssBreakdown()}; peak {controller.PeakRssMb()} MB)"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"controller: {services} Services, {(assigned ? "all" : "not all")} allocated; {controllerMany} MB resident 5 s after ({controller.RssBreakdown()}; peak {controller.PeakRssMb()} MB)"));
+        await Task.Delay(SteadyAfter - TimeSpan.FromSeconds(5), ct);
+        var controllerSteady = controller.RssMb();
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"controller: {controllerSteady} MB resident a minute after ({controller.RssBreakdown()})"));
         File.Delete(kubeconfig);
 
         BenchResult.Print(output, new()
@@ -124,9 +137,11 @@ internal static class FootprintBench
             ["imageCompressedMb"] = compressedMb,
             ["agentRssMb"] = agentIdle,
             ["agentRssMbAfterHour"] = agentAfter,
+            ["agentRssMbMinuteAfterLife"] = agentSteady,
             ["agentLifeClaims"] = rounds * perRound,
             ["controllerIdleRssMb"] = controllerIdle,
             ["controllerRssMb10k"] = controllerMany,
+            ["controllerRssMb10kMinuteAfter"] = controllerSteady,
             ["controllerServices"] = services,
             ["agentReadySeconds"] = Math.Round(agentReady, 2),
             ["controllerReadySeconds"] = Math.Round(controllerReady, 2),
