@@ -65,16 +65,9 @@ public sealed class ExplainTests
     [Fact]
     public void NoAgentSelected_SaysWhyForEachNode()
     {
-        var svc = Service("203.0.113.1");
-        svc.Metadata.Annotations[ExtipApi.AssignedPoolAnnotation] = "rack-a";
-        var e = ServiceExplanation.Build(new()
-        {
-            Service = svc,
-            Pools = [Pool("rack-a", "203.0.113.0/28", nodeSelector: new() { ["rack"] = "a" })],
-            Claims = [Claim("203.0.113.1", "rack-a", "BGP")],
-            IpNodes = [Agent("k8s1", live: ExtipApi.AgentGone), Agent("k8s2")],
-            Nodes = [Node("k8s1", new() { ["rack"] = "a" }), Node("k8s2", new() { ["rack"] = "b" }), Node("k8s3", new() { ["rack"] = "a" })],
-        });
+        var e = RackA(
+            [Agent("k8s1", live: ExtipApi.AgentGone), Agent("k8s2")],
+            [Node("k8s1", new() { ["rack"] = "a" }), Node("k8s2", new() { ["rack"] = "b" }), Node("k8s3", new() { ["rack"] = "a" })]);
         Assert.False(e.Ok);
         Assert.Contains("203.0.113.1 is on no node", e.Cause, StringComparison.Ordinal);
         Assert.Contains("k8s1: its agent is not live", e.Cause, StringComparison.Ordinal);
@@ -167,17 +160,25 @@ public sealed class ExplainTests
     [Fact]
     public void OnNoNode_NodesWithTheSameReasonTogether_InNaturalOrder()
     {
+        var e = RackA(
+            [Agent("k8s10"), Agent("k8s2")],
+            [Node("k8s10", new() { ["rack"] = "b" }), Node("k8s2", new() { ["rack"] = "b" }), Node("k8s11", []), Node("k8s1", [])]);
+        Assert.Contains("no node may hold it: k8s1, k8s11: no extip agent runs there (no IPNode); k8s2, k8s10: does not match pool rack-a's node selector", e.Cause, StringComparison.Ordinal);
+        Assert.Equal(["k8s1", "k8s2", "k8s10", "k8s11"], e.Addresses.Single().Nodes.Select(n => n.Node));
+    }
+
+    /// <summary>Service shop/web with 203.0.113.1 from pool rack-a (nodes labelled rack=a, BGP), over the given agents and nodes.</summary>
+    private static ServiceExplanation RackA(IpNode[] agents, V1Node[] nodes)
+    {
         var svc = Service("203.0.113.1");
         svc.Metadata.Annotations[ExtipApi.AssignedPoolAnnotation] = "rack-a";
-        var e = ServiceExplanation.Build(new()
+        return ServiceExplanation.Build(new()
         {
             Service = svc,
             Pools = [Pool("rack-a", "203.0.113.0/28", nodeSelector: new() { ["rack"] = "a" })],
             Claims = [Claim("203.0.113.1", "rack-a", "BGP")],
-            IpNodes = [Agent("k8s10"), Agent("k8s2")],
-            Nodes = [Node("k8s10", new() { ["rack"] = "b" }), Node("k8s2", new() { ["rack"] = "b" }), Node("k8s11", []), Node("k8s1", [])],
+            IpNodes = agents,
+            Nodes = nodes,
         });
-        Assert.Contains("no node may hold it: k8s1, k8s11: no extip agent runs there (no IPNode); k8s2, k8s10: does not match pool rack-a's node selector", e.Cause, StringComparison.Ordinal);
-        Assert.Equal(["k8s1", "k8s2", "k8s10", "k8s11"], e.Addresses.Single().Nodes.Select(n => n.Node));
     }
 }
