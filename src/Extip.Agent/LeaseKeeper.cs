@@ -1,5 +1,6 @@
 using Extip.Core.Concurrency;
 using System.Net;
+using Extip.Kubernetes.Client;
 using Extip.Kubernetes.Models;
 using k8s;
 using k8s.Autorest;
@@ -18,6 +19,8 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
     private readonly long _started = options.Time.GetTimestamp();
 
     public string Name => ExtipApi.AgentLeasePrefix + options.Node;
+
+    private string Path => ApiPath.Group("coordination.k8s.io/v1", "leases", options.Namespace, Name);
 
     /// <summary>Until when this agent may hold addresses; at start, one lease duration (an earlier life's Lease cannot outlast that).</summary>
     public DateTime ValidUntil => new(Interlocked.Read(ref _validUntilTicks), DateTimeKind.Utc);
@@ -73,7 +76,7 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
         {
             try
             {
-                var lease = await client.CoordinationV1.ReadNamespacedLeaseAsync(Name, options.Namespace, cancellationToken: ct).ConfigureAwait(false);
+                var lease = await client.GetAsync<V1Lease>(Path, ct).ConfigureAwait(false);
                 if (lease.Spec.HolderIdentity != options.Node)
                 {
                     lease.Spec.AcquireTime = now;
@@ -84,7 +87,7 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
                 lease.Spec.RenewTime = now;
                 lease.Spec.LeaseDurationSeconds = seconds;
                 Mark(lease.Metadata);
-                await client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, Name, options.Namespace, cancellationToken: ct).ConfigureAwait(false);
+                await client.ReplaceAsync(Path, lease, ct).ConfigureAwait(false);
             }
             catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
             {
@@ -94,7 +97,7 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
                     Spec = new V1LeaseSpec { HolderIdentity = options.Node, RenewTime = now, AcquireTime = now, LeaseDurationSeconds = seconds },
                 };
                 Mark(created.Metadata);
-                await client.CoordinationV1.CreateNamespacedLeaseAsync(created, options.Namespace, cancellationToken: ct).ConfigureAwait(false);
+                await client.CreateAsync(ApiPath.Group("coordination.k8s.io/v1", "leases", options.Namespace), created, ct).ConfigureAwait(false);
             }
             var until = now.AddSeconds(seconds);
             if (until.Ticks > Interlocked.Read(ref _validUntilTicks))
@@ -125,12 +128,12 @@ public sealed class LeaseKeeper(IKubernetes client, AgentOptions options)
         Interlocked.Exchange(ref _validUntilTicks, options.Time.GetUtcNow().UtcDateTime.Ticks);
         try
         {
-            var lease = await client.CoordinationV1.ReadNamespacedLeaseAsync(Name, options.Namespace, cancellationToken: ct).ConfigureAwait(false);
+            var lease = await client.GetAsync<V1Lease>(Path, ct).ConfigureAwait(false);
             if (lease.Spec.HolderIdentity == options.Node)
             {
                 lease.Spec.HolderIdentity = null;
                 lease.Metadata.Annotations?.Remove(ExtipApi.DrainingAnnotation);
-                await client.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, Name, options.Namespace, cancellationToken: ct).ConfigureAwait(false);
+                await client.ReplaceAsync(Path, lease, ct).ConfigureAwait(false);
             }
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Extip.Core.Concurrency;
+using Extip.Kubernetes.Client;
 using Extip.Kubernetes.Models;
 using Extip.Netlink;
 using k8s;
@@ -119,7 +120,7 @@ internal sealed partial class StatusWriter(IKubernetes client, AgentOptions opti
         {
             await EnsureNodeAsync(ct).ConfigureAwait(false);
             var patch = JsonSerializer.Serialize(new { status }, ExtipJson.Plain);
-            await client.CustomObjects.PatchClusterCustomObjectStatusAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), ExtipApi.Group, ExtipApi.Version, IpNode.Plural, options.Node, cancellationToken: ct).ConfigureAwait(false);
+            await client.PatchAsync(ApiPath.Extip(IpNode.Plural, options.Node, "status"), new V1Patch(patch, V1Patch.PatchType.MergePatch), ct).ConfigureAwait(false);
             _last = text;
             _lastConditions = conditions;
             _lastError = null;
@@ -143,9 +144,10 @@ internal sealed partial class StatusWriter(IKubernetes client, AgentOptions opti
 
         try
         {
-            await client.CustomObjects.CreateClusterCustomObjectAsync(
+            await client.CreateAsync(
+                ApiPath.Extip(IpNode.Plural),
                 new IpNode { Metadata = new V1ObjectMeta { Name = options.Node }, ApiVersion = $"{ExtipApi.Group}/{ExtipApi.Version}" },
-                ExtipApi.Group, ExtipApi.Version, IpNode.Plural, cancellationToken: ct).ConfigureAwait(false);
+                ct).ConfigureAwait(false);
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
         {

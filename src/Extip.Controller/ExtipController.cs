@@ -1,13 +1,14 @@
 using System.Net;
 using Extip.Controller.Metrics;
 using Extip.Core.Allocation;
+using Extip.Kubernetes.Client;
 using Extip.Kubernetes.Crds;
+using Extip.Kubernetes.Election;
 using Extip.Kubernetes.Events;
 using Extip.Kubernetes.Http;
 using Extip.Kubernetes.Models;
 using k8s;
 using k8s.LeaderElection;
-using k8s.LeaderElection.ResourceLock;
 using Microsoft.Extensions.Logging;
 using Prometheus;
 
@@ -100,7 +101,7 @@ public sealed partial class ExtipController : IAsyncDisposable
     {
         while (!ct.IsCancellationRequested)
         {
-            var lease = new LeaseLock(_client, _options.Namespace, "extip-controller", _options.Identity);
+            var lease = new ApiLeaseLock(_client, _options.Namespace, "extip-controller", _options.Identity);
             using var elector = new LeaderElector(new LeaderElectionConfig(lease)
             {
                 LeaseDuration = _options.LeaseDuration,
@@ -184,7 +185,7 @@ public sealed partial class ExtipController : IAsyncDisposable
     {
         try
         {
-            var existing = await _client.CoreV1.ReadNamespaceAsync(_options.Namespace, cancellationToken: ct);
+            var existing = await _client.GetAsync<k8s.Models.V1Namespace>(ApiPath.Core("namespaces", name: _options.Namespace), ct);
             if (_options.Webhook is not null && existing.Metadata.Labels?.ContainsKey(Webhook.ControllerWebhook.NamespaceNameLabel) != true)
             {
                 LogNoNamespaceLabel(_logger, _options.Namespace, Webhook.ControllerWebhook.NamespaceNameLabel);
@@ -198,10 +199,10 @@ public sealed partial class ExtipController : IAsyncDisposable
 
         try
         {
-            await _client.CoreV1.CreateNamespaceAsync(new k8s.Models.V1Namespace
+            await _client.CreateAsync(ApiPath.Core("namespaces"), new k8s.Models.V1Namespace
             {
                 Metadata = new() { Name = _options.Namespace, Labels = new Dictionary<string, string> { [Webhook.ControllerWebhook.NamespaceNameLabel] = _options.Namespace } },
-            }, cancellationToken: ct);
+            }, ct);
         }
         catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode is HttpStatusCode.Conflict or HttpStatusCode.Forbidden)
         {
@@ -264,12 +265,12 @@ public sealed partial class ExtipController : IAsyncDisposable
     {
         try
         {
-            await _client.CoreV1.CreateNamespacedSecretAsync(new k8s.Models.V1Secret
+            await _client.CreateAsync(ApiPath.Core("secrets", _options.Namespace), new k8s.Models.V1Secret
             {
                 Metadata = new() { Name = ExtipApi.PeerKeySecret, Labels = new Dictionary<string, string> { [ExtipApi.ComponentLabel] = "controller" } },
                 Type = "Opaque",
                 Data = new Dictionary<string, byte[]> { [ExtipApi.PeerKeyField] = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32) },
-            }, _options.Namespace, cancellationToken: ct);
+            }, ct);
         }
         catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode is HttpStatusCode.Conflict or HttpStatusCode.Forbidden)
         {

@@ -331,7 +331,7 @@ public sealed partial class BgpPeering : IAsyncDisposable, IRouteAnnouncer
 
         try
         {
-            var secret = await _client.CoreV1.ReadNamespacedSecretAsync(r.Name, r.Namespace, cancellationToken: ct).ConfigureAwait(false);
+            var secret = await _client.GetAsync<V1Secret>(ApiPath.Core("secrets", r.Namespace, r.Name), ct).ConfigureAwait(false);
             if (secret.Data?.TryGetValue(r.Key, out var bytes) == true)
             {
                 return (Encoding.UTF8.GetString(bytes), null);

@@ -1,4 +1,5 @@
 using System.Net;
+using Extip.Kubernetes.Client;
 using Extip.Kubernetes.Informers;
 using Extip.Kubernetes.Models;
 using Extip.Netlink;
@@ -168,7 +169,7 @@ internal sealed partial class PeerHeartbeats(IKubernetes client, AgentOptions op
         {
             try
             {
-                var secret = await client.CoreV1.ReadNamespacedSecretAsync(ExtipApi.PeerKeySecret, options.Namespace, cancellationToken: ct).ConfigureAwait(false);
+                var secret = await client.GetAsync<k8s.Models.V1Secret>(ApiPath.Core("secrets", options.Namespace, ExtipApi.PeerKeySecret), ct).ConfigureAwait(false);
                 if (secret.Data?.TryGetValue(ExtipApi.PeerKeyField, out var key) == true && key.Length >= 16)
                 {
                     var keys = _keys;

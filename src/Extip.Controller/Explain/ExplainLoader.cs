@@ -17,7 +17,7 @@ public static class ExplainLoader
         V1Service svc;
         try
         {
-            svc = await client.CoreV1.ReadNamespacedServiceAsync(name, ns, cancellationToken: ct).ConfigureAwait(false);
+            svc = await client.GetAsync<V1Service>(ApiPath.Core("services", ns, name), ct).ConfigureAwait(false);
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
         {
@@ -25,13 +25,13 @@ public static class ExplainLoader
         }
 
         var unreadable = new System.Collections.Concurrent.ConcurrentBag<string>();
-        var nsLabels = OrEmpty("the namespace", unreadable, async () => (await client.CoreV1.ReadNamespaceAsync(ns, cancellationToken: ct).ConfigureAwait(false)).Metadata.Labels, null);
+        var nsLabels = OrEmpty("the namespace", unreadable, async () => (await client.GetAsync<V1Namespace>(ApiPath.Core("namespaces", name: ns), ct).ConfigureAwait(false)).Metadata.Labels, null);
         var pools = OrEmpty("IPPools", unreadable, async () => (await Resources.Custom<IpPool>(client, IpPool.Plural).ListAllAsync(ct).ConfigureAwait(false)).Items, []);
         var claims = OrEmpty("IPClaims", unreadable, async () => (await Resources.Custom<IpClaim>(client, IpClaim.Plural).ListAllAsync(ct).ConfigureAwait(false)).Items, []);
         var ipNodes = OrEmpty("IPNodes", unreadable, async () => (await Resources.Custom<IpNode>(client, IpNode.Plural).ListAllAsync(ct).ConfigureAwait(false)).Items, []);
         var nodes = OrEmpty("Nodes", unreadable, async () => (await Resources.Nodes(client).ListAllAsync(ct).ConfigureAwait(false)).Items, []);
         var slices = OrEmpty("EndpointSlices", unreadable, async () => (await Resources.EndpointSlices(client, ns, $"kubernetes.io/service-name={name}").ListAllAsync(ct).ConfigureAwait(false)).Items, []);
-        var events = OrEmpty("Events", unreadable, async () => (await client.CoreV1.ListNamespacedEventAsync(ns, fieldSelector: $"involvedObject.kind=Service,involvedObject.name={name}", cancellationToken: ct).ConfigureAwait(false)).Items, []);
+        var events = OrEmpty("Events", unreadable, async () => (await client.GetAsync<Corev1EventList>(ApiPath.Query(ApiPath.Core("events", ns), fieldSelector: $"involvedObject.kind=Service,involvedObject.name={name}"), ct).ConfigureAwait(false)).Items, []);
         await Task.WhenAll(nsLabels, pools, claims, ipNodes, nodes, slices, events).ConfigureAwait(false);
         return ServiceExplanation.Build(new ServiceExplanation.Inputs
         {

@@ -52,7 +52,7 @@ internal sealed class PoolLastGood
             if (v.Generation == generation && v.Spec.Errors.Count == 0
                 && !(_last.TryGetValue(name, out var known) && known.Generation == generation))
             {
-                _last[name] = (KubernetesJson.Serialize(pool.Spec), generation, pool.Spec);
+                _last[name] = (ExtipJson.Serialize(pool.Spec), generation, pool.Spec);
             }
         }
 
@@ -72,7 +72,7 @@ internal sealed class PoolLastGood
     {
         try
         {
-            return KubernetesJson.Deserialize<IpPoolSpecModel>(json);
+            return ExtipJson.Deserialize<IpPoolSpecModel>(json);
         }
         catch (System.Text.Json.JsonException)
         {

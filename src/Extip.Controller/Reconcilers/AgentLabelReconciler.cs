@@ -91,10 +91,10 @@ internal sealed partial class AgentLabelReconciler(IKubernetes client, ClusterVi
             .ToList();
         await Parallel.ForEachAsync(stale, new ParallelOptions { MaxDegreeOfParallelism = options.Workers, CancellationToken = ct }, async (n, token) =>
         {
-            var patch = KubernetesJson.Serialize(new { metadata = new { labels = new Dictionary<string, string> { [ExtipApi.AgentLabel] = n.Want! } } });
+            var patch = ExtipJson.Serialize(new { metadata = new { labels = new Dictionary<string, string> { [ExtipApi.AgentLabel] = n.Want! } } });
             try
             {
-                await client.CustomObjects.PatchClusterCustomObjectAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), ExtipApi.Group, ExtipApi.Version, IpNode.Plural, n.Name, cancellationToken: token);
+                await client.PatchAsync(ApiPath.Extip(IpNode.Plural, n.Name), new V1Patch(patch, V1Patch.PatchType.MergePatch), token);
                 LogLabelled(logger, n.Name, n.Want!, n.Have ?? "unlabelled");
             }
             catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Threading.Channels;
+using Extip.Kubernetes.Client;
 using Extip.Kubernetes.Informers;
 using Extip.Kubernetes.Models;
 using k8s;
@@ -100,7 +101,7 @@ internal sealed partial class AgentSecretsReconciler(IKubernetes client, Cluster
         V1Role role;
         try
         {
-            role = await client.RbacAuthorizationV1.ReadNamespacedRoleAsync(ExtipApi.AgentSecretsRole, ns, cancellationToken: ct);
+            role = await client.GetAsync<V1Role>(RolePath(ns), ct);
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
         {
@@ -119,7 +120,7 @@ internal sealed partial class AgentSecretsReconciler(IKubernetes client, Cluster
 
         // No names: no rule at all. An empty resourceNames would mean every Secret.
         role.Rules = wanted.Count == 0 ? [] : [new V1PolicyRule { ApiGroups = [""], Resources = ["secrets"], Verbs = ["get"], ResourceNames = [.. wanted] }];
-        await client.RbacAuthorizationV1.ReplaceNamespacedRoleAsync(role, ExtipApi.AgentSecretsRole, ns, cancellationToken: ct);
+        await client.ReplaceAsync(RolePath(ns), role, ct);
         LogUpdated(logger, ns, ExtipApi.AgentSecretsRole, wanted.Count == 0 ? "none" : string.Join(", ", wanted), before);
     }
 
@@ -144,4 +145,6 @@ internal sealed partial class AgentSecretsReconciler(IKubernetes client, Cluster
 
     [LoggerMessage(EventId = 322, Level = LogLevel.Warning, Message = "Role {Role}: will retry: {Error}")]
     private static partial void LogRetry(ILogger logger, string role, string error);
+
+    private static string RolePath(string ns) => ApiPath.Group("rbac.authorization.k8s.io/v1", "roles", ns, ExtipApi.AgentSecretsRole);
 }

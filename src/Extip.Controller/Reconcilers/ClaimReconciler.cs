@@ -296,15 +296,14 @@ internal sealed partial class ClaimReconciler(IKubernetes client, ClusterView vi
         return string.Join(", ", parts);
     }
 
-    private static long GenerationOf(object written) =>
-        ((System.Text.Json.JsonElement)written).TryGetProperty("metadata", out var m) && m.TryGetProperty("generation", out var g) && g.TryGetInt64(out var v) ? v : 0;
+    private static long GenerationOf(IpClaim written) => written.Metadata?.Generation ?? 0;
 
     private async Task CreateAsync(string name, IpClaimSpecModel spec, CancellationToken ct)
     {
         var claim = new IpClaim { Metadata = new V1ObjectMeta { Name = name, Labels = spec.Pool is null ? null : new Dictionary<string, string> { [ExtipApi.PoolLabel] = spec.Pool } }, Spec = spec };
         try
         {
-            var written = await client.CustomObjects.CreateClusterCustomObjectAsync(claim, ExtipApi.Group, ExtipApi.Version, IpClaim.Plural, cancellationToken: ct);
+            var written = await client.CreateAsync(ApiPath.Extip(IpClaim.Plural), claim, ct);
             _written[name] = (GenerationOf(written), spec);
             metrics.ClaimWrites.WithLabels("create").Inc();
         }
@@ -318,8 +317,8 @@ internal sealed partial class ClaimReconciler(IKubernetes client, ClusterView vi
     private async Task ReplaceAsync(IpClaim existing, IpClaimSpecModel spec, CancellationToken ct)
     {
         // A JSON patch replacing the whole spec: fields the new spec drops go away too.
-        var patch = $$"""[{"op":"replace","path":"/spec","value":{{KubernetesJson.Serialize(spec)}}}]""";
-        var written = await client.CustomObjects.PatchClusterCustomObjectAsync(new V1Patch(patch, V1Patch.PatchType.JsonPatch), ExtipApi.Group, ExtipApi.Version, IpClaim.Plural, existing.Metadata.Name, cancellationToken: ct);
+        var patch = $$"""[{"op":"replace","path":"/spec","value":{{ExtipJson.Serialize(spec)}}}]""";
+        var written = await client.PatchAsync<IpClaim>(ApiPath.Extip(IpClaim.Plural, existing.Metadata.Name), new V1Patch(patch, V1Patch.PatchType.JsonPatch), ct);
         _written[existing.Metadata.Name] = (GenerationOf(written), spec);
         metrics.ClaimWrites.WithLabels("update").Inc();
     }
@@ -329,7 +328,7 @@ internal sealed partial class ClaimReconciler(IKubernetes client, ClusterView vi
         try
         {
             _written.TryRemove(name, out _);
-            await client.CustomObjects.DeleteClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, IpClaim.Plural, name, cancellationToken: ct);
+            await client.DeleteAsync(ApiPath.Extip(IpClaim.Plural, name), ct);
             metrics.ClaimWrites.WithLabels("delete").Inc();
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Extip.Agent.Bgp;
+using Extip.Kubernetes.Client;
 using Extip.Kubernetes.Models;
 using k8s;
 using k8s.Models;
@@ -56,8 +57,8 @@ internal sealed class PeerStatusReconciler(IKubernetes client, ClusterView view,
             Conditions.KeepTransitions(status.Conditions, peer.Status?.Conditions);
             if (!Same(status, peer.Status))
             {
-                var patch = KubernetesJson.Serialize(new { status });
-                await client.CustomObjects.PatchClusterCustomObjectStatusAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), ExtipApi.Group, ExtipApi.Version, BgpPeer.Plural, name, cancellationToken: ct);
+                var patch = ExtipJson.Serialize(new { status });
+                await client.PatchAsync(ApiPath.Extip(BgpPeer.Plural, name, "status"), new V1Patch(patch, V1Patch.PatchType.MergePatch), ct);
             }
         }
     }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Extip.Core.Pools;
+using Extip.Kubernetes.Client;
 using Extip.Kubernetes.Events;
 using Extip.Controller.Metrics;
 using Extip.Kubernetes.Models;
@@ -69,7 +70,7 @@ internal sealed class PoolStatusReconciler(IKubernetes client, ClusterView view,
             Conditions.KeepTransitions(status.Conditions, pool.Status?.Conditions);
             if (!Same(status, pool.Status))
             {
-                var patch = KubernetesJson.Serialize(new { status });
+                var patch = ExtipJson.Serialize(new { status });
                 if (status.LastValidSpec is null && pool.Status?.LastValidSpec is not null)
                 {
                     // The pool is out of service: its old last valid spec must not come back after a restart.
@@ -79,7 +80,7 @@ internal sealed class PoolStatusReconciler(IKubernetes client, ClusterView view,
                     patch = node.ToJsonString();
                 }
 
-                await client.CustomObjects.PatchClusterCustomObjectStatusAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), ExtipApi.Group, ExtipApi.Version, IpPool.Plural, name, cancellationToken: ct);
+                await client.PatchAsync(ApiPath.Extip(IpPool.Plural, name, "status"), new V1Patch(patch, V1Patch.PatchType.MergePatch), ct);
             }
 
             var problemText = string.Join("\n", problems.Select(p => p.Message));

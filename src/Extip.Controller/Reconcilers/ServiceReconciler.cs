@@ -142,7 +142,7 @@ internal sealed class ServiceReconciler(IKubernetes client, ClusterView view, Co
                         ["loadBalancer"] = new JsonObject { ["ingress"] = new JsonArray(want.Select(ip => (JsonNode)new JsonObject { ["ip"] = ip, ["ipMode"] = IpModeVip }).ToArray()) },
                     },
                 };
-                var written = await client.CoreV1.PatchNamespacedServiceStatusAsync(new V1Patch(body.ToJsonString(), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct);
+                var written = await client.PatchAsync<V1Service>(ApiPath.Core("services", ns, name, "status"), new V1Patch(body.ToJsonString(), V1Patch.PatchType.MergePatch), ct);
                 version = written.Metadata.ResourceVersion;
                 if (want.Count > 0)
                 {
@@ -189,7 +189,7 @@ internal sealed class ServiceReconciler(IKubernetes client, ClusterView view, Co
             patch["metadata"] = annPatch.Count > 0
                 ? new Dictionary<string, object?> { ["resourceVersion"] = version, ["annotations"] = annPatch }
                 : new Dictionary<string, object?> { ["resourceVersion"] = version };
-            await client.CoreV1.PatchNamespacedServiceAsync(new V1Patch(KubernetesJson.Serialize(patch), V1Patch.PatchType.MergePatch), name, ns, cancellationToken: ct);
+            await client.PatchAsync(ApiPath.Core("services", ns, name), new V1Patch(ExtipJson.Serialize(patch), V1Patch.PatchType.MergePatch), ct);
         }
     }
 

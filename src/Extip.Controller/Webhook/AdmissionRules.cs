@@ -26,7 +26,7 @@ internal static class AdmissionRules
             return AdmissionVerdict.Allow;
         }
 
-        var pool = KubernetesJson.Deserialize<IpPool>(obj.ToJsonString());
+        var pool = ExtipJson.Deserialize<IpPool>(obj.ToJsonString());
         pool.Spec ??= new IpPoolSpecModel();
         var errors = PoolSet.CheckAgainst(PoolMapping.ToSpec(pool), others.Where(o => o.Metadata.Name != pool.Metadata.Name).Select(PoolMapping.ToSpec));
         return errors.Count == 0 ? AdmissionVerdict.Allow : AdmissionVerdict.Deny(string.Join("; ", errors), 422);
@@ -40,7 +40,7 @@ internal static class AdmissionRules
             return AdmissionVerdict.Allow;
         }
 
-        var peer = KubernetesJson.Deserialize<BgpPeer>(obj.ToJsonString());
+        var peer = ExtipJson.Deserialize<BgpPeer>(obj.ToJsonString());
         if (peer.Spec is null)
         {
             return AdmissionVerdict.Deny("spec: Required value", 422);

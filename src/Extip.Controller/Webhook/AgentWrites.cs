@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using Extip.Kubernetes.Admission;
+using Extip.Kubernetes.Client;
 using Extip.Kubernetes.Models;
 using k8s;
 using k8s.Autorest;
@@ -93,7 +94,7 @@ internal sealed class AgentWrites(IKubernetes client, string agentUser)
         var ns = agentUser.Split(':') is [_, _, var n, _] ? n : string.Empty;
         try
         {
-            var p = await client.CoreV1.ReadNamespacedPodAsync(pod, ns, cancellationToken: ct);
+            var p = await client.GetAsync<PodPlacement>(ApiPath.Core("pods", ns, pod), ct);
             if (p.Metadata.Uid != uid || string.IsNullOrEmpty(p.Spec?.NodeName))
             {
                 return null;

@@ -5,6 +5,7 @@ using System.Text;
 using Extip.Controller.Mapping;
 using Extip.Core.Pools;
 using Extip.Kubernetes.Admission;
+using Extip.Kubernetes.Client;
 using Extip.Kubernetes.Models;
 using k8s;
 using k8s.Autorest;
@@ -184,7 +185,7 @@ internal sealed partial class ControllerWebhook(IKubernetes client, ClusterView 
             V1Secret? secret = null;
             try
             {
-                secret = await client.CoreV1.ReadNamespacedSecretAsync(webhook.SecretName, options.Namespace, cancellationToken: ct);
+                secret = await client.GetAsync<V1Secret>(ApiPath.Core("secrets", options.Namespace, webhook.SecretName), ct);
             }
             catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
             {
@@ -213,7 +214,7 @@ internal sealed partial class ControllerWebhook(IKubernetes client, ClusterView 
             {
                 if (secret is null)
                 {
-                    await client.CoreV1.CreateNamespacedSecretAsync(new V1Secret
+                    await client.CreateAsync(ApiPath.Core("secrets", options.Namespace), new V1Secret
                     {
                         Metadata = new V1ObjectMeta
                         {
@@ -223,14 +224,14 @@ internal sealed partial class ControllerWebhook(IKubernetes client, ClusterView 
                         },
                         Type = "Opaque",
                         Data = data,
-                    }, options.Namespace, cancellationToken: ct);
+                    }, ct);
                 }
                 else
                 {
                     secret.Data = data;
                     secret.Metadata.Annotations ??= new Dictionary<string, string>();
                     secret.Metadata.Annotations[NamesAnnotation] = names;
-                    await client.CoreV1.ReplaceNamespacedSecretAsync(secret, webhook.SecretName, options.Namespace, cancellationToken: ct);
+                    await client.ReplaceAsync(ApiPath.Core("secrets", options.Namespace, webhook.SecretName), secret, ct);
                 }
 
                 LogIssued(logger, webhook.SecretName, pki.NotAfter);
@@ -315,7 +316,7 @@ internal sealed partial class ControllerWebhook(IKubernetes client, ClusterView 
             return hook;
         }
 
-        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(KubernetesJson.Serialize(hooks))))[..16];
+        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(ExtipJson.Serialize(hooks))))[..16];
         return new V1ValidatingWebhookConfiguration
         {
             Metadata = new V1ObjectMeta
@@ -331,11 +332,11 @@ internal sealed partial class ControllerWebhook(IKubernetes client, ClusterView 
     private async Task EnsureConfigurationAsync(string caPem, CancellationToken ct)
     {
         var desired = Desired(caPem);
-        var api = client.AdmissionregistrationV1;
+        var path = ApiPath.Group("admissionregistration.k8s.io/v1", "validatingwebhookconfigurations");
         V1ValidatingWebhookConfiguration? existing = null;
         try
         {
-            existing = await api.ReadValidatingWebhookConfigurationAsync(webhook.ConfigurationName, cancellationToken: ct);
+            existing = await client.GetAsync<V1ValidatingWebhookConfiguration>($"{path}/{Uri.EscapeDataString(webhook.ConfigurationName)}", ct);
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
         {
@@ -345,7 +346,7 @@ internal sealed partial class ControllerWebhook(IKubernetes client, ClusterView 
         {
             try
             {
-                await api.CreateValidatingWebhookConfigurationAsync(desired, cancellationToken: ct);
+                await client.CreateAsync(path, desired, ct);
                 LogRegistered(logger, webhook.ConfigurationName);
             }
             catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
@@ -364,7 +365,7 @@ internal sealed partial class ControllerWebhook(IKubernetes client, ClusterView 
         desired.Metadata.ResourceVersion = existing.Metadata.ResourceVersion;
         try
         {
-            await api.ReplaceValidatingWebhookConfigurationAsync(desired, webhook.ConfigurationName, cancellationToken: ct);
+            await client.ReplaceAsync($"{path}/{Uri.EscapeDataString(webhook.ConfigurationName)}", desired, ct);
             LogRegistered(logger, webhook.ConfigurationName);
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)

@@ -72,8 +72,49 @@ public class ExtipKubernetes : k8s.Kubernetes
         }
     }
 
-    /// <summary>An object's JSON read with KubernetesJson (extip's compile-time metadata first).</summary>
-    public static T Read<T>(string json) => KubernetesJson.Deserialize<T>(json);
+    /// <summary>An object's JSON read with <see cref="Models.ExtipJson.Api"/>.</summary>
+    public static T Read<T>(string json) => Models.ExtipJson.Deserialize<T>(json);
+
+    /// <summary>
+    /// One request to <paramref name="path"/> (relative to the server), its body written and the
+    /// answer read with <see cref="Models.ExtipJson.Api"/>. It goes through the client's own send, as its
+    /// generated operations do (HTTP/2 where the server offers it, credentials,
+    /// handlers, an <see cref="k8s.Autorest.HttpOperationException"/> for a status that is not a
+    /// success), without their serializer.
+    /// </summary>
+    public async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken ct)
+    {
+        using var response = await SendAsync(method, path, body, ct).ConfigureAwait(false);
+        await using var stream = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+        return await Models.ExtipJson.DeserializeAsync<T>(stream, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The same request; the caller disposes the answer.</summary>
+    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, object? body, CancellationToken ct)
+    {
+        var request = new HttpRequestMessage(method, new Uri(BaseUri, path.TrimStart('/'))) { Version = System.Net.HttpVersion.Version20 };
+        string content = string.Empty;
+        if (body is not null)
+        {
+            (content, var type) = body is V1Patch patch
+                ? ((string)patch.Content, patch.Type switch
+                {
+                    V1Patch.PatchType.JsonPatch => "application/json-patch+json",
+                    V1Patch.PatchType.MergePatch => "application/merge-patch+json",
+                    V1Patch.PatchType.StrategicMergePatch => "application/strategic-merge-patch+json",
+                    V1Patch.PatchType.ApplyPatch => "application/apply-patch+yaml",
+                    _ => throw new ArgumentException($"patch type {patch.Type} is not one the API server takes", nameof(body)),
+                })
+                : (Models.ExtipJson.Serialize(body), "application/json");
+            request.Content = new StringContent(content, Encoding.UTF8);
+            request.Content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(type + "; charset=utf-8");
+        }
+
+        using (request)
+        {
+            return await SendRequestRaw(content, request, ct).ConfigureAwait(false);
+        }
+    }
 
     /// <summary>One line of a watch stream: its type and its object's JSON.</summary>
     public static (WatchEventType Type, string Object) ParseEvent(string line)

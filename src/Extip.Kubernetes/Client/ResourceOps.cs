@@ -12,7 +12,7 @@ public sealed record ResourceOps<T>(
     Func<string, CancellationToken, IAsyncEnumerable<(WatchEventType Type, T Object)>> Watch)
     where T : IKubernetesObject<V1ObjectMeta>;
 
-/// <summary>List/watch pairs for the resources extip follows, built on the official client.</summary>
+/// <summary>List/watch pairs for the resources extip follows, through the official client's connection.</summary>
 public static class Resources
 {
     private const int PageSize = 500;
@@ -23,7 +23,7 @@ public static class Resources
     public static ResourceOps<V1Service> Services(IKubernetes c) => new("services",
         async (cont, ct) =>
         {
-            var l = await c.CoreV1.ListServiceForAllNamespacesAsync(continueParameter: cont, limit: PageSize, cancellationToken: ct);
+            var l = await c.GetAsync<V1ServiceList>(ApiPath.Query("api/v1/services", PageSize, cont), ct);
             return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
         },
         (rv, ct) => Watcher(c).WatchAsync("api/v1/services", rv, ExtipKubernetes.Read<V1Service>, timeoutSeconds: WatchSeconds, ct: ct));
@@ -31,7 +31,7 @@ public static class Resources
     public static ResourceOps<V1Node> Nodes(IKubernetes c) => new("nodes",
         async (cont, ct) =>
         {
-            var l = await c.CoreV1.ListNodeAsync(continueParameter: cont, limit: PageSize, cancellationToken: ct);
+            var l = await c.GetAsync<V1NodeList>(ApiPath.Query("api/v1/nodes", PageSize, cont), ct);
             return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
         },
         (rv, ct) => Watcher(c).WatchAsync("api/v1/nodes", rv, ExtipKubernetes.Read<V1Node>, timeoutSeconds: WatchSeconds, ct: ct));
@@ -40,7 +40,7 @@ public static class Resources
     public static ResourceOps<V1Node> Node(IKubernetes c, string name) => new("nodes",
         async (cont, ct) =>
         {
-            var l = await c.CoreV1.ListNodeAsync(fieldSelector: $"metadata.name={name}", continueParameter: cont, limit: PageSize, cancellationToken: ct);
+            var l = await c.GetAsync<V1NodeList>(ApiPath.Query("api/v1/nodes", PageSize, cont, fieldSelector: $"metadata.name={name}"), ct);
             return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
         },
         (rv, ct) => Watcher(c).WatchAsync("api/v1/nodes", rv, ExtipKubernetes.Read<V1Node>, fieldSelector: $"metadata.name={name}", timeoutSeconds: WatchSeconds, ct: ct));
@@ -48,7 +48,7 @@ public static class Resources
     public static ResourceOps<V1Namespace> Namespaces(IKubernetes c) => new("namespaces",
         async (cont, ct) =>
         {
-            var l = await c.CoreV1.ListNamespaceAsync(continueParameter: cont, limit: PageSize, cancellationToken: ct);
+            var l = await c.GetAsync<V1NamespaceList>(ApiPath.Query("api/v1/namespaces", PageSize, cont), ct);
             return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
         },
         (rv, ct) => Watcher(c).WatchAsync("api/v1/namespaces", rv, ExtipKubernetes.Read<V1Namespace>, timeoutSeconds: WatchSeconds, ct: ct));
@@ -68,9 +68,7 @@ public static class Resources
                 {
                     try
                     {
-                        var l = ns is null
-                            ? await c.DiscoveryV1.ListEndpointSliceForAllNamespacesAsync(labelSelector: labelSelector, continueParameter: cont, limit: PageSize, cancellationToken: ct)
-                            : await c.DiscoveryV1.ListNamespacedEndpointSliceAsync(ns, labelSelector: labelSelector, continueParameter: cont, limit: PageSize, cancellationToken: ct);
+                        var l = await c.GetAsync<V1EndpointSliceList>(ApiPath.Query(ApiPath.Group($"{DiscoveryGroup}/v1", "endpointslices", ns), PageSize, cont, labelSelector), ct);
                         return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
                     }
                     catch (HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound && cont is null)
@@ -81,10 +79,8 @@ public static class Resources
 
                 try
                 {
-                    var o = ns is null
-                        ? await c.CustomObjects.ListClusterCustomObjectAsync(DiscoveryGroup, "v1beta1", "endpointslices", labelSelector: labelSelector, continueParameter: cont, limit: PageSize, cancellationToken: ct)
-                        : await c.CustomObjects.ListNamespacedCustomObjectAsync(DiscoveryGroup, "v1beta1", ns, "endpointslices", labelSelector: labelSelector, continueParameter: cont, limit: PageSize, cancellationToken: ct);
-                    var list = System.Text.Json.Nodes.JsonNode.Parse(((System.Text.Json.JsonElement)o).GetRawText())!;
+                    var o = await c.GetAsync<System.Text.Json.JsonElement>(ApiPath.Query(ApiPath.Group($"{DiscoveryGroup}/v1beta1", "endpointslices", ns), PageSize, cont, labelSelector), ct);
+                    var list = System.Text.Json.Nodes.JsonNode.Parse(o.GetRawText())!;
                     var items = list["items"]?.AsArray().Select(i => SliceFromBeta(i!)).ToList() ?? [];
                     return (items, (string?)list["metadata"]?["resourceVersion"] ?? "", (string?)list["metadata"]?["continue"]);
                 }
@@ -124,31 +120,29 @@ public static class Resources
             }
         }
 
-        return KubernetesJson.Deserialize<V1EndpointSlice>(beta.ToJsonString());
+        return ExtipJson.Deserialize<V1EndpointSlice>(beta.ToJsonString());
     }
 
     public static ResourceOps<V1Lease> Leases(IKubernetes c, string ns) => new("leases",
         async (cont, ct) =>
         {
-            var l = await c.CoordinationV1.ListNamespacedLeaseAsync(ns, continueParameter: cont, limit: PageSize, cancellationToken: ct);
+            var l = await c.GetAsync<V1LeaseList>(ApiPath.Query(ApiPath.Group("coordination.k8s.io/v1", "leases", ns), PageSize, cont), ct);
             return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
         },
         (rv, ct) => Watcher(c).WatchAsync($"apis/coordination.k8s.io/v1/namespaces/{ns}/leases", rv, ExtipKubernetes.Read<V1Lease>, timeoutSeconds: WatchSeconds, ct: ct));
 
-    /// <summary>A cluster-scoped extip resource, through the CustomObjects API.</summary>
+    /// <summary>A cluster-scoped extip resource.</summary>
     public static ResourceOps<T> Custom<T>(IKubernetes c, string plural)
         where T : IKubernetesObject<V1ObjectMeta> => new(plural,
         async (cont, ct) =>
         {
-            var o = await c.CustomObjects.ListClusterCustomObjectAsync(ExtipApi.Group, ExtipApi.Version, plural, continueParameter: cont, limit: PageSize, cancellationToken: ct);
-            var l = KubernetesJson.Deserialize<ResourceList<T>>(((System.Text.Json.JsonElement)o).GetRawText());
+            var l = await c.GetAsync<ResourceList<T>>(ApiPath.Query(ApiPath.Extip(plural), PageSize, cont), ct);
             return (l.Items, l.Metadata.ResourceVersion, l.Metadata.ContinueProperty);
         },
         (rv, ct) => Watcher(c).WatchAsync($"apis/{ExtipApi.Group}/{ExtipApi.Version}/{plural}", rv, ExtipKubernetes.Read<T>, timeoutSeconds: WatchSeconds, ct: ct));
 
     /// <summary>The client whose watch informers read; every client extip makes is one.</summary>
-    private static ExtipKubernetes Watcher(IKubernetes c) => c as ExtipKubernetes
-        ?? throw new NotSupportedException($"informers watch through {nameof(ExtipKubernetes)}, not {c.GetType().Name}: make the client with new {nameof(ExtipKubernetes)}(config)");
+    private static ExtipKubernetes Watcher(IKubernetes c) => ApiRequests.Of(c);
 
     /// <summary>Reads all pages of a list.</summary>
     public static async Task<(List<T> Items, string ResourceVersion)> ListAllAsync<T>(this ResourceOps<T> ops, CancellationToken ct)

@@ -2,6 +2,7 @@ using System.Net;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
+using Extip.Kubernetes.Client;
 
 namespace Extip.Kubernetes.Crds;
 
@@ -16,7 +17,7 @@ public static class CrdInstaller
             {
                 using var s = asm.GetManifestResourceStream(n)!;
                 using var r = new StreamReader(s);
-                return KubernetesJson.Deserialize<V1CustomResourceDefinition>(Extip.Core.Yaml.YamlJson.Document(r.ReadToEnd()).ToJsonString());
+                return Models.ExtipJson.Deserialize<V1CustomResourceDefinition>(Extip.Core.Yaml.YamlJson.Document(r.ReadToEnd()).ToJsonString());
             })
             .ToList();
     }
@@ -28,13 +29,13 @@ public static class CrdInstaller
         {
             try
             {
-                await client.ApiextensionsV1.CreateCustomResourceDefinitionAsync(crd, cancellationToken: ct);
+                await client.CreateAsync(Path(), crd, ct);
             }
             catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
             {
-                var existing = await client.ApiextensionsV1.ReadCustomResourceDefinitionAsync(crd.Metadata.Name, cancellationToken: ct);
+                var existing = await client.GetAsync<V1CustomResourceDefinition>(Path(crd.Metadata.Name), ct);
                 crd.Metadata.ResourceVersion = existing.Metadata.ResourceVersion;
-                await client.ApiextensionsV1.ReplaceCustomResourceDefinitionAsync(crd, crd.Metadata.Name, cancellationToken: ct);
+                await client.ReplaceAsync(Path(crd.Metadata.Name), crd, ct);
             }
         }
 
@@ -46,7 +47,7 @@ public static class CrdInstaller
             {
                 try
                 {
-                    await client.CustomObjects.ListClusterCustomObjectAsync(crd.Spec.Group, crd.Spec.Versions[0].Name, crd.Spec.Names.Plural, limit: 1, cancellationToken: ct);
+                    await client.ProbeAsync(ApiPath.Query(ApiPath.Group($"{crd.Spec.Group}/{crd.Spec.Versions[0].Name}", crd.Spec.Names.Plural), limit: 1), ct);
                     break;
                 }
                 catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound && clock.GetUtcNow() < deadline)
@@ -56,4 +57,6 @@ public static class CrdInstaller
             }
         }
     }
+
+    private static string Path(string? name = null) => ApiPath.Group("apiextensions.k8s.io/v1", "customresourcedefinitions", name: name);
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Threading.Channels;
 using k8s;
 using k8s.Models;
+using Extip.Kubernetes.Client;
 using Microsoft.Extensions.Logging;
 
 namespace Extip.Kubernetes.Events;
@@ -67,7 +68,7 @@ public sealed partial class EventRecorder(IKubernetes client, string component, 
             var patch = $$"""{"count":{{count}},"lastTimestamp":"{{now.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)}}"}""";
             try
             {
-                await client.CoreV1.PatchNamespacedEventAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), seen.Name, ns, cancellationToken: ct);
+                await client.PatchAsync(ApiPath.Core("events", ns, seen.Name), new V1Patch(patch, V1Patch.PatchType.MergePatch), ct);
                 return;
             }
             catch (k8s.Autorest.HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
@@ -77,7 +78,7 @@ public sealed partial class EventRecorder(IKubernetes client, string component, 
         }
 
         var name = $"{target.Name}.{now.Ticks:x}";
-        await client.CoreV1.CreateNamespacedEventAsync(new Corev1Event
+        await client.CreateAsync(ApiPath.Core("events", ns), new Corev1Event
         {
             Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns },
             InvolvedObject = target,
@@ -89,7 +90,7 @@ public sealed partial class EventRecorder(IKubernetes client, string component, 
             LastTimestamp = now,
             Count = 1,
             ReportingComponent = component,
-        }, ns, cancellationToken: ct);
+        }, ct);
         Forget(now);
         _recent[key] = (name, 1, now, now);
     }

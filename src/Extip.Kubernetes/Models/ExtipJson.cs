@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
@@ -36,6 +35,12 @@ namespace Extip.Kubernetes.Models;
 [JsonSerializable(typeof(V1CustomResourceDefinition))]
 [JsonSerializable(typeof(V1CustomResourceDefinitionList))]
 [JsonSerializable(typeof(V1Status))]
+[JsonSerializable(typeof(V1Secret))]
+[JsonSerializable(typeof(PodPlacement))]
+[JsonSerializable(typeof(V1Role))]
+[JsonSerializable(typeof(V1ValidatingWebhookConfiguration))]
+[JsonSerializable(typeof(List<V1ValidatingWebhook>))]
+[JsonSerializable(typeof(JsonElement))]
 [JsonSerializable(typeof(Dictionary<string, JsonElement>))]
 internal sealed partial class ExtipJsonContext : JsonSerializerContext;
 
@@ -47,24 +52,35 @@ public static class ExtipJson
     /// <summary>System.Text.Json's default options with <see cref="Resolver"/> (writes nulls: what a merge patch needs to remove a field).</summary>
     public static readonly JsonSerializerOptions Plain = new() { TypeInfoResolver = Resolver };
 
-    /// <summary>KubernetesClient's serializer (KubernetesJson, and the client's own requests) uses the same metadata.</summary>
-    /// <remarks>
-    /// A module initializer: it runs before any of this assembly's code, so before extip's first
-    /// read or write through KubernetesJson (whose options freeze on first use).
-    /// </remarks>
-#pragma warning disable CA2255 // a library's initializer on purpose: see the remarks
-    [ModuleInitializer]
-#pragma warning restore CA2255
-    internal static void Install()
+    /// <summary>
+    /// The API server's conventions, as KubernetesClient's <c>KubernetesJson</c> writes them (camel
+    /// case, no nulls, RFC 3339 times, ISO 8601 durations, enums as strings), with <see cref="Resolver"/>.
+    /// extip's daemons read and write with these, never with <c>KubernetesJson</c>: its first use
+    /// builds the client's serializer context for every kind of the API, which the Native AOT
+    /// binary would otherwise carry and map (deploy/README.md, "Footprint").
+    /// </summary>
+    public static readonly JsonSerializerOptions Api = new()
     {
-        try
+        TypeInfoResolver = Resolver,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Converters =
         {
-            KubernetesJson.AddJsonOptions(o => o.TypeInfoResolverChain.Insert(0, ExtipJsonContext.Default));
-        }
-        catch (InvalidOperationException)
-        {
-            // KubernetesJson was used before this assembly loaded (a process that is not a daemon):
-            // its reflection serves the same types with the JIT.
-        }
-    }
+            new JsonStringEnumConverter(),
+            new KubernetesJson.Iso8601TimeSpanConverter(),
+            new KubernetesJson.KubernetesDateTimeConverter(),
+            new KubernetesJson.KubernetesDateTimeOffsetConverter(),
+            new V1Status.V1StatusObjectViewConverter(),
+        },
+    };
+
+    /// <summary>An object as the API server reads it.</summary>
+    public static string Serialize(object value) => JsonSerializer.Serialize(value, Api.GetTypeInfo(value.GetType()));
+
+    /// <summary>An object read from the API server's JSON.</summary>
+    public static T Deserialize<T>(string json) => JsonSerializer.Deserialize(json, (JsonTypeInfo<T>)Api.GetTypeInfo(typeof(T)))!;
+
+    /// <inheritdoc cref="Deserialize{T}(string)"/>
+    public static async Task<T> DeserializeAsync<T>(Stream json, CancellationToken ct) =>
+        (await JsonSerializer.DeserializeAsync(json, (JsonTypeInfo<T>)Api.GetTypeInfo(typeof(T)), ct).ConfigureAwait(false))!;
 }
