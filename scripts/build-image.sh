@@ -43,7 +43,9 @@ mkdir -p "$work/app" "$work/debs" "$work/rootfs" "$work/layout/blobs/sha256"
 #    extip's resources and the objects the daemons watch have compile-time serialization metadata
 #    (Extip.Kubernetes/Models/ExtipJson.cs) and the informers read watch streams themselves
 #    (Extip.Kubernetes/Client/ExtipKubernetes.cs), so KubernetesClient is trimmed; the project
-#    file keeps extip's own assemblies whole when PublishAot is set.
+#    file keeps extip's own assemblies whole when PublishAot is set, and has ILC leave out the
+#    client's serializer (src/Extip.Cli/Aot.Substitutions.xml: the daemons read and write the API
+#    with Extip.Kubernetes/Client/ApiRequests.cs).
 if [ "$jit" = 1 ]; then
   mode=(-p:PublishTrimmed=true -p:TrimMode=partial --self-contained -p:UseSystemResourceKeys=true)
 else
