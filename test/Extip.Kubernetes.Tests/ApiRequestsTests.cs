@@ -96,6 +96,34 @@ public sealed class ApiRequestsTests : EmbeddedServerTest
     }
 
     [Fact]
+    public async Task ARequestTheServerNeverAnswers_EndsAtTheConfigurationsTimeout()
+    {
+        // A server that accepts the connection and never answers.
+        using var silent = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var accepted = new List<System.Net.Sockets.TcpClient>();
+        var accepting = Task.Run(async () =>
+        {
+            while (true)
+            {
+                accepted.Add(await silent.AcceptTcpClientAsync());
+            }
+        });
+        using var client = new ExtipKubernetes(new KubernetesClientConfiguration
+        {
+            Host = $"http://127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}",
+            HttpClientTimeout = TimeSpan.FromSeconds(1),
+        });
+
+        // The caller's own token is only a backstop: the request must end by the client's timeout.
+        using var backstop = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.GetAsync<V1Namespace>(ApiPath.Core("namespaces", name: "default"), backstop.Token));
+        Assert.False(backstop.IsCancellationRequested);
+        silent.Stop();
+        accepted.ForEach(a => a.Dispose());
+    }
+
+    [Fact]
     public async Task LeaseLock_CreatesReadsAndUpdatesTheLease_AndAnOutdatedHolderCannotWrite()
     {
         var first = new ApiLeaseLock(Client, "default", "elect", "one");

@@ -87,21 +87,15 @@ public static class ApiRequests
         Of(c).SendAsync<T>(HttpMethod.Patch, path, patch, ct);
 
     /// <summary>A patch whose answer is not read.</summary>
-    public static async Task PatchAsync(this IKubernetes c, string path, V1Patch patch, CancellationToken ct)
-    {
-        using var unused = await Of(c).SendAsync(HttpMethod.Patch, path, patch, ct).ConfigureAwait(false);
-    }
+    public static Task PatchAsync(this IKubernetes c, string path, V1Patch patch, CancellationToken ct) =>
+        Of(c).SendAsync(HttpMethod.Patch, path, patch, ct);
 
-    public static async Task DeleteAsync(this IKubernetes c, string path, CancellationToken ct)
-    {
-        using var unused = await Of(c).SendAsync(HttpMethod.Delete, path, null, ct).ConfigureAwait(false);
-    }
+    public static Task DeleteAsync(this IKubernetes c, string path, CancellationToken ct) =>
+        Of(c).SendAsync(HttpMethod.Delete, path, null, ct);
 
     /// <summary>A GET whose answer is not read: whether the path is served.</summary>
-    public static async Task ProbeAsync(this IKubernetes c, string path, CancellationToken ct)
-    {
-        using var unused = await Of(c).SendAsync(HttpMethod.Get, path, null, ct).ConfigureAwait(false);
-    }
+    public static Task ProbeAsync(this IKubernetes c, string path, CancellationToken ct) =>
+        Of(c).SendAsync(HttpMethod.Get, path, null, ct);
 
     /// <summary>The client extip made; every client extip makes is one.</summary>
     internal static ExtipKubernetes Of(IKubernetes c) => c as ExtipKubernetes

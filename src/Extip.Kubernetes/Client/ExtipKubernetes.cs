@@ -78,19 +78,33 @@ public class ExtipKubernetes : k8s.Kubernetes
     /// <summary>
     /// One request to <paramref name="path"/> (relative to the server), its body written and the
     /// answer read with <see cref="Models.ExtipJson.Api"/>. It goes through the client's own send, as its
-    /// generated operations do (HTTP/2 where the server offers it, credentials,
-    /// handlers, an <see cref="k8s.Autorest.HttpOperationException"/> for a status that is not a
-    /// success), without their serializer.
+    /// generated operations do (HTTP/2 where the server offers it, credentials, handlers, an
+    /// <see cref="k8s.Autorest.HttpOperationException"/> for a status that is not a success, the
+    /// configuration's timeout: 100 s unless set), without their serializer.
     /// </summary>
     public async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken ct)
     {
-        using var response = await SendAsync(method, path, body, ct).ConfigureAwait(false);
-        await using var stream = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
-        return await Models.ExtipJson.DeserializeAsync<T>(stream, ct).ConfigureAwait(false);
+        using var timeout = Timeout(ct);
+        using var response = await SendCoreAsync(method, path, body, timeout.Token).ConfigureAwait(false);
+        await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
+        return await Models.ExtipJson.DeserializeAsync<T>(stream, timeout.Token).ConfigureAwait(false);
     }
 
-    /// <summary>The same request; the caller disposes the answer.</summary>
-    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, object? body, CancellationToken ct)
+    /// <summary>The same request, its answer not read.</summary>
+    public async Task SendAsync(HttpMethod method, string path, object? body, CancellationToken ct)
+    {
+        using var timeout = Timeout(ct);
+        using var unused = await SendCoreAsync(method, path, body, timeout.Token).ConfigureAwait(false);
+    }
+
+    private CancellationTokenSource Timeout(CancellationToken ct)
+    {
+        var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        cts.CancelAfter(HttpClientTimeout);
+        return cts;
+    }
+
+    private async Task<HttpResponseMessage> SendCoreAsync(HttpMethod method, string path, object? body, CancellationToken ct)
     {
         var request = new HttpRequestMessage(method, new Uri(BaseUri, path.TrimStart('/'))) { Version = System.Net.HttpVersion.Version20 };
         string content = string.Empty;
