@@ -97,12 +97,10 @@ public class ExtipKubernetes : k8s.Kubernetes
         using var unused = await SendCoreAsync(method, path, body, timeout.Token).ConfigureAwait(false);
     }
 
-    private CancellationTokenSource Timeout(CancellationToken ct)
-    {
-        var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        cts.CancelAfter(HttpClientTimeout);
-        return cts;
-    }
+    /// <summary>The clock of the requests' timeout.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    private Extip.Core.Concurrency.Deadline Timeout(CancellationToken ct) => new(Time, HttpClientTimeout, ct);
 
     private async Task<HttpResponseMessage> SendCoreAsync(HttpMethod method, string path, object? body, CancellationToken ct)
     {
